@@ -1,0 +1,85 @@
+"""Bearer JWTs: subject, roles, area scopes and permissions.
+
+HS256 with a shared secret in development, RS256 with a public key in
+production. A scope is an area id; it covers that area and everything under it.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Optional
+
+import jwt
+from fastapi import Depends, Request
+from pydantic import BaseModel, Field
+
+from govkit.problems import Problem
+from govkit.settings import ServiceSettings
+
+ROLES = frozenset({
+    "resident", "grid_manager", "village_admin", "town_admin", "county_admin",
+    "department", "volunteer", "analyst", "operator",
+})
+PERSONAL_DATA = "personal_data:read"
+
+
+class Principal(BaseModel):
+    sub: str
+    roles: list[str] = Field(default_factory=list)
+    areas: list[str] = Field(default_factory=list)
+    permissions: list[str] = Field(default_factory=list)
+
+    def has_role(self, *roles: str) -> bool:
+        return any(r in self.roles for r in roles)
+
+    def covers(self, area_id: str) -> bool:
+        return any(area_id == s or area_id.startswith(s + ".") for s in self.areas)
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+
+class TokenVerifier:
+    def __init__(self, *, algorithm: str, key: str, issuer: str):
+        self.algorithm, self.key, self.issuer = algorithm, key, issuer
+
+    @classmethod
+    def from_settings(cls, s: ServiceSettings) -> "TokenVerifier":
+        key = s.jwt_secret if s.jwt_algorithm == "HS256" else Path(s.jwt_public_key_file).read_text()
+        return cls(algorithm=s.jwt_algorithm, key=key, issuer=s.jwt_issuer)
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(token, self.key, algorithms=[self.algorithm], issuer=self.issuer,
+                                options={"require": ["sub", "exp", "iss"]})
+        except jwt.PyJWTError as e:
+            raise Problem(401, "Invalid token", str(e)) from None
+        return Principal(sub=claims["sub"], roles=claims.get("roles", []),
+                         areas=claims.get("areas", []), permissions=claims.get("permissions", []))
+
+
+def mint(*, key: str, sub: str, roles: list[str], areas: list[str], permissions: Optional[list[str]] = None,
+         algorithm: str = "HS256", issuer: str = "changping-gov", ttl_s: int = 8 * 3600) -> str:
+    unknown = set(roles) - ROLES
+    if unknown:
+        raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(ROLES))}")
+    now = int(time.time())
+    claims = {"sub": sub, "roles": roles, "areas": areas, "permissions": permissions or [],
+              "iss": issuer, "iat": now, "exp": now + ttl_s}
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+def current_principal(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "Authentication required", "send Authorization: Bearer <token>")
+    return request.app.state.verifier.verify(token.strip())
+
+
+def require_roles(*roles: str):
+    def dep(p: Principal = Depends(current_principal)) -> Principal:
+        if not p.has_role(*roles):
+            raise Problem(403, "Forbidden", f"needs one of the roles: {', '.join(roles)}")
+        return p
+    return dep

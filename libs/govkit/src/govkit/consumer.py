@@ -1,0 +1,198 @@
+"""Consuming events: FastStream subscriber with manual acknowledgement.
+
+For each record, in partition order:
+  1. envelope, type, JSON and schema are checked; a record that can never be
+     processed goes to the dead-letter topic with the reason (poison);
+  2. the handler runs in one database transaction together with the inbox
+     insert; a redelivered event is a no-op;
+  3. connection failures are retried with backoff for as long as it takes;
+     other handler errors are retried `max_attempts` times, then dead-lettered;
+  4. only then is the offset committed (FastStream's Kafka default commits
+     before handling, which would lose events on a crash).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Mapping, Optional
+
+import asyncpg
+from aiokafka import ConsumerRecord, TopicPartition
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from pydantic import ValidationError
+
+from gov_contracts import REGISTRY, CloudEvent, EventType
+from gov_contracts.base import EventModel
+from gov_contracts.envelope import EnvelopeError
+from gov_contracts.topics import DEADLETTER
+from govkit import inbox, metrics, tracing
+from govkit.db import TRANSIENT_ERRORS
+from govkit.kafka import Producer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[asyncpg.Connection, EventModel, CloudEvent], Awaitable[None]]
+
+
+class PoisonEvent(Exception):
+    """Raised by a handler for an event that can never be applied."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Decoded:
+    envelope: CloudEvent
+    event_type: EventType
+    event: EventModel
+
+
+def decode(record: ConsumerRecord, registry: Mapping[str, EventType]) -> Decoded:
+    """Raises PoisonEvent when the record can never be processed."""
+    try:
+        env = CloudEvent.from_headers(record.headers or ())
+    except EnvelopeError as e:
+        raise PoisonEvent("invalid_envelope", str(e)) from e
+    et = registry.get(env.type)
+    if et is None:
+        raise PoisonEvent("unknown_type", f"event type {env.type!r} is not in the contract catalogue")
+    if et.topic != record.topic:
+        raise PoisonEvent("wrong_topic", f"event type {env.type} belongs on {et.topic}, not {record.topic}")
+    try:
+        payload = json.loads(record.value)
+    except (TypeError, ValueError, UnicodeDecodeError) as e:
+        raise PoisonEvent("invalid_json", f"value is not JSON: {e}") from e
+    try:
+        event = et.model.model_validate(payload)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(root)"
+        raise PoisonEvent("schema_violation", f"{env.type}: {where}: {first['msg']}") from e
+    return Decoded(env, et, event)
+
+
+def dead_letter_headers(record: ConsumerRecord, *, consumer: str, reason: str, error: str) -> list[tuple[str, bytes]]:
+    original = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq_")]
+    return original + [
+        ("dlq_reason", reason.encode()),
+        ("dlq_error", error[:2000].encode("utf-8", "replace")),
+        ("dlq_topic", record.topic.encode()),
+        ("dlq_partition", str(record.partition).encode()),
+        ("dlq_offset", str(record.offset).encode()),
+        ("dlq_consumer_group", consumer.encode()),
+    ]
+
+
+async def _raw(msg):  # decoder: hand the handler the record's bytes untouched
+    return msg.body
+
+
+class EventConsumer:
+    def __init__(self, *, service: str, group_id: str, topics: list[str], pool: asyncpg.Pool,
+                 producer: Producer, handlers: Mapping[str, Handler],
+                 registry: Mapping[str, EventType] = REGISTRY, max_attempts: int = 5,
+                 max_backoff: float = 10.0):
+        self.service, self.group_id, self.topics = service, group_id, topics
+        self.pool, self.producer, self.handlers = pool, producer, dict(handlers)
+        self.registry, self.max_attempts, self.max_backoff = registry, max_attempts, max_backoff
+
+    def attach(self, broker: KafkaBroker) -> None:
+        sub = broker.subscriber(
+            *self.topics, group_id=self.group_id, ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest", decoder=_raw,
+            title=f"{self.group_id}", description=f"{self.service} consumer",
+        )
+        sub(self.on_message)
+
+    async def on_message(self, body: bytes, msg: KafkaMessage) -> None:
+        record: ConsumerRecord = msg.raw_message
+        self._observe_lag(msg, record)
+        try:
+            await self.process(record)
+        except Exception:
+            # a bug of ours, not of the event: rewind so the record is delivered again
+            log.exception("unexpected failure processing %s/%s@%s; will retry", record.topic, record.partition,
+                          record.offset)
+            await msg.nack()
+            await asyncio.sleep(1)
+            return
+        await msg.ack()
+
+    def _observe_lag(self, msg, record: ConsumerRecord) -> None:
+        try:
+            hw = msg.consumer.highwater(TopicPartition(record.topic, record.partition))
+            if hw is not None:
+                metrics.CONSUMER_LAG.labels(self.service, record.topic, str(record.partition)).set(
+                    max(hw - record.offset - 1, 0))
+        except Exception:  # lag is best effort; never block consumption on it
+            pass
+
+    async def process(self, record: ConsumerRecord) -> str:
+        """Returns the outcome: applied, duplicate, ignored or dead_lettered."""
+        try:
+            d = decode(record, self.registry)
+        except PoisonEvent as p:
+            return await self._dead_letter(record, p.reason, str(p))
+        handler = self.handlers.get(d.envelope.type)
+        if handler is None:
+            metrics.EVENTS_CONSUMED.labels(self.service, record.topic, "ignored").inc()
+            return "ignored"
+        token = tracing.current.set(tracing.continue_or_start(d.envelope.traceparent))
+        try:
+            return await self._apply(record, d, handler)
+        finally:
+            tracing.current.reset(token)
+
+    async def _apply(self, record: ConsumerRecord, d: Decoded, handler: Handler) -> str:
+        attempts, backoff = 0, 0.1
+        while True:
+            try:
+                async with self.pool.acquire() as con, con.transaction():
+                    fresh = await inbox.record(
+                        con, consumer=self.group_id, event_id=d.envelope.id, event_type=d.envelope.type,
+                        topic=record.topic, partition=record.partition, offset=record.offset)
+                    if fresh:
+                        await handler(con, d.event, d.envelope)
+                outcome = "applied" if fresh else "duplicate"
+                metrics.EVENTS_CONSUMED.labels(self.service, record.topic, outcome).inc()
+                return outcome
+            except PoisonEvent as p:
+                return await self._dead_letter(record, p.reason, str(p))
+            except TRANSIENT_ERRORS as e:
+                metrics.HANDLER_RETRIES.labels(self.service, "transient").inc()
+                log.warning("transient failure on %s@%s/%s: %s: %s; retrying in %.1fs",
+                            d.envelope.type, record.topic, record.offset, type(e).__name__, e, backoff)
+            except Exception as e:
+                attempts += 1
+                metrics.HANDLER_RETRIES.labels(self.service, "error").inc()
+                if attempts >= self.max_attempts:
+                    log.error("handler failed %d times on %s; dead-lettering", attempts, d.envelope.id, exc_info=True)
+                    return await self._dead_letter(
+                        record, "handler_error", "".join(traceback.format_exception_only(e)).strip())
+                log.warning("handler error on %s (attempt %d): %s", d.envelope.id, attempts, e)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str, error: str) -> str:
+        headers = dead_letter_headers(record, consumer=self.group_id, reason=reason, error=error)
+        backoff = 0.2
+        while True:  # the record is acknowledged only once its dead letter is safely stored
+            try:
+                await self.producer.send_and_wait(DEADLETTER, record.value or b"", key=record.key, headers=headers)
+                break
+            except Exception as e:
+                log.warning("dead-letter publish failed: %s; retrying in %.1fs", e, backoff)
+                await self.producer.reset()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+        log.error("dead-lettered %s/%s@%s: %s: %s", record.topic, record.partition, record.offset, reason, error)
+        metrics.DEAD_LETTERS.labels(self.service, reason).inc()
+        metrics.EVENTS_CONSUMED.labels(self.service, record.topic, "dead_lettered").inc()
+        return "dead_lettered"

@@ -1,0 +1,42 @@
+"""asyncpg pools bound to one service schema."""
+from __future__ import annotations
+
+import json
+
+import asyncpg
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+)
+
+
+async def _init(con: asyncpg.Connection) -> None:
+    for typ in ("json", "jsonb"):
+        await con.set_type_codec(typ, encoder=lambda v: json.dumps(v, ensure_ascii=False),
+                                 decoder=json.loads, schema="pg_catalog")
+
+
+def server_settings(schema: str) -> dict[str, str]:
+    return {"search_path": f"{schema},public", "application_name": schema}
+
+
+async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    return await asyncpg.create_pool(
+        dsn, min_size=min_size, max_size=max_size, init=_init,
+        server_settings=server_settings(schema),
+    )
+
+
+async def connect(dsn: str, schema: str) -> asyncpg.Connection:
+    con = await asyncpg.connect(dsn, server_settings=server_settings(schema))
+    await _init(con)
+    return con

@@ -1,0 +1,219 @@
+"""One service process: a FastAPI app whose lifespan runs the database pool,
+the FastStream Kafka consumer and the outbox relay.
+
+All three services are assembled here, the same way: a ServiceSpec names what
+differs (migrations, event handlers, topics, routers).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable, Optional
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from faststream.kafka import KafkaBroker
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from gov_contracts import topics as T
+from govkit import areas, auth, db, metrics, migrate, problems, settings as settings_mod, tracing
+from govkit import logging as jsonlog
+from govkit.consumer import EventConsumer, Handler
+from govkit.kafka import Producer
+from govkit.outbox import OutboxRelay
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceSpec:
+    name: str
+    title: str
+    description: str
+    migrations_dir: Path
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    topics: list[str] = field(default_factory=list)  # besides the areas topic
+    routers: list[APIRouter] = field(default_factory=list)
+    on_start: Optional[Callable[[FastAPI], Awaitable[None]]] = None
+    on_stop: Optional[Callable[[FastAPI], Awaitable[None]]] = None
+
+    def migrations(self) -> list[migrate.Migration]:
+        return migrate.service_migrations(self.migrations_dir)
+
+    def all_handlers(self) -> dict[str, Handler]:
+        return {**areas.HANDLERS, **self.handlers}
+
+    def all_topics(self) -> list[str]:
+        return [T.AREAS, *[t for t in self.topics if t != T.AREAS]]
+
+
+async def _start_broker(app: FastAPI, broker: KafkaBroker) -> None:
+    """Kafka may be down when the service starts: keep trying, HTTP serves meanwhile."""
+    backoff = 0.5
+    while True:
+        try:
+            await broker.start()
+            app.state.broker_started = True
+            log.info("kafka consumer started")
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("kafka not reachable (%s: %s); retrying in %.1fs", type(e).__name__, e, backoff)
+            try:
+                await broker.stop()
+            except Exception:
+                pass
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10)
+
+
+def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = s
+        app.state.verifier = auth.TokenVerifier.from_settings(s)
+        app.state.pool = await db.create_pool(s.database_url, s.db_schema, max_size=s.db_pool_max)
+        app.state.migrations_ok = False
+        producer = Producer(s.kafka_bootstrap_servers, f"{spec.name}-producer")
+        app.state.producer = producer
+        # per-message access logs at DEBUG; service messages go through our JSON handler
+        broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=spec.name, acks="all", enable_idempotence=True,
+                             logger=logging.getLogger("faststream.broker"), log_level=logging.DEBUG)
+        app.state.broker = broker
+        app.state.broker_started = False
+        consumer = EventConsumer(service=spec.name, group_id=spec.name, topics=spec.all_topics(),
+                                 pool=app.state.pool, producer=producer, handlers=spec.all_handlers(),
+                                 max_attempts=s.consumer_max_attempts)
+        consumer.attach(broker)
+        relay = OutboxRelay(dsn=s.database_url, schema=s.db_schema, pool=app.state.pool, producer=producer,
+                            service=spec.name, batch_size=s.outbox_batch_size, poll_interval=s.outbox_poll_interval_s)
+        app.state.relay = relay
+        relay.start()
+        starter = asyncio.create_task(_start_broker(app, broker))
+        if spec.on_start:
+            await spec.on_start(app)
+        log.info("%s started on %s:%s", spec.name, s.http_host, s.http_port)
+        try:
+            yield
+        finally:
+            # stop consuming first, then flush the outbox, then close connections
+            if spec.on_stop:
+                await spec.on_stop(app)
+            starter.cancel()
+            try:
+                await broker.stop()
+            except Exception:
+                log.warning("broker stop failed", exc_info=True)
+            await relay.stop()
+            await producer.stop()
+            await app.state.pool.close()
+            log.info("%s stopped", spec.name)
+
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    problems.install(app)
+    _instrument(app, spec.name)
+    app.include_router(_ops_router(spec))
+    app.include_router(areas.router)
+    for r in spec.routers:
+        app.include_router(r)
+    return app
+
+
+def _instrument(app: FastAPI, service: str) -> None:
+    @app.middleware("http")
+    async def trace_and_count(request: Request, call_next):
+        ctx = tracing.continue_or_start(request.headers.get("traceparent"))
+        token = tracing.current.set(ctx)
+        started = time.perf_counter()
+        status = 500
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            response.headers["traceparent"] = ctx.traceparent
+            return response
+        finally:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            metrics.HTTP_REQUESTS.labels(service, request.method, path, str(status)).inc()
+            metrics.HTTP_LATENCY.labels(service, request.method, path).observe(time.perf_counter() - started)
+            tracing.current.reset(token)
+
+
+def _ops_router(spec: ServiceSpec) -> APIRouter:
+    r = APIRouter(tags=["operations"])
+
+    @r.get("/healthz", summary="Alive: the process serves HTTP")
+    async def healthz():
+        return {"status": "ok", "service": spec.name}
+
+    @r.get("/readyz", summary="Ready: database and broker reachable, migrations applied")
+    async def readyz(request: Request):
+        st = request.app.state
+        checks: dict[str, str] = {}
+        try:
+            async with st.pool.acquire(timeout=2) as con:
+                await con.fetchval("select 1")
+                checks["database"] = "ok"
+                if not st.migrations_ok:
+                    todo = await migrate.pending(con, spec.migrations())
+                    st.migrations_ok = not todo
+                    checks["migrations"] = "ok" if not todo else f"{len(todo)} pending: run migrate"
+                else:
+                    checks["migrations"] = "ok"
+        except Exception as e:
+            checks["database"] = f"unreachable: {type(e).__name__}"
+            checks.setdefault("migrations", "unknown")
+        try:
+            ok = st.broker_started and await st.broker.ping(timeout=2)
+            checks["broker"] = "ok" if ok else "unreachable"
+        except Exception as e:
+            checks["broker"] = f"unreachable: {type(e).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        if not ready:
+            return problems.response(503, "Not ready", "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
+                                     checks=checks)
+        return {"status": "ready", "checks": checks}
+
+    @r.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+    async def prometheus(request: Request):
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return r
+
+
+async def run_migrations(spec: ServiceSpec, s: settings_mod.ServiceSettings) -> list[migrate.Migration]:
+    con = await db.connect(s.database_url, s.db_schema)
+    try:
+        return await migrate.migrate(con, spec.migrations())
+    finally:
+        await con.close()
+
+
+def main(spec: ServiceSpec, argv: Optional[list[str]] = None) -> None:
+    """`python -m <service> serve|migrate`."""
+    parser = argparse.ArgumentParser(prog=spec.name, description=spec.description)
+    parser.add_argument("command", choices=["serve", "migrate", "openapi"])
+    args = parser.parse_args(argv)
+    s = settings_mod.load_or_exit(spec.name)
+    jsonlog.setup(spec.name, s.log_level)
+    if args.command == "migrate":
+        try:
+            done = asyncio.run(run_migrations(spec, s))
+        except migrate.MigrationError as e:
+            print(f"migrate: {e}", file=sys.stderr)
+            raise SystemExit(1) from None
+        print(f"{spec.name}: applied {len(done)} migration(s)" + "".join(f"\n  {m.stream}/{m.filename}" for m in done))
+        return
+    if args.command == "openapi":
+        import json
+        print(json.dumps(build_app(spec, s).openapi(), ensure_ascii=False, indent=2))
+        return
+    import uvicorn
+    uvicorn.run(build_app(spec, s), host=s.http_host, port=s.http_port, log_config=None,
+                access_log=False, timeout_graceful_shutdown=20)

@@ -1,0 +1,125 @@
+"""Service configuration from environment variables.
+
+Every variable is declared once in ENV_VARS (name, default, meaning); the
+configuration reference in docs/configuration.md is written from the same
+table. A bad value stops the program with one line naming the variable.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Literal, Optional
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+DEV_JWT_SECRET = "dev-only-secret-change-me-000000000000"
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str  # "{SERVICE}" is replaced by the service name in upper case
+    field: str
+    default: Optional[str]
+    help: str
+
+
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar("GOV_ENV", "env", "development", "development or production; production refuses development secrets"),
+    EnvVar("{SERVICE}_DATABASE_URL", "database_url", None, "postgresql:// DSN of the service's own login role"),
+    EnvVar("{SERVICE}_DB_SCHEMA", "db_schema", "{service}", "schema the service owns"),
+    EnvVar("{SERVICE}_DB_POOL_MAX", "db_pool_max", "10", "largest number of database connections"),
+    EnvVar("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers", None, "host:port[,host:port] of the Kafka brokers"),
+    EnvVar("{SERVICE}_HTTP_HOST", "http_host", "127.0.0.1", "address the HTTP server binds"),
+    EnvVar("{SERVICE}_HTTP_PORT", "http_port", "8000", "port the HTTP server binds"),
+    EnvVar("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
+    EnvVar("JWT_ALGORITHM", "jwt_algorithm", "HS256", "HS256 (shared secret) or RS256 (public key)"),
+    EnvVar("JWT_SECRET", "jwt_secret", None, "HS256 secret, at least 32 characters; a development default is used outside production"),
+    EnvVar("JWT_PUBLIC_KEY_FILE", "jwt_public_key_file", None, "PEM public key file for RS256"),
+    EnvVar("JWT_ISSUER", "jwt_issuer", "changping-gov", "expected iss claim"),
+    EnvVar("OUTBOX_POLL_INTERVAL_S", "outbox_poll_interval_s", "1.0", "outbox relay polling fallback when no NOTIFY arrives"),
+    EnvVar("OUTBOX_BATCH_SIZE", "outbox_batch_size", "500", "outbox rows published per batch"),
+    EnvVar("CONSUMER_MAX_ATTEMPTS", "consumer_max_attempts", "5", "attempts for a handler error that is not a connection failure before dead-lettering"),
+)
+
+
+class ServiceSettings(BaseModel):
+    service: str
+    env: Literal["development", "production"] = "development"
+    database_url: str = Field(pattern=r"^postgres(ql)?://")
+    db_schema: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    db_pool_max: int = Field(ge=1, le=200)
+    kafka_bootstrap_servers: str = Field(pattern=r"^[^,\s]+:\d+(,[^,\s]+:\d+)*$")
+    http_host: str
+    http_port: int = Field(ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: Optional[str] = None
+    jwt_public_key_file: Optional[str] = None
+    jwt_issuer: str = "changping-gov"
+    outbox_poll_interval_s: float = Field(gt=0, le=60)
+    outbox_batch_size: int = Field(ge=1, le=10000)
+    consumer_max_attempts: int = Field(ge=1, le=1000)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.upper() if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _secrets(self) -> "ServiceSettings":
+        if self.jwt_algorithm == "HS256":
+            if self.jwt_secret is None:
+                if self.env == "production":
+                    raise ValueError("JWT_SECRET: required in production")
+                self.jwt_secret = DEV_JWT_SECRET
+            if self.env == "production" and self.jwt_secret == DEV_JWT_SECRET:
+                raise ValueError("JWT_SECRET: the development secret is refused in production")
+            if len(self.jwt_secret) < 32:
+                raise ValueError("JWT_SECRET: must be at least 32 characters")
+        elif not self.jwt_public_key_file:
+            raise ValueError("JWT_PUBLIC_KEY_FILE: required when JWT_ALGORITHM=RS256")
+        return self
+
+
+def env_name(var: EnvVar, service: str) -> str:
+    return var.name.replace("{SERVICE}", service.upper())
+
+
+class ConfigError(SystemExit):
+    pass
+
+
+def load(service: str, environ: Optional[dict[str, str]] = None) -> ServiceSettings:
+    """Read the service's settings; on error raise ConfigError with one line."""
+    env = os.environ if environ is None else environ
+    data: dict[str, object] = {"service": service}
+    names: dict[str, str] = {}
+    for var in ENV_VARS:
+        name = env_name(var, service)
+        names[var.field] = name
+        if name in env and env[name] != "":
+            data[var.field] = env[name]
+        elif var.default is not None:
+            data[var.field] = var.default.replace("{service}", service)
+    try:
+        return ServiceSettings.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        if field in names:
+            line = f"config error: {names[field]}: {msg}"
+            if err["type"] == "missing":
+                line += f" (set {names[field]}: {next(v.help for v in ENV_VARS if v.field == field)})"
+        else:
+            line = f"config error: {msg}"
+        raise ConfigError(line) from None
+
+
+def load_or_exit(service: str) -> ServiceSettings:
+    try:
+        return load(service)
+    except ConfigError as e:
+        print(str(e), file=sys.stderr)
+        raise SystemExit(2) from None

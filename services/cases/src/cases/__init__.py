@@ -1,0 +1,1 @@
+"""Cases service: Cases found in the grids: the closed loop from report to verified close, deadlines, escalation, duplicates, Open311."""

@@ -1,0 +1,1 @@
+"""Operator and developer command line: the local stack, migrations, areas, tokens."""

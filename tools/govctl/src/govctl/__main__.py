@@ -1,0 +1,3 @@
+from govctl.cli import main
+
+main()

@@ -1,0 +1,115 @@
+"""The area tree file: validation, and publishing to the compacted areas topic.
+
+Nothing is published unless the whole file is valid; an error names the entry
+(its position and id) and the field.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from pathlib import Path
+import yaml
+from aiokafka import AIOKafkaProducer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gov_contracts import CloudEvent, event_type_for
+from gov_contracts.areas import AREA_ID_PATTERN, AreaKind, AreaUpserted
+from govctl.errors import StackError
+
+DEFAULT_FILE = Path(__file__).resolve().parents[4] / "data" / "areas" / "changping.yaml"
+SOURCE = "govctl/areas"
+_NS = uuid.UUID("6f1c9a52-8a0e-4c2b-9d63-2b1f0e7c4a10")
+_PARENT_KINDS = {AreaKind.town: (None,), AreaKind.village: (AreaKind.town,),
+                 AreaKind.community: (AreaKind.town,), AreaKind.grid: (AreaKind.village, AreaKind.community)}
+
+
+class AreaFileError(StackError):
+    pass
+
+
+class AreaEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=AREA_ID_PATTERN)
+    kind: AreaKind
+    name: str = Field(min_length=1)
+    invented: bool = False
+
+
+def load(path: Path) -> tuple[list[AreaUpserted], str]:
+    """Validate the file; returns the events to publish (parents first) and the tree version."""
+    try:
+        raw_text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise AreaFileError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        doc = yaml.safe_load(raw_text)
+    except yaml.YAMLError as e:
+        raise AreaFileError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("areas"), list) or not doc["areas"]:
+        raise AreaFileError(f"{path}: expected a top-level 'areas:' list")
+    entries: list[AreaEntry] = []
+    for i, raw in enumerate(doc["areas"]):
+        label = f"areas[{i}]" + (f" ({raw.get('id')})" if isinstance(raw, dict) and raw.get("id") else "")
+        if not isinstance(raw, dict):
+            raise AreaFileError(f"{path}: {label}: expected a mapping with id, kind, name")
+        try:
+            entries.append(AreaEntry.model_validate(raw))
+        except ValidationError as e:
+            err = e.errors()[0]
+            field = ".".join(str(p) for p in err["loc"]) or "(entry)"
+            raise AreaFileError(f"{path}: {label}: field '{field}': {err['msg']}") from None
+    by_id: dict[str, AreaEntry] = {}
+    for i, a in enumerate(entries):
+        label = f"areas[{i}] ({a.id})"
+        if a.id in by_id:
+            raise AreaFileError(f"{path}: {label}: field 'id': duplicate of an earlier entry")
+        by_id[a.id] = a
+    roots = [a for a in entries if "." not in a.id]
+    if len(roots) != 1:
+        raise AreaFileError(f"{path}: expected exactly one town at the root, found {len(roots)}")
+    for i, a in enumerate(entries):
+        label = f"areas[{i}] ({a.id})"
+        parent_id = a.id.rsplit(".", 1)[0] if "." in a.id else None
+        parent = by_id.get(parent_id) if parent_id else None
+        if parent_id and parent is None:
+            raise AreaFileError(f"{path}: {label}: field 'id': parent {parent_id} is not in the file")
+        allowed = _PARENT_KINDS[a.kind]
+        if (parent.kind if parent else None) not in allowed:
+            where = f"under a {parent.kind.value}" if parent else "at the root"
+            raise AreaFileError(f"{path}: {label}: field 'kind': a {a.kind.value} cannot stand {where}")
+    version = hashlib.sha256(
+        "\n".join(f"{a.id}\t{a.kind.value}\t{a.name}\t{a.invented}" for a in sorted(entries, key=lambda a: a.id)).encode()
+    ).hexdigest()[:16]
+    ordered = sorted(entries, key=lambda a: (a.id.count("."), a.id))
+    events = [AreaUpserted(id=a.id, kind=a.kind, name=a.name, invented=a.invented,
+                           parent_id=a.id.rsplit(".", 1)[0] if "." in a.id else None, tree_version=version)
+              for a in ordered]
+    return events, version
+
+
+def event_id(area_id: str, version: str) -> str:
+    """Deterministic: publishing the same tree twice is deduplicated by every inbox."""
+    return str(uuid.uuid5(_NS, f"{area_id}@{version}"))
+
+
+async def _publish(bootstrap: str, events: list[AreaUpserted], version: str) -> None:
+    et = event_type_for(AreaUpserted)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
+                                client_id="govctl-areas")
+    await producer.start()
+    try:
+        futures = []
+        for ev in events:
+            ce = CloudEvent(type=et.name, source=SOURCE, subject=ev.id, id=event_id(ev.id, version))
+            futures.append(await producer.send(et.topic, ev.model_dump_json().encode(), key=ev.id.encode(),
+                                               headers=ce.headers()))
+        await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def publish(bootstrap: str, path: Path) -> int:
+    events, version = load(path)
+    asyncio.run(_publish(bootstrap, events, version))
+    return len(events)

@@ -1,0 +1,150 @@
+"""./gov <command>: one entry point for operators and developers."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from govctl.errors import StackError
+from govctl.stack import SERVICES, Stack, project_root
+
+
+def _stack(args) -> Stack:
+    home = Path(os.environ.get("GOV_HOME", project_root() / ".local"))
+    return Stack(home, external_pg=os.environ.get("GOV_PG_ADMIN_DSN") or None,
+                 partitions=int(os.environ.get("GOV_KAFKA_PARTITIONS", "12")))
+
+
+def cmd_up(args) -> None:
+    t0 = time.monotonic()
+    st = _stack(args)
+    st.up(services=not args.no_services, demo=not args.no_demo)
+    print(f"\nup in {time.monotonic() - t0:.1f}s. Try:")
+    for svc in SERVICES:
+        if not args.no_services:
+            print(f"  curl {st.url(svc)}/readyz     # OpenAPI: {st.url(svc)}/docs")
+    print("  ./gov status     # ports, processes, memory and log files")
+    print("  ./gov token --sub admin --role town_admin --area changping   # a development token")
+    print("  ./gov down")
+
+
+def cmd_down(args) -> None:
+    _stack(args).down()
+    print("stack stopped (data kept in .local/; remove it for a clean start)")
+
+
+def cmd_status(args) -> None:
+    st = _stack(args)
+    mem = st.memory()
+    print(f"{'component':<12}{'state':<10}{'address':<28}{'rss MB':>8}  log")
+    for name, state, addr, log in st.status():
+        m = mem.get(name)
+        print(f"{name:<12}{state:<10}{addr:<28}{(f'{m:.0f}' if m else '-'):>8}  {log}")
+
+
+def cmd_logs(args) -> None:
+    st = _stack(args)
+    logs = {row[0]: row[3] for row in st.status()}
+    if not args.component:
+        for k, v in logs.items():
+            print(f"{k:<12}{v}")
+        return
+    path = logs.get(args.component)
+    if not path or not Path(path).exists():
+        raise StackError(f"no log for {args.component}; components: {', '.join(logs)}")
+    os.execvp("tail", ["tail", "-n", str(args.lines), *(["-f"] if args.follow else []), path])
+
+
+def cmd_migrate(args) -> None:
+    st = _stack(args)
+    st.up_postgres()
+    st.migrate()
+
+
+def cmd_token(args) -> None:
+    from govkit.auth import mint
+    st = _stack(args)
+    print(mint(key=st.state["jwt_secret"], sub=args.sub, roles=args.role or [], areas=args.area or [],
+               permissions=args.perm or [], ttl_s=args.ttl))
+    st.save()
+
+
+def cmd_areas(args) -> None:
+    from govctl import areas
+    path = Path(args.file) if args.file else areas.DEFAULT_FILE
+    events, version = areas.load(path)
+    kinds = {}
+    for e in events:
+        kinds[e.kind.value] = kinds.get(e.kind.value, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in kinds.items())
+    if args.action == "validate":
+        print(f"{path}: valid ({summary}; tree version {version})")
+        return
+    st = _stack(args)
+    n = areas.publish(st.bootstrap, path)
+    print(f"published {n} areas ({summary}; tree version {version}) to gov.areas.v1")
+
+
+def cmd_contracts(args) -> None:
+    from gov_contracts import schemas
+    if args.action == "export":
+        written = schemas.export(project_root() / "contracts")
+        print(f"wrote {len(written)} schema file(s) under contracts/")
+    else:
+        problems = schemas.check(project_root() / "contracts")
+        if problems:
+            raise StackError("contracts: " + "; ".join(problems))
+        print("contracts: committed schemas match the code")
+
+
+def cmd_test(args) -> None:
+    root = project_root()
+    r = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=root)
+    raise SystemExit(r.returncode)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="gov", description="Changping grid governance: local stack and operations")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("up", help="start Kafka, Postgres, migrations, topics, areas, demo data and the three services")
+    s.add_argument("--no-demo", action="store_true", help="do not load demo data")
+    s.add_argument("--no-services", action="store_true", help="only the infrastructure and migrations")
+    s.set_defaults(fn=cmd_up)
+    sub.add_parser("down", help="stop everything the stack started").set_defaults(fn=cmd_down)
+    sub.add_parser("status", help="what runs where, memory, and where the logs are").set_defaults(fn=cmd_status)
+    s = sub.add_parser("logs", help="list the log files, or tail one")
+    s.add_argument("component", nargs="?")
+    s.add_argument("-n", "--lines", type=int, default=50)
+    s.add_argument("-f", "--follow", action="store_true")
+    s.set_defaults(fn=cmd_logs)
+    sub.add_parser("migrate", help="apply pending migrations of every service").set_defaults(fn=cmd_migrate)
+    s = sub.add_parser("token", help="mint a development JWT")
+    s.add_argument("--sub", required=True)
+    s.add_argument("--role", action="append", help="repeatable, e.g. --role grid_manager")
+    s.add_argument("--area", action="append", help="repeatable area scope, e.g. --area changping.kongjiafan")
+    s.add_argument("--perm", action="append", help="repeatable permission, e.g. --perm personal_data:read")
+    s.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
+    s.set_defaults(fn=cmd_token)
+    s = sub.add_parser("areas", help="validate or publish an area tree file")
+    s.add_argument("action", choices=["validate", "publish"])
+    s.add_argument("file", nargs="?", help="default: data/areas/changping.yaml")
+    s.set_defaults(fn=cmd_areas)
+    s = sub.add_parser("contracts", help="export the JSON Schemas of every event, or check the committed ones")
+    s.add_argument("action", choices=["export", "check"])
+    s.set_defaults(fn=cmd_contracts)
+    s = sub.add_parser("test", help="run the test suite (pytest arguments may follow)")
+    s.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    s.set_defaults(fn=cmd_test)
+
+    args = p.parse_args(argv)
+    try:
+        args.fn(args)
+    except StackError as e:
+        print(f"gov: {e}", file=sys.stderr)
+        raise SystemExit(1) from None
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None

@@ -1,0 +1,278 @@
+"""The local stack: Kafka, PostgreSQL, migrations, topics, areas and the three
+services, with its state (ports, pids, passwords) in <home>/stack.json.
+
+`./gov up` uses <project>/.local; the test suite makes a throwaway one.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import httpx
+
+from govctl import kafka, postgres, procs
+from govctl.errors import StackError
+from govctl.ports import free_port, is_free
+
+SERVICES = postgres.SERVICES
+
+
+def project_root() -> Path:
+    return Path(os.environ.get("GOV_ROOT") or Path(__file__).resolve().parents[4])
+
+
+@dataclass
+class Stack:
+    home: Path
+    root: Path = field(default_factory=project_root)
+    partitions: int = 12
+    kafka_heap_mb: int = 512
+    external_pg: Optional[str] = None  # admin DSN of an external server
+    state: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.home = Path(self.home).resolve()
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.kafka_lib = Path(os.environ.get("GOV_KAFKA_LIB", self.root / ".local" / "kafka-lib"))
+        self._load()
+
+    # state ---------------------------------------------------------------
+    @property
+    def state_file(self) -> Path:
+        return self.home / "stack.json"
+
+    def _load(self) -> None:
+        if self.state_file.exists():
+            self.state = json.loads(self.state_file.read_text())
+        st = self.state
+        st.setdefault("passwords", {n: secrets.token_urlsafe(18) for n in ("postgres", *SERVICES)})
+        st.setdefault("jwt_secret", secrets.token_urlsafe(36))
+        st.setdefault("kafka", {})
+        st.setdefault("postgres", {})
+        st.setdefault("services", {})
+        if self.external_pg:
+            st["postgres"]["external"] = self.external_pg
+
+    def save(self) -> None:
+        self.state_file.write_text(json.dumps(self.state, indent=2))
+        self.state_file.chmod(0o600)
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    def _port(self, section: dict, key: str) -> int:
+        p = section.get(key)
+        if not p or not is_free(p):
+            p = free_port()
+            section[key] = p
+        return p
+
+    # addresses -----------------------------------------------------------
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.state['kafka']['port']}"
+
+    @property
+    def admin_dsn(self) -> str:
+        ext = self.state["postgres"].get("external")
+        if ext:
+            return ext
+        return postgres.dsn(user="postgres", password=self.state["passwords"]["postgres"], host="127.0.0.1",
+                            port=self.state["postgres"]["port"], database="postgres")
+
+    def service_dsn(self, svc: str) -> str:
+        ext = self.state["postgres"].get("external")
+        if ext:
+            host_port = ext.split("@", 1)[1].split("/", 1)[0]
+            host, _, port = host_port.partition(":")
+            return postgres.dsn(user=svc, password=self.state["passwords"][svc], host=host, port=int(port or 5432))
+        return postgres.dsn(user=svc, password=self.state["passwords"][svc], host="127.0.0.1",
+                            port=self.state["postgres"]["port"])
+
+    def service_env(self, svc: str) -> dict[str, str]:
+        S = svc.upper()
+        return {
+            "GOV_ENV": "development",
+            f"{S}_DATABASE_URL": self.service_dsn(svc),
+            "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            f"{S}_HTTP_HOST": "127.0.0.1",
+            f"{S}_HTTP_PORT": str(self.state["services"][svc]["port"]),
+            "JWT_SECRET": self.state["jwt_secret"],
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
+            "OUTBOX_POLL_INTERVAL_S": "0.5",
+        }
+
+    def url(self, svc: str) -> str:
+        return f"http://127.0.0.1:{self.state['services'][svc]['port']}"
+
+    # postgres ------------------------------------------------------------
+    def up_postgres(self, say=print) -> None:
+        pg = self.state["postgres"]
+        if not pg.get("external"):
+            home = self.home / "pg"
+            running = postgres.is_running(home)
+            if running is None:
+                if postgres.init(home, self.state["passwords"]["postgres"]):
+                    say(f"postgres: initialised {home / 'data'}")
+                port = self._port(pg, "port")
+                self.save()
+                pg["pid"] = postgres.start(home, port)
+                say(f"postgres: listening on 127.0.0.1:{port} (log: {home / 'postgres.log'})")
+            else:
+                pg["pid"] = running
+                say(f"postgres: already running on 127.0.0.1:{pg['port']}")
+        self.save()
+        asyncio.run(postgres.wait_connect(self.admin_dsn))
+        asyncio.run(postgres.bootstrap(self.admin_dsn, self.state["passwords"]))
+
+    def down_postgres(self) -> None:
+        if not self.state["postgres"].get("external"):
+            postgres.stop(self.home / "pg")
+
+    # kafka ---------------------------------------------------------------
+    def up_kafka(self, say=print) -> None:
+        kafka.check_tools()
+        if kafka.ensure_jars(self.root, self.kafka_lib):
+            say(f"kafka: jars copied by Maven into {self.kafka_lib}")
+        k = self.state["kafka"]
+        home = self.home / "kafka"
+        home.mkdir(parents=True, exist_ok=True)
+        log = self.logs / "kafka.log"
+        if procs.alive(k.get("pid")):
+            say(f"kafka: already running on {self.bootstrap}")
+        else:
+            port = self._port(k, "port")
+            cport = self._port(k, "controller_port")
+            cfg = kafka.write_config(self.root, home, port=port, controller_port=cport, partitions=self.partitions)
+            kafka.format_storage(self.kafka_lib, cfg, home / "data")
+            k["pid"] = kafka.start(self.root, self.kafka_lib, cfg, log, self.kafka_heap_mb)
+            self.save()
+            kafka.wait_ready(self.bootstrap, port, k["pid"], log)
+            say(f"kafka: listening on {self.bootstrap} (log: {log})")
+        created = asyncio.run(kafka.create_topics(self.bootstrap, self.partitions))
+        if created:
+            say(f"kafka: created topics {', '.join(created)}")
+        self.save()
+
+    def stop_kafka(self) -> None:
+        procs.stop(self.state["kafka"].get("pid"), timeout=30)
+        self.state["kafka"]["pid"] = None
+        self.save()
+
+    def start_kafka(self) -> None:
+        """Start Kafka again on the same ports (used by the broker-outage test)."""
+        k = self.state["kafka"]
+        cfg = self.home / "kafka" / "server.properties"
+        k["pid"] = kafka.start(self.root, self.kafka_lib, cfg, self.logs / "kafka.log", self.kafka_heap_mb)
+        self.save()
+        kafka.wait_ready(self.bootstrap, k["port"], k["pid"], self.logs / "kafka.log")
+
+    # services ------------------------------------------------------------
+    def migrate(self, say=print) -> None:
+        from govkit.migrate import MigrationError
+        from govkit.service import run_migrations
+        from govkit.settings import load
+        for svc in SERVICES:
+            self.state["services"].setdefault(svc, {})
+            self._port(self.state["services"][svc], "port")
+            spec = _spec(svc)
+            try:
+                done = asyncio.run(run_migrations(spec, load(svc, self.service_env(svc))))
+            except MigrationError as e:
+                raise StackError(f"{svc}: {e}") from None
+            say(f"{svc}: {len(done)} migration(s) applied" if done else f"{svc}: schema up to date")
+        self.save()
+
+    def start_services(self, say=print, wait: bool = True) -> None:
+        for svc in SERVICES:
+            s = self.state["services"].setdefault(svc, {})
+            if procs.alive(s.get("pid")):
+                continue
+            self._port(s, "port")
+            env = {**os.environ, **self.service_env(svc)}
+            s["pid"] = procs.spawn([sys.executable, "-m", svc, "serve"], log=self.logs / f"{svc}.log", env=env,
+                                   cwd=self.root)
+        self.save()
+        if wait:
+            for svc in SERVICES:
+                self.wait_ready(svc)
+                say(f"{svc}: ready at {self.url(svc)} (log: {self.logs / (svc + '.log')})")
+
+    def wait_ready(self, svc: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        pid = self.state["services"][svc]["pid"]
+        while time.monotonic() < deadline:
+            if not procs.alive(pid):
+                raise StackError(f"{svc} exited during start-up; see {self.logs / (svc + '.log')}")
+            try:
+                r = httpx.get(self.url(svc) + "/readyz", timeout=3)
+                if r.status_code == 200:
+                    return
+                last = r.text[:200]
+            except httpx.HTTPError as e:
+                last = str(e)
+            time.sleep(0.3)
+        raise StackError(f"{svc} not ready within {timeout:.0f}s ({last}); see {self.logs / (svc + '.log')}")
+
+    def stop_services(self) -> None:
+        for svc in SERVICES:
+            s = self.state["services"].get(svc, {})
+            procs.stop(s.get("pid"), timeout=25)
+            s["pid"] = None
+        self.save()
+
+    # whole stack ---------------------------------------------------------
+    def up(self, *, services: bool = True, demo: bool = True, say=print) -> None:
+        self.up_postgres(say)
+        self.up_kafka(say)
+        self.migrate(say)
+        if demo:
+            from govctl import areas as area_file
+            n = area_file.publish(self.bootstrap, area_file.DEFAULT_FILE)
+            say(f"areas: published {n} areas from {area_file.DEFAULT_FILE.relative_to(self.root)}")
+        if services:
+            self.start_services(say)
+
+    def down(self) -> None:
+        self.stop_services()
+        self.stop_kafka()
+        self.down_postgres()
+
+    def status(self) -> list[tuple[str, str, str, str]]:
+        rows = []
+        pg = self.state["postgres"]
+        if pg.get("external"):
+            rows.append(("postgres", "external", pg["external"].split("@")[-1], "-"))
+        else:
+            pid = postgres.is_running(self.home / "pg")
+            rows.append(("postgres", "running" if pid else "stopped", f"127.0.0.1:{pg.get('port', '-')}",
+                         str(self.home / "pg" / "postgres.log")))
+        k = self.state["kafka"]
+        rows.append(("kafka", "running" if procs.alive(k.get("pid")) else "stopped",
+                     f"127.0.0.1:{k.get('port', '-')}", str(self.logs / "kafka.log")))
+        for svc in SERVICES:
+            s = self.state["services"].get(svc, {})
+            rows.append((svc, "running" if procs.alive(s.get("pid")) else "stopped",
+                         f"http://127.0.0.1:{s.get('port', '-')}", str(self.logs / f"{svc}.log")))
+        return rows
+
+    def memory(self) -> dict[str, Optional[float]]:
+        out = {"postgres": procs.rss_mb(postgres.is_running(self.home / "pg")),
+               "kafka": procs.rss_mb(self.state["kafka"].get("pid"))}
+        for svc in SERVICES:
+            out[svc] = procs.rss_mb(self.state["services"].get(svc, {}).get("pid"))
+        return out
+
+
+def _spec(svc: str):
+    import importlib
+    return importlib.import_module(f"{svc}.app").SPEC
