@@ -91,7 +91,10 @@ def cmd_areas(args) -> None:
 def cmd_contracts(args) -> None:
     from gov_contracts import schemas
     if args.action == "export":
-        written = schemas.export(project_root() / "contracts")
+        try:
+            written = schemas.export(project_root() / "contracts")
+        except ValueError as e:
+            raise StackError(str(e)) from None
         print(f"wrote {len(written)} schema file(s) under contracts/")
     else:
         problems = schemas.check(project_root() / "contracts")

@@ -8,7 +8,9 @@ def free_port() -> int:
 
 
 def is_free(port: int) -> bool:
+    """Free to listen on (connections in TIME_WAIT from a previous run do not count, as servers set SO_REUSEADDR)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", port))
             return True

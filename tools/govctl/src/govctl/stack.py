@@ -232,6 +232,7 @@ class Stack:
 
     # whole stack ---------------------------------------------------------
     def up(self, *, services: bool = True, demo: bool = True, say=print) -> None:
+        kafka.check_tools()
         self.up_postgres(say)
         self.up_kafka(say)
         self.migrate(say)

@@ -1,0 +1,38 @@
+"""Fixtures shared by all tests.
+
+Unit tests need nothing running. Integration and end-to-end tests share one
+throwaway stack (real Kafka, real PostgreSQL) per test session, started on
+first use in a temporary directory and removed at the end.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from govctl.stack import Stack
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        parts = Path(str(item.fspath)).parts
+        if "integration" in parts:
+            item.add_marker(pytest.mark.integration)
+        if "e2e" in parts:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    home = Path(tempfile.mkdtemp(prefix="gov-test-stack-"))
+    st = Stack(home, root=ROOT, partitions=3, kafka_heap_mb=384)
+    try:
+        st.up(services=False, demo=False, say=lambda *_: None)
+        yield st
+    finally:
+        st.down()
+        shutil.rmtree(home, ignore_errors=True)
