@@ -28,6 +28,8 @@ from govkit.kafka import Producer
 from govkit.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("govkit.http")
+_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 @dataclass
@@ -140,8 +142,11 @@ def _instrument(app: FastAPI, service: str) -> None:
         finally:
             route = request.scope.get("route")
             path = getattr(route, "path", "unmatched")
+            elapsed = time.perf_counter() - started
             metrics.HTTP_REQUESTS.labels(service, request.method, path, str(status)).inc()
-            metrics.HTTP_LATENCY.labels(service, request.method, path).observe(time.perf_counter() - started)
+            metrics.HTTP_LATENCY.labels(service, request.method, path).observe(elapsed)
+            access_log.log(logging.DEBUG if path in _QUIET else logging.INFO, "%s %s %s", request.method,
+                           request.url.path, status, extra={"status": status, "ms": round(elapsed * 1000, 1)})
             tracing.current.reset(token)
 
 

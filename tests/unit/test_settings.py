@@ -1,0 +1,41 @@
+import pytest
+
+from govkit.settings import DEV_JWT_SECRET, ConfigError, load
+
+BASE = {"CASES_DATABASE_URL": "postgresql://cases:pw@127.0.0.1:5432/gov",
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"}
+
+
+def test_defaults_and_per_service_names():
+    s = load("cases", BASE)
+    assert s.db_schema == "cases" and s.http_port == 8000 and s.env == "development"
+    assert s.jwt_secret == DEV_JWT_SECRET  # development only
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"}, "CASES_DATABASE_URL"),
+    ({**BASE, "CASES_DATABASE_URL": "mysql://x"}, "CASES_DATABASE_URL"),
+    ({**BASE, "KAFKA_BOOTSTRAP_SERVERS": "localhost"}, "KAFKA_BOOTSTRAP_SERVERS"),
+    ({**BASE, "CASES_HTTP_PORT": "eighty"}, "CASES_HTTP_PORT"),
+    ({**BASE, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
+    ({**BASE, "GOV_ENV": "production"}, "JWT_SECRET"),
+    ({**BASE, "GOV_ENV": "production", "JWT_SECRET": DEV_JWT_SECRET}, "JWT_SECRET"),
+    ({**BASE, "JWT_SECRET": "short"}, "JWT_SECRET"),
+    ({**BASE, "JWT_ALGORITHM": "RS256"}, "JWT_PUBLIC_KEY_FILE"),
+])
+def test_a_bad_config_is_one_line_naming_the_variable(env, expected):
+    with pytest.raises(ConfigError) as e:
+        load("cases", env)
+    msg = str(e.value)
+    assert msg.startswith(f"config error: {expected}") and "\n" not in msg
+
+
+def test_missing_variable_says_what_to_set():
+    with pytest.raises(ConfigError, match=r"set CASES_DATABASE_URL: postgresql:// DSN"):
+        load("cases", {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"})
+
+
+def test_production_accepts_a_real_secret():
+    s = load("volunteers", {"VOLUNTEERS_DATABASE_URL": BASE["CASES_DATABASE_URL"], "GOV_ENV": "production",
+                            "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092", "JWT_SECRET": "x" * 40})
+    assert s.env == "production" and s.kafka_bootstrap_servers == "k1:9092,k2:9092"
