@@ -39,3 +39,12 @@ def test_production_accepts_a_real_secret():
     s = load("volunteers", {"VOLUNTEERS_DATABASE_URL": BASE["CASES_DATABASE_URL"], "GOV_ENV": "production",
                             "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092", "JWT_SECRET": "x" * 40})
     assert s.env == "production" and s.kafka_bootstrap_servers == "k1:9092,k2:9092"
+
+
+def test_every_variable_is_documented():
+    from pathlib import Path
+
+    from govkit.settings import ENV_VARS
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    for var in ENV_VARS:
+        assert f"`{var.name}`" in doc, f"{var.name} missing from docs/configuration.md"

@@ -143,7 +143,11 @@ def main(argv=None) -> None:
     s.add_argument("pytest_args", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_test)
 
-    args = p.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "test":  # everything after "test" belongs to pytest
+        args = argparse.Namespace(fn=cmd_test, pytest_args=argv[1:])
+    else:
+        args = p.parse_args(argv)
     try:
         args.fn(args)
     except StackError as e:
