@@ -104,6 +104,20 @@ def wait_ready(bootstrap: str, port: int, pid: int, log: Path, timeout: float = 
     raise StackError(f"kafka did not answer on {bootstrap} within {timeout:.0f}s ({last}); see {log}")
 
 
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeout: float = 30) -> None:
+    """New partitions have no leader for a moment; producing then only earns retries."""
+    deadline = time.monotonic() + timeout
+    while True:
+        described = await admin.describe_topics(names)
+        waiting = [t["topic"] for t in described
+                   if t.get("error_code") or any(p["leader"] < 0 for p in t["partitions"])]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            raise StackError(f"kafka topics without a leader after {timeout:.0f}s: {', '.join(waiting)}")
+        await asyncio.sleep(0.2)
+
+
 async def create_topics(bootstrap: str, partitions: int) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -120,6 +134,7 @@ async def create_topics(bootstrap: str, partitions: int) -> list[str]:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
                 pass
+        await _wait_for_leaders(admin, list(T.ALL))
         return [t.name for t in new]
     finally:
         await admin.close()

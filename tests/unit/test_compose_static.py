@@ -1,0 +1,315 @@
+"""Static checks of the container deployment: docker-compose.yml,
+deploy/Dockerfile, deploy/postgres/init.sh, deploy/compose.env.
+
+Nothing is built or run; the files are parsed and compared with the code they
+configure (govkit.settings.ENV_VARS, gov_contracts.topics, govctl.postgres).
+"""
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gov_contracts import topics as T
+from govctl import postgres as govctl_postgres
+from govkit import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+INIT_SH = ROOT / "deploy" / "postgres" / "init.sh"
+COMPOSE_ENV = ROOT / "deploy" / "compose.env"
+
+APP_SERVICES = ("cases", "volunteers", "reporting")
+LONG_RUNNING = ("kafka", "postgres", *APP_SERVICES)
+CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+
+
+# ---- helpers ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    data = yaml.safe_load(COMPOSE.read_text())
+    assert isinstance(data, dict) and isinstance(data.get("services"), dict), "docker-compose.yml: no services mapping"
+    return data
+
+
+@pytest.fixture(scope="module")
+def services(compose) -> dict:
+    return compose["services"]
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition("=")
+        assert sep, f"{path.name}: not KEY=VALUE: {line!r}"
+        out[key.strip()] = value.strip()
+    return out
+
+
+def environment(svc: dict) -> dict[str, str]:
+    """A service's `environment`, as a mapping (compose allows a list of KEY=VALUE too)."""
+    env = svc.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+    return {str(k): "" if v is None else str(v) for k, v in env.items()}
+
+
+def env_file_names(svc: dict) -> set[str]:
+    """Variable names a service's env_file(s) would put into the container."""
+    files = svc.get("env_file") or []
+    if isinstance(files, (str, dict)):
+        files = [files]
+    names: set[str] = set()
+    for f in files:
+        path = f["path"] if isinstance(f, dict) else f
+        names |= set(read_env_file(ROOT / path))
+    return names
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$\$")
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ${VAR}, ${VAR:-default}, ${VAR:?error} and $$, against `env`."""
+    def sub(m: re.Match) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, op, arg = m.group(1), m.group(2), m.group(3)
+        val = env.get(name)
+        if op in (":-", "-"):
+            return val if val else (arg or "")
+        if op in (":?", "?"):
+            assert val, f"${{{name}}} is required and not set: {arg}"
+            return val
+        return val or ""
+    return _VAR.sub(sub, value)
+
+
+def settings_names(service: str) -> dict[str, settings.EnvVar]:
+    return {settings.env_name(v, service): v for v in settings.ENV_VARS}
+
+
+def command_text(svc: dict) -> str:
+    parts = []
+    for key in ("entrypoint", "command"):
+        v = svc.get(key)
+        if isinstance(v, list):
+            parts.extend(str(x) for x in v)
+        elif v:
+            parts.append(str(v))
+    return "\n".join(parts)
+
+
+def dockerfile_stages() -> list[list[tuple[str, str]]]:
+    """Instructions (upper-case keyword, arguments) per stage; continuation lines joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    stages: list[list[tuple[str, str]]] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        word, _, rest = line.partition(" ")
+        word = word.upper()
+        if word == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append((word, rest.strip()))
+    return stages
+
+
+# ---- docker-compose.yml ----------------------------------------------------
+
+def test_compose_parses(compose):
+    for name in (*LONG_RUNNING, "topics", "migrate"):
+        assert name in compose["services"], f"service {name} missing"
+    assert set(compose.get("volumes") or {}) >= {"kafka-data", "pg-data"}
+
+
+def test_long_running_services_have_healthchecks(services):
+    one_shot = {dep for svc in services.values() for dep, how in (svc.get("depends_on") or {}).items()
+                if isinstance(how, dict) and how.get("condition") == "service_completed_successfully"}
+    long_running = set(services) - one_shot
+    assert long_running >= set(LONG_RUNNING)
+    for name in sorted(long_running):
+        hc = services[name].get("healthcheck")
+        assert isinstance(hc, dict) and hc.get("test"), f"{name}: no healthcheck"
+        assert not hc.get("disable"), f"{name}: healthcheck disabled"
+        assert hc["test"] != ["NONE"], f"{name}: healthcheck disabled"
+
+
+def test_app_services_use_the_app_image_and_wait_for_their_dependencies(services):
+    images = set()
+    for name in (*APP_SERVICES, "migrate"):
+        svc = services[name]
+        build = svc.get("build")
+        assert isinstance(build, dict), f"{name}: no build section"
+        assert build.get("dockerfile") == "deploy/Dockerfile" and build.get("context") in (".", "./"), name
+        images.add(svc.get("image"))
+    assert len(images) == 1 and None not in images, f"app services must share one image name: {images}"
+
+    for name in APP_SERVICES:
+        svc = services[name]
+        deps = svc.get("depends_on")
+        assert isinstance(deps, dict), f"{name}: depends_on must be a mapping with conditions"
+        for dep, how in deps.items():
+            assert dep in services, f"{name}: depends on unknown service {dep}"
+            assert isinstance(how, dict) and how.get("condition") in CONDITIONS, f"{name} -> {dep}: no condition"
+            if how["condition"] == "service_healthy":
+                assert services[dep].get("healthcheck"), f"{name} waits for {dep} to be healthy, which has no healthcheck"
+        assert deps.get("migrate", {}).get("condition") == "service_completed_successfully", name
+        assert deps.get("topics", {}).get("condition") == "service_completed_successfully", name
+        assert deps.get("kafka", {}).get("condition") == "service_healthy", name
+        assert svc.get("command") == ["python", "-m", name, "serve"], f"{name}: command"
+
+
+def test_app_environment_names_are_settings_variables(services):
+    for name in (*APP_SERVICES, "migrate"):
+        svc = services[name]
+        # the migrate job runs all three services' migrations
+        allowed = set().union(*(settings_names(s) for s in (APP_SERVICES if name == "migrate" else (name,))))
+        set_names = set(environment(svc)) | env_file_names(svc)
+        unknown = set_names - allowed
+        assert not unknown, f"{name}: variables that govkit.settings does not read: {sorted(unknown)}"
+
+
+def test_required_settings_are_set_and_valid(services):
+    """Every variable without a default that the settings model requires is set, and the
+    values (after substitution from deploy/compose.env) pass govkit.settings.load()."""
+    dev = read_env_file(COMPOSE_ENV)
+    for name in APP_SERVICES:
+        env = {k: interpolate(v, dev) for k, v in environment(services[name]).items()}
+        for var in settings.ENV_VARS:
+            if var.default is None and settings.ServiceSettings.model_fields[var.field].is_required():
+                assert env.get(settings.env_name(var, name)), f"{name}: {settings.env_name(var, name)} not set"
+        s = settings.load(name, env)
+        assert s.http_host == "0.0.0.0" and s.http_port == 8000, name
+        assert s.kafka_bootstrap_servers == "kafka:9092", name
+        _assert_own_role_dsn(name, environment(services[name]), dev)
+        ports = [str(p) for p in services[name].get("ports", [])]
+        assert any(p.endswith(f":{s.http_port}") for p in ports), f"{name}: container port {s.http_port} not published"
+        assert str(s.http_port) in " ".join(services[name]["healthcheck"]["test"]), f"{name}: healthcheck port"
+    raw_mig = environment(services["migrate"])
+    mig = {k: interpolate(v, dev) for k, v in raw_mig.items()}
+    for name in APP_SERVICES:
+        settings.load(name, mig)  # raises ConfigError when the migrate job lacks a variable
+        _assert_own_role_dsn(name, raw_mig, dev)
+
+
+def _assert_own_role_dsn(name: str, raw_env: dict[str, str], dev: dict[str, str]) -> None:
+    """<SVC>_DATABASE_URL logs in as the service's own role, with the password init.sh gives that role."""
+    raw = raw_env[f"{name.upper()}_DATABASE_URL"]
+    pw = f"{name.upper()}_DB_PASSWORD"
+    assert re.fullmatch(rf"postgresql://{name}:\$\{{{pw}(:\?[^}}]*)?\}}@postgres:5432/gov", raw), f"{name}: DSN {raw}"
+    assert interpolate(raw, dev) == f"postgresql://{name}:{dev[pw]}@postgres:5432/gov"
+
+
+def test_postgres_gets_every_service_password(services):
+    pg = services["postgres"]
+    env = set(environment(pg)) | env_file_names(pg)
+    for name in APP_SERVICES:
+        assert f"{name.upper()}_DB_PASSWORD" in env, f"postgres: {name.upper()}_DB_PASSWORD not passed to init.sh"
+    assert "POSTGRES_PASSWORD" in env
+    mounts = [str(v) for v in pg.get("volumes", [])]
+    assert any(m.startswith("./deploy/postgres/init.sh:/docker-entrypoint-initdb.d/") for m in mounts), mounts
+
+
+def test_topics_job_creates_every_contract_topic(services):
+    job = services["topics"]
+    text = command_text(job)
+    assert "--if-not-exists" in text
+    created = {}
+    for line in text.splitlines():
+        m = re.search(r"--topic\s+(\S+)", line)
+        if m:
+            created[m.group(1)] = line
+    assert set(created) == set(T.ALL), f"topics job creates {sorted(created)}, contracts say {sorted(T.ALL)}"
+    for topic, line in created.items():
+        if topic in T.COMPACTED:
+            assert "cleanup.policy=compact" in line, f"{topic} must be compacted"
+        else:
+            assert "retention.ms=-1" in line, f"{topic} must be kept forever"
+    assert "${KAFKA_PARTITIONS:-12}" in text
+    assert job.get("depends_on", {}).get("kafka", {}).get("condition") == "service_healthy"
+
+
+def test_compose_env_is_development_only():
+    dev = read_env_file(COMPOSE_ENV)
+    assert dev["GOV_ENV"] == "development"
+    assert len(dev["JWT_SECRET"]) >= 40 and "dev" in dev["JWT_SECRET"]
+    assert dev["JWT_SECRET"] != settings.DEV_JWT_SECRET
+    for key in ("POSTGRES_PASSWORD", *(f"{s.upper()}_DB_PASSWORD" for s in APP_SERVICES)):
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", dev[key]), f"{key}: must be URL-safe (it goes into a DSN)"
+    assert "not production" in COMPOSE_ENV.read_text().lower()
+
+
+# ---- deploy/Dockerfile -----------------------------------------------------
+
+def test_dockerfile_final_stage_runs_as_non_root():
+    stages = dockerfile_stages()
+    assert len(stages) >= 2, "Dockerfile must be multi-stage"
+    users = [args for word, args in stages[-1] if word == "USER"]
+    assert users, "final stage sets no USER (runs as root)"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0", ""), f"final stage runs as {users[-1]}"
+    for stage in stages:
+        assert stage[0][1].split()[0] == "python:3.11.7-slim-bookworm", f"unpinned base: {stage[0][1]}"
+
+
+def test_dockerfile_pythonpath_covers_every_source_tree():
+    final = dockerfile_stages()[-1]
+    env = " ".join(args for word, args in final if word == "ENV")
+    m = re.search(r"PYTHONPATH=(\S+)", env)
+    assert m, "final stage sets no PYTHONPATH"
+    path = m.group(1).split(":")
+    for src in [*sorted((ROOT / "libs").glob("*/src")), *sorted((ROOT / "services").glob("*/src"))]:
+        assert f"/app/{src.relative_to(ROOT)}" in path, f"{src.relative_to(ROOT)} not on PYTHONPATH"
+    cmd = [args for word, args in final if word == "CMD"]
+    assert cmd and cmd[-1].startswith("["), "CMD must be exec form"
+
+
+# ---- deploy/postgres/init.sh -----------------------------------------------
+
+def _init_calls() -> tuple[str, dict[str, str]]:
+    text = INIT_SH.read_text()
+    m = re.search(r"role_and_schema\(\)\s*\{(.*?)\n\s*\}\n", text, re.S)
+    assert m, "init.sh: no role_and_schema function"
+    calls = {}
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True) if line.strip() else []
+        if len(words) == 3 and words[0] == "role_and_schema":
+            calls[words[1]] = words[2]
+    return m.group(1), calls
+
+
+def test_init_sh_creates_role_and_schema_per_service():
+    body, calls = _init_calls()
+    assert set(calls) == set(APP_SERVICES) == set(govctl_postgres.SERVICES)
+    for svc, pwvar in calls.items():
+        assert pwvar == f"{svc.upper()}_DB_PASSWORD", f"{svc}: password from {pwvar}"
+    sql = " ".join(body.lower().split())
+    assert "format('create role %i', :'svc')" in sql
+    assert "alter role :\"svc\" login password :'pw' nosuperuser nocreatedb nocreaterole" in sql
+    assert "grant connect, temporary on database gov to :\"svc\"" in sql
+    assert "create schema if not exists :\"svc\" authorization :\"svc\"" in sql
+    assert "revoke all on schema :\"svc\" from public" in sql
+    assert "alter role :\"svc\" set search_path = :\"svc\", public" in sql
+    assert "\\getenv pw :pwvar" in body and "-v pwvar=\"$2\"" in body and "-v svc=\"$1\"" in body
+
+
+def test_init_sh_database_and_extensions():
+    text = " ".join(INIT_SH.read_text().lower().split())
+    assert "on_error_stop=1" in text
+    for stmt in ("create extension if not exists ltree", "create extension if not exists pg_trgm",
+                 "revoke all on database gov from public", "revoke create on schema public from public",
+                 "format('create database %i', :'db')"):
+        assert stmt in text, stmt
+    for svc in APP_SERVICES:
+        assert f"{svc.upper()}_DB_PASSWORD".lower() in text
