@@ -22,6 +22,8 @@ def test_defaults_and_per_service_names():
     ({**BASE, "GOV_ENV": "production", "JWT_SECRET": DEV_JWT_SECRET}, "JWT_SECRET"),
     ({**BASE, "JWT_SECRET": "short"}, "JWT_SECRET"),
     ({**BASE, "JWT_ALGORITHM": "RS256"}, "JWT_PUBLIC_KEY_FILE"),
+    ({**BASE, "GOV_ENV": "production", "JWT_SECRET": "s" * 40}, "PSEUDONYM_KEY"),
+    ({**BASE, "PSEUDONYM_KEY": "short"}, "PSEUDONYM_KEY"),
 ])
 def test_a_bad_config_is_one_line_naming_the_variable(env, expected):
     with pytest.raises(ConfigError) as e:
@@ -37,7 +39,8 @@ def test_missing_variable_says_what_to_set():
 
 def test_production_accepts_a_real_secret():
     s = load("volunteers", {"VOLUNTEERS_DATABASE_URL": BASE["CASES_DATABASE_URL"], "GOV_ENV": "production",
-                            "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092", "JWT_SECRET": "x" * 40})
+                            "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092", "JWT_SECRET": "x" * 40,
+                            "PSEUDONYM_KEY": "p" * 40})
     assert s.env == "production" and s.kafka_bootstrap_servers == "k1:9092,k2:9092"
 
 

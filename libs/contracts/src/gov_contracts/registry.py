@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Type
 
+from gov_contracts import cases as C
+from gov_contracts import tasks as K
 from gov_contracts import topics
 from gov_contracts.areas import AreaUpserted
 from gov_contracts.base import EventModel
@@ -31,8 +33,24 @@ def _types(*items: EventType) -> dict[str, EventType]:
     return out
 
 
+_CASE_EVENTS = {
+    "reported": C.CaseReported, "accepted": C.CaseAccepted, "rejected": C.CaseRejected,
+    "withdrawn": C.CaseWithdrawn, "dispatched": C.CaseDispatched, "started": C.CaseStarted,
+    "resolved": C.CaseResolved, "verified": C.CaseVerified, "reopened": C.CaseReopened,
+    "closed": C.CaseClosed, "escalated": C.CaseEscalated, "overdue": C.CaseOverdue,
+    "referred": C.CaseReferred, "referral_outcome_recorded": C.CaseReferralOutcomeRecorded,
+    "merged": C.CaseMerged, "report_count_raised": C.CaseReportCountRaised, "rated": C.CaseRated,
+}
+_TASK_EVENTS = {
+    "created": K.TaskCreated, "offered": K.TaskOffered, "offer_declined": K.TaskOfferDeclined,
+    "offer_expired": K.TaskOfferExpired, "assigned": K.TaskAssigned, "checked_in": K.TaskCheckedIn,
+    "completed": K.TaskCompleted, "cancelled": K.TaskCancelled, "unfilled": K.TaskUnfilled,
+}
+
 REGISTRY: dict[str, EventType] = _types(
     EventType("gov.area.upserted.v1", AreaUpserted, topics.AREAS, "govctl"),
+    *(EventType(f"gov.case.{n}.v1", m, topics.CASES, "cases") for n, m in _CASE_EVENTS.items()),
+    *(EventType(f"gov.task.{n}.v1", m, topics.TASKS, "volunteers") for n, m in _TASK_EVENTS.items()),
 )
 
 _BY_MODEL = {et.model: et for et in REGISTRY.values()}

@@ -9,11 +9,13 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal, Optional, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+M = TypeVar("M", bound=BaseModel)
 DEV_JWT_SECRET = "dev-only-secret-change-me-000000000000"
+DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me-0000000"
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("JWT_SECRET", "jwt_secret", None, "HS256 secret, at least 32 characters; a development default is used outside production"),
     EnvVar("JWT_PUBLIC_KEY_FILE", "jwt_public_key_file", None, "PEM public key file for RS256"),
     EnvVar("JWT_ISSUER", "jwt_issuer", "changping-gov", "expected iss claim"),
+    EnvVar("PSEUDONYM_KEY", "pseudonym_key", None, "HMAC key for pseudonymous references in events (32+ characters); a development default is used outside production"),
     EnvVar("OUTBOX_POLL_INTERVAL_S", "outbox_poll_interval_s", "1.0", "outbox relay polling fallback when no NOTIFY arrives"),
     EnvVar("OUTBOX_BATCH_SIZE", "outbox_batch_size", "500", "outbox rows published per batch"),
     EnvVar("CONSUMER_MAX_ATTEMPTS", "consumer_max_attempts", "5", "attempts for a handler error that is not a connection failure before dead-lettering"),
@@ -57,6 +60,7 @@ class ServiceSettings(BaseModel):
     jwt_secret: Optional[str] = None
     jwt_public_key_file: Optional[str] = None
     jwt_issuer: str = "changping-gov"
+    pseudonym_key: Optional[str] = None
     outbox_poll_interval_s: float = Field(gt=0, le=60)
     outbox_batch_size: int = Field(ge=1, le=10000)
     consumer_max_attempts: int = Field(ge=1, le=1000)
@@ -79,6 +83,14 @@ class ServiceSettings(BaseModel):
                 raise ValueError("JWT_SECRET: must be at least 32 characters")
         elif not self.jwt_public_key_file:
             raise ValueError("JWT_PUBLIC_KEY_FILE: required when JWT_ALGORITHM=RS256")
+        if self.pseudonym_key is None:
+            if self.env == "production":
+                raise ValueError("PSEUDONYM_KEY: required in production")
+            self.pseudonym_key = DEV_PSEUDONYM_KEY
+        if self.env == "production" and self.pseudonym_key == DEV_PSEUDONYM_KEY:
+            raise ValueError("PSEUDONYM_KEY: the development key is refused in production")
+        if len(self.pseudonym_key) < 32:
+            raise ValueError("PSEUDONYM_KEY: must be at least 32 characters")
         return self
 
 
@@ -92,10 +104,16 @@ class ConfigError(SystemExit):
 
 def load(service: str, environ: Optional[dict[str, str]] = None) -> ServiceSettings:
     """Read the service's settings; on error raise ConfigError with one line."""
+    return load_model(ServiceSettings, ENV_VARS, service, environ, {"service": service})
+
+
+def load_model(model: type[M], env_vars: tuple[EnvVar, ...], service: str,
+               environ: Optional[dict[str, str]] = None, fixed: Optional[dict] = None) -> M:
+    """Fill `model` from the environment variables `env_vars` (a service's own settings use this too)."""
     env = os.environ if environ is None else environ
-    data: dict[str, object] = {"service": service}
+    data: dict[str, object] = dict(fixed or {})
     names: dict[str, str] = {}
-    for var in ENV_VARS:
+    for var in env_vars:
         name = env_name(var, service)
         names[var.field] = name
         if name in env and env[name] != "":
@@ -103,7 +121,7 @@ def load(service: str, environ: Optional[dict[str, str]] = None) -> ServiceSetti
         elif var.default is not None:
             data[var.field] = var.default.replace("{service}", service)
     try:
-        return ServiceSettings.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else ""
@@ -111,7 +129,7 @@ def load(service: str, environ: Optional[dict[str, str]] = None) -> ServiceSetti
         if field in names:
             line = f"config error: {names[field]}: {msg}"
             if err["type"] == "missing":
-                line += f" (set {names[field]}: {next(v.help for v in ENV_VARS if v.field == field)})"
+                line += f" (set {names[field]}: {next(v.help for v in env_vars if v.field == field)})"
         else:
             line = f"config error: {msg}"
         raise ConfigError(line) from None
