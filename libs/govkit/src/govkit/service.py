@@ -43,6 +43,10 @@ class ServiceSpec:
     routers: list[APIRouter] = field(default_factory=list)
     on_start: Optional[Callable[[FastAPI], Awaitable[None]]] = None
     on_stop: Optional[Callable[[FastAPI], Awaitable[None]]] = None
+    # reads and validates the service's own configuration before anything starts;
+    # raises settings.ConfigError (one line) when it is wrong; the result is app.state.config
+    configure: Optional[Callable[[settings_mod.ServiceSettings], object]] = None
+    extra_env: tuple = ()  # the service's own settings_mod.EnvVar entries, for the docs
 
     def migrations(self) -> list[migrate.Migration]:
         return migrate.service_migrations(self.migrations_dir)
@@ -75,10 +79,14 @@ async def _start_broker(app: FastAPI, broker: KafkaBroker) -> None:
             backoff = min(backoff * 2, 10)
 
 
-def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings) -> FastAPI:
+def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object = None) -> FastAPI:
+    if config is None and spec.configure is not None:
+        config = spec.configure(s)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = s
+        app.state.config = config
         app.state.verifier = auth.TokenVerifier.from_settings(s)
         app.state.pool = await db.create_pool(s.database_url, s.db_schema, max_size=s.db_pool_max)
         app.state.migrations_ok = False
@@ -206,6 +214,13 @@ def main(spec: ServiceSpec, argv: Optional[list[str]] = None) -> None:
     parser.add_argument("command", choices=["serve", "migrate", "openapi"])
     args = parser.parse_args(argv)
     s = settings_mod.load_or_exit(spec.name)
+    config = None
+    if spec.configure is not None and args.command != "migrate":
+        try:
+            config = spec.configure(s)
+        except settings_mod.ConfigError as e:
+            print(str(e), file=sys.stderr)
+            raise SystemExit(2) from None
     jsonlog.setup(spec.name, s.log_level)
     if args.command == "migrate":
         try:
@@ -217,8 +232,8 @@ def main(spec: ServiceSpec, argv: Optional[list[str]] = None) -> None:
         return
     if args.command == "openapi":
         import json
-        print(json.dumps(build_app(spec, s).openapi(), ensure_ascii=False, indent=2))
+        print(json.dumps(build_app(spec, s, config).openapi(), ensure_ascii=False, indent=2))
         return
     import uvicorn
-    uvicorn.run(build_app(spec, s), host=s.http_host, port=s.http_port, log_config=None,
+    uvicorn.run(build_app(spec, s, config), host=s.http_host, port=s.http_port, log_config=None,
                 access_log=False, timeout_graceful_shutdown=20)

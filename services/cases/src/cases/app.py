@@ -1,11 +1,57 @@
-"""Wiring of the cases service: what it consumes, its migrations, its HTTP routes."""
+"""Wiring of the cases service: what it consumes, its migrations, its HTTP routes, its timer."""
+import asyncio
+import logging
 from pathlib import Path
 
+from fastapi import FastAPI
+
+from cases import config, service
+from cases.api import open311, routes
+from gov_contracts import topics as T
+from gov_contracts.registry import REGISTRY
 from govkit.service import ServiceSpec
+
+log = logging.getLogger(__name__)
+
+
+async def _sla_timer(app: FastAPI) -> None:
+    ctx: service.Context = app.state.cases
+    interval = app.state.config.sla_sweep_interval_s
+    while True:
+        try:
+            n = await service.sweep_deadlines(ctx)
+            if n:
+                log.info("deadline sweep: %d case(s) overdue", n)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # database down: try again next round
+            log.warning("deadline sweep failed: %s: %s", type(e).__name__, e)
+        await asyncio.sleep(interval)
+
+
+async def on_start(app: FastAPI) -> None:
+    cfg = app.state.config
+    app.state.cases = service.Context(pool=app.state.pool, policy=cfg.policy,
+                                      pseudonym_key=app.state.settings.pseudonym_key,
+                                      number_prefix=cfg.number_prefix, duplicate_threshold=cfg.duplicate_threshold)
+    app.state.sla_task = asyncio.create_task(_sla_timer(app))
+
+
+async def on_stop(app: FastAPI) -> None:
+    app.state.sla_task.cancel()
+
 
 SPEC = ServiceSpec(
     name="cases",
-    title="Cases service",
-    description="Cases found in the grids: the closed loop from report to verified close, deadlines, escalation, duplicates, Open311.",
+    title="Cases service (事件办理)",
+    description="Cases found in the grids: the closed loop from report to verified close, deadlines, escalation, "
+                "duplicates, Open311 GeoReport v2.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
+    handlers={name: service.on_task_event for name, et in REGISTRY.items() if et.topic == T.TASKS},
+    topics=[T.TASKS],
+    routers=[routes.router, open311.router],
+    on_start=on_start,
+    on_stop=on_stop,
+    configure=config.configure,
+    extra_env=config.ENV_VARS,
 )

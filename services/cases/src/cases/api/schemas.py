@@ -1,0 +1,128 @@
+"""HTTP schemas of the cases API (pydantic models at the edge)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Optional
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+
+Severity = Literal["low", "medium", "high", "critical"]
+Source = Literal["grid_patrol", "resident_report", "hotline", "visit", "open311"]
+AreaId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,2}$", examples=["changping.kongjiafan.g03"])]
+Phone = Annotated[str, Field(pattern=r"^\+?[0-9 -]{7,20}$", examples=["13812341234"])]
+
+
+class Party(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=50, examples=["张某"])
+    phone: Optional[Phone] = None
+    role: Optional[str] = Field(default=None, max_length=30, examples=["当事人"])
+
+
+class CaseCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "category": "dispute.land", "title": "孔家畈村三组与四组山林边界纠纷",
+        "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。",
+        "grid_id": "changping.kongjiafan.g03", "severity": "medium", "source": "grid_patrol",
+        "address": "孔家畈村三组后山", "reporter_name": "李某", "reporter_phone": "13812341234",
+        "parties": [{"name": "王某", "role": "三组村民"}, {"name": "赵某", "role": "四组村民"}],
+        "tags": ["山林", "边界"]}]})
+    category: str = Field(examples=["dispute.land"], description="a category of the policy file")
+    title: str = Field(min_length=2, max_length=200)
+    description: str = Field(min_length=2, max_length=5000)
+    grid_id: AreaId
+    severity: Severity = "medium"
+    source: Source = "grid_patrol"
+    address: Optional[str] = Field(default=None, max_length=200)
+    lat: Optional[float] = Field(default=None, ge=-90, le=90)
+    lon: Optional[float] = Field(default=None, ge=-180, le=180)
+    reporter_name: Optional[str] = Field(default=None, max_length=50)
+    reporter_phone: Optional[Phone] = None
+    parties: list[Party] = Field(default_factory=list, max_length=20)
+    attachments: list[AnyHttpUrl] = Field(default_factory=list, max_length=20)
+    tags: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list, max_length=20)
+
+
+class ActionBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Optional[str] = Field(default=None, max_length=2000, examples=["双方同意由村调委会调解"])
+    unit_level: Optional[Literal["grid", "village", "town", "county"]] = Field(default=None, examples=["village"])
+    unit_id: Optional[str] = Field(default=None, max_length=100, examples=["changping.kongjiafan"])
+    assignee: Optional[str] = Field(default=None, max_length=100, examples=["va-kongjiafan"])
+    resolution: Optional[str] = Field(default=None, max_length=5000, examples=["经村调委会调解，双方重新确认边界并签订协议"])
+    court: Optional[str] = Field(default=None, max_length=100, examples=["南漳县人民法院"])
+    outcome: Optional[str] = Field(default=None, max_length=5000, examples=["经法院诉前调解达成协议"])
+    into: Optional[str] = Field(default=None, description="id or number of the case to merge into",
+                                examples=["CP-2026-000123"])
+
+
+class Reporter(BaseModel):
+    name: Optional[str]
+    phone: Optional[str]
+    parties: list[dict]
+
+
+class CaseRead(BaseModel):
+    id: str
+    number: str
+    category: str
+    category_name: str
+    title: str
+    description: str
+    grid_id: str
+    address: Optional[str]
+    lat: Optional[float]
+    lon: Optional[float]
+    source: str
+    severity: str
+    status: str
+    level: str
+    assigned_unit: Optional[str]
+    assignee: Optional[str]
+    report_count: int
+    duplicate_candidates: list[str]
+    merged_into: Optional[str]
+    accept_due: Optional[datetime]
+    resolve_due: Optional[datetime]
+    overdue: bool
+    escalations: int
+    reopen_count: int
+    resolution: Optional[str]
+    referral_court: Optional[str]
+    satisfaction: Optional[int]
+    attachments: list[str]
+    tags: list[str]
+    created_at: datetime
+    updated_at: datetime
+    closed_at: Optional[datetime]
+    allowed_actions: list[str]
+    reporter: Optional[Reporter] = Field(default=None, description="only with the personal_data:read permission; audited")
+
+
+class CasePage(BaseModel):
+    items: list[CaseRead]
+    next_cursor: Optional[str] = Field(description="pass as ?cursor= for the next page; null at the end")
+
+
+class TimelineEntry(BaseModel):
+    kind: Literal["transition", "task"]
+    what: str = Field(examples=["accept", "gov.task.assigned.v1"])
+    from_status: Optional[str]
+    to_status: Optional[str]
+    from_level: Optional[str]
+    to_level: Optional[str]
+    actor: str
+    reason: Optional[str]
+    data: dict
+    at: datetime
+
+
+class Satisfaction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    score: int = Field(ge=1, le=5, examples=[5])
+    note: Optional[str] = Field(default=None, max_length=500, examples=["处理及时，很满意"])
+
+
+class AttachmentAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: AnyHttpUrl = Field(examples=["https://files.changping.example/cases/2026/photo-1.jpg"])

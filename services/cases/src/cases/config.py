@@ -1,0 +1,45 @@
+"""The cases service's own settings (besides govkit's shared ones)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from cases.domain import policy as policy_mod
+from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
+
+DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "config" / "policy.yaml"
+
+ENV_VARS = (
+    EnvVar("CASES_POLICY_FILE", "policy_file", str(DEFAULT_POLICY), "category policy YAML (levels, deadlines, field work, Open311 codes)"),
+    EnvVar("CASES_NUMBER_PREFIX", "number_prefix", "CP", "prefix of human case numbers, e.g. CP-2026-000123"),
+    EnvVar("CASES_SLA_SWEEP_INTERVAL_S", "sla_sweep_interval_s", "30", "seconds between deadline sweeps"),
+    EnvVar("CASES_DUPLICATE_THRESHOLD", "duplicate_threshold", "0.3", "pg_trgm similarity from which a report is flagged as a possible duplicate"),
+    EnvVar("CASES_OPEN311_API_KEYS", "open311_api_keys", "", "comma-separated api_key values accepted by Open311 POST requests"),
+    EnvVar("CASES_OPEN311_JURISDICTION", "open311_jurisdiction", "changping.xiangyang.cn", "Open311 jurisdiction_id"),
+)
+
+
+class CasesConfig(BaseModel):
+    policy_file: str
+    number_prefix: str = Field(pattern=r"^[A-Z]{1,6}$")
+    sla_sweep_interval_s: float = Field(gt=0, le=3600)
+    duplicate_threshold: float = Field(gt=0, le=1)
+    open311_api_keys: str = ""
+    open311_jurisdiction: str = Field(min_length=1)
+    policy: object = None
+
+    @property
+    def api_keys(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.open311_api_keys.split(",") if k.strip())
+
+
+def configure(s: ServiceSettings, environ=None) -> CasesConfig:
+    cfg = load_model(CasesConfig, ENV_VARS, "cases", environ)
+    try:
+        cfg.policy = policy_mod.load(Path(cfg.policy_file))
+    except policy_mod.PolicyError as e:
+        raise ConfigError(f"config error: CASES_POLICY_FILE: {e}") from None
+    if s.env == "production" and not cfg.api_keys:
+        pass  # Open311 POST is then closed; reads stay open
+    return cfg

@@ -1,0 +1,136 @@
+"""The case lifecycle: states, actions and the rules between them. No I/O.
+
+reported → accepted | rejected | withdrawn
+accepted → dispatched → in_progress → resolved → verified → closed
+resolved --(verification failed)--> reopened → in_progress
+any open case → escalated one level (grid → village → town → county)
+dispute → referred (court mediation) → outcome recorded → resolved
+open case → merged into another case
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Optional
+
+
+class Status(str, Enum):
+    reported = "reported"
+    accepted = "accepted"
+    rejected = "rejected"
+    withdrawn = "withdrawn"
+    dispatched = "dispatched"
+    in_progress = "in_progress"
+    resolved = "resolved"
+    verified = "verified"
+    reopened = "reopened"
+    referred = "referred"
+    closed = "closed"
+    merged = "merged"
+
+
+TERMINAL = frozenset({Status.rejected, Status.withdrawn, Status.closed, Status.merged})
+OPEN = frozenset(Status) - TERMINAL
+
+
+class Level(str, Enum):
+    grid = "grid"
+    village = "village"
+    town = "town"
+    county = "county"
+
+    @property
+    def rank(self) -> int:
+        return _LEVELS.index(self)
+
+    def up(self) -> Optional["Level"]:
+        i = self.rank
+        return _LEVELS[i + 1] if i + 1 < len(_LEVELS) else None
+
+
+_LEVELS = [Level.grid, Level.village, Level.town, Level.county]
+
+
+class Action(str, Enum):
+    accept = "accept"
+    reject = "reject"
+    withdraw = "withdraw"
+    dispatch = "dispatch"
+    start = "start"
+    resolve = "resolve"
+    verify = "verify"
+    reopen = "reopen"
+    close = "close"
+    escalate = "escalate"
+    refer = "refer"
+    record_outcome = "record_outcome"
+    merge = "merge"
+
+
+_HANDLING = frozenset({Status.accepted, Status.dispatched, Status.in_progress, Status.reopened})
+
+# action -> (states it may start from, state it leads to; None = depends, see transition())
+RULES: dict[Action, tuple[frozenset[Status], Optional[Status]]] = {
+    Action.accept: (frozenset({Status.reported}), Status.accepted),
+    Action.reject: (frozenset({Status.reported}), Status.rejected),
+    Action.withdraw: (frozenset({Status.reported}), Status.withdrawn),
+    Action.dispatch: (frozenset({Status.accepted}), Status.dispatched),
+    Action.start: (frozenset({Status.dispatched, Status.reopened}), Status.in_progress),
+    Action.resolve: (frozenset({Status.in_progress}), Status.resolved),
+    Action.verify: (frozenset({Status.resolved}), Status.verified),
+    Action.reopen: (frozenset({Status.resolved}), Status.reopened),
+    Action.close: (frozenset({Status.verified}), Status.closed),
+    Action.escalate: (frozenset({Status.reported}) | _HANDLING, None),
+    Action.refer: (frozenset({Status.accepted, Status.dispatched, Status.in_progress}), Status.referred),
+    Action.record_outcome: (frozenset({Status.referred}), Status.resolved),
+    Action.merge: (frozenset({Status.reported}) | _HANDLING, Status.merged),
+}
+
+
+class IllegalAction(Exception):
+    def __init__(self, status: Status, action: Action, allowed: list[Action], why: str = ""):
+        self.status, self.action, self.allowed = status, action, allowed
+        super().__init__(why or f"cannot {action.value} a case that is {status.value}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    level: Level
+
+
+def _applies(action: Action, status: Status, level: Level, category: str) -> bool:
+    starts, _ = RULES[action]
+    if status not in starts:
+        return False
+    if action is Action.escalate and level.up() is None:
+        return False
+    if action is Action.refer and not category.startswith("dispute."):
+        return False
+    return True
+
+
+def allowed_actions(status: Status, level: Level, category: str) -> list[Action]:
+    return [a for a in Action if _applies(a, status, level, category)]
+
+
+def transition(status: Status, action: Action, *, level: Level, category: str,
+               to_level: Optional[Level] = None) -> Outcome:
+    """The state and level after `action`, or IllegalAction naming what is allowed."""
+    if not _applies(action, status, level, category):
+        why = ""
+        if action is Action.escalate and status in RULES[action][0] and level.up() is None:
+            why = "the case is already at county level, the highest"
+        elif action is Action.refer and status in RULES[action][0]:
+            why = "only disputes (dispute.*) can be referred to court mediation"
+        raise IllegalAction(status, action, allowed_actions(status, level, category), why)
+    if action is Action.escalate:
+        up = level.up()
+        assert up is not None
+        # the higher level decides anew: a case being handled goes back to awaiting dispatch
+        return Outcome(Status.reported if status is Status.reported else Status.accepted, up)
+    if action is Action.dispatch and to_level is not None:
+        return Outcome(Status.dispatched, to_level)
+    target = RULES[action][1]
+    assert target is not None
+    return Outcome(target, level)

@@ -1,0 +1,107 @@
+"""Every SQL statement of the cases service."""
+
+NEXT_NUMBER = """
+insert into case_numbers (prefix, year, last) values ($1, $2, 1)
+on conflict (prefix, year) do update set last = case_numbers.last + 1
+returning last
+"""
+
+INSERT_CASE = """
+insert into cases (id, number, category, title, description, grid_id, area_path, address, address_ref, lat, lon,
+                   source, severity, status, level, reporter_ref, reporter_sub, party_refs, attachments, tags,
+                   duplicate_candidates, accept_due, due_at, created_at, updated_at)
+values ($1, $2, $3, $4, $5, $6::text, $6::text::ltree, $7, $8, $9, $10, $11, $12, 'reported', $13, $14, $15, $16,
+        $17, $18, $19, $20, $20, $21, $21)
+returning *
+"""
+
+INSERT_REPORTER = "insert into case_reporters (case_id, name, phone, parties) values ($1, $2, $3, $4)"
+
+FIND_DUPLICATES = """
+select id from cases
+where grid_id = $1 and category = $2 and created_at > $3::timestamptz - interval '72 hours'
+  and status not in ('merged', 'rejected', 'withdrawn')
+  and similarity(search_text, $4) >= $5
+order by similarity(search_text, $4) desc, created_at desc
+limit 5
+"""
+
+GRID_EXISTS = "select kind from areas where id = $1"
+
+IDEMPOTENCY_GET = "select request_hash, case_id from idempotency_keys where principal = $1 and key = $2"
+IDEMPOTENCY_PUT = """
+insert into idempotency_keys (principal, key, request_hash, case_id) values ($1, $2, $3, $4)
+on conflict (principal, key) do nothing
+"""
+
+GET_CASE = "select * from cases where id = $1"
+GET_CASE_FOR_UPDATE = "select * from cases where id = $1 for update"
+GET_CASE_BY_NUMBER = "select * from cases where number = $1"
+
+UPDATE_CASE = """
+update cases set status = $2, level = $3, assigned_unit = $4, assignee = $5, accept_due = $6, resolve_due = $7,
+    due_at = $8, overdue = $9, escalations = $10, reopen_count = $11, resolved_by = $12, resolved_at = $13,
+    resolution = $14, referral_court = $15, merged_into = $16, closed_at = $17, updated_at = $18
+where id = $1
+returning *
+"""
+
+RAISE_REPORT_COUNT = """
+update cases set report_count = report_count + $2, updated_at = $3 where id = $1 returning *
+"""
+
+RATE = "update cases set satisfaction = $2, satisfaction_note = $3, updated_at = $4 where id = $1 returning *"
+
+ADD_ATTACHMENT = """
+update cases set attachments = array_append(attachments, $2), updated_at = $3 where id = $1 returning *
+"""
+
+INSERT_TRANSITION = """
+insert into case_transitions (case_id, action, from_status, to_status, from_level, to_level, actor, reason, data, at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+"""
+
+TIMELINE = """
+select 'transition' as kind, action as what, from_status, to_status, from_level, to_level, actor,
+       reason, data, at, id::text as ref
+from case_transitions where case_id = $1
+union all
+select 'task', event_type, null, status, null, null, coalesce(volunteer_ref, 'volunteers'),
+       note, jsonb_build_object('task_id', task_id), at, event_id
+from case_task_events where case_id = $1
+order by at, ref
+"""
+
+INSERT_TASK_EVENT = """
+insert into case_task_events (event_id, case_id, task_id, event_type, status, volunteer_ref, note, at)
+select $1, $2, $3, $4, $5, $6, $7, $8 where exists (select 1 from cases where id = $2)
+on conflict (event_id) do nothing
+"""
+
+GET_REPORTER = "select name, phone, parties from case_reporters where case_id = $1"
+AUDIT_PERSONAL_READ = "insert into personal_data_reads (case_id, reader, fields) values ($1, $2, $3)"
+
+DUE_CASES = """
+select id from cases
+where due_at is not null and due_at <= $1
+order by due_at
+limit $2
+for update skip locked
+"""
+
+DB_NOW = "select now()"
+
+# list: fragments joined by the repository; every value is a $n parameter
+LIST_SELECT = "select * from cases"
+LIST_ORDER = " order by created_at desc, id desc limit {limit}"
+F_SCOPES = "area_path <@ ${n}::ltree[]"
+F_REPORTER = "reporter_sub = ${n}"
+F_AREA = "area_path <@ ${n}::ltree"
+F_STATUS = "status = any(${n}::text[])"
+F_CATEGORY = "category = any(${n}::text[])"
+F_SEVERITY = "severity = any(${n}::text[])"
+F_OVERDUE = "overdue = ${n} and status not in ('closed', 'rejected', 'withdrawn', 'merged')"
+F_FROM = "created_at >= ${n}"
+F_TO = "created_at < ${n}"
+F_TEXT = "search_text ilike '%' || ${n} || '%'"
+F_CURSOR = "(created_at, id) < (${n}, ${m})"
