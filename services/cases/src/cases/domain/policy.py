@@ -96,8 +96,9 @@ def load(path: Path) -> Policy:
             c = CategoryPolicy.model_validate(raw)
         except ValidationError as e:
             err = e.errors()[0]
-            field = ".".join(str(p) for p in err["loc"]) or "(entry)"
-            raise PolicyError(f"policy {path}: categories.{name}: {field}: {err['msg'].removeprefix('Value error, ')}") from None
+            field = ".".join(str(p) for p in err["loc"])
+            where = f"categories.{name}: {field}: " if field else f"categories.{name}: "
+            raise PolicyError(f"policy {path}: {where}{err['msg'].removeprefix('Value error, ')}") from None
         if c.service_code in codes:
             raise PolicyError(f"policy {path}: categories.{name}: service_code: {c.service_code!r} already used by {codes[c.service_code]}")
         codes[c.service_code] = name
