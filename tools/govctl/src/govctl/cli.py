@@ -109,6 +109,16 @@ def cmd_test(args) -> None:
     raise SystemExit(r.returncode)
 
 
+def cmd_bench(args) -> None:
+    root = project_root()
+    script = root / "bench" / f"{args.name}_bench.py"
+    if not script.exists():
+        known = sorted(p.name.removesuffix("_bench.py") for p in (root / "bench").glob("*_bench.py"))
+        raise StackError(f"no benchmark {args.name!r} (bench/{script.name}); known: {', '.join(known) or 'none'}")
+    r = subprocess.run([sys.executable, str(script), *args.bench_args], cwd=root)
+    raise SystemExit(r.returncode)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="gov", description="Changping grid governance: local stack and operations")
     sub = p.add_subparsers(dest="command", required=True)
@@ -142,10 +152,16 @@ def main(argv=None) -> None:
     s = sub.add_parser("test", help="run the test suite (pytest arguments may follow)")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_test)
+    s = sub.add_parser("bench", help="run a benchmark on its own throwaway stack, e.g. ./gov bench cases")
+    s.add_argument("name", help="runs bench/<name>_bench.py")
+    s.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed on, e.g. --creates 1000")
+    s.set_defaults(fn=cmd_bench)
 
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "test":  # everything after "test" belongs to pytest
         args = argparse.Namespace(fn=cmd_test, pytest_args=argv[1:])
+    elif len(argv) > 1 and argv[0] == "bench" and not argv[1].startswith("-"):  # the rest belongs to the benchmark
+        args = argparse.Namespace(fn=cmd_bench, name=argv[1], bench_args=argv[2:])
     else:
         args = p.parse_args(argv)
     try:

@@ -75,6 +75,13 @@ class Stack:
             section[key] = p
         return p
 
+    def _service_port(self, svc: str) -> int:
+        """A running service keeps its port; otherwise reuse the last one if free."""
+        s = self.state["services"].setdefault(svc, {})
+        if procs.alive(s.get("pid")) and s.get("port"):
+            return s["port"]
+        return self._port(s, "port")
+
     # addresses -----------------------------------------------------------
     @property
     def bootstrap(self) -> str:
@@ -181,8 +188,7 @@ class Stack:
         from govkit.service import run_migrations
         from govkit.settings import load
         for svc in SERVICES:
-            self.state["services"].setdefault(svc, {})
-            self._port(self.state["services"][svc], "port")
+            self._service_port(svc)
             spec = _spec(svc)
             try:
                 done = asyncio.run(run_migrations(spec, load(svc, self.service_env(svc))))
@@ -196,7 +202,7 @@ class Stack:
             s = self.state["services"].setdefault(svc, {})
             if procs.alive(s.get("pid")):
                 continue
-            self._port(s, "port")
+            self._service_port(svc)
             env = {**os.environ, **self.service_env(svc)}
             s["pid"] = procs.spawn([sys.executable, "-m", svc, "serve"], log=self.logs / f"{svc}.log", env=env,
                                    cwd=self.root)
@@ -242,6 +248,25 @@ class Stack:
             say(f"areas: published {n} areas from {area_file.DEFAULT_FILE.relative_to(self.root)}")
         if services:
             self.start_services(say)
+            if demo:
+                self.load_demo(say)
+
+    def load_demo(self, say=print) -> None:
+        from govctl import demo
+        self.wait_areas("cases", 137)
+        n = demo.load_cases(self.url("cases"), self.state["jwt_secret"])
+        say(f"demo: {len(demo.CASES)} cases in various states ({n} new)")
+
+    def wait_areas(self, svc: str, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url(svc) + "/v1/areas", timeout=5).json()["count"] >= count:
+                    return
+            except (httpx.HTTPError, KeyError, ValueError):
+                pass
+            time.sleep(0.3)
+        raise StackError(f"{svc} did not receive the area tree within {timeout:.0f}s; see {self.logs / (svc + '.log')}")
 
     def down(self) -> None:
         self.stop_services()
