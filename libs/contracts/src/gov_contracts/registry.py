@@ -12,6 +12,7 @@ from typing import Type
 from gov_contracts import cases as C
 from gov_contracts import tasks as K
 from gov_contracts import topics
+from gov_contracts import volunteers as V
 from gov_contracts.areas import AreaUpserted
 from gov_contracts.base import EventModel
 
@@ -51,6 +52,9 @@ REGISTRY: dict[str, EventType] = _types(
     EventType("gov.area.upserted.v1", AreaUpserted, topics.AREAS, "govctl"),
     *(EventType(f"gov.case.{n}.v1", m, topics.CASES, "cases") for n, m in _CASE_EVENTS.items()),
     *(EventType(f"gov.task.{n}.v1", m, topics.TASKS, "volunteers") for n, m in _TASK_EVENTS.items()),
+    EventType("gov.volunteer.registered.v1", V.VolunteerRegistered, topics.VOLUNTEERS, "volunteers"),
+    EventType("gov.volunteer.updated.v1", V.VolunteerUpdated, topics.VOLUNTEERS, "volunteers"),
+    EventType("gov.volunteer.hours_corrected.v1", V.HoursCorrected, topics.VOLUNTEERS, "volunteers"),
 )
 
 _BY_MODEL = {et.model: et for et in REGISTRY.values()}

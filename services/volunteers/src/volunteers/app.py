@@ -1,11 +1,59 @@
-"""Wiring of the volunteers service: what it consumes, its migrations, its HTTP routes."""
+"""Wiring of the volunteers service: registry, dispatch, timers, and tasks from case events."""
+import asyncio
+import logging
 from pathlib import Path
 
+from fastapi import FastAPI
+
+from gov_contracts import topics as T
 from govkit.service import ServiceSpec
+from volunteers import config, service
+from volunteers.api import routes
+
+log = logging.getLogger(__name__)
+
+
+async def _timers(app: FastAPI) -> None:
+    ctx: service.Context = app.state.volunteers
+    while True:
+        try:
+            n = await service.expire_offers(ctx)
+            if n:
+                log.info("offers expired: %d", n)
+            for job in app.state.periodic:
+                await job(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # database down: next round
+            log.warning("timer round failed: %s: %s", type(e).__name__, e)
+        await asyncio.sleep(app.state.config.timer_interval_s)
+
+
+async def on_start(app: FastAPI) -> None:
+    app.state.volunteers = service.Context(pool=app.state.pool, config=app.state.config,
+                                           pseudonym_key=app.state.settings.pseudonym_key)
+    service.CTX = app.state.volunteers
+    app.state.periodic = list(PERIODIC)
+    app.state.timer = asyncio.create_task(_timers(app))
+
+
+async def on_stop(app: FastAPI) -> None:
+    app.state.timer.cancel()
+
+
+PERIODIC: list = []  # schedule and pairing generators register here
 
 SPEC = ServiceSpec(
     name="volunteers",
-    title="Volunteers service",
-    description="Registry of party members, grid managers, workers and volunteers; fair and fast dispatch of field tasks; hours and points.",
+    title="Volunteers service (志愿服务与派单)",
+    description="Registry of party members, grid managers, workers and volunteers; fair and fast dispatch of "
+                "field tasks with offers; schedules and pairings; hours and points.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
+    handlers={"gov.case.dispatched.v1": service.on_case_dispatched},
+    topics=[T.CASES],
+    routers=[routes.router],
+    on_start=on_start,
+    on_stop=on_stop,
+    configure=config.configure,
+    extra_env=config.ENV_VARS,
 )

@@ -1,0 +1,36 @@
+"""Volunteer events, produced by the volunteers service on gov.volunteers.v1
+(key = volunteer id). No name or phone: `volunteer_ref` is pseudonymous."""
+from datetime import datetime
+from typing import Optional
+
+from pydantic import Field
+
+from gov_contracts.base import EventModel
+
+
+class VolunteerFacts(EventModel):
+    volunteer_ref: str
+    roles: list[str] = Field(examples=[["party_member", "mediator"]])
+    party_member: bool
+    home_grid: str
+    skills: list[str]
+    active: bool
+    occurred_at: datetime
+
+
+class VolunteerRegistered(VolunteerFacts):
+    phone_masked: Optional[str] = Field(default=None, examples=["139****5678"])
+
+
+class VolunteerUpdated(VolunteerFacts):
+    pass
+
+
+class HoursCorrected(EventModel):
+    volunteer_ref: str
+    task_id: Optional[str] = None
+    hours_delta: float
+    points_delta: int
+    actor: str
+    reason: str
+    occurred_at: datetime

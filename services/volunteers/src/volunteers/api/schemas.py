@@ -1,0 +1,148 @@
+"""HTTP schemas of the volunteers API."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from volunteers.config import ROLES, SKILLS, TASK_TYPES
+
+Role = Literal[ROLES]  # type: ignore[valid-type]
+Skill = Literal[SKILLS]  # type: ignore[valid-type]
+TaskType = Literal[TASK_TYPES]  # type: ignore[valid-type]
+GridId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+                              examples=["changping.kongjiafan.g03"])]
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:30"])]
+
+
+class AvailabilityWindow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    weekday: int = Field(ge=0, le=6, description="0 = Monday (China Standard Time)")
+    start: HHMM
+    end: HHMM
+
+    @field_validator("end")
+    @classmethod
+    def _after(cls, v, info):
+        if "start" in info.data and v <= info.data["start"]:
+            raise ValueError("end must be after start")
+        return v
+
+
+class VolunteerCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "name": "张建国", "phone": "13912345678", "roles": ["party_member", "mediator"],
+        "party_branch": "长坪镇机关第一党支部", "home_grid": "changping.kongjiafan.g03",
+        "skills": ["mediation", "legal_aid"], "availability": [{"weekday": 0, "start": "08:00", "end": "18:00"}],
+        "max_concurrent": 2, "account_sub": "vol-zhang"}]})
+    name: str = Field(min_length=1, max_length=50)
+    phone: Optional[Annotated[str, Field(pattern=r"^\+?[0-9 -]{7,20}$")]] = None
+    roles: list[Role] = Field(min_length=1)
+    party_branch: Optional[str] = Field(default=None, max_length=100)
+    home_grid: GridId
+    skills: list[Skill] = Field(default_factory=list)
+    availability: list[AvailabilityWindow] = Field(default_factory=list, max_length=50)
+    max_concurrent: int = Field(default=2, ge=1, le=20)
+    active: bool = True
+    account_sub: Optional[str] = Field(default=None, max_length=100, description="JWT subject of the volunteer's own account")
+    external_id: Optional[str] = Field(default=None, max_length=100)
+
+
+class VolunteerRead(BaseModel):
+    id: str
+    volunteer_ref: str
+    roles: list[str]
+    party_branch: Optional[str]
+    home_grid: str
+    skills: list[str]
+    availability: list[dict]
+    max_concurrent: int
+    active: bool
+    account_sub: Optional[str]
+    name: Optional[str] = Field(default=None, description="only with personal_data:read (audited) or for oneself")
+    phone: Optional[str] = Field(default=None, description="only with personal_data:read (audited) or for oneself")
+
+
+class LeaveCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    starts_at: datetime
+    ends_at: datetime
+    reason: Optional[str] = Field(default=None, max_length=200, examples=["病假"])
+
+
+class TaskCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "task_type": "meal_delivery", "title": "爱心食堂午餐送餐（孔家畈村三组）", "grid_id": "changping.kongjiafan.g03",
+        "window_start": "2026-12-01T11:00:00+08:00", "window_end": "2026-12-01T12:00:00+08:00", "headcount": 2}]})
+    task_type: TaskType
+    title: str = Field(min_length=1, max_length=200)
+    grid_id: GridId
+    window_start: datetime
+    window_end: datetime
+    required_skills: Optional[list[Skill]] = Field(default=None, description="default: the task type's skills")
+    headcount: int = Field(default=1, ge=1, le=50)
+    urgent: bool = False
+    beneficiary_ref: Optional[str] = Field(default=None, max_length=100)
+
+
+class TaskRead(BaseModel):
+    id: str
+    task_type: str
+    title: str
+    grid_id: str
+    window_start: datetime
+    window_end: datetime
+    required_skills: list[str]
+    headcount: int
+    urgent: bool
+    origin: str
+    case_id: Optional[str]
+    status: str
+    scope_level: str
+    created_at: datetime
+    offers: Optional[list[dict]] = None
+    assignments: Optional[list[dict]] = None
+
+
+class TaskPage(BaseModel):
+    items: list[TaskRead]
+    next_cursor: Optional[str]
+
+
+class OfferRead(BaseModel):
+    id: str
+    task_id: str
+    status: str
+    rank: int
+    offered_at: datetime
+    expires_at: datetime
+    task_type: Optional[str] = None
+    title: Optional[str] = None
+    grid_id: Optional[str] = None
+    window_start: Optional[datetime] = None
+    window_end: Optional[datetime] = None
+
+
+class Decline(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Optional[str] = Field(default=None, max_length=200, examples=["当天在外地"])
+
+
+class Cancel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=200, examples=["活动取消"])
+
+
+class Correction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    task_id: Optional[str] = None
+    hours_delta: float = Field(ge=-24, le=24)
+    points_delta: int = Field(default=0, ge=-1000, le=1000)
+    reason: str = Field(min_length=2, max_length=200, examples=["签退遗漏，按实际补登"])
+
+
+class LedgerRead(BaseModel):
+    hours: float
+    points: int
+    entries: list[dict]

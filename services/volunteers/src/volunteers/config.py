@@ -1,0 +1,101 @@
+"""The volunteers service's own settings and dispatch configuration."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
+from volunteers.domain.dispatch import ROLE_FIT
+
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "dispatch.yaml"
+TASK_TYPES = tuple(ROLE_FIT)
+SKILLS = ("mediation", "elderly_care", "meal_delivery", "first_aid", "disinfection", "temperature_check",
+          "publicity", "legal_aid", "cleanup", "driving")
+ROLES = ("party_member", "grid_manager", "sanitation_worker", "civility_supervisor", "public_service_worker",
+         "mediator", "volunteer")
+
+ENV_VARS = (
+    EnvVar("VOLUNTEERS_DISPATCH_FILE", "dispatch_file", str(DEFAULT_FILE), "dispatch configuration YAML (offer expiry, hours cap, points rule, default skills)"),
+    EnvVar("VOLUNTEERS_OFFER_EXPIRY_S", "offer_expiry_s", "", "overrides offer_expiry_minutes of the file, in seconds (tests, drills)"),
+    EnvVar("VOLUNTEERS_TIMER_INTERVAL_S", "timer_interval_s", "5", "seconds between offer-expiry, schedule and pairing sweeps"),
+    EnvVar("VOLUNTEERS_SCHEDULE_HORIZON_DAYS", "schedule_horizon_days", "7", "how far ahead recurring schedules create tasks"),
+)
+
+
+class PointsRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    base: int = Field(ge=0)
+    per_hour: int = Field(ge=0)
+
+
+class DispatchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    offer_expiry_minutes: float = Field(gt=0)
+    urgent_offer_expiry_minutes: float = Field(gt=0)
+    max_hours_per_task: float = Field(gt=0, le=24)
+    points: dict[str, PointsRule]
+    default_skills: dict[str, list[str]]
+    case_task_window_hours: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "DispatchConfig":
+        if "default" not in self.points:
+            raise ValueError("points: needs a 'default' rule")
+        for t in [*self.points, *self.default_skills]:
+            if t != "default" and t not in TASK_TYPES:
+                raise ValueError(f"unknown task type {t!r}; use {', '.join(TASK_TYPES)}")
+        for t, skills in self.default_skills.items():
+            bad = [s for s in skills if s not in SKILLS]
+            if bad:
+                raise ValueError(f"default_skills.{t}: unknown skill {bad[0]!r}; use {', '.join(SKILLS)}")
+        return self
+
+    def points_for(self, task_type: str, hours: float) -> int:
+        rule = self.points.get(task_type, self.points["default"])
+        return rule.base + round(rule.per_hour * hours)
+
+
+class VolunteersConfig(BaseModel):
+    dispatch_file: str
+    offer_expiry_s: str = ""
+    timer_interval_s: float = Field(gt=0, le=3600)
+    schedule_horizon_days: int = Field(ge=1, le=60)
+    dispatch: DispatchConfig | None = None
+
+    @property
+    def expiry_s(self) -> float:
+        return float(self.offer_expiry_s) if self.offer_expiry_s else self.dispatch.offer_expiry_minutes * 60
+
+    @property
+    def urgent_expiry_s(self) -> float:
+        return (float(self.offer_expiry_s) if self.offer_expiry_s
+                else self.dispatch.urgent_offer_expiry_minutes * 60)
+
+
+def load_dispatch(path: Path) -> DispatchConfig:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return DispatchConfig.model_validate(raw)
+    except OSError as e:
+        raise ConfigError(f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: not valid YAML") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: {field + ': ' if field else ''}{msg}") from None
+
+
+def configure(s: ServiceSettings, environ=None) -> VolunteersConfig:
+    cfg = load_model(VolunteersConfig, ENV_VARS, "volunteers", environ)
+    if cfg.offer_expiry_s:
+        try:
+            if float(cfg.offer_expiry_s) <= 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("config error: VOLUNTEERS_OFFER_EXPIRY_S: must be a positive number of seconds") from None
+    cfg.dispatch = load_dispatch(Path(cfg.dispatch_file))
+    return cfg

@@ -1,0 +1,157 @@
+"""Who may be offered a task, and in what order. Pure functions, no I/O.
+
+Eligible: active, has every required skill, available for the whole window
+(weekly availability), not on leave during it, under max concurrent tasks, has
+not declined this task (nor been offered it already), and within the task's
+current scope (grid, then village, then town).
+
+Rank, best first (the domain brief's order): proximity (same grid, same
+village, same town), fairness (fewer hours in the last 30 days, in whole-hour
+steps so that role fit can still decide between near equals), role fit,
+reliability (accept rate), and finally the volunteer id, so equal inputs give
+equal output.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Iterable, Optional
+from zoneinfo import ZoneInfo
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+SCOPES = ("grid", "village", "town")
+
+# task type -> roles in order of fit (earlier is better); others fit least
+ROLE_FIT: dict[str, tuple[str, ...]] = {
+    "dispute_mediation": ("mediator", "grid_manager", "party_member"),
+    "epidemic_temperature_check": ("party_member", "public_service_worker", "volunteer"),
+    "epidemic_publicity": ("party_member", "civility_supervisor", "volunteer"),
+    "epidemic_disinfection": ("party_member", "sanitation_worker", "volunteer"),
+    "meal_delivery": ("public_service_worker", "volunteer", "party_member"),
+    "pairing_visit": ("public_service_worker", "party_member", "volunteer"),
+    "sanitation_cleanup": ("sanitation_worker", "volunteer", "party_member"),
+    "patrol": ("grid_manager", "civility_supervisor", "party_member"),
+    "cultural_activity": ("volunteer", "party_member", "public_service_worker"),
+}
+
+
+@dataclass(frozen=True)
+class Window:
+    weekday: int  # 0 = Monday, in China Standard Time
+    start: time
+    end: time
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: str
+    roles: tuple[str, ...]
+    home_grid: str
+    skills: frozenset[str]
+    availability: tuple[Window, ...]
+    leave: tuple[tuple[datetime, datetime], ...] = ()
+    max_concurrent: int = 2
+    active: bool = True
+    load: int = 0  # tasks assigned or in progress
+    hours_30d: float = 0.0
+    offers_made: int = 0
+    offers_accepted: int = 0
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    id: str
+    task_type: str
+    grid_id: str
+    window_start: datetime
+    window_end: datetime
+    required_skills: frozenset[str] = frozenset()
+    scope: str = "grid"
+    excluded: frozenset[str] = field(default_factory=frozenset)  # declined or already offered
+
+
+def proximity(home_grid: str, task_grid: str) -> int:
+    """0 same grid, 1 same village, 2 same town, 3 elsewhere."""
+    h, t = home_grid.split("."), task_grid.split(".")
+    if h == t:
+        return 0
+    if h[:2] == t[:2]:
+        return 1
+    if h[:1] == t[:1]:
+        return 2
+    return 3
+
+
+def role_fit(roles: Iterable[str], task_type: str) -> int:
+    order = ROLE_FIT.get(task_type, ())
+    ranks = [order.index(r) for r in roles if r in order]
+    return min(ranks) if ranks else len(order)
+
+
+def reliability(c: Candidate) -> float:
+    """Accept rate; a volunteer with no offers yet counts as reliable."""
+    return c.offers_accepted / c.offers_made if c.offers_made else 1.0
+
+
+FIXED_WINDOW = timedelta(hours=4)
+FLEXIBLE_MIN_OVERLAP = timedelta(hours=1)
+
+
+def available(c: Candidate, start: datetime, end: datetime) -> bool:
+    """A short task (up to 4 h: a meal round, a shift) must lie inside one availability
+    window of its local day; a longer one (field work "within two days") needs at least
+    one hour of availability inside it."""
+    s, e = start.astimezone(LOCAL), end.astimezone(LOCAL)
+    if e - s <= FIXED_WINDOW:
+        if s.date() == e.date():
+            return any(w.weekday == s.weekday() and w.start <= s.time() and e.time() <= w.end for w in c.availability)
+        return False
+    day = s.date()
+    while day <= e.date():
+        for w in c.availability:
+            if w.weekday != day.weekday():
+                continue
+            ws = datetime.combine(day, w.start, LOCAL)
+            we = datetime.combine(day, w.end, LOCAL)
+            if min(we, e) - max(ws, s) >= FLEXIBLE_MIN_OVERLAP:
+                return True
+        day += timedelta(days=1)
+    return False
+
+
+def on_leave(c: Candidate, start: datetime, end: datetime) -> bool:
+    return any(a < end and start < b for a, b in c.leave)
+
+
+def ineligibility(c: Candidate, task: TaskSpec) -> Optional[str]:
+    """None when eligible, else the first reason why not."""
+    if not c.active:
+        return "inactive"
+    if c.id in task.excluded:
+        return "declined or already offered"
+    if proximity(c.home_grid, task.grid_id) > SCOPES.index(task.scope):
+        return f"outside the {task.scope}"
+    if not task.required_skills <= c.skills:
+        return "lacks " + ", ".join(sorted(task.required_skills - c.skills))
+    if c.load >= c.max_concurrent:
+        return "at max load"
+    if on_leave(c, task.window_start, task.window_end):
+        return "on leave"
+    if not available(c, task.window_start, task.window_end):
+        return "not available in the window"
+    return None
+
+
+def rank_key(c: Candidate, task: TaskSpec) -> tuple:
+    return (proximity(c.home_grid, task.grid_id), int(c.hours_30d), role_fit(c.roles, task.task_type),
+            -round(reliability(c), 6), c.id)
+
+
+def rank(candidates: Iterable[Candidate], task: TaskSpec) -> list[Candidate]:
+    """Eligible candidates, best first."""
+    return sorted((c for c in candidates if ineligibility(c, task) is None), key=lambda c: rank_key(c, task))
+
+
+def widen(scope: str) -> Optional[str]:
+    i = SCOPES.index(scope)
+    return SCOPES[i + 1] if i + 1 < len(SCOPES) else None

@@ -1,0 +1,100 @@
+"""Every SQL statement of the volunteers service."""
+
+DB_NOW = "select now()"
+
+INSERT_VOLUNTEER = """
+insert into volunteers (id, external_id, account_sub, name, phone, roles, party_branch, home_grid, home_path, skills,
+                        availability, max_concurrent, active, created_at, updated_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8::text, $8::text::ltree, $9, $10, $11, $12, $13, $13)
+returning *
+"""
+GET_VOLUNTEER = "select * from volunteers where id = $1"
+GET_VOLUNTEER_BY_SUB = "select * from volunteers where account_sub = $1"
+GET_VOLUNTEER_BY_EXTERNAL = "select * from volunteers where external_id = $1"
+AREA_KIND = "select kind from areas where id = $1"
+INSERT_LEAVE = "insert into volunteer_leave (volunteer_id, starts_at, ends_at, reason) values ($1, $2, $3, $4)"
+AUDIT_PERSONAL_READ = "insert into personal_data_reads (volunteer_id, reader, fields) values ($1, $2, $3)"
+
+INSERT_TASK = """
+insert into tasks (id, task_type, title, grid_id, grid_path, window_start, window_end, required_skills, headcount,
+                   urgent, beneficiary_ref, origin, origin_ref, case_id, status, scope_level, created_at, updated_at)
+values ($1, $2, $3, $4::text, $4::text::ltree, $5, $6, $7, $8, $9, $10, $11, $12, $13, 'open', 'grid', $14, $14)
+on conflict (origin, origin_ref) where origin_ref is not null do nothing
+returning *
+"""
+GET_TASK = "select * from tasks where id = $1"
+GET_TASK_FOR_UPDATE = "select * from tasks where id = $1 for update"
+SET_TASK_STATUS = "update tasks set status = $2, scope_level = $3, updated_at = $4, filled_at = $5 where id = $1 returning *"
+
+TASK_COUNTS = """
+select (select count(*) from assignments where task_id = $1 and status <> 'cancelled') as assigned,
+       (select count(*) from assignments where task_id = $1 and status = 'completed') as completed,
+       (select count(*) from offers where task_id = $1 and status = 'pending') as pending
+"""
+EXCLUDED = "select volunteer_id from offers where task_id = $1"
+
+CANDIDATES = """
+select v.id, v.roles, v.home_grid, v.skills, v.availability, v.max_concurrent, v.active,
+       (select count(*) from assignments a where a.volunteer_id = v.id and a.status in ('assigned', 'in_progress')) as load,
+       coalesce((select sum(l.hours) from ledger l where l.volunteer_id = v.id and l.at > $2::timestamptz - interval '30 days'), 0)::float8 as hours_30d,
+       (select count(*) from offers o where o.volunteer_id = v.id and o.status <> 'pending') as offers_made,
+       (select count(*) from offers o where o.volunteer_id = v.id and o.status = 'accepted') as offers_accepted,
+       (select coalesce(jsonb_agg(jsonb_build_array(lv.starts_at, lv.ends_at)), '[]'::jsonb) from volunteer_leave lv
+         where lv.volunteer_id = v.id and lv.ends_at > $3 and lv.starts_at < $4) as leave
+from volunteers v
+where v.active and v.home_path <@ $1::ltree and v.skills @> $5::text[]
+"""
+
+INSERT_OFFER = """
+insert into offers (id, task_id, volunteer_id, status, rank, offered_at, expires_at)
+values ($1, $2, $3, 'pending', $4, $5, $6)
+returning *
+"""
+GET_OFFER = "select * from offers where id = $1"
+GET_OFFER_FOR_UPDATE = "select * from offers where id = $1 for update"
+SET_OFFER = "update offers set status = $2, responded_at = $3, reason = $4 where id = $1 returning *"
+WITHDRAW_PENDING = "update offers set status = 'withdrawn', responded_at = $2 where task_id = $1 and status = 'pending'"
+TASKS_WITH_EXPIRED_OFFERS = """
+select t.id from tasks t
+where exists (select 1 from offers o where o.task_id = t.id and o.status = 'pending' and o.expires_at <= $1)
+order by t.id
+limit $2
+for update of t skip locked
+"""
+EXPIRED_OFFERS_OF = """
+select * from offers where task_id = $1 and status = 'pending' and expires_at <= $2 order by rank for update
+"""
+
+INSERT_ASSIGNMENT = """
+insert into assignments (task_id, volunteer_id, status, accepted_at) values ($1, $2, 'assigned', $3) returning *
+"""
+GET_ASSIGNMENT_FOR_UPDATE = "select * from assignments where task_id = $1 and volunteer_id = $2 for update"
+CHECK_IN = "update assignments set status = 'in_progress', checked_in_at = $3 where task_id = $1 and volunteer_id = $2 returning *"
+CHECK_OUT = """
+update assignments set status = 'completed', checked_out_at = $3, hours = $4, points = $5
+where task_id = $1 and volunteer_id = $2 returning *
+"""
+CANCEL_ASSIGNMENTS = "update assignments set status = 'cancelled' where task_id = $1 and status in ('assigned', 'in_progress')"
+INSERT_LEDGER = """
+insert into ledger (volunteer_id, task_id, kind, hours, points, actor, reason, at) values ($1, $2, $3, $4, $5, $6, $7, $8)
+"""
+LEDGER = "select * from ledger where volunteer_id = $1 order by at, id"
+TOTALS = "select coalesce(sum(hours), 0)::float8 as hours, coalesce(sum(points), 0)::int as points from ledger where volunteer_id = $1"
+
+OFFERS_OF_VOLUNTEER = """
+select o.*, t.task_type, t.title, t.grid_id, t.window_start, t.window_end, t.urgent
+from offers o join tasks t on t.id = o.task_id
+where o.volunteer_id = $1 and ($2::text is null or o.status = $2)
+order by o.offered_at desc limit 100
+"""
+OFFERS_OF_TASK = "select * from offers where task_id = $1 order by offered_at, rank"
+ASSIGNMENTS_OF_TASK = "select * from assignments where task_id = $1 order by accepted_at"
+TASKS_OF_VOLUNTEER = """
+select t.* from tasks t join assignments a on a.task_id = t.id
+where a.volunteer_id = $1 order by t.window_start desc limit $2
+"""
+LIST_TASKS = """
+select * from tasks where grid_path <@ any($1::ltree[]) and ($2::text is null or status = $2)
+  and ($3::timestamptz is null or (created_at, id) < ($3, $4::uuid))
+order by created_at desc, id desc limit $5
+"""
