@@ -63,13 +63,13 @@ values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 
 TIMELINE = """
 select 'transition' as kind, action as what, from_status, to_status, from_level, to_level, actor,
-       reason, data, at, id::text as ref
+       reason, data, at, id as seq
 from case_transitions where case_id = $1
 union all
 select 'task', event_type, null, status, null, null, coalesce(volunteer_ref, 'volunteers'),
-       note, jsonb_build_object('task_id', task_id), at, event_id
+       note, jsonb_build_object('task_id', task_id), at, seq
 from case_task_events where case_id = $1
-order by at, ref
+order by at, kind desc, seq
 """
 
 INSERT_TASK_EVENT = """
