@@ -134,7 +134,9 @@ async def list_cases(request: Request, p: Principal = Depends(current_principal)
         add(Q.F_CURSOR, *_uncursor(cursor))
     sql = Q.LIST_SELECT + " where " + " and ".join(where) + Q.LIST_ORDER.format(limit=limit + 1)
     c = ctx(request)
-    async with c.pool.acquire() as con:
+    async with c.pool.acquire() as con, con.transaction():
+        # a cached generic plan cannot see the search text or the filters' selectivity (bench/README.md)
+        await con.execute("set local plan_cache_mode = force_custom_plan")
         rows = await con.fetch(sql, *args)
     more = len(rows) > limit
     rows = rows[:limit]
