@@ -13,6 +13,7 @@ from gov_contracts import cases as C
 from gov_contracts import tasks as K
 from gov_contracts import topics
 from gov_contracts import volunteers as V
+from gov_contracts.reports import WeeklyReportPublished
 from gov_contracts.areas import AreaUpserted
 from gov_contracts.base import EventModel
 
@@ -55,6 +56,7 @@ REGISTRY: dict[str, EventType] = _types(
     EventType("gov.volunteer.registered.v1", V.VolunteerRegistered, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.volunteer.updated.v1", V.VolunteerUpdated, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.volunteer.hours_corrected.v1", V.HoursCorrected, topics.VOLUNTEERS, "volunteers"),
+    EventType("gov.report.weekly_published.v1", WeeklyReportPublished, topics.REPORTS, "reporting"),
 )
 
 _BY_MODEL = {et.model: et for et in REGISTRY.values()}

@@ -1,11 +1,52 @@
-"""Wiring of the reporting service: what it consumes, its migrations, its HTTP routes."""
+"""Wiring of the reporting service: projections from events, report API, weekly job."""
+import asyncio
+import logging
+from datetime import datetime, timezone
 from pathlib import Path
 
+from fastapi import FastAPI
+
+from gov_contracts import topics as T
 from govkit.service import ServiceSpec
+from reporting import config, projections, publisher
+from reporting.api import routes
+
+log = logging.getLogger(__name__)
+
+
+async def _weekly_job(app: FastAPI) -> None:
+    cfg = app.state.config
+    while True:
+        try:
+            week = publisher.due_week(datetime.now(timezone.utc), cfg.publish_after_hour)
+            n = await publisher.publish_week(app.state.pool, cfg, week)
+            if n:
+                log.info("published %d weekly report(s) for %s", n, week)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("weekly report job failed: %s: %s", type(e).__name__, e)
+        await asyncio.sleep(cfg.publish_interval_s)
+
+
+async def on_start(app: FastAPI) -> None:
+    app.state.weekly_job = asyncio.create_task(_weekly_job(app))
+
+
+async def on_stop(app: FastAPI) -> None:
+    app.state.weekly_job.cancel()
+
 
 SPEC = ServiceSpec(
     name="reporting",
-    title="Reporting service",
+    title="Reporting service (周研判与数据分析)",
     description="Weekly risk assessment for grid, village and town; KPIs; livelihood priorities; exports.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
+    handlers=projections.handlers(),
+    topics=[T.CASES, T.TASKS, T.VOLUNTEERS],
+    routers=[routes.router],
+    on_start=on_start,
+    on_stop=on_stop,
+    configure=config.configure,
+    extra_env=config.ENV_VARS,
 )

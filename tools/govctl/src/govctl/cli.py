@@ -103,6 +103,16 @@ def cmd_contracts(args) -> None:
         print("contracts: committed schemas match the code")
 
 
+def cmd_reporting(args) -> None:
+    import asyncio
+
+    from reporting.rebuild import rebuild
+    st = _stack(args)
+    result = asyncio.run(rebuild(st.service_dsn("reporting"), st.bootstrap))
+    print(f"rebuilt reporting projections: {result['applied']} events applied "
+          f"({result['events']} read, {result['skipped']} unreadable) in {result['seconds']}s")
+
+
 def cmd_test(args) -> None:
     root = project_root()
     r = subprocess.run([sys.executable, "-m", "pytest", *args.pytest_args], cwd=root)
@@ -149,6 +159,9 @@ def main(argv=None) -> None:
     s = sub.add_parser("contracts", help="export the JSON Schemas of every event, or check the committed ones")
     s.add_argument("action", choices=["export", "check"])
     s.set_defaults(fn=cmd_contracts)
+    s = sub.add_parser("reporting", help="reporting operations: rebuild the projections from the topics")
+    s.add_argument("action", choices=["rebuild"])
+    s.set_defaults(fn=cmd_reporting)
     s = sub.add_parser("test", help="run the test suite (pytest arguments may follow)")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_test)

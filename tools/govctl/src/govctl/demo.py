@@ -1,6 +1,6 @@
 """Demo data loaded by `./gov up` through the services' own HTTP APIs, as a
-client would. Idempotent: re-running replays the same Idempotency-Keys and
-skips steps a case has already passed."""
+client would. Idempotent: re-running replays the same Idempotency-Keys, and a
+replayed case gets no further steps."""
 from __future__ import annotations
 
 import httpx
@@ -55,7 +55,9 @@ def load_cases(url: str, jwt_key: str) -> int:
                           "source": "grid_patrol"})
         r.raise_for_status()
         case = r.json()
-        made += r.status_code == 201
+        if r.status_code != 201:
+            continue  # a replay: this case got its steps when it was created
+        made += 1
         for step in steps:
             action, _, arg = step.partition(":")
             if action not in case["allowed_actions"] and action != "rate":

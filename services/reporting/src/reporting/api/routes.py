@@ -1,0 +1,90 @@
+"""Reports: the weekly risk assessment (JSON, CSV, HTML) and livelihood priorities."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from typing import Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response
+
+from govkit.auth import Principal, current_principal
+from govkit.problems import Problem
+from reporting import kpis, render
+
+router = APIRouter(prefix="/v1/reports", tags=["reports"])
+READERS = ("analyst", "town_admin", "village_admin", "grid_manager", "county_admin")
+AREA = Query(examples=["changping"], pattern=r"^[a-z][a-z0-9_.]*$", description="town, village or grid id")
+WEEK = Query(default=None, pattern=r"^\d{4}-W\d{2}$", examples=["2026-W48"], description="ISO week; default: last week")
+
+
+def _reader(p: Principal, area: str) -> None:
+    if not p.has_role(*READERS):
+        raise Problem(403, "Forbidden", f"reports need one of the roles: {', '.join(READERS)}")
+    if not p.covers(area):
+        raise Problem(403, "Forbidden", f"your area scope does not cover {area}")
+
+
+def _week(text: Optional[str]) -> kpis.Week:
+    if text is None:
+        today = datetime.now(kpis.LOCAL).date()
+        return kpis.Week.of(today - timedelta(days=7))
+    try:
+        return kpis.Week.parse(text)
+    except ValueError:
+        raise Problem(422, "Invalid request", "query.week: not an ISO week such as 2026-W48",
+                      errors=[{"field": "query.week", "message": "not an ISO week"}]) from None
+
+
+async def build_weekly(request: Request, area: str, week: kpis.Week) -> dict:
+    cfg = request.app.state.config
+    async with request.app.state.pool.acquire() as con:
+        try:
+            return await kpis.weekly(con, area, week, cfg.rule, cfg.category_names)
+        except kpis.UnknownArea:
+            raise Problem(404, "Not found", f"no area {area}") from None
+
+
+@router.get("/weekly", summary="Weekly risk assessment (周研判) of a town, village or grid, as JSON")
+async def weekly(request: Request, area: str = AREA, week: Optional[str] = WEEK,
+                 p: Principal = Depends(current_principal)) -> dict:
+    _reader(p, area)
+    return await build_weekly(request, area, _week(week))
+
+
+@router.get("/weekly.csv", summary="The weekly assessment as CSV (KPIs, categories, grid risk)",
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+async def weekly_csv(request: Request, area: str = AREA, week: Optional[str] = WEEK,
+                     p: Principal = Depends(current_principal)):
+    _reader(p, area)
+    r = await build_weekly(request, area, _week(week))
+    return Response(render.weekly_csv(r), media_type="text/csv; charset=utf-8",
+                    headers={"content-disposition": f'attachment; filename="weekly-{area}-{r["week"]}.csv"'})
+
+
+@router.get("/weekly.html", summary="The weekly assessment as a printable HTML report with charts",
+            response_class=HTMLResponse)
+async def weekly_html(request: Request, area: str = AREA, week: Optional[str] = WEEK,
+                      p: Principal = Depends(current_principal)):
+    _reader(p, area)
+    return HTMLResponse(render.weekly_html(await build_weekly(request, area, _week(week))))
+
+
+@router.get("/livelihood", summary="Livelihood priorities (民生实事): themes ranked from residents' requests")
+async def livelihood(request: Request, area: str = AREA,
+                     start: Optional[date] = Query(default=None, alias="from", description="default: 90 days ago"),
+                     end: Optional[date] = Query(default=None, alias="to", description="exclusive; default: tomorrow"),
+                     format: str = Query(default="json", pattern="^(json|csv)$"),
+                     p: Principal = Depends(current_principal)):
+    _reader(p, area)
+    today = datetime.now(kpis.LOCAL).date()
+    end = end or today + timedelta(days=1)
+    start = start or end - timedelta(days=90)
+    if start >= end:
+        raise Problem(422, "Invalid request", "query.from: must be before to",
+                      errors=[{"field": "query.from", "message": "must be before to"}])
+    async with request.app.state.pool.acquire() as con:
+        rows = await kpis.livelihood(con, area, start, end, request.app.state.config.livelihood_keywords,
+                                     datetime.now(timezone.utc))
+    if format == "csv":
+        return Response(render.livelihood_csv(rows), media_type="text/csv; charset=utf-8")
+    return {"area": area, "from": start.isoformat(), "to": end.isoformat(), "themes": rows}

@@ -1,0 +1,318 @@
+"""Every KPI of the weekly risk assessment, computed once (docs/kpis.md has the formulas).
+
+The report of a unit (town, village or grid) for an ISO week reads the week's
+rollups, the cases closed/resolved/rated in the week, and the cases open at its
+end; its cost does not grow with the history.
+"""
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Optional
+from zoneinfo import ZoneInfo
+
+from reporting import risk as R
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+COUNTS = ("new", "accepted", "resolved", "closed", "overdue", "escalated", "referred", "reopened")
+GRASSROOTS = ("grid", "village")
+
+Q_DAILY = """
+select category, metric, sum(n)::int as n from r_daily
+where grid_path <@ $1::ltree and day >= $2 and day < $3 group by 1, 2
+"""
+Q_DAILY_BY_GRID = """
+select grid_id, day, sum(n)::int as n from r_daily
+where grid_path <@ $1::ltree and day >= $2 and day < $3 and metric = 'new' group by 1, 2
+"""
+Q_TREND = """
+select date_trunc('week', day)::date as week, metric, sum(n)::int as n from r_daily
+where grid_path <@ $1::ltree and day >= $2 and day < $3 and metric in ('new', 'closed') group by 1, 2
+"""
+Q_OPEN_NOW = "select category, sum(n)::int as n from r_open where grid_path <@ $1::ltree group by 1"
+Q_OPEN_DELTA_AFTER = """
+select category, sum(case metric when 'opened' then n else -n end)::int as n from r_daily
+where grid_path <@ $1::ltree and day >= $2 and metric in ('opened', 'ended') group by 1
+"""
+Q_CLOSED = """
+select category, on_time, reopen_count, max_level from r_cases
+where grid_path <@ $1::ltree and closed_at >= $2 and closed_at < $3
+"""
+Q_RESOLVE_HOURS = """
+select percentile_cont(0.5) within group (order by h) as p50, percentile_cont(0.9) within group (order by h) as p90
+from (select extract(epoch from resolved_at - reported_at) / 3600 as h from r_cases
+      where grid_path <@ $1::ltree and resolved_at >= $2 and resolved_at < $3) x
+"""
+Q_SATISFACTION = """
+select avg(satisfaction)::float8 as mean, count(*)::int as n from r_cases
+where grid_path <@ $1::ltree and rated_at >= $2 and rated_at < $3
+"""
+Q_OPEN_AT_END = """
+select grid_id, category, severity, overdue, report_count from r_cases
+where grid_path <@ $1::ltree and reported_at < $2 and (ended_at is null or ended_at >= $2)
+"""
+Q_REPEAT_ADDRESSES = """
+select grid_id, address_ref, count(*)::int as n from r_cases
+where grid_path <@ $1::ltree and reported_at >= $2 and reported_at < $3 and address_ref is not null
+group by 1, 2 having count(*) >= 2 order by n desc, address_ref
+"""
+Q_REPEAT_PARTIES = """
+select p as party_ref, count(*)::int as n from r_cases, unnest(party_refs) p
+where grid_path <@ $1::ltree and reported_at >= $2 and reported_at < $3
+group by 1 having count(*) >= 2 order by n desc, p limit 10
+"""
+Q_FILL_MINUTES = """
+select percentile_cont(0.5) within group (order by extract(epoch from filled_at - created_at) / 60) as m
+from r_tasks where grid_path <@ $1::ltree and filled_at >= $2 and filled_at < $3
+"""
+Q_HOURS_BY_ROLE = """
+select coalesce(role, 'unknown') as role, sum(h.hours)::float8 as hours
+from r_hours h left join r_volunteers v using (volunteer_ref) left join lateral unnest(v.roles) role on true
+where h.grid_path <@ $1::ltree and h.day >= $2 and h.day < $3 group by 1 order by 1
+"""
+Q_PARTY_HOURS = """
+select coalesce(sum(h.hours), 0)::float8 from r_hours h join r_volunteers v using (volunteer_ref)
+where v.party_member and h.grid_path <@ $1::ltree and h.day >= $2 and h.day < $3
+"""
+Q_TOTAL_HOURS = "select coalesce(sum(hours), 0)::float8 from r_hours where grid_path <@ $1::ltree and day >= $2 and day < $3"
+Q_AREA = "select id, kind, name, parent_id from areas where id = $1"
+Q_GRIDS = "select id, name, parent_id from areas where kind = 'grid' and path <@ $1::ltree order by id"
+Q_NAMES = "select id, name from areas where path <@ $1::ltree"
+
+
+class UnknownArea(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Week:
+    year: int
+    week: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Week":
+        y, _, w = text.upper().partition("-W")
+        d = date.fromisocalendar(int(y), int(w), 1)  # raises ValueError when out of range
+        return cls(*d.isocalendar()[:2])
+
+    @classmethod
+    def of(cls, d: date) -> "Week":
+        return cls(*d.isocalendar()[:2])
+
+    @property
+    def monday(self) -> date:
+        return date.fromisocalendar(self.year, self.week, 1)
+
+    @property
+    def end(self) -> date:  # exclusive
+        return self.monday + timedelta(days=7)
+
+    def shift(self, weeks: int) -> "Week":
+        return Week.of(self.monday + timedelta(weeks=weeks))
+
+    def __str__(self) -> str:
+        return f"{self.year}-W{self.week:02d}"
+
+
+def at_midnight(d: date) -> datetime:
+    return datetime.combine(d, time(0), LOCAL)
+
+
+def ratio(num: int | float, den: int | float) -> Optional[float]:
+    """Rounded to 4 places; None when the denominator is 0 (shown as —)."""
+    return round(num / den, 4) if den else None
+
+
+def r1(v: Optional[float]) -> Optional[float]:
+    return None if v is None else round(float(v), 1)
+
+
+async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names: dict[str, str]) -> dict:
+    area = await con.fetchrow(Q_AREA, area_id)
+    if area is None:
+        raise UnknownArea(area_id)
+    start, end = week.monday, week.end
+    ts, te = at_midnight(start), at_midnight(end)
+
+    # counts of the week and the four before, by category
+    this: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in await con.fetch(Q_DAILY, area_id, start, end):
+        if not r["category"].startswith("task:"):
+            this[r["category"]][r["metric"]] += r["n"]
+    prev_weeks = {}
+    for i in range(1, 5):
+        w = week.shift(-i)
+        rows = [r for r in await con.fetch(Q_DAILY, area_id, w.monday, w.end) if not r["category"].startswith("task:")]
+        prev_weeks[i] = {m: sum(r["n"] for r in rows if r["metric"] == m) for m in COUNTS}
+
+    # open at the week's end = open now minus what opened/ended since
+    open_now = {r["category"]: r["n"] for r in await con.fetch(Q_OPEN_NOW, area_id)}
+    since = {r["category"]: r["n"] for r in await con.fetch(Q_OPEN_DELTA_AFTER, area_id, end)}
+    open_end = {c: open_now.get(c, 0) - since.get(c, 0) for c in set(open_now) | set(since)}
+    since_start = {r["category"]: r["n"] for r in await con.fetch(Q_OPEN_DELTA_AFTER, area_id, start)}
+    open_start_total = sum(open_now.values()) - sum(since_start.values())
+
+    closed = await con.fetch(Q_CLOSED, area_id, ts, te)
+    hours = await con.fetchrow(Q_RESOLVE_HOURS, area_id, ts, te)
+    sat = await con.fetchrow(Q_SATISFACTION, area_id, ts, te)
+
+    totals = {m: sum(c[m] for c in this.values()) for m in COUNTS}
+    n_closed = len(closed)
+    disputes = [c for c in closed if c["category"].startswith("dispute.")]
+    kpis = {
+        **totals,
+        "closed": n_closed,
+        "open_at_end": sum(open_end.values()),
+        "closure_rate": ratio(n_closed, open_start_total + totals["new"]),
+        "on_time_rate": ratio(sum(1 for c in closed if c["on_time"]), n_closed),
+        "rework_rate": ratio(sum(1 for c in closed if c["reopen_count"] > 0), n_closed),
+        "grassroots_resolution_rate": ratio(sum(1 for c in disputes if c["max_level"] in GRASSROOTS), len(disputes)),
+        "satisfaction_mean": round(sat["mean"], 2) if sat["n"] else None,
+        "satisfaction_count": sat["n"],
+        "median_hours_to_resolve": r1(hours["p50"]),
+        "p90_hours_to_resolve": r1(hours["p90"]),
+    }
+    closed_by_cat: dict[str, int] = defaultdict(int)
+    for c in closed:
+        closed_by_cat[c["category"]] += 1
+    by_category = []
+    for cat in sorted(set(this) | {c for c, n in open_end.items() if n} | set(closed_by_cat)):
+        row = {"category": cat, "name": category_names.get(cat, cat)}
+        row.update({m: this[cat][m] for m in COUNTS})
+        row["closed"] = closed_by_cat.get(cat, 0)
+        row["open_at_end"] = open_end.get(cat, 0)
+        by_category.append(row)
+
+    change = {}
+    for m in (*COUNTS, "closed"):
+        cur = kpis[m]
+        prev = prev_weeks[1][m]
+        mean4 = round(sum(prev_weeks[i][m] for i in range(1, 5)) / 4, 2)
+        change[m] = {"previous": prev, "delta": cur - prev, "mean_4w": mean4,
+                     "vs_mean_4w": ratio(cur - mean4, mean4) if mean4 else None}
+
+    trend_rows = await con.fetch(Q_TREND, area_id, start - timedelta(weeks=7), end)
+    trend = []
+    for i in range(7, -1, -1):
+        w = week.shift(-i)
+        trend.append({"week": str(w),
+                      "new": sum(r["n"] for r in trend_rows if r["week"] == w.monday and r["metric"] == "new"),
+                      "closed": sum(r["n"] for r in trend_rows if r["week"] == w.monday and r["metric"] == "closed")})
+
+    grids = await _grids(con, area_id, week, rule, ts, te)
+    names = {r["id"]: r["name"] for r in await con.fetch(Q_NAMES, area_id)}
+    hot_grids = sorted((g for g in grids if g["new"]), key=lambda g: (-g["new"], g["id"]))[:5]
+    addresses = await con.fetch(Q_REPEAT_ADDRESSES, area_id, te - timedelta(days=30), te)
+    parties = await con.fetch(Q_REPEAT_PARTIES, area_id, te - timedelta(days=30), te)
+    hotspots = {
+        "grids": [{"id": g["id"], "name": g["name"], "new": g["new"]} for g in hot_grids],
+        "categories": [{"category": c["category"], "name": c["name"], "new": c["new"]}
+                       for c in sorted(by_category, key=lambda c: (-c["new"], c["category"])) if c["new"]][:5],
+        "repeat_addresses": [{"address_ref": a["address_ref"], "grid_id": a["grid_id"],
+                              "grid_name": names.get(a["grid_id"], a["grid_id"]), "cases": a["n"]} for a in addresses[:10]],
+        "repeat_parties": [{"party_ref": p["party_ref"], "cases": p["n"]} for p in parties],
+    }
+
+    volunteers = await _volunteers(con, area_id, start, end, ts, te)
+    risk_counts = {lv: sum(1 for g in grids if g["risk"] == lv) for lv in R.LEVELS}
+    return {
+        "area": {"id": area["id"], "name": area["name"], "kind": area["kind"]},
+        "week": str(week), "from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(),
+        "kpis": kpis, "change": change, "by_category": by_category, "trend": trend,
+        "risk_summary": risk_counts, "grids": grids, "hotspots": hotspots, "volunteers": volunteers,
+    }
+
+
+async def _grids(con, area_id: str, week: Week, rule: R.RiskRule, ts: datetime, te: datetime) -> list[dict]:
+    grids = await con.fetch(Q_GRIDS, area_id)
+    facts = {g["id"]: R.GridFacts() for g in grids}
+    open_count: dict[str, int] = defaultdict(int)
+    for c in await con.fetch(Q_OPEN_AT_END, area_id, te):
+        f = facts.get(c["grid_id"])
+        if f is None:
+            continue
+        open_count[c["grid_id"]] += 1
+        if c["category"].startswith("dispute."):
+            f.open_disputes[c["severity"]] = f.open_disputes.get(c["severity"], 0) + 1
+        elif c["category"] == "petition":
+            f.open_petitions[c["severity"]] = f.open_petitions.get(c["severity"], 0) + 1
+        f.overdue_open += bool(c["overdue"])
+        f.repeat_reports += c["report_count"] > 1
+    for a in await con.fetch(Q_REPEAT_ADDRESSES, area_id, te - timedelta(days=30), te):
+        if a["grid_id"] in facts:
+            facts[a["grid_id"]].repeat_addresses += 1
+    start = week.monday
+    per_day = await con.fetch(Q_DAILY_BY_GRID, area_id, start - timedelta(weeks=4), week.end)
+    for r in per_day:
+        f = facts.get(r["grid_id"])
+        if f is None:
+            continue
+        if r["day"] >= start:
+            f.new += r["n"]
+        else:
+            f.mean_4w += r["n"] / 4
+    out = []
+    for g in grids:
+        f = facts[g["id"]]
+        f.mean_4w = round(f.mean_4w, 2)
+        s, level, reasons = R.score(rule, f)
+        out.append({"id": g["id"], "name": g["name"], "village_id": g["parent_id"], "risk": level, "score": s,
+                    "reasons": reasons, "new": f.new, "mean_4w": f.mean_4w, "open_at_end": open_count[g["id"]],
+                    "overdue_open": f.overdue_open})
+    return out
+
+
+async def _volunteers(con, area_id, start, end, ts, te) -> dict:
+    rows = [r for r in await con.fetch(Q_DAILY, area_id, start, end) if r["category"].startswith("task:")]
+    m = defaultdict(int)
+    for r in rows:
+        m[r["metric"]] += r["n"]
+    fill = await con.fetchval(Q_FILL_MINUTES, area_id, ts, te)
+    by_role = {r["role"]: round(r["hours"], 2) for r in await con.fetch(Q_HOURS_BY_ROLE, area_id, start, end)}
+    return {"tasks_created": m["task_created"], "tasks_filled": m["task_filled"], "tasks_unfilled": m["task_unfilled"],
+            "median_minutes_to_fill": r1(fill), "hours_total": round(await con.fetchval(Q_TOTAL_HOURS, area_id, start, end), 2),
+            "hours_by_role": by_role, "party_member_hours": round(await con.fetchval(Q_PARTY_HOURS, area_id, start, end), 2)}
+
+
+# -- livelihood priorities ----------------------------------------------------------------------------------------
+
+Q_LIVELIHOOD = """
+select case_id, title, tags, severity, grid_id, reporter_ref, reported_at, ended_at, report_count from r_cases
+where grid_path <@ $1::ltree and category = 'livelihood.request' and reported_at >= $2 and reported_at < $3
+"""
+SEVERITY_WEIGHT = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def theme_of(title: str, tags: list[str], keywords: dict[str, list[str]]) -> str:
+    for theme, words in keywords.items():
+        if any(w in title or w in tags for w in words):
+            return theme
+    return tags[0] if tags else "其他"
+
+
+async def livelihood(con, area_id: str, start: date, end: date, keywords: dict[str, list[str]],
+                     now: datetime) -> list[dict]:
+    """Rank livelihood-request themes; score = 3·households + 2·villages + recurrence + mean severity
+    + median unresolved age in weeks (docs/kpis.md)."""
+    rows = await con.fetch(Q_LIVELIHOOD, area_id, at_midnight(start), at_midnight(end))
+    themes: dict[str, list] = defaultdict(list)
+    for r in rows:
+        themes[theme_of(r["title"] or "", list(r["tags"]), keywords)].append(r)
+    out = []
+    for theme, rs in themes.items():
+        households = len({r["reporter_ref"] for r in rs if r["reporter_ref"]})
+        villages = len({".".join(r["grid_id"].split(".")[:2]) for r in rs})
+        recurrence = sum(r["report_count"] for r in rs)
+        severity = round(statistics.mean(SEVERITY_WEIGHT[r["severity"]] for r in rs), 2)
+        open_ages = [(now - r["reported_at"]).total_seconds() / 86400 for r in rs if r["ended_at"] is None]
+        age = round(statistics.median(open_ages), 1) if open_ages else 0.0
+        score = round(3 * households + 2 * villages + recurrence + severity + age / 7, 2)
+        out.append({"theme": theme, "cases": len(rs), "households": households, "villages": villages,
+                    "recurrence": recurrence, "severity_mean": severity, "open": len(open_ages),
+                    "median_open_age_days": age, "score": score})
+    out.sort(key=lambda t: (-t["score"], t["theme"]))
+    for i, t in enumerate(out, 1):
+        t["rank"] = i
+    return out
