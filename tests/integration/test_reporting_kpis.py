@@ -1,0 +1,159 @@
+"""Every KPI on hand-made event sequences with known answers, through the real
+projection handlers and the real database."""
+import uuid
+from datetime import datetime, timedelta
+
+import pytest
+
+from gov_contracts import CloudEvent, REGISTRY
+from gov_contracts.areas import AreaUpserted
+from govkit import db
+from govkit.areas import on_area_upserted
+from reporting import kpis, projections, risk
+from reporting.config import DEFAULT_RISK
+
+WEEK = kpis.Week(2026, 45)          # Monday 2026-11-02 .. Sunday 2026-11-08, China Standard Time
+MON = kpis.at_midnight(WEEK.monday)
+TREE = [("testtown", "town", None), ("testtown.v1", "village", "testtown"), ("testtown.v1.g1", "grid", "testtown.v1"),
+        ("testtown.v1.g2", "grid", "testtown.v1"), ("testtown.v2", "village", "testtown"),
+        ("testtown.v2.g1", "grid", "testtown.v2")]
+
+
+@pytest.fixture
+async def rcon(stack):
+    con = await db.connect(stack.service_dsn("reporting"), "reporting")
+    for aid, kind, parent in TREE:
+        await on_area_upserted(con, AreaUpserted(id=aid, kind=kind, name=aid.split(".")[-1], parent_id=parent,
+                                                 tree_version="t"), None)
+    yield con
+    await con.close()
+
+
+class Case:
+    """Builds the events of one case, as the cases service would publish them."""
+
+    def __init__(self, con, grid, category, severity="medium", **extra):
+        self.con, self.id, self.grid, self.category, self.severity = con, str(uuid.uuid4()), grid, category, severity
+        self.extra, self.level, self.status = extra, "grid", "reported"
+
+    async def emit(self, kind, at, status=None, level=None, **fields):
+        self.status = status or self.status
+        self.level = level or self.level
+        et = REGISTRY[f"gov.case.{kind}.v1"]
+        base = dict(case_id=self.id, number="CP-T", category=self.category, severity=self.severity,
+                    grid_id=self.grid, status=self.status, level=self.level, occurred_at=at, actor="t")
+        if kind == "reported":
+            base.update(title=self.extra.get("title", "测试"), source="grid_patrol",
+                        reporter_ref=self.extra.get("reporter", "person_x"), address_ref=self.extra.get("address"),
+                        party_refs=self.extra.get("parties", []))
+        ev = et.model(**base, **fields)
+        async with self.con.transaction():
+            await projections.on_case_event(self.con, ev, CloudEvent(type=et.name, source="cases"))
+        return self
+
+    async def life(self, at, *steps):
+        for kind, hours, kw in steps:
+            await self.emit(kind, at + timedelta(hours=hours), **kw)
+        return self
+
+
+def d(day, hour=9):
+    return MON + timedelta(days=day, hours=hour)
+
+
+async def closed_case(con, grid, cat, start, *, rework=False, escalate=False, on_time=True, rating=None, sev="medium"):
+    c = Case(con, grid, cat, sev)
+    steps = [("reported", 0, {}), ("accepted", 1, dict(status="accepted"))]
+    if escalate:
+        steps.append(("escalated", 2, dict(status="accepted", level="village", from_level="grid", automatic=False)))
+    steps += [("resolved", 10, dict(status="resolved", resolution="ok"))]
+    if rework:
+        steps += [("reopened", 12, dict(status="reopened", reopen_count=1)),
+                  ("resolved", 20, dict(status="resolved", resolution="ok"))]
+    steps += [("verified", 21, dict(status="verified")),
+              ("closed", 22, dict(status="closed", on_time=on_time, escalations=int(escalate),
+                                  reopen_count=int(rework)))]
+    if rating:
+        steps.append(("rated", 23, dict(status="closed", satisfaction=rating)))
+    return await c.life(start, *steps)
+
+
+async def test_every_kpi_of_a_hand_made_week(rcon):
+    rule = risk.load(DEFAULT_RISK)
+    # four weeks before: 2 new per week in g1, one of them still open at the week's start
+    for w in range(1, 5):
+        await Case(rcon, "testtown.v1.g1", "other").emit("reported", d(-7 * w))
+    # the week itself
+    await closed_case(rcon, "testtown.v1.g1", "dispute.neighbor", d(0), rating=4)                  # grassroots, 10 h
+    await closed_case(rcon, "testtown.v1.g2", "dispute.land", d(1), escalate=True, rating=2)        # village: grassroots
+    town = Case(rcon, "testtown.v1.g1", "dispute.labor", "critical")
+    await town.life(d(1), ("reported", 0, {}), ("accepted", 1, dict(status="accepted")),
+                    ("escalated", 2, dict(status="accepted", level="village", from_level="grid", automatic=True)),
+                    ("escalated", 3, dict(status="accepted", level="town", from_level="village", automatic=True)),
+                    ("overdue", 3, dict(status="accepted", level="town", deadline="accept", due_at=d(1, 11))),
+                    ("resolved", 30, dict(status="resolved", resolution="ok")),
+                    ("verified", 31, dict(status="verified")),
+                    ("closed", 32, dict(status="closed", on_time=False, escalations=2, reopen_count=0)))  # not grassroots
+    await closed_case(rcon, "testtown.v2.g1", "hazard.fire", d(2), rework=True)                    # rework
+    petition = Case(rcon, "testtown.v1.g1", "petition", "high", address="addr_1")
+    await petition.life(d(3), ("reported", 0, {}), ("accepted", 1, dict(status="accepted")),
+                        ("overdue", 50, dict(status="accepted", deadline="resolve", due_at=d(5))))       # open, overdue
+    dispute = Case(rcon, "testtown.v1.g1", "dispute.family", "critical", address="addr_1", parties=["p1", "p2"])
+    await dispute.life(d(4), ("reported", 0, {}), ("referred", 5, dict(status="referred", court="南漳县人民法院")))
+    await Case(rcon, "testtown.v2.g1", "livelihood.request", "low").life(
+        d(5), ("reported", 0, {}), ("rejected", 1, dict(status="rejected")))
+    # after the week: closes the petition; must not change the week's open_at_end
+    await petition.emit("resolved", d(9), status="resolved", resolution="ok")
+    await petition.emit("closed", d(9, 12), status="closed", on_time=False, escalations=0, reopen_count=0)
+
+    r = await kpis.weekly(rcon, "testtown", WEEK, rule, {"dispute.land": "土地山林纠纷"})
+    k = r["kpis"]
+    assert (k["new"], k["accepted"], k["resolved"], k["closed"]) == (7, 5, 5, 4)
+    assert (k["overdue"], k["escalated"], k["referred"], k["reopened"]) == (2, 3, 1, 1)
+    # open at the start: the 4 earlier "other" cases; new 7; ended 5 (4 closed + 1 rejected) -> 6 open at the end
+    assert k["open_at_end"] == 6
+    assert k["closure_rate"] == round(4 / (4 + 7), 4)
+    assert k["on_time_rate"] == round(3 / 4, 4)
+    assert k["rework_rate"] == 0.25
+    assert k["grassroots_resolution_rate"] == round(2 / 3, 4)
+    assert (k["satisfaction_mean"], k["satisfaction_count"]) == (3.0, 2)
+    # hours from report to the (last) resolution of cases resolved in the week: 10, 10, 30 and 20 (reworked)
+    assert (k["median_hours_to_resolve"], k["p90_hours_to_resolve"]) == (15.0, 27.0)
+    cats = {c["category"]: c for c in r["by_category"]}
+    assert cats["dispute.land"]["name"] == "土地山林纠纷" and cats["dispute.land"]["closed"] == 1
+    assert cats["other"]["open_at_end"] == 4 and cats["petition"]["overdue"] == 1
+    assert r["change"]["new"] == {"previous": 1, "delta": 6, "mean_4w": 1.0, "vs_mean_4w": 6.0}
+    assert [t["new"] for t in r["trend"]] == [0, 0, 0, 1, 1, 1, 1, 7]
+
+    grids = {g["id"]: g for g in r["grids"]}
+    g1 = grids["testtown.v1.g1"]
+    # open at the end in g1: petition high (6) + dispute.family critical (8) + 4 "other"; 1 overdue (3);
+    # addr_1 twice in 30 days (2); new 4 vs 4-week mean 1.0 (+3) = 22 -> red
+    assert (g1["score"], g1["risk"], g1["open_at_end"], g1["overdue_open"]) == (22, "red", 6, 1)
+    assert any("信访1起" in x for x in g1["reasons"]) and any("上升明显" in x for x in g1["reasons"])
+    assert grids["testtown.v2.g1"]["risk"] == "green" and grids["testtown.v2.g1"]["reasons"] == []
+    assert r["risk_summary"] == {"green": 2, "yellow": 0, "orange": 0, "red": 1}
+    assert r["hotspots"]["repeat_addresses"][0]["address_ref"] == "addr_1"
+    assert r["hotspots"]["grids"][0]["id"] == "testtown.v1.g1"
+
+    # a village is a subset; an empty week has counts of 0 and rates of None
+    v2 = await kpis.weekly(rcon, "testtown.v2", WEEK, rule, {})
+    assert (v2["kpis"]["new"], v2["kpis"]["closed"], v2["kpis"]["rework_rate"]) == (2, 1, 1.0)
+    empty = await kpis.weekly(rcon, "testtown.v2", WEEK.shift(-10), rule, {})
+    assert empty["kpis"]["new"] == 0 and empty["kpis"]["closure_rate"] is None
+    assert empty["kpis"]["on_time_rate"] is None and empty["kpis"]["satisfaction_mean"] is None
+    with pytest.raises(kpis.UnknownArea):
+        await kpis.weekly(rcon, "nowhere", WEEK, rule, {})
+
+
+async def test_livelihood_priorities_rank_by_households_villages_recurrence(rcon):
+    for grid, reporter, title in [("testtown.v1.g1", "h1", "村口路灯不亮"), ("testtown.v1.g2", "h2", "路灯坏了"),
+                                  ("testtown.v2.g1", "h3", "组里路灯不亮"), ("testtown.v2.g1", "h3", "饮水管道破损")]:
+        await Case(rcon, grid, "livelihood.request", title=title, reporter=reporter).emit("reported", d(15))
+    later = WEEK.shift(2)  # a week of its own, apart from the other test's cases
+    rows = await kpis.livelihood(rcon, "testtown", later.monday, later.end, {"路灯": ["路灯"], "饮水": ["饮水"]},
+                                 d(20))
+    assert [t["theme"] for t in rows] == ["路灯", "饮水"]
+    top = rows[0]
+    assert (top["cases"], top["households"], top["villages"], top["open"]) == (3, 3, 2, 3)
+    assert top["rank"] == 1 and top["score"] > rows[1]["score"]
