@@ -157,3 +157,26 @@ async def test_livelihood_priorities_rank_by_households_villages_recurrence(rcon
     top = rows[0]
     assert (top["cases"], top["households"], top["villages"], top["open"]) == (3, 3, 2, 3)
     assert top["rank"] == 1 and top["score"] > rows[1]["score"]
+
+
+async def test_weekly_reports_are_published_once_across_replicas(stack, rcon):
+    import asyncio
+
+    from reporting import publisher
+    from reporting.config import configure
+    from govkit.settings import load as load_settings
+
+    pool = await db.create_pool(stack.service_dsn("reporting"), "reporting", max_size=6)
+    try:
+        cfg = configure(load_settings("reporting", {"REPORTING_DATABASE_URL": stack.service_dsn("reporting"),
+                                                    "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap}), {})
+        week = WEEK.shift(-20)
+        counts = await asyncio.gather(*(publisher.publish_week(pool, cfg, week) for _ in range(3)))
+        units = await rcon.fetchval("select count(*) from areas where kind in ('town', 'village', 'community')")
+        assert sum(counts) == units
+        assert await publisher.publish_week(pool, cfg, week) == 0
+        rows = await rcon.fetch("select key from outbox where event_type = 'gov.report.weekly_published.v1' "
+                                "and convert_from(payload, 'UTF8')::jsonb->>'week' = $1", str(week))
+        assert len(rows) == units and len({r["key"] for r in rows}) == units
+    finally:
+        await pool.close()
