@@ -82,3 +82,27 @@ def load_cases(url: str, jwt_key: str) -> int:
             r.raise_for_status()
             case = r.json()
     return made
+
+
+def save_report(url: str, jwt_key: str, folder, area: str = "changping", timeout: float = 30):
+    """Write this week's HTML report of the town once the demo cases reached the projections."""
+    import time
+    from datetime import datetime
+    from pathlib import Path
+    from zoneinfo import ZoneInfo
+
+    week = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%G-W%V")
+    c = _client(url, jwt_key, "demo-analyst", ["analyst"], [area])
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        r = c.get("/v1/reports/weekly", params={"area": area, "week": week})
+        if r.status_code == 200 and r.json()["kpis"]["new"] >= len(CASES):
+            break
+        time.sleep(0.5)
+    else:
+        return None
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"weekly-{area}-{week}.html"
+    path.write_text(c.get("/v1/reports/weekly.html", params={"area": area, "week": week}).text, encoding="utf-8")
+    return path

@@ -256,6 +256,9 @@ class Stack:
         self.wait_areas("cases", 137)
         n = demo.load_cases(self.url("cases"), self.state["jwt_secret"])
         say(f"demo: {len(demo.CASES)} cases in various states ({n} new)")
+        path = demo.save_report(self.url("reporting"), self.state["jwt_secret"], self.home / "reports")
+        if path:
+            say(f"demo: this week's risk assessment of the town: {path}")
 
     def wait_areas(self, svc: str, count: int, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
