@@ -23,6 +23,10 @@ Q_DAILY = """
 select category, metric, sum(n)::int as n from r_daily
 where grid_path <@ $1::ltree and day >= $2 and day < $3 group by 1, 2
 """
+Q_DAILY_WEEKS = """
+select date_trunc('week', day)::date as week, metric, sum(n)::int as n from r_daily
+where grid_path <@ $1::ltree and day >= $2 and day < $3 and category not like 'task:%' group by 1, 2
+"""
 Q_DAILY_BY_GRID = """
 select grid_id, day, sum(n)::int as n from r_daily
 where grid_path <@ $1::ltree and day >= $2 and day < $3 and metric = 'new' group by 1, 2
@@ -141,11 +145,11 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
     for r in await con.fetch(Q_DAILY, area_id, start, end):
         if not r["category"].startswith("task:"):
             this[r["category"]][r["metric"]] += r["n"]
-    prev_weeks = {}
-    for i in range(1, 5):
-        w = week.shift(-i)
-        rows = [r for r in await con.fetch(Q_DAILY, area_id, w.monday, w.end) if not r["category"].startswith("task:")]
-        prev_weeks[i] = {m: sum(r["n"] for r in rows if r["metric"] == m) for m in COUNTS}
+    prev_weeks = {i: {m: 0 for m in COUNTS} for i in range(1, 5)}
+    for r in await con.fetch(Q_DAILY_WEEKS, area_id, start - timedelta(weeks=4), start):
+        i = (start - r["week"]).days // 7
+        if r["metric"] in COUNTS and 1 <= i <= 4:
+            prev_weeks[i][r["metric"]] += r["n"]
 
     # open at the week's end = open now minus what opened/ended since
     open_now = {r["category"]: r["n"] for r in await con.fetch(Q_OPEN_NOW, area_id)}

@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""Benchmark of the reporting service on a throwaway local stack.
+
+    ./gov bench reporting [--events 200000] [--cases 1000000]
+
+1. Projection apply rate from a backlog: N case events (reported, accepted,
+   resolved, closed of N/4 cases) are published to gov.cases.v1, then
+   `./gov reporting rebuild`'s code replays them through the real projection
+   handlers and the inbox. Baseline in the same run: bare asyncpg inserts of
+   one row per event (event id + payload) into a scratch table, in the same
+   batch size. Reported: events/s of both and their ratio.
+2. Weekly-report latency over a long history: r_cases is bulk-loaded with M
+   cases over two years (and the rollups r_daily / r_open derived from them, as
+   the projections would have built them), then kpis.weekly() for the town is
+   timed for the latest week and for a week a year back: p50/p99 ms.
+
+Prints a table and writes JSON to bench/results/reporting-<UTC time>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+for _d in ("libs/contracts/src", "libs/govkit/src", "tools/govctl/src", "services/reporting/src",
+           "services/cases/src"):
+    sys.path.insert(0, str(ROOT / _d))
+
+from aiokafka import AIOKafkaProducer  # noqa: E402
+
+from gov_contracts import CloudEvent, REGISTRY, topics as T  # noqa: E402
+from govctl import areas as area_file  # noqa: E402
+from govctl.stack import Stack  # noqa: E402
+from govkit import db  # noqa: E402
+from govkit.areas import on_area_upserted  # noqa: E402
+from reporting import kpis, risk  # noqa: E402
+from reporting.config import DEFAULT_RISK  # noqa: E402
+from reporting.rebuild import rebuild  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+CATEGORIES = ["dispute.neighbor", "dispute.family", "dispute.land", "dispute.labor", "dispute.demolition", "petition",
+              "hazard.safety", "hazard.fire", "hazard.geologic", "environment.sanitation", "livelihood.request",
+              "public_order", "epidemic", "other"]
+SEVERITIES = ["low", "medium", "medium", "high", "critical"]
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    k = (len(s) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def case_events(n_events: int, grids: list[str], rng: random.Random):
+    """(type, model json, case id) for n_events/4 cases, each reported, accepted, resolved, closed."""
+    start = datetime.now(timezone.utc) - timedelta(days=60)
+    out = []
+    for i in range(n_events // 4):
+        cid = str(uuid.uuid4())
+        grid, cat, sev = rng.choice(grids), rng.choice(CATEGORIES), rng.choice(SEVERITIES)
+        at = start + timedelta(minutes=rng.randrange(60 * 24 * 55))
+        base = dict(case_id=cid, number=f"CP-B-{i:07d}", category=cat, severity=sev, grid_id=grid, level="grid",
+                    actor="bench")
+        steps = [("reported", 0, dict(status="reported", title="基准测试", source="grid_patrol", reporter_ref=f"p{i % 5000}",
+                                      address_ref=f"a{i % 20000}")),
+                 ("accepted", 2, dict(status="accepted")),
+                 ("resolved", 30, dict(status="resolved", resolution="ok")),
+                 ("closed", 40, dict(status="closed", on_time=rng.random() < 0.8, escalations=0, reopen_count=0))]
+        for kind, h, extra in steps:
+            et = REGISTRY[f"gov.case.{kind}.v1"]
+            ev = et.model(**base, occurred_at=at + timedelta(hours=h), **extra)
+            out.append((et.name, ev.model_dump_json().encode(), cid))
+    return out
+
+
+async def publish(bootstrap: str, events) -> float:
+    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
+                         max_batch_size=256 * 1024)
+    await p.start()
+    t0 = time.perf_counter()
+    try:
+        futs = []
+        for name, value, key in events:
+            futs.append(await p.send(T.CASES, value, key=key.encode(),
+                                     headers=CloudEvent(type=name, source="bench").headers()))
+            if len(futs) >= 5000:
+                await asyncio.gather(*futs)
+                futs = []
+        await asyncio.gather(*futs)
+    finally:
+        await p.stop()
+    return time.perf_counter() - t0
+
+
+async def baseline(dsn: str, events, batch: int) -> float:
+    con = await db.connect(dsn, "reporting")
+    try:
+        await con.execute("create table if not exists bench_baseline (event_id text primary key, event_type text, payload bytea)")
+        await con.execute("truncate bench_baseline")
+        t0 = time.perf_counter()
+        for i in range(0, len(events), batch):
+            chunk = events[i:i + batch]
+            async with con.transaction():
+                await con.executemany("insert into bench_baseline values ($1, $2, $3)",
+                                      [(str(uuid.uuid4()), n, v) for n, v, _ in chunk])
+        elapsed = time.perf_counter() - t0
+        await con.execute("drop table bench_baseline")
+        return elapsed
+    finally:
+        await con.close()
+
+
+async def load_history(dsn: str, n_cases: int, grids: list[str], rng: random.Random) -> float:
+    """Bulk-load r_cases and derive r_daily / r_open as the projections would have."""
+    con = await db.connect(dsn, "reporting")
+    t0 = time.perf_counter()
+    try:
+        await con.execute("truncate r_cases, r_daily, r_open")
+        await con.execute("create temp table stage (like r_cases including defaults)")
+        await con.execute("alter table stage alter column grid_path drop not null")
+        now = datetime.now(timezone.utc)
+        chunk = 100_000
+        for base in range(0, n_cases, chunk):
+            rows = []
+            for i in range(base, min(base + chunk, n_cases)):
+                reported = now - timedelta(minutes=rng.randrange(60 * 24 * 730))
+                open_ = rng.random() < 0.01 and (now - reported) < timedelta(days=60)
+                resolved = None if open_ else reported + timedelta(hours=rng.randrange(2, 200))
+                closed = None if open_ else resolved + timedelta(hours=rng.randrange(1, 48))
+                cat = rng.choice(CATEGORIES)
+                rows.append((uuid.uuid4(), f"CP-H-{i:07d}", cat, rng.choice(SEVERITIES), rng.choice(grids), "基准",
+                             "closed" if closed else "accepted", "grid", "grid", f"p{i % 50000}", f"a{i % 200000}",
+                             reported, reported + timedelta(hours=1), resolved, closed, closed,
+                             closed is not None and rng.random() < 0.8, now))
+            await con.copy_records_to_table(
+                "stage", records=rows,
+                columns=["case_id", "number", "category", "severity", "grid_id", "title", "status", "level",
+                         "max_level", "reporter_ref", "address_ref", "reported_at", "accepted_at", "resolved_at",
+                         "closed_at", "ended_at", "on_time", "updated_at"])
+            await con.execute("update stage set grid_path = grid_id::ltree; "
+                              "insert into r_cases select * from stage; truncate stage")
+            say(f"  loaded {min(base + chunk, n_cases):,} cases")
+        for metric, col in (("new", "reported_at"), ("opened", "reported_at"), ("accepted", "accepted_at"),
+                            ("resolved", "resolved_at"), ("closed", "closed_at"), ("ended", "ended_at")):
+            await con.execute(f"""
+                insert into r_daily (day, grid_id, grid_path, category, metric, n)
+                select ({col} at time zone 'Asia/Shanghai')::date, grid_id, grid_id::ltree, category, '{metric}', count(*)
+                from r_cases where {col} is not null group by 1, 2, 3, 4""")
+        await con.execute("""insert into r_open (grid_id, grid_path, category, n)
+                             select grid_id, grid_id::ltree, category, count(*) from r_cases where ended_at is null
+                             group by 1, 2, 3""")
+        await con.execute("analyze r_cases")
+        await con.execute("analyze r_daily")
+        return time.perf_counter() - t0
+    finally:
+        await con.close()
+
+
+async def time_weekly(dsn: str, week: kpis.Week, runs: int) -> list[float]:
+    rule = risk.load(DEFAULT_RISK)
+    con = await db.connect(dsn, "reporting")
+    try:
+        await kpis.weekly(con, "changping", week, rule, {})  # warm
+        out = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            await kpis.weekly(con, "changping", week, rule, {})
+            out.append((time.perf_counter() - t0) * 1000)
+        return out
+    finally:
+        await con.close()
+
+
+async def main_async(args, stack: Stack) -> dict:
+    rng = random.Random(7)
+    events_areas, _ = area_file.load(area_file.DEFAULT_FILE)
+    grids = [e.id for e in events_areas if e.kind.value == "grid"]
+    dsn = stack.service_dsn("reporting")
+    con = await db.connect(dsn, "reporting")
+    for e in events_areas:
+        await on_area_upserted(con, e, None)
+    await con.close()
+
+    say(f"generating {args.events:,} case events")
+    events = case_events(args.events, grids, rng)
+    say("publishing them to gov.cases.v1")
+    pub_s = await publish(stack.bootstrap, events)
+    say(f"  published in {pub_s:.1f}s; replaying through the projections (rebuild)")
+    result = await rebuild(dsn, stack.bootstrap, batch=args.batch, progress=None)
+    apply_rate = result["applied"] / result["seconds"]
+    say(f"  applied {result['applied']:,} in {result['seconds']}s; baseline inserts")
+    base_s = await baseline(dsn, events, args.batch)
+    base_rate = len(events) / base_s
+
+    say(f"loading {args.cases:,} cases of history")
+    load_s = await load_history(dsn, args.cases, grids, rng)
+    today = datetime.now(kpis.LOCAL).date()
+    latest, year_ago = kpis.Week.of(today - timedelta(days=7)), kpis.Week.of(today - timedelta(days=365))
+    lat_latest = await time_weekly(dsn, latest, args.runs)
+    lat_old = await time_weekly(dsn, year_ago, args.runs)
+    return {
+        "events": len(events), "publish_s": round(pub_s, 2),
+        "projection_apply_events_per_s": round(apply_rate, 1), "baseline_inserts_per_s": round(base_rate, 1),
+        "ratio_apply_to_baseline": round(apply_rate / base_rate, 3),
+        "history_cases": args.cases, "history_load_s": round(load_s, 1),
+        "weekly_town_latest_week_ms": {"p50": round(statistics.median(lat_latest), 1), "p99": round(pct(lat_latest, 99), 1)},
+        "weekly_town_year_ago_ms": {"p50": round(statistics.median(lat_old), 1), "p99": round(pct(lat_old, 99), 1)},
+        "runs": args.runs,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=200_000)
+    ap.add_argument("--cases", type=int, default=1_000_000)
+    ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--runs", type=int, default=50)
+    args = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="gov-bench-reporting-"))
+    stack = Stack(home, root=ROOT, partitions=3)
+    try:
+        say("starting a throwaway stack")
+        stack.up(services=False, demo=False, say=lambda m: say("  " + m))
+        out = asyncio.run(main_async(args, stack))
+    finally:
+        stack.down()
+        shutil.rmtree(home, ignore_errors=True)
+    print()
+    print(f"projection apply from a backlog of {out['events']:,} events: {out['projection_apply_events_per_s']:,.0f}/s")
+    print(f"bare asyncpg inserts of the same rows:           {out['baseline_inserts_per_s']:,.0f}/s")
+    print(f"ratio apply / baseline:                          {out['ratio_apply_to_baseline']}")
+    print(f"weekly report of the town over {out['history_cases']:,} cases of history:")
+    print(f"  latest week   p50 {out['weekly_town_latest_week_ms']['p50']} ms  p99 {out['weekly_town_latest_week_ms']['p99']} ms")
+    print(f"  a year ago    p50 {out['weekly_town_year_ago_ms']['p50']} ms  p99 {out['weekly_town_year_ago_ms']['p99']} ms")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"reporting-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(out, indent=2))
+    print(f"figures written to {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
