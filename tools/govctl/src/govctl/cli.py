@@ -90,17 +90,20 @@ def cmd_areas(args) -> None:
 
 def cmd_contracts(args) -> None:
     from gov_contracts import schemas
+    from govctl import contracts_export
     if args.action == "export":
         try:
             written = schemas.export(project_root() / "contracts")
         except ValueError as e:
             raise StackError(str(e)) from None
-        print(f"wrote {len(written)} schema file(s) under contracts/")
+        docs = contracts_export.export(project_root() / "contracts")
+        print(f"wrote {len(written)} schema file(s) under contracts/events/ and {len(docs)} AsyncAPI/OpenAPI "
+              f"document(s) under contracts/asyncapi/, contracts/openapi/")
     else:
-        problems = schemas.check(project_root() / "contracts")
+        problems = schemas.check(project_root() / "contracts") + contracts_export.check(project_root() / "contracts")
         if problems:
             raise StackError("contracts: " + "; ".join(problems))
-        print("contracts: committed schemas match the code")
+        print("contracts: committed schemas and AsyncAPI/OpenAPI documents match the code")
 
 
 def cmd_reporting(args) -> None:
@@ -111,6 +114,28 @@ def cmd_reporting(args) -> None:
     result = asyncio.run(rebuild(st.service_dsn("reporting"), st.bootstrap))
     print(f"rebuilt reporting projections: {result['applied']} events applied "
           f"({result['events']} read, {result['skipped']} unreadable) in {result['seconds']}s")
+
+
+def _kafka_bootstrap(args) -> str:
+    """--bootstrap, else KAFKA_BOOTSTRAP_SERVERS, else the local stack's broker."""
+    if args.bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        return args.bootstrap or os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    port = _stack(args).state["kafka"].get("port")
+    if not port:
+        raise StackError("no Kafka: start the local stack (./gov up) or pass --bootstrap host:port")
+    return f"127.0.0.1:{port}"
+
+
+def cmd_dlq(args) -> None:
+    import asyncio
+
+    from govctl import dlq
+    bootstrap = _kafka_bootstrap(args)
+    state = Path(os.environ.get("GOV_HOME", project_root() / ".local")) / dlq.STATE_FILE
+    if args.action == "list":
+        asyncio.run(dlq.list_letters(bootstrap, state, group=args.group, reason=args.reason, limit=args.limit))
+    else:
+        asyncio.run(dlq.redrive(bootstrap, state, group=args.group, reason=args.reason, dry_run=args.dry_run))
 
 
 def cmd_test(args) -> None:
@@ -156,12 +181,27 @@ def main(argv=None) -> None:
     s.add_argument("action", choices=["validate", "publish"])
     s.add_argument("file", nargs="?", help="default: data/areas/changping.yaml")
     s.set_defaults(fn=cmd_areas)
-    s = sub.add_parser("contracts", help="export the JSON Schemas of every event, or check the committed ones")
+    s = sub.add_parser("contracts", help="export the events' JSON Schemas and each service's AsyncAPI and OpenAPI, "
+                                         "or check the committed ones")
     s.add_argument("action", choices=["export", "check"])
     s.set_defaults(fn=cmd_contracts)
     s = sub.add_parser("reporting", help="reporting operations: rebuild the projections from the topics")
     s.add_argument("action", choices=["rebuild"])
     s.set_defaults(fn=cmd_reporting)
+    s = sub.add_parser("dlq", help="dead letters: list them, or re-drive them to their original topic")
+    dsub = s.add_subparsers(dest="action", required=True)
+    d = dsub.add_parser("list", help="print dead letters: reason, origin, consumer group, error, event type and id")
+    d.add_argument("--group", help="only those of this consumer group")
+    d.add_argument("--reason", help="only those with this dlq_reason, e.g. handler_error")
+    d.add_argument("--limit", type=int, default=50, help="the N most recent (default 50)")
+    d.add_argument("--bootstrap", help="Kafka host:port (default: KAFKA_BOOTSTRAP_SERVERS, else the local stack)")
+    d.set_defaults(fn=cmd_dlq)
+    d = dsub.add_parser("redrive", help="re-publish a group's dead letters to their original topic, once each")
+    d.add_argument("--group", required=True, help="the consumer group whose dead letters to re-drive")
+    d.add_argument("--reason", help="only those with this dlq_reason")
+    d.add_argument("--dry-run", action="store_true", help="print what would be re-driven; send nothing")
+    d.add_argument("--bootstrap", help="Kafka host:port (default: KAFKA_BOOTSTRAP_SERVERS, else the local stack)")
+    d.set_defaults(fn=cmd_dlq)
     s = sub.add_parser("test", help="run the test suite (pytest arguments may follow)")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_test)

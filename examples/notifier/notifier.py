@@ -1,0 +1,178 @@
+"""An external subscriber of gov.cases.v1, written as another team would write it:
+Confluent's client (confluent-kafka), its own consumer group, and the
+published contracts (gov_contracts) to read the events.
+
+For each case event it prints one line in Chinese, e.g.
+
+    [CP-2026-000123] 土地山林纠纷 已升级至村级 (changping.kongjiafan.g03)
+
+and only then commits the record's offset (enable.auto.commit=false): a crash
+before the commit means the line is printed again after the restart, never
+that an event is skipped. Run it from the repository root:
+
+    python examples/notifier/notifier.py --bootstrap 127.0.0.1:9092 --group notifier
+
+See examples/notifier/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from confluent_kafka import Consumer, KafkaError, KafkaException
+from pydantic import ValidationError
+
+try:  # the contracts package: pip install libs/contracts, or its source tree on the path
+    import gov_contracts  # noqa: F401
+except ImportError:  # running from a checkout of the repository
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "libs" / "contracts" / "src"))
+
+from gov_contracts import REGISTRY, CloudEvent  # noqa: E402
+from gov_contracts import cases as C  # noqa: E402
+from gov_contracts.envelope import EnvelopeError  # noqa: E402
+from gov_contracts.topics import CASES  # noqa: E402
+
+# Category names as the cases service lists them (GET /open311/v2/services.json: service_name).
+CATEGORY_NAMES = {
+    "dispute.neighbor": "邻里纠纷", "dispute.family": "婚姻家庭纠纷", "dispute.land": "土地山林纠纷",
+    "dispute.labor": "劳资纠纷", "dispute.demolition": "征地拆迁纠纷", "petition": "信访",
+    "hazard.safety": "安全隐患", "hazard.fire": "消防隐患", "hazard.geologic": "地质灾害隐患",
+    "environment.sanitation": "环境卫生", "livelihood.request": "民生诉求", "public_order": "社会治安",
+    "epidemic": "疫情防控", "other": "其他",
+}
+LEVELS = {"grid": "网格级", "village": "村级", "town": "镇级", "county": "县级"}
+DEADLINES = {"accept": "受理", "resolve": "办结"}
+
+
+def level(code: str) -> str:
+    return LEVELS.get(code, code)
+
+
+def describe(event: C.CaseFacts) -> str:
+    """What happened, in a few words of Chinese."""
+    if isinstance(event, C.CaseReported):
+        return f"新上报：{event.title}"
+    if isinstance(event, C.CaseAccepted):
+        return "已受理"
+    if isinstance(event, C.CaseRejected):
+        return "不予受理" + (f"（{event.reason}）" if event.reason else "")
+    if isinstance(event, C.CaseWithdrawn):
+        return "已撤回"
+    if isinstance(event, C.CaseDispatched):
+        return f"已派遣至{level(event.unit_level)} {event.unit_id}"
+    if isinstance(event, C.CaseStarted):
+        return "开始办理"
+    if isinstance(event, C.CaseReferralOutcomeRecorded):
+        return f"诉调对接结果：{event.outcome}"
+    if isinstance(event, C.CaseResolved):
+        return "已办结"
+    if isinstance(event, C.CaseVerified):
+        return "核查通过"
+    if isinstance(event, C.CaseReopened):
+        return f"核查未通过，第{event.reopen_count}次返工"
+    if isinstance(event, C.CaseClosed):
+        return "已结案（" + ("按期" if event.on_time else "超期") + "）"
+    if isinstance(event, C.CaseEscalated):
+        return f"已升级至{level(event.level)}"
+    if isinstance(event, C.CaseOverdue):
+        return f"{DEADLINES.get(event.deadline, event.deadline)}超期"
+    if isinstance(event, C.CaseReferred):
+        return f"已转{event.court}诉调对接"
+    if isinstance(event, C.CaseMerged):
+        return f"已并入 {event.into_number}"
+    if isinstance(event, C.CaseReportCountRaised):
+        return f"重复上报，累计{event.report_count}次"
+    if isinstance(event, C.CaseRated):
+        return f"回访满意度 {event.satisfaction}/5"
+    return f"状态：{event.status}"
+
+
+def notification(event: C.CaseFacts) -> str:
+    category = CATEGORY_NAMES.get(event.category, event.category)
+    return f"[{event.number}] {category} {describe(event)} ({event.grid_id})"
+
+
+def parse(headers, value: Optional[bytes]) -> Optional[C.CaseFacts]:
+    """The event, or None for a record this notifier does not announce (reported on stderr)."""
+    try:
+        envelope = CloudEvent.from_headers(headers or ())
+    except EnvelopeError as e:
+        print(f"notifier: skipped a record without a valid CloudEvents envelope: {e}", file=sys.stderr)
+        return None
+    et = REGISTRY.get(envelope.type)
+    if et is None or et.topic != CASES or not issubclass(et.model, C.CaseFacts):
+        # a newer type than this copy of the contracts knows: not an error, just not ours to announce
+        print(f"notifier: skipped {envelope.type} ({envelope.id}): not a known case event", file=sys.stderr)
+        return None
+    try:
+        return et.model.model_validate(json.loads(value or b"null"))
+    except (ValueError, ValidationError) as e:
+        print(f"notifier: skipped {envelope.type} ({envelope.id}): {str(e).splitlines()[0]}", file=sys.stderr)
+        return None
+
+
+def run(bootstrap: str, group: str, *, max_messages: Optional[int] = None, timeout: Optional[float] = None,
+        topic: str = CASES) -> int:
+    """Consume until max_messages records were handled, timeout seconds passed, or SIGINT/SIGTERM."""
+    consumer = Consumer({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "client.id": f"{group}-notifier",
+        "enable.auto.commit": False,        # commit ourselves, after printing
+        "auto.offset.reset": "earliest",   # a new group starts from the beginning of the log
+        "isolation.level": "read_committed",
+    })
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    handled = 0
+    deadline = time.monotonic() + timeout if timeout else None
+    consumer.subscribe([topic])
+    try:
+        while not stopping:
+            if max_messages is not None and handled >= max_messages:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            if msg.error():
+                if msg.error().code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaException(msg.error())
+            event = parse(msg.headers(), msg.value())
+            if event is not None:
+                print(notification(event), flush=True)
+            consumer.commit(message=msg, asynchronous=False)  # only now: the line is out
+            handled += 1
+    finally:
+        consumer.close()
+    return handled
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description="Print a line in Chinese for every case event on gov.cases.v1.")
+    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                   help="Kafka host:port (default: KAFKA_BOOTSTRAP_SERVERS)")
+    p.add_argument("--group", default="notifier", help="consumer group id (default: notifier)")
+    p.add_argument("--max-messages", type=int, help="stop after this many records")
+    p.add_argument("--timeout", type=float, help="stop after this many seconds")
+    args = p.parse_args(argv)
+    n = run(args.bootstrap, args.group, max_messages=args.max_messages, timeout=args.timeout)
+    print(f"notifier: {n} record(s) handled", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

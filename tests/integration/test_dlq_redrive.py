@@ -1,0 +1,98 @@
+"""`./gov dlq list` and `./gov dlq redrive` on the real broker: a dead letter of a
+record of a test topic is re-published to that topic with the original key,
+value and headers, exactly once."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from aiokafka import TopicPartition
+
+from gov_contracts.topics import DEADLETTER
+from .conftest import end_offsets, read_topic
+from .kafka_helpers import ce_headers, publish_raw
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def gov(home: Path, bootstrap: str, *args: str) -> str:
+    env = {**os.environ, "GOV_HOME": str(home), "GOV_ROOT": str(ROOT)}
+    env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
+    r = subprocess.run([sys.executable, "-m", "govctl", "dlq", *args, "--bootstrap", bootstrap],
+                       capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, f"gov dlq {' '.join(args)}: {r.returncode}\n{r.stdout}\n{r.stderr}"
+    return r.stdout
+
+
+async def test_redrive_puts_the_original_record_back_once(stack, test_topic, tmp_path):
+    bootstrap = stack.bootstrap
+    group = f"test-redrive-{uuid.uuid4().hex[:8]}"
+    thing = f"thing-{uuid.uuid4().hex[:6]}"
+    key = thing.encode()
+    value = json.dumps({"thing_id": thing, "seq": 7, "note": "第七次"}, ensure_ascii=False).encode()
+    headers = ce_headers("gov.test.thing_happened.v1", subject=thing, traceparent=f"00-{'a' * 32}-{'b' * 16}-01")
+    event_id = dict(headers)["ce_id"].decode()
+
+    # the original record on the test topic, and the dead letter a consumer of `group` wrote for it
+    original = await publish_raw(bootstrap, test_topic, value, key=key, headers=headers)
+    dlq_headers = headers + [
+        ("dlq_reason", b"handler_error"),
+        ("dlq_error", "RuntimeError: 处理失败 (test)".encode()),
+        ("dlq_topic", test_topic.encode()),
+        ("dlq_partition", str(original.partition).encode()),
+        ("dlq_offset", str(original.offset).encode()),
+        ("dlq_consumer_group", group.encode()),
+    ]
+    dead = await publish_raw(bootstrap, DEADLETTER, value, key=key, headers=dlq_headers)
+    before = await end_offsets(bootstrap, test_topic)
+    home = tmp_path / "gov-home"
+
+    # list shows it with where it came from and why
+    out = gov(home, bootstrap, "list", "--group", group)
+    rows = [line for line in out.splitlines() if line.startswith(f"{dead.partition}:{dead.offset} ")]
+    assert len(rows) == 1, out
+    row = rows[0]
+    for part in ("handler_error", group, f"{test_topic}/{original.partition}@{original.offset}",
+                 "gov.test.thing_happened.v1", event_id, "RuntimeError: 处理失败 (test)"):
+        assert part in row, f"{part!r} not in {row!r}"
+    assert " no " in row  # not re-driven yet
+    assert "no dead letters of group" in gov(home, bootstrap, "list", "--group", f"{group}-other")
+
+    # another reason, and a dry run: nothing is sent
+    out = gov(home, bootstrap, "redrive", "--group", group, "--reason", "schema_violation")
+    assert "re-drove 0 dead letter(s)" in out, out
+    out = gov(home, bootstrap, "redrive", "--group", group, "--dry-run")
+    assert "would re-drive 1 dead letter(s)" in out and event_id in out, out
+    assert await end_offsets(bootstrap, test_topic) == before
+    assert not (home / "dlq-redriven.json").exists()
+
+    # the re-drive: the original key, value and headers, without dlq_*, on the original topic
+    out = gov(home, bootstrap, "redrive", "--group", group)
+    assert "re-drove 1 dead letter(s)" in out, out
+    after = await end_offsets(bootstrap, test_topic)
+    new = {tp: after[tp] - before[tp] for tp in after if after[tp] != before[tp]}
+    assert list(new.values()) == [1], f"expected one new record, got {new}"
+    tp = next(iter(new))
+    assert tp == TopicPartition(test_topic, original.partition)  # placed by key, like the original
+    [rec] = await read_topic(bootstrap, test_topic, expect=1, start={tp: before[tp]})
+    assert rec.key == key and rec.value == value
+    assert [(k, bytes(v)) for k, v in rec.headers] == headers
+    assert not any(k.startswith("dlq_") for k, _ in rec.headers)
+    assert f"-> {test_topic}/{tp.partition}@{before[tp]}" in out
+
+    state = json.loads((home / "dlq-redriven.json").read_text())
+    entry = state["redriven"][f"{dead.partition}:{dead.offset}"]
+    assert entry["group"] == group and entry["event_id"] == event_id
+    assert entry["to"] == f"{test_topic}/{tp.partition}@{before[tp]}"
+
+    # a second re-drive sends nothing; list says it was re-driven
+    out = gov(home, bootstrap, "redrive", "--group", group)
+    assert "re-drove 0 dead letter(s)" in out and "1 already re-driven" in out, out
+    assert await end_offsets(bootstrap, test_topic) == after
+    row = [line for line in gov(home, bootstrap, "list", "--group", group).splitlines()
+           if line.startswith(f"{dead.partition}:{dead.offset} ")][0]
+    assert " yes " in row
