@@ -239,17 +239,26 @@ async def expire_offers(ctx: Context, *, batch: int = 50) -> int:
     return done
 
 
+_NEXT_STEP = {"assigned": "check-in", "in_progress": "check-out"}
+
+
+async def _my_assignment(con, task_id: uuid.UUID, principal: Principal, expected: str):
+    """(me, task, assignment), all locked, or a 404/409 problem naming the allowed step."""
+    me = await _volunteer_of(con, principal)
+    task = await con.fetchrow(Q.GET_TASK_FOR_UPDATE, task_id)
+    a = await con.fetchrow(Q.GET_ASSIGNMENT_FOR_UPDATE, task_id, me["id"]) if task else None
+    if a is None:
+        raise Problem(404, "Not found", f"you have no assignment on task {task_id}")
+    if a["status"] != expected:
+        nxt = _NEXT_STEP.get(a["status"])
+        raise Problem(409, "Action not allowed in this state", f"the assignment is {a['status']}",
+                      type_="/problems/illegal-action", status_now=a["status"], allowed_actions=[nxt] if nxt else [])
+    return me, task, a
+
+
 async def check_in(ctx: Context, task_id: uuid.UUID, principal: Principal):
     async with ctx.pool.acquire() as con, con.transaction():
-        me = await _volunteer_of(con, principal)
-        task = await con.fetchrow(Q.GET_TASK_FOR_UPDATE, task_id)
-        a = await con.fetchrow(Q.GET_ASSIGNMENT_FOR_UPDATE, task_id, me["id"]) if task else None
-        if a is None:
-            raise Problem(404, "Not found", f"you have no assignment on task {task_id}")
-        if a["status"] != "assigned":
-            raise Problem(409, "Action not allowed in this state", f"the assignment is {a['status']}",
-                          type_="/problems/illegal-action", status_now=a["status"],
-                          allowed_actions=["check-out"] if a["status"] == "in_progress" else [])
+        me, task, a = await _my_assignment(con, task_id, principal, "assigned")
         now = await con.fetchval(Q.DB_NOW)
         a = await con.fetchrow(Q.CHECK_IN, task_id, me["id"], now)
         task = await con.fetchrow(Q.SET_TASK_STATUS, task_id, "in_progress", task["scope_level"], now, task["filled_at"])
@@ -259,15 +268,7 @@ async def check_in(ctx: Context, task_id: uuid.UUID, principal: Principal):
 
 async def check_out(ctx: Context, task_id: uuid.UUID, principal: Principal):
     async with ctx.pool.acquire() as con, con.transaction():
-        me = await _volunteer_of(con, principal)
-        task = await con.fetchrow(Q.GET_TASK_FOR_UPDATE, task_id)
-        a = await con.fetchrow(Q.GET_ASSIGNMENT_FOR_UPDATE, task_id, me["id"]) if task else None
-        if a is None:
-            raise Problem(404, "Not found", f"you have no assignment on task {task_id}")
-        if a["status"] != "in_progress":
-            raise Problem(409, "Action not allowed in this state", f"the assignment is {a['status']}",
-                          type_="/problems/illegal-action", status_now=a["status"],
-                          allowed_actions=["check-in"] if a["status"] == "assigned" else [])
+        me, task, a = await _my_assignment(con, task_id, principal, "in_progress")
         now = await con.fetchval(Q.DB_NOW)
         raw = (now - a["checked_in_at"]).total_seconds() / 3600
         hours = round(min(raw, ctx.config.dispatch.max_hours_per_task), 2)
