@@ -1,9 +1,6 @@
 """The cases HTTP API."""
 from __future__ import annotations
 
-import base64
-import json
-import uuid
 from datetime import datetime
 from typing import Optional
 
@@ -14,6 +11,7 @@ from cases import queries as Q
 from cases.api.schemas import (ActionBody, AttachmentAdd, CaseCreate, CasePage, CaseRead, Reporter, Satisfaction,
                                TimelineEntry)
 from cases.domain import model as M
+from govkit import pagination
 from govkit.auth import PERSONAL_DATA, Principal, current_principal
 from govkit.problems import Problem
 
@@ -75,19 +73,6 @@ async def create_case(body: CaseCreate, request: Request, response: Response,
     return to_read(row, c.policy)
 
 
-def _cursor(row) -> str:
-    return base64.urlsafe_b64encode(json.dumps([row["created_at"].isoformat(), str(row["id"])]).encode()).decode()
-
-
-def _uncursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        at, cid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), uuid.UUID(cid)
-    except Exception:
-        raise Problem(422, "Invalid request", "query.cursor: not a cursor this API returned",
-                      errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from None
-
-
 @router.get("", response_model=CasePage, summary="List cases visible to the caller")
 async def list_cases(request: Request, p: Principal = Depends(current_principal),
                      area: Optional[str] = Query(default=None, description="area id: that area and everything under it",
@@ -131,16 +116,15 @@ async def list_cases(request: Request, p: Principal = Depends(current_principal)
     if q:
         add(Q.F_TEXT, q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
     if cursor:
-        add(Q.F_CURSOR, *_uncursor(cursor))
+        add(Q.F_CURSOR, *pagination.decode(cursor))
     sql = Q.LIST_SELECT + " where " + " and ".join(where) + Q.LIST_ORDER.format(limit=limit + 1)
     c = ctx(request)
     async with c.pool.acquire() as con, con.transaction():
         # a cached generic plan cannot see the search text or the filters' selectivity (bench/README.md)
         await con.execute("set local plan_cache_mode = force_custom_plan")
         rows = await con.fetch(sql, *args)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return CasePage(items=[to_read(r, c.policy) for r in rows], next_cursor=_cursor(rows[-1]) if more else None)
+    rows, next_cursor = pagination.page(rows, limit)
+    return CasePage(items=[to_read(r, c.policy) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/{case_ref}", response_model=CaseRead, summary="One case, by id or number")

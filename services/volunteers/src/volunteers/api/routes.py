@@ -1,14 +1,12 @@
 """The volunteers HTTP API: registry, tasks, offers, check-in/out, ledger."""
 from __future__ import annotations
 
-import base64
-import json
 import uuid
-from datetime import datetime
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 
+from govkit import pagination
 from govkit.auth import PERSONAL_DATA, Principal, current_principal
 from govkit.problems import Problem
 from volunteers import queries as Q
@@ -155,10 +153,6 @@ async def create_task(body: TaskCreate, request: Request, p: Principal = Depends
     return task_read(task)
 
 
-def _cursor(row) -> str:
-    return base64.urlsafe_b64encode(json.dumps([row["created_at"].isoformat(), str(row["id"])]).encode()).decode()
-
-
 @router.get("/tasks", response_model=TaskPage, summary="Tasks in the caller's areas, or a volunteer's own")
 async def list_tasks(request: Request, p: Principal = Depends(current_principal), status: Optional[str] = None,
                      cursor: Optional[str] = None, limit: int = Query(default=20, ge=1, le=100)):
@@ -168,18 +162,10 @@ async def list_tasks(request: Request, p: Principal = Depends(current_principal)
             me = await con.fetchrow(Q.GET_VOLUNTEER_BY_SUB, p.sub)
             rows = await con.fetch(Q.TASKS_OF_VOLUNTEER, me["id"], limit) if me else []
             return TaskPage(items=[task_read(r) for r in rows], next_cursor=None)
-        at, cid = None, None
-        if cursor:
-            try:
-                a, b = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-                at, cid = datetime.fromisoformat(a), uuid.UUID(b)
-            except Exception:
-                raise Problem(422, "Invalid request", "query.cursor: not a cursor this API returned",
-                              errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from None
+        at, cid = pagination.decode(cursor) if cursor else (None, None)
         rows = await con.fetch(Q.LIST_TASKS, p.areas, status, at, cid, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return TaskPage(items=[task_read(r) for r in rows], next_cursor=_cursor(rows[-1]) if more else None)
+    rows, next_cursor = pagination.page(rows, limit)
+    return TaskPage(items=[task_read(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskRead, summary="One task with its offers and assignments")

@@ -1,0 +1,29 @@
+"""Keyset (cursor) pagination over (created_at, id), newest first: stable under inserts."""
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import datetime
+
+from govkit.problems import Problem
+
+
+def encode(row) -> str:
+    return base64.urlsafe_b64encode(json.dumps([row["created_at"].isoformat(), str(row["id"])]).encode()).decode()
+
+
+def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        at, rid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), uuid.UUID(rid)
+    except Exception:
+        raise Problem(422, "Invalid request", "query.cursor: not a cursor this API returned",
+                      errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from None
+
+
+def page(rows: list, limit: int) -> tuple[list, str | None]:
+    """Rows fetched with limit + 1: (this page, the next cursor or None)."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode(rows[-1]) if more else None
