@@ -7,8 +7,8 @@ from fastapi import FastAPI
 
 from gov_contracts import topics as T
 from govkit.service import ServiceSpec
-from volunteers import config, service
-from volunteers.api import routes
+from volunteers import config, recurring, service
+from volunteers.api import import_routes, recurring_routes, routes
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,10 @@ async def on_stop(app: FastAPI) -> None:
     app.state.timer.cancel()
 
 
-PERIODIC: list = []  # schedule and pairing generators register here
+PERIODIC: list = [  # schedule and pairing generators register here
+    recurring.schedule_job,  # tasks of schedule occurrences within the horizon, once each (schedule_runs claim)
+    recurring.pairing_job,  # pairing visits due by tomorrow, once each; next_due advances after a visit
+]
 
 SPEC = ServiceSpec(
     name="volunteers",
@@ -51,7 +54,7 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handlers={"gov.case.dispatched.v1": service.on_case_dispatched},
     topics=[T.CASES],
-    routers=[routes.router],
+    routers=[routes.router, import_routes.router, recurring_routes.router],  # + CSV import, schedules, pairings
     on_start=on_start,
     on_stop=on_stop,
     configure=config.configure,

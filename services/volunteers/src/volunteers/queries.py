@@ -98,3 +98,78 @@ select * from tasks where grid_path <@ any($1::ltree[]) and ($2::text is null or
   and ($3::timestamptz is null or (created_at, id) < ($3, $4::uuid))
 order by created_at desc, id desc limit $5
 """
+
+# -- CSV import, volunteer listing, recurring schedules and pairings (registry_import.py, recurring.py) ----------
+VOLUNTEERS_BY_EXTERNAL_IDS = "select id, external_id, home_grid from volunteers where external_id = any($1::text[])"
+LIST_VOLUNTEERS = """
+select * from volunteers
+where home_path <@ any($1::ltree[]) and ($2::ltree is null or home_path <@ $2::ltree)
+  and ($3::text is null or $3 = any(roles)) and ($4::text is null or $4 = any(skills))
+  and ($5::boolean is null or active = $5)
+  and ($6::timestamptz is null or (created_at, id) < ($6, $7::uuid))
+order by created_at desc, id desc limit $8
+"""
+TASK_BY_ORIGIN = "select * from tasks where origin = $1 and origin_ref = $2"
+
+INSERT_SCHEDULE = """
+insert into schedules (id, name, task_type, grid_id, weekdays, start_time, duration_minutes, headcount,
+                       required_skills, beneficiary_refs, active, created_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, true, $11)
+returning *
+"""
+GET_SCHEDULE = "select * from schedules where id = $1"
+LIST_SCHEDULES = """
+select * from schedules
+where grid_id::ltree <@ any($1::ltree[]) and ($2::ltree is null or grid_id::ltree <@ $2::ltree)
+  and ($3::boolean is null or active = $3)
+order by created_at desc, id desc limit $4
+"""
+SET_SCHEDULE_ACTIVE = "update schedules set active = $2 where id = $1 returning *"
+ACTIVE_SCHEDULES = "select * from schedules where active order by id"
+SCHEDULE_RUNS_FROM = "select schedule_id, occurs_on from schedule_runs where occurs_on >= $1"
+# the claim: whoever inserts the row creates the occurrence's task, in the same transaction
+CLAIM_SCHEDULE_RUN = """
+insert into schedule_runs (schedule_id, occurs_on) values ($1, $2) on conflict do nothing returning schedule_id
+"""
+SET_SCHEDULE_RUN_TASK = "update schedule_runs set task_id = $3 where schedule_id = $1 and occurs_on = $2"
+RUNS_OF_SCHEDULE = """
+select r.occurs_on, r.task_id, t.status from schedule_runs r left join tasks t on t.id = r.task_id
+where r.schedule_id = $1 and r.occurs_on >= $2 order by r.occurs_on limit 100
+"""
+
+INSERT_PAIRING = """
+insert into pairings (id, volunteer_id, household_ref, household_name, grid_id, every_days, next_due, active)
+values ($1, $2, $3, $4, $5, $6, $7, true)
+returning *
+"""
+GET_PAIRING = "select * from pairings where id = $1"
+SET_PAIRING_ACTIVE = "update pairings set active = $2 where id = $1 returning *"
+# the visit task of a pairing's current due date has origin_ref '<pairing id>:<next_due>'
+_PAIRING_VISIT = ("t.origin = 'pairing' and t.origin_ref = p.id::text || ':' || to_char(p.next_due, 'YYYY-MM-DD')")
+PAIRINGS_VISITED = f"""
+select p.id, p.every_days, p.next_due, t.id as task_id,
+       coalesce((select max(a.checked_out_at) from assignments a where a.task_id = t.id and a.status = 'completed'),
+                t.updated_at) as visited_at
+from pairings p join tasks t on {_PAIRING_VISIT}
+where p.active and t.status = 'completed'
+order by p.id limit $1
+for update of p skip locked
+"""
+ADVANCE_PAIRING = """
+update pairings set next_due = $3, last_visit_at = $4 where id = $1 and next_due = $2
+"""
+PAIRINGS_DUE = f"""
+select p.* from pairings p
+where p.active and p.next_due <= $1 and not exists (select 1 from tasks t where {_PAIRING_VISIT})
+order by p.next_due, p.id limit $2
+for update of p skip locked
+"""
+LIST_PAIRINGS = f"""
+select p.*, t.id as visit_task_id, t.status as visit_status,
+       (p.active and p.next_due < $2 and coalesce(t.status, '') <> 'completed') as overdue
+from pairings p left join tasks t on {_PAIRING_VISIT}
+where (p.grid_id::ltree <@ any($1::ltree[]) or p.volunteer_id = $3)
+  and ($4::boolean is null or (p.active and p.next_due < $2 and coalesce(t.status, '') <> 'completed') = $4)
+  and ($5::uuid is null or p.volunteer_id = $5) and ($6::ltree is null or p.grid_id::ltree <@ $6::ltree)
+order by p.next_due, p.id limit $7
+"""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 
+from govctl.errors import StackError
 from govkit.auth import mint
 
 # (key, grid, category, severity, title, description, steps)
@@ -106,3 +107,85 @@ def save_report(url: str, jwt_key: str, folder, area: str = "changping", timeout
     path = folder / f"weekly-{area}-{week}.html"
     path.write_text(c.get("/v1/reports/weekly.html", params={"area": area, "week": week}).text, encoding="utf-8")
     return path
+
+
+# -- volunteers: registry (CSV import), the love canteen's meal schedule, pairings ----------------------------------
+# 20 volunteers across 孔家畈村, 钟鼓坪村 and 长坪社区; imported through POST /v1/volunteers/import, which skips an
+# external_id registered already, so a re-run creates nothing new.
+VOLUNTEERS_CSV = """\
+external_id,name,phone,roles,party_branch,home_grid,skills,availability,max_concurrent,account_sub,active
+demo-v01,孔德明,13900001001,party_member|mediator,孔家畈村党支部,changping.kongjiafan.g01,mediation|legal_aid,0-4@08:00-18:00,2,demo-vol-01,true
+demo-v02,孔桂兰,13900001002,volunteer,,changping.kongjiafan.g02,elderly_care|meal_delivery,0-4@09:00-17:00;5@09:00-12:00,2,demo-vol-02,true
+demo-v03,孔祥林,13900001003,grid_manager|party_member,孔家畈村党支部,changping.kongjiafan.g03,mediation|publicity,0-5@08:00-20:00,3,demo-vol-03,true
+demo-v04,孔秀英,13900001004,public_service_worker,,changping.kongjiafan.g03,elderly_care|first_aid,0-4@08:00-17:00,2,demo-vol-04,true
+demo-v05,孔志强,13900001005,sanitation_worker,,changping.kongjiafan.g04,cleanup|disinfection,0-5@06:00-14:00,2,demo-vol-05,true
+demo-v06,孔丽华,13900001006,civility_supervisor|volunteer,,changping.kongjiafan.g05,publicity|temperature_check,1-3@14:00-18:00,1,demo-vol-06,true
+demo-v07,孔建军,13900001007,volunteer,,changping.kongjiafan.g06,driving|meal_delivery,0-4@10:00-14:00,2,demo-vol-07,true
+demo-v08,钟国华,13900001008,party_member|grid_manager,钟鼓坪村党支部,changping.zhongguping.g01,mediation|elderly_care,0-4@08:00-18:00,3,demo-vol-08,true
+demo-v09,钟玉梅,13900001009,volunteer,,changping.zhongguping.g02,elderly_care|meal_delivery,0-6@09:00-12:00,2,demo-vol-09,true
+demo-v10,钟文斌,13900001010,mediator,,changping.zhongguping.g02,mediation|legal_aid,0-4@13:00-18:00,2,demo-vol-10,true
+demo-v11,钟春燕,13900001011,public_service_worker|party_member,钟鼓坪村党支部,changping.zhongguping.g04,first_aid|temperature_check,0-4@08:00-17:00,2,demo-vol-11,true
+demo-v12,钟大勇,13900001012,sanitation_worker|volunteer,,changping.zhongguping.g05,cleanup|driving,5-6@07:00-17:00,2,demo-vol-12,true
+demo-v13,钟小芳,13900001013,volunteer,,changping.zhongguping.g06,publicity|cleanup,5@08:00-18:00;6@08:00-12:00,1,demo-vol-13,false
+demo-v14,刘长海,13900001014,party_member|public_service_worker,长坪社区党委,changping.changping_community.g01,meal_delivery|elderly_care,0-4@10:00-14:00,2,demo-vol-14,true
+demo-v15,李秀珍,13900001015,volunteer,,changping.changping_community.g01,meal_delivery|first_aid,0-4@10:00-13:00,2,demo-vol-15,true
+demo-v16,王建华,13900001016,volunteer|civility_supervisor,,changping.changping_community.g02,meal_delivery|driving,0-4@10:30-12:30;5@09:00-11:00,2,demo-vol-16,true
+demo-v17,陈晓燕,13900001017,public_service_worker,,changping.changping_community.g03,elderly_care|meal_delivery,0-4@08:00-18:00,2,demo-vol-17,true
+demo-v18,赵志刚,13900001018,grid_manager|party_member,长坪社区党委,changping.changping_community.g04,mediation|publicity,0-4@08:30-17:30,3,demo-vol-18,true
+demo-v19,周美玲,13900001019,sanitation_worker,,changping.changping_community.g05,cleanup|disinfection,0-6@06:00-11:00,2,demo-vol-19,true
+demo-v20,吴德福,13900001020,party_member|volunteer,长坪社区党委,changping.changping_community.g06,elderly_care|legal_aid,1@14:00-17:00;3@14:00-17:00,1,demo-vol-20,true
+"""
+
+MEAL_SCHEDULE = {
+    "name": "长坪社区爱心食堂午餐送餐", "task_type": "meal_delivery", "grid_id": "changping.changping_community.g01",
+    "weekdays": [0, 1, 2, 3, 4], "start_time": "11:00", "duration_minutes": 60, "headcount": 2,
+    "beneficiary_refs": [f"household_lc{i:02d}" for i in range(1, 7)],  # pseudonymous: names stay with the canteen
+}
+
+# (volunteer external_id, household_ref, household_name, grid, every_days)
+PAIRINGS = [
+    ("demo-v04", "household_kjf_g03_07", "孔家畈村三组 孔奶奶", "changping.kongjiafan.g03", 7),
+    ("demo-v17", "household_cpc_g03_12", "长坪社区三网格 独居老人陈爷爷", "changping.changping_community.g03", 14),
+]
+
+
+def _wait_areas(url: str, count: int = 137, timeout: float = 60) -> None:
+    import time
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url + "/v1/areas", timeout=5).json()["count"] >= count:
+                return
+        except (httpx.HTTPError, KeyError, ValueError):
+            pass
+        time.sleep(0.3)
+    raise StackError(f"the volunteers service did not receive the area tree within {timeout:.0f}s")
+
+
+def load_volunteers(url: str, jwt_key: str) -> tuple[int, int, int]:
+    """Volunteers, the meal schedule and the pairings; returns how many of each were new."""
+    _wait_areas(url)
+    admin = _client(url, jwt_key, "demo-town-admin", ["town_admin"], ["changping"])
+    r = admin.post("/v1/volunteers/import", content=VOLUNTEERS_CSV.encode(),
+                   headers={"content-type": "text/csv; charset=utf-8"})
+    r.raise_for_status()
+    report = r.json()
+    if report["errors"]:
+        raise StackError(f"demo volunteers refused: {report['errors']}")
+    ids = {row["external_id"]: row["id"] for row in report["rows"]}
+
+    existing = admin.get("/v1/schedules", params={"area": MEAL_SCHEDULE["grid_id"]})
+    existing.raise_for_status()
+    schedules = 0
+    if not any(s["name"] == MEAL_SCHEDULE["name"] for s in existing.json()):
+        admin.post("/v1/schedules", json=MEAL_SCHEDULE).raise_for_status()
+        schedules = 1
+
+    pairings = 0
+    for ext, ref, household, grid, every in PAIRINGS:
+        r = admin.post("/v1/pairings", json={"volunteer_id": ids[ext], "household_ref": ref,
+                                             "household_name": household, "grid_id": grid, "every_days": every})
+        if r.status_code != 409:  # 409: paired already (a re-run)
+            r.raise_for_status()
+            pairings += 1
+    return report["created"], schedules, pairings

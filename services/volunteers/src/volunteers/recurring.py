@@ -1,0 +1,225 @@
+"""Recurring work: schedules (e.g. the love canteen's weekday meal delivery) and
+pairings (结对帮扶: a volunteer visits a household every N days).
+
+Both generators run in every replica's timer loop (app.PERIODIC) and create
+each task exactly once:
+
+* a schedule occurrence is claimed by inserting (schedule_id, occurs_on) into
+  schedule_runs with ON CONFLICT DO NOTHING, in the same transaction as
+  service.create_task(origin="schedule", origin_ref="<schedule id>:<date>");
+  the loser of a race waits on the winner's row lock and inserts nothing. The
+  unique (origin, origin_ref) index on tasks is the second line of defence.
+* a due pairing is locked FOR UPDATE SKIP LOCKED and its visit is created with
+  origin_ref "<pairing id>:<next_due>", unique in tasks.
+
+Times are China Standard Time (Asia/Shanghai). Household names are personal
+data: stored in pairings, never in titles or events (tasks carry household_ref).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Optional
+
+import asyncpg
+
+from govkit.problems import Problem
+from volunteers import queries as Q
+from volunteers import service
+from volunteers.domain.dispatch import LOCAL
+
+log = logging.getLogger(__name__)
+WEEKDAY_ZH = "一二三四五六日"
+PAIRING_BATCH = 200
+VISIT_DAY = (time(8, 0), time(20, 0))  # a pairing visit is offered for the due day's daytime
+
+
+def _invalid(field_: str, msg: str, status: int = 422) -> Problem:
+    return Problem(status, "Invalid request" if status == 422 else "Conflict", f"{field_}: {msg}",
+                   errors=[{"field": field_, "message": msg}])
+
+
+def local_today(now: datetime) -> date:
+    return now.astimezone(LOCAL).date()
+
+
+async def _check_grid(con, grid_id: str) -> None:
+    if await con.fetchval(Q.AREA_KIND, grid_id) != "grid":
+        raise _invalid("body.grid_id", f"{grid_id!r} is not a known grid")
+
+
+# -- schedules ----------------------------------------------------------------------------------------------------
+
+@dataclass
+class NewSchedule:
+    name: str
+    task_type: str
+    grid_id: str
+    weekdays: list[int]
+    start_time: time  # China Standard Time
+    duration_minutes: int
+    headcount: int = 1
+    required_skills: Optional[list[str]] = None  # None: the task type's default skills
+    beneficiary_refs: list[str] = field(default_factory=list)
+
+
+async def create_schedule(con, ctx: service.Context, new: NewSchedule) -> asyncpg.Record:
+    if new.task_type not in ctx.config.dispatch.default_skills:
+        raise _invalid("body.task_type", f"unknown task type {new.task_type!r}")
+    await _check_grid(con, new.grid_id)
+    skills = (new.required_skills if new.required_skills is not None
+              else ctx.config.dispatch.default_skills[new.task_type])
+    now = await con.fetchval(Q.DB_NOW)
+    return await con.fetchrow(Q.INSERT_SCHEDULE, uuid.uuid4(), new.name, new.task_type, new.grid_id,
+                              sorted(set(new.weekdays)), new.start_time, new.duration_minutes, new.headcount,
+                              list(dict.fromkeys(skills)), list(dict.fromkeys(new.beneficiary_refs)), now)
+
+
+def occurrences(schedule, now: datetime, horizon_days: int) -> list[tuple[date, datetime, datetime]]:
+    """(date, start, end) of each occurrence starting after `now` and at most `horizon_days` ahead."""
+    until = now + timedelta(days=horizon_days)
+    out = []
+    day = local_today(now)
+    while day <= until.astimezone(LOCAL).date():
+        if day.weekday() in schedule["weekdays"]:
+            start = datetime.combine(day, schedule["start_time"], LOCAL)
+            if now < start <= until:
+                out.append((day, start, start + timedelta(minutes=schedule["duration_minutes"])))
+        day += timedelta(days=1)
+    return out
+
+
+def schedule_ref(schedule_id, day: date) -> str:
+    return f"{schedule_id}:{day.isoformat()}"
+
+
+async def _claim_occurrence(ctx: service.Context, s, day: date, start: datetime, end: datetime) -> bool:
+    """Create the occurrence's task unless another generator has claimed it; True when this one did."""
+    ref = schedule_ref(s["id"], day)
+    async with ctx.pool.acquire() as con, con.transaction():
+        if await con.fetchval(Q.CLAIM_SCHEDULE_RUN, s["id"], day) is None:
+            return False  # claimed (and committed) by another replica or an earlier round
+        refs = list(s["beneficiary_refs"])
+        task = await service.create_task(con, ctx, service.NewTask(
+            task_type=s["task_type"], title=f"{s['name']} {day.isoformat()}（周{WEEKDAY_ZH[day.weekday()]}）",
+            grid_id=s["grid_id"], window_start=start, window_end=end, required_skills=list(s["required_skills"]),
+            headcount=s["headcount"], beneficiary_ref=",".join(refs) if refs else None, origin="schedule",
+            origin_ref=ref))
+        created = task is not None
+        if task is None:  # the claim row was lost but the task exists: link it, create nothing
+            task = await con.fetchrow(Q.TASK_BY_ORIGIN, "schedule", ref)
+        await con.execute(Q.SET_SCHEDULE_RUN_TASK, s["id"], day, task["id"])
+        return created
+
+
+async def generate_schedule_tasks(ctx: service.Context, *, now: Optional[datetime] = None) -> int:
+    """Create the tasks of every active schedule's occurrences within the horizon; returns how many."""
+    async with ctx.pool.acquire() as con:
+        now = now or await con.fetchval(Q.DB_NOW)
+        schedules = await con.fetch(Q.ACTIVE_SCHEDULES)
+        done = {(r["schedule_id"], r["occurs_on"]) for r in await con.fetch(Q.SCHEDULE_RUNS_FROM, local_today(now))}
+    created = 0
+    for s in schedules:
+        for day, start, end in occurrences(s, now, ctx.config.schedule_horizon_days):
+            if (s["id"], day) in done:
+                continue
+            try:
+                created += await _claim_occurrence(ctx, s, day, start, end)
+            except Problem as e:  # e.g. the grid left the area tree: the schedule waits, others go on
+                log.warning("schedule %s: occurrence %s not created: %s", s["id"], day, e.detail)
+                break
+    return created
+
+
+async def schedule_job(ctx: service.Context) -> None:
+    n = await generate_schedule_tasks(ctx)
+    if n:
+        log.info("schedule tasks created: %d", n)
+
+
+# -- pairings -----------------------------------------------------------------------------------------------------
+
+@dataclass
+class NewPairing:
+    volunteer_id: uuid.UUID
+    household_ref: str
+    grid_id: str
+    every_days: int
+    household_name: Optional[str] = None  # personal data: stored here only
+    first_visit_on: Optional[date] = None  # default: today
+
+
+async def create_pairing(con, ctx: service.Context, new: NewPairing) -> asyncpg.Record:
+    await _check_grid(con, new.grid_id)
+    v = await con.fetchrow(Q.GET_VOLUNTEER, new.volunteer_id)
+    if v is None or not v["active"]:
+        raise _invalid("body.volunteer_id", f"no active volunteer {new.volunteer_id}")
+    due = new.first_visit_on or local_today(await con.fetchval(Q.DB_NOW))
+    try:
+        async with con.transaction():
+            return await con.fetchrow(Q.INSERT_PAIRING, uuid.uuid4(), new.volunteer_id, new.household_ref,
+                                      new.household_name, new.grid_id, new.every_days, due)
+    except asyncpg.UniqueViolationError:
+        raise _invalid("body.household_ref", "this volunteer is already paired with this household", 409) from None
+
+
+def pairing_ref(pairing_id, due: date) -> str:
+    return f"{pairing_id}:{due.isoformat()}"
+
+
+def visit_window(due: date, now: datetime) -> tuple[datetime, datetime]:
+    """The due day's daytime; an overdue or late-created visit starts now and stays open for a day."""
+    start = max(now, datetime.combine(due, VISIT_DAY[0], LOCAL))
+    end = datetime.combine(due, VISIT_DAY[1], LOCAL)
+    if end - start < timedelta(hours=1):
+        end = start + timedelta(hours=24)
+    return start, end
+
+
+async def advance_visited_pairings(ctx: service.Context) -> int:
+    """A completed visit moves next_due to the visit's day + every_days (lazily, here rather than at check-out)."""
+    async with ctx.pool.acquire() as con, con.transaction():
+        n = 0
+        for r in await con.fetch(Q.PAIRINGS_VISITED, PAIRING_BATCH):
+            visited = r["visited_at"]
+            status = await con.execute(Q.ADVANCE_PAIRING, r["id"], r["next_due"],
+                                       local_today(visited) + timedelta(days=r["every_days"]), visited)
+            n += status == "UPDATE 1"
+        return n
+
+
+async def generate_pairing_visits(ctx: service.Context, *, now: Optional[datetime] = None) -> int:
+    """Create a pairing_visit task for every pairing due by tomorrow that has none yet; returns how many."""
+    await advance_visited_pairings(ctx)
+    created = 0
+    async with ctx.pool.acquire() as con, con.transaction():
+        now = now or await con.fetchval(Q.DB_NOW)
+        for p in await con.fetch(Q.PAIRINGS_DUE, local_today(now) + timedelta(days=1), PAIRING_BATCH):
+            start, end = visit_window(p["next_due"], now)
+            try:
+                async with con.transaction():  # savepoint: one bad pairing does not hold up the others
+                    # Simplification: dispatch offers the visit to whoever ranks best in the pairing's grid
+                    # (no skills required, headcount 1), usually but not necessarily the paired volunteer.
+                    task = await service.create_task(con, ctx, service.NewTask(
+                        task_type="pairing_visit", title=f"结对帮扶走访 {p['household_ref']}", grid_id=p["grid_id"],
+                        window_start=start, window_end=end, required_skills=[], headcount=1,
+                        beneficiary_ref=p["household_ref"], origin="pairing",
+                        origin_ref=pairing_ref(p["id"], p["next_due"])))
+            except Problem as e:
+                log.warning("pairing %s: visit not created: %s", p["id"], e.detail)
+                continue
+            created += task is not None
+    return created
+
+
+async def pairing_job(ctx: service.Context) -> None:
+    n = await generate_pairing_visits(ctx)
+    if n:
+        log.info("pairing visits created: %d", n)
+
+
+async def list_pairings(con, *, areas: list[str], today: date, own_volunteer_id=None, overdue: Optional[bool] = None,
+                        volunteer_id=None, area: Optional[str] = None, limit: int = 100) -> list[asyncpg.Record]:
+    return await con.fetch(Q.LIST_PAIRINGS, areas, today, own_volunteer_id, overdue, volunteer_id, area, limit)

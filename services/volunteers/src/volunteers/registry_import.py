@@ -1,0 +1,321 @@
+"""CSV bulk import of volunteers (批量导入).
+
+Parsing and validation are pure (`parse_csv`, `parse_row`, `parse_availability`);
+`import_rows` writes the good rows, each in its own savepoint, so a bad row is
+reported by line and field and rejects nothing else.
+
+Re-importing a row whose external_id is registered already changes nothing and
+reports it as "exists" (idempotent, never an update: the registry is the source
+of truth once a volunteer is in it; a changed spreadsheet does not overwrite it).
+
+File format (UTF-8, with or without BOM; header line first, columns in any order):
+
+    external_id,name,phone,roles,party_branch,home_grid,skills,availability,max_concurrent,account_sub,active
+
+roles and skills are separated by '|'; availability is `DAYS@HH:MM-HH:MM` entries
+separated by ';', DAYS a weekday (0 = Monday) or a range, comma-separated, e.g.
+"0-4@08:00-18:00;5@09:00-12:00".
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+import asyncpg
+
+from govkit.auth import Principal
+from govkit.problems import Problem
+from volunteers import queries as Q
+from volunteers import service
+from volunteers.config import ROLES, SKILLS
+
+COLUMNS = ("external_id", "name", "phone", "roles", "party_branch", "home_grid", "skills", "availability",
+           "max_concurrent", "account_sub", "active")
+REQUIRED_COLUMNS = ("external_id", "name", "roles", "home_grid")
+MAX_ROWS = 5000
+MAX_BYTES = 2 * 1024 * 1024
+MAX_WINDOWS = 50
+
+GRID_RE = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")
+PHONE_RE = re.compile(r"^\+?[0-9 -]{7,20}$")
+TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})$")
+TRUE = frozenset({"true", "1", "yes", "y", "是"})
+FALSE = frozenset({"false", "0", "no", "n", "否"})
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"line": self.line, "field": self.field, "message": self.message}
+
+
+@dataclass
+class ParsedRow:
+    line: int
+    volunteer: Optional[service.NewVolunteer]  # None when the row has errors
+    errors: list[RowError] = field(default_factory=list)
+
+
+class FileError(Exception):
+    """The file as a whole is refused (too large, not UTF-8, bad header)."""
+
+    def __init__(self, status: int, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.status, self.field, self.message = status, field, message
+
+    def problem(self) -> Problem:
+        title = "Payload too large" if self.status == 413 else "Invalid request"
+        return Problem(self.status, title, f"{self.field}: {self.message}",
+                       errors=[{"field": self.field, "message": self.message}])
+
+
+# -- single fields ------------------------------------------------------------------------------------------------
+
+def _hhmm(text: str) -> str:
+    m = TIME_RE.match(text.strip())
+    if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
+        raise ValueError(f"{text.strip()!r} is not a time HH:MM (00:00 to 23:59)")
+    return f"{int(m.group(1)):02d}:{m.group(2)}"
+
+
+def _weekdays(text: str) -> list[int]:
+    days: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        a, sep, b = part.partition("-")
+        try:
+            lo, hi = int(a), int(b) if sep else int(a)
+        except ValueError:
+            raise ValueError(f"{part!r} is not a weekday (0 = Monday … 6 = Sunday) or a range like 0-4") from None
+        if not (0 <= lo <= 6 and 0 <= hi <= 6):
+            raise ValueError(f"weekday {part!r} is outside 0 (Monday) to 6 (Sunday)")
+        if hi < lo:
+            raise ValueError(f"weekday range {part!r} runs backwards")
+        days.extend(range(lo, hi + 1))
+    return days
+
+
+def parse_availability(text: str) -> list[dict]:
+    """"0-4@08:00-18:00;5@09:00-12:00" -> [{"weekday": 0, "start": "08:00", "end": "18:00"}, ...]."""
+    windows: set[tuple[int, str, str]] = set()
+    for entry in text.split(";"):
+        entry = entry.strip()
+        if not entry:
+            continue
+        days, at, span = entry.partition("@")
+        if not at:
+            raise ValueError(f"{entry!r}: write DAYS@HH:MM-HH:MM, e.g. 0-4@08:00-18:00")
+        start, dash, end = span.partition("-")
+        if not dash:
+            raise ValueError(f"{entry!r}: the time span needs a start and an end, e.g. 08:00-18:00")
+        start, end = _hhmm(start), _hhmm(end)
+        if end <= start:
+            raise ValueError(f"{entry!r}: end must be after start")
+        for d in _weekdays(days):
+            windows.add((d, start, end))
+    if len(windows) > MAX_WINDOWS:
+        raise ValueError(f"{len(windows)} windows; at most {MAX_WINDOWS}")
+    return [{"weekday": d, "start": s, "end": e} for d, s, e in sorted(windows)]
+
+
+def _choices(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    out: list[str] = []
+    for v in (x.strip() for x in text.split("|")):
+        if not v:
+            continue
+        if v not in allowed:
+            raise ValueError(f"unknown {what} {v!r}; use {', '.join(allowed)}")
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _bool(text: str) -> bool:
+    t = text.strip().lower()
+    if t == "" or t in TRUE:
+        return True
+    if t in FALSE:
+        return False
+    raise ValueError(f"{text!r} is not true or false")
+
+
+def _text(value: str, limit: int, *, required: bool) -> Optional[str]:
+    v = value.strip()
+    if not v:
+        if required:
+            raise ValueError("required")
+        return None
+    if len(v) > limit:
+        raise ValueError(f"longer than {limit} characters")
+    return v
+
+
+def parse_row(line: int, rec: dict[str, str]) -> ParsedRow:
+    """Validate one record (column -> raw text); every bad field is reported, not just the first."""
+    errors: list[RowError] = []
+    out: dict = {}
+
+    def take(name: str, fn):
+        try:
+            out[name] = fn(rec.get(name) or "")
+        except ValueError as e:
+            errors.append(RowError(line, name, str(e)))
+
+    def phone(v: str) -> Optional[str]:
+        v = v.strip()
+        if v and not PHONE_RE.match(v):
+            raise ValueError(f"{v!r} is not a phone number")
+        return v or None
+
+    def grid(v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("required")
+        if not GRID_RE.match(v):
+            raise ValueError(f"{v!r} is not a grid id like changping.kongjiafan.g03")
+        return v
+
+    def roles(v: str) -> list[str]:
+        r = _choices(v, ROLES, "role")
+        if not r:
+            raise ValueError("required: at least one role, separated by '|'")
+        return r
+
+    def max_concurrent(v: str) -> int:
+        v = v.strip()
+        if not v:
+            return 2
+        try:
+            n = int(v)
+        except ValueError:
+            raise ValueError(f"{v!r} is not a whole number") from None
+        if not 1 <= n <= 20:
+            raise ValueError(f"{n} is outside 1 to 20")
+        return n
+
+    take("external_id", lambda v: _text(v, 100, required=True))
+    take("name", lambda v: _text(v, 50, required=True))
+    take("phone", phone)
+    take("roles", roles)
+    take("party_branch", lambda v: _text(v, 100, required=False))
+    take("home_grid", grid)
+    take("skills", lambda v: _choices(v, SKILLS, "skill"))
+    take("availability", parse_availability)
+    take("max_concurrent", max_concurrent)
+    take("account_sub", lambda v: _text(v, 100, required=False))
+    take("active", _bool)
+    if errors:
+        return ParsedRow(line, None, errors)
+    return ParsedRow(line, service.NewVolunteer(**out))
+
+
+def parse_csv(data: bytes) -> list[ParsedRow]:
+    """All data rows of the file with their line numbers (the header is line 1); raises FileError for the file."""
+    if len(data) > MAX_BYTES:
+        raise FileError(413, "body", f"{len(data)} bytes; at most {MAX_BYTES} (2 MiB) per file")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise FileError(422, "body", f"not UTF-8 (byte {e.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None or not any(h.strip() for h in header):
+            raise FileError(422, "header", f"the file is empty; line 1 names the columns: {','.join(COLUMNS)}")
+        names = [h.strip().lower() for h in header]
+        for n in names:
+            if n not in COLUMNS:
+                raise FileError(422, "header", f"unknown column {n!r}; columns are {','.join(COLUMNS)}")
+            if names.count(n) > 1:
+                raise FileError(422, "header", f"column {n!r} appears twice")
+        missing = [c for c in REQUIRED_COLUMNS if c not in names]
+        if missing:
+            raise FileError(422, "header", f"missing column(s) {', '.join(missing)}")
+        rows: list[ParsedRow] = []
+        first_seen: dict[tuple[str, str], int] = {}
+        while True:
+            line = reader.line_num + 1
+            cells = next(reader, None)
+            if cells is None:
+                break
+            if not any(c.strip() for c in cells):
+                continue  # blank line
+            if len(rows) == MAX_ROWS:
+                raise FileError(413, "body", f"more than {MAX_ROWS} rows; split the file")
+            if len(cells) > len(names):
+                rows.append(ParsedRow(line, None, [RowError(
+                    line, "row", f"{len(cells)} values but the header has {len(names)} columns")]))
+                continue
+            row = parse_row(line, dict(zip(names, cells)))
+            if row.volunteer is not None:
+                for key in ("external_id", "account_sub"):
+                    value = getattr(row.volunteer, key)
+                    if value is None:
+                        continue
+                    if (key, value) in first_seen:
+                        row.errors.append(RowError(line, key, f"{value!r} repeats line {first_seen[(key, value)]}"))
+                    else:
+                        first_seen[(key, value)] = line
+                if row.errors:
+                    row.volunteer = None
+            rows.append(row)
+    except csv.Error as e:
+        raise FileError(422, "body", f"line {reader.line_num}: not valid CSV ({e})") from None
+    return rows
+
+
+# -- writing ------------------------------------------------------------------------------------------------------
+
+async def import_rows(ctx: service.Context, rows: list[ParsedRow], principal: Principal) -> dict:
+    """Insert the good rows, each in its own savepoint; the report lists every row."""
+    report: dict = {"created": 0, "skipped": 0, "failed": 0, "errors": [], "rows": []}
+
+    def fail(line: int, errs: list[RowError]) -> None:
+        report["failed"] += 1
+        report["errors"].extend(e.as_dict() for e in errs)
+        report["rows"].append({"line": line, "status": "error"})
+
+    async with ctx.pool.acquire() as con, con.transaction():
+        ids = [r.volunteer.external_id for r in rows if r.volunteer is not None]
+        existing = {r["external_id"]: r for r in await con.fetch(Q.VOLUNTEERS_BY_EXTERNAL_IDS, ids)}
+        for row in rows:
+            v = row.volunteer
+            if v is None:
+                fail(row.line, row.errors)
+                continue
+            if not principal.covers(v.home_grid):
+                fail(row.line, [RowError(row.line, "home_grid", f"{v.home_grid} is outside your area scope")])
+                continue
+            old = existing.get(v.external_id)
+            if old is None:
+                try:
+                    async with con.transaction():  # savepoint: a failing row leaves the others alone
+                        new = await service.register_volunteer(con, ctx, v, field_prefix="row")
+                except Problem as e:
+                    err = (e.extra.get("errors") or [{"field": "row", "message": e.detail}])[0]
+                    fld = err["field"].removeprefix("row.")
+                    if e.status == 409 and fld == "external_id":  # a concurrent import got there first
+                        old = await con.fetchrow(Q.GET_VOLUNTEER_BY_EXTERNAL, v.external_id)
+                    else:
+                        fail(row.line, [RowError(row.line, fld, err["message"])])
+                        continue
+                except asyncpg.PostgresError as e:  # a constraint the parser did not foresee
+                    fail(row.line, [RowError(row.line, "row", f"refused by the database: {e.__class__.__name__}")])
+                    continue
+                else:
+                    existing[v.external_id] = new
+                    report["created"] += 1
+                    report["rows"].append({"line": row.line, "status": "created", "id": str(new["id"]),
+                                           "external_id": v.external_id})
+                    continue
+            report["skipped"] += 1
+            report["rows"].append({"line": row.line, "status": "exists", "external_id": v.external_id,
+                                   "id": str(old["id"]) if principal.covers(old["home_grid"]) else None})
+    return report

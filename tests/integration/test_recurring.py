@@ -1,0 +1,265 @@
+"""Recurring work against the real database: schedule occurrences and pairing visits
+are created exactly once even when several replicas generate at the same time;
+a completed visit moves the pairing on; the overdue listing; the CSV import's
+per-row savepoints."""
+import asyncio
+import json
+import uuid
+from datetime import datetime, time, timedelta
+
+import pytest
+
+from govctl import areas as area_file
+from govkit import db, settings
+from govkit.areas import on_area_upserted
+from govkit.auth import Principal
+from volunteers import config as vconfig
+from volunteers import queries as Q
+from volunteers import recurring as R
+from volunteers import registry_import as RI
+from volunteers import service
+from volunteers.domain.dispatch import LOCAL
+
+SCHEDULE_GRID = "changping.changping_community.g08"
+PAIRING_GRID = "changping.zhongguping.g08"
+VISIT_GRID = "changping.zhongguping.g07"  # one volunteer only: the paired one is the best candidate
+ALL_WEEK = [{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)]
+
+
+@pytest.fixture
+async def vpool(stack):
+    pool = await db.create_pool(stack.service_dsn("volunteers"), "volunteers", max_size=10)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def ctx(vpool):
+    events, _ = area_file.load(area_file.DEFAULT_FILE)
+    async with vpool.acquire() as con:
+        for e in events:
+            await on_area_upserted(con, e, None)
+    cfg = vconfig.configure(settings.load("volunteers", {
+        "VOLUNTEERS_DATABASE_URL": "postgresql://unused", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}), {})
+    c = service.Context(pool=vpool, config=cfg, pseudonym_key="k" * 40)
+    yield c
+    # leave nothing active behind for the services the end-to-end tests start on the same database
+    await vpool.execute("update schedules set active = false where grid_id = $1", SCHEDULE_GRID)
+    await vpool.execute("update pairings set active = false where grid_id = any($1::text[])", [PAIRING_GRID, VISIT_GRID])
+
+
+def next_monday_midnight(weeks_ahead: int = 4) -> datetime:
+    today = datetime.now(LOCAL).date()
+    monday = today + timedelta(days=(7 - today.weekday()) % 7 + 7 * weeks_ahead)
+    return datetime.combine(monday, time(0, 0), LOCAL)
+
+
+async def meal_schedule(ctx, **kw):
+    async with ctx.pool.acquire() as con:
+        return await R.create_schedule(con, ctx, R.NewSchedule(**{
+            "name": "爱心食堂午餐送餐", "task_type": "meal_delivery", "grid_id": SCHEDULE_GRID,
+            "weekdays": [0, 1, 2, 3, 4], "start_time": time(11, 0), "duration_minutes": 60, "headcount": 2,
+            "beneficiary_refs": ["household_lc01", "household_lc02"], **kw}))
+
+
+async def schedule_tasks(pool, schedule_id):
+    return await pool.fetch("select * from tasks where origin = 'schedule' and origin_ref like $1 order by window_start",
+                            f"{schedule_id}:%")
+
+
+async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpool, monkeypatch):
+    s = await meal_schedule(ctx)
+    now = next_monday_midnight()  # a fixed future Monday 00:00 CST: the horizon holds Monday to Friday 11:00
+    days = [now.date() + timedelta(days=i) for i in range(5)]
+    attempts = []  # (day, created) of each claim attempt on this test's schedule (others may be in the database)
+    claim = R._claim_occurrence
+
+    async def spy(ctx_, sched, day, *a):
+        created = await claim(ctx_, sched, day, *a)
+        if sched["id"] == s["id"]:
+            attempts.append((day, created))
+        return created
+    monkeypatch.setattr(R, "_claim_occurrence", spy)
+
+    def created_days():
+        return sorted(d for d, created in attempts if created)
+
+    # the worst case: every replica read the claims before any was made, so all three race for every occurrence
+    with monkeypatch.context() as m:
+        m.setattr(Q, "SCHEDULE_RUNS_FROM", "select null::uuid as schedule_id, null::date as occurs_on "
+                                           "where $1::date is null")
+        await asyncio.gather(*(R.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
+    assert len(attempts) == 15 and created_days() == days  # 3 generators x 5 occurrences; one task each
+
+    tasks = await schedule_tasks(vpool, s["id"])
+    assert [t["origin_ref"] for t in tasks] == [f"{s['id']}:{d.isoformat()}" for d in days]
+    assert [t["window_start"] for t in tasks] == [datetime.combine(d, time(11, 0), LOCAL) for d in days]
+    assert all(t["window_end"] - t["window_start"] == timedelta(minutes=60) for t in tasks)
+    assert {(t["task_type"], t["grid_id"], t["headcount"]) for t in tasks} == {("meal_delivery", SCHEDULE_GRID, 2)}
+    assert {tuple(t["required_skills"]) for t in tasks} == {("meal_delivery",)}  # the task type's default
+    assert {t["beneficiary_ref"] for t in tasks} == {"household_lc01,household_lc02"}
+    runs = await vpool.fetch("select occurs_on, task_id from schedule_runs where schedule_id = $1 order by occurs_on",
+                             s["id"])
+    assert [(r["occurs_on"], r["task_id"]) for r in runs] == [(t["window_start"].astimezone(LOCAL).date(), t["id"])
+                                                              for t in tasks]
+    # each task announced once in the outbox
+    created = await vpool.fetchval("select count(*) from outbox where event_type = 'gov.task.created.v1' "
+                                   "and key = any($1::text[])", [str(t["id"]) for t in tasks])
+    assert created == 5
+
+    # again, concurrently: the claimed occurrences are not even tried
+    attempts.clear()
+    await asyncio.gather(*(R.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
+    assert attempts == [] and len(await schedule_tasks(vpool, s["id"])) == 5
+
+    # belt and braces: even with the claims lost, the tasks' unique origin keeps one task per occurrence
+    await vpool.execute("delete from schedule_runs where schedule_id = $1", s["id"])
+    await asyncio.gather(*(R.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
+    assert sorted({d for d, _ in attempts}) == days and created_days() == []
+    assert len(await schedule_tasks(vpool, s["id"])) == 5
+    assert await vpool.fetchval("select count(*) from schedule_runs where schedule_id = $1 and task_id is not null",
+                                s["id"]) == 5
+
+    # a day later the horizon has moved by a day: the next Monday only
+    attempts.clear()
+    await asyncio.gather(*(R.generate_schedule_tasks(ctx, now=now + timedelta(days=1)) for _ in range(3)))
+    assert created_days() == [days[0] + timedelta(days=7)]
+    assert len(await schedule_tasks(vpool, s["id"])) == 6
+
+
+async def test_occurrences_respect_weekdays_start_time_and_inactive_schedules(ctx, vpool):
+    s = await meal_schedule(ctx, weekdays=[2, 5], start_time=time(9, 30), required_skills=[])
+    wednesday_10 = next_monday_midnight() + timedelta(days=2, hours=10)  # Wednesday 09:30 has passed
+    assert await R.generate_schedule_tasks(ctx, now=wednesday_10) >= 2
+    tasks = await schedule_tasks(vpool, s["id"])
+    starts = [t["window_start"].astimezone(LOCAL) for t in tasks]
+    assert [(d.weekday(), d.time()) for d in starts] == [(5, time(9, 30)), (2, time(9, 30))]
+    assert starts[1].date() == (wednesday_10 + timedelta(days=7)).date()
+    assert tasks[0]["required_skills"] == []
+
+    await vpool.execute("update schedules set active = false where id = $1", s["id"])
+    await R.generate_schedule_tasks(ctx, now=wednesday_10 + timedelta(days=7))
+    assert len(await schedule_tasks(vpool, s["id"])) == 2
+
+
+async def register(ctx, sub, grid=PAIRING_GRID):
+    async with ctx.pool.acquire() as con, con.transaction():
+        return await service.register_volunteer(con, ctx, service.NewVolunteer(
+            name=f"帮扶志愿者{sub}", roles=["public_service_worker"], home_grid=grid, skills=["elderly_care"],
+            availability=ALL_WEEK, account_sub=sub))
+
+
+async def pair(ctx, volunteer_id, household, first_visit_on=None, every_days=7, grid=PAIRING_GRID):
+    async with ctx.pool.acquire() as con, con.transaction():
+        return await R.create_pairing(con, ctx, R.NewPairing(
+            volunteer_id=volunteer_id, household_ref=household, household_name="王奶奶", grid_id=grid,
+            every_days=every_days, first_visit_on=first_visit_on))
+
+
+async def visits(pool, pairing_id):
+    return await pool.fetch("select * from tasks where origin = 'pairing' and origin_ref like $1 order by created_at",
+                            f"{pairing_id}:%")
+
+
+async def test_a_due_pairing_gets_one_visit_and_a_completed_visit_moves_it_on(ctx, vpool):
+    sub = f"pair-{uuid.uuid4().hex[:8]}"
+    v = await register(ctx, sub, grid=VISIT_GRID)
+    household = f"household_{uuid.uuid4().hex[:8]}"
+    p = await pair(ctx, v["id"], household, grid=VISIT_GRID)
+    today = R.local_today(await vpool.fetchval("select now()"))
+    assert p["next_due"] == today
+
+    counts = await asyncio.gather(*(R.generate_pairing_visits(ctx) for _ in range(3)))
+    (task,) = await visits(vpool, p["id"])
+    assert sum(counts) >= 1  # other pairings in the database may be due as well
+    assert task["origin_ref"] == f"{p['id']}:{today.isoformat()}"
+    assert (task["task_type"], task["grid_id"], task["headcount"], list(task["required_skills"])) == (
+        "pairing_visit", VISIT_GRID, 1, [])
+    assert task["beneficiary_ref"] == household and "王奶奶" not in task["title"]
+    payloads = [json.loads(bytes(r["payload"])) for r in
+                await vpool.fetch("select payload from outbox where key = $1", str(task["id"]))]
+    assert payloads and all("王奶奶" not in json.dumps(x, ensure_ascii=False) for x in payloads)
+    await asyncio.gather(*(R.generate_pairing_visits(ctx) for _ in range(3)))
+    assert len(await visits(vpool, p["id"])) == 1
+
+    # the paired volunteer (the only one in the grid) is offered the visit, accepts, checks in and out
+    offer = await vpool.fetchrow("select * from offers where task_id = $1 and status = 'pending'", task["id"])
+    assert offer["volunteer_id"] == v["id"]
+    me = Principal(sub=sub, roles=["volunteer"])
+    await service.respond(ctx, offer["id"], True, None, me)
+    await service.check_in(ctx, task["id"], me)
+    await service.check_out(ctx, task["id"], me)
+
+    await asyncio.gather(*(R.generate_pairing_visits(ctx) for _ in range(3)))
+    moved = await vpool.fetchrow("select * from pairings where id = $1", p["id"])
+    assert moved["next_due"] == today + timedelta(days=7) and moved["last_visit_at"] is not None
+    assert len(await visits(vpool, p["id"])) == 1  # the next visit is not due yet
+
+
+async def test_overdue_pairings_are_listed_until_visited(ctx, vpool):
+    v = await register(ctx, f"pair-{uuid.uuid4().hex[:8]}")
+    today = R.local_today(await vpool.fetchval("select now()"))
+    late = await pair(ctx, v["id"], f"household_{uuid.uuid4().hex[:8]}", first_visit_on=today - timedelta(days=3))
+    due_today = await pair(ctx, v["id"], f"household_{uuid.uuid4().hex[:8]}")
+    later = await pair(ctx, v["id"], f"household_{uuid.uuid4().hex[:8]}", first_visit_on=today + timedelta(days=5))
+    mine = {late["id"], due_today["id"], later["id"]}
+
+    async def listed(**kw):
+        async with vpool.acquire() as con:
+            rows = await R.list_pairings(con, areas=[PAIRING_GRID], today=today, limit=500, **kw)
+        return {r["id"]: r for r in rows if r["id"] in mine}
+
+    assert set(await listed(overdue=True)) == {late["id"]}
+    assert set(await listed(overdue=False)) == {due_today["id"], later["id"]}
+    everything = await listed()
+    assert [everything[i]["overdue"] for i in (late["id"], due_today["id"], later["id"])] == [True, False, False]
+
+    # the overdue one and today's get a visit at once (due by tomorrow); the one in five days does not
+    await R.generate_pairing_visits(ctx)
+    assert len(await visits(vpool, late["id"])) == 1 and len(await visits(vpool, due_today["id"])) == 1
+    assert await visits(vpool, later["id"]) == []
+    (visit,) = await visits(vpool, late["id"])
+    assert visit["origin_ref"].endswith(str(today - timedelta(days=3)))
+    assert visit["window_start"] >= await vpool.fetchval("select now()") - timedelta(minutes=1)  # starts now, not in the past
+    row = (await listed(overdue=True))[late["id"]]
+    assert row["visit_task_id"] == visit["id"] and row["overdue"]
+
+    # completed: no longer overdue even before the generator moves next_due on
+    await vpool.execute("update tasks set status = 'completed' where id = $1", visit["id"])
+    assert late["id"] not in await listed(overdue=True)
+    await R.generate_pairing_visits(ctx)
+    moved = await vpool.fetchrow("select next_due from pairings where id = $1", late["id"])
+    assert moved["next_due"] == today + timedelta(days=7)
+
+    # scope: another village's staff do not see them
+    async with vpool.acquire() as con:
+        assert not {r["id"] for r in await R.list_pairings(con, areas=["changping.kongjiafan"], today=today)} & mine
+
+
+async def test_import_inserts_good_rows_in_savepoints_and_is_idempotent(ctx, vpool):
+    tag = uuid.uuid4().hex[:6]
+    head = "external_id,name,roles,home_grid,account_sub,skills"
+    lines = [f"A{tag},甲,volunteer,changping.kongjiafan.g06,,meal_delivery",
+             f"B{tag},乙,volunteer,changping.kongjiafan.g99,,",  # parses, but no such grid: refused by the database
+             f"C{tag},丙,volunteer,changping.zhongguping.g06,,",  # outside the caller's scope
+             f"D{tag},丁,volunteer,changping.kongjiafan.g06,taken-{tag},",
+             f"E{tag},戊,volunteer,changping.kongjiafan.g06,taken-{tag}x,"]
+    await register(ctx, f"taken-{tag}x", grid="changping.kongjiafan.g06")  # E's account is registered already
+    rows = RI.parse_csv("\n".join([head, *lines]).encode())
+    va = Principal(sub="va", roles=["village_admin"], areas=["changping.kongjiafan"])
+    report = await RI.import_rows(ctx, rows, va)
+    assert (report["created"], report["skipped"], report["failed"]) == (2, 0, 3)
+    assert [(e["line"], e["field"]) for e in report["errors"]] == [(3, "home_grid"), (4, "home_grid"),
+                                                                   (6, "account_sub")]
+    assert "already registered" in report["errors"][2]["message"]
+    assert [r["status"] for r in report["rows"]] == ["created", "error", "error", "created", "error"]
+    ids = {r["external_id"]: r["id"] for r in report["rows"] if r["status"] == "created"}
+    got = await vpool.fetch("select id, external_id, skills from volunteers where external_id like $1", f"%{tag}")
+    assert {r["external_id"]: str(r["id"]) for r in got} == ids
+    assert await vpool.fetchval("select count(*) from outbox where event_type = 'gov.volunteer.registered.v1' "
+                                "and key = any($1::text[])", list(ids.values())) == 2
+
+    again = await RI.import_rows(ctx, RI.parse_csv("\n".join([head, *lines]).encode()), va)
+    assert (again["created"], again["skipped"], again["failed"]) == (0, 2, 3)
+    assert {r["external_id"]: r["id"] for r in again["rows"] if r["status"] == "exists"} == ids
+    assert await vpool.fetchval("select count(*) from volunteers where external_id like $1", f"%{tag}") == 2
