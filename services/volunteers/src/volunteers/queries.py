@@ -35,7 +35,8 @@ EXCLUDED = "select volunteer_id from offers where task_id = $1"
 
 CANDIDATES = """
 select v.id, v.roles, v.home_grid, v.skills, v.availability, v.max_concurrent, v.active,
-       (select count(*) from assignments a where a.volunteer_id = v.id and a.status in ('assigned', 'in_progress')) as load,
+       (select count(*) from assignments a where a.volunteer_id = v.id and a.status in ('assigned', 'in_progress'))
+       + (select count(*) from offers po where po.volunteer_id = v.id and po.status = 'pending') as load,
        coalesce((select sum(l.hours) from ledger l where l.volunteer_id = v.id and l.at > $2::timestamptz - interval '30 days'), 0)::float8 as hours_30d,
        (select count(*) from offers o where o.volunteer_id = v.id and o.status <> 'pending') as offers_made,
        (select count(*) from offers o where o.volunteer_id = v.id and o.status = 'accepted') as offers_accepted,

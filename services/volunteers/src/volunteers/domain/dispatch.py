@@ -52,7 +52,7 @@ class Candidate:
     leave: tuple[tuple[datetime, datetime], ...] = ()
     max_concurrent: int = 2
     active: bool = True
-    load: int = 0  # tasks assigned or in progress
+    load: int = 0  # tasks assigned or in progress, and offers still pending
     hours_30d: float = 0.0
     offers_made: int = 0
     offers_accepted: int = 0
