@@ -53,9 +53,13 @@ Q_SATISFACTION = """
 select avg(satisfaction)::float8 as mean, count(*)::int as n from r_cases
 where grid_path <@ $1::ltree and rated_at >= $2 and rated_at < $3
 """
+# open at the week's end = still open now, or ended after the week: two index scans, not the whole history
 Q_OPEN_AT_END = """
 select grid_id, category, severity, overdue, report_count from r_cases
-where grid_path <@ $1::ltree and reported_at < $2 and (ended_at is null or ended_at >= $2)
+where ended_at is null and reported_at < $2 and grid_path <@ $1::ltree
+union all
+select grid_id, category, severity, overdue, report_count from r_cases
+where ended_at >= $2 and reported_at < $2 and grid_path <@ $1::ltree
 """
 Q_REPEAT_ADDRESSES = """
 select grid_id, address_ref, count(*)::int as n from r_cases
