@@ -10,7 +10,7 @@
    one row per event (event id + payload) into a scratch table, in the same
    batch size. Reported: events/s of both and their ratio.
 2. Weekly-report latency over a long history: r_cases is bulk-loaded with M
-   cases over two years (and the rollups r_daily / r_open derived from them, as
+   cases over two years (and the rollups r_rollup / r_open derived from them, as
    the projections would have built them), then kpis.weekly() for the town is
    timed for the latest week and for a week a year back: p50/p99 ms.
 
@@ -126,11 +126,11 @@ async def baseline(dsn: str, events, batch: int) -> float:
 
 
 async def load_history(dsn: str, n_cases: int, grids: list[str], rng: random.Random) -> float:
-    """Bulk-load r_cases and derive r_daily / r_open as the projections would have."""
+    """Bulk-load r_cases and derive r_rollup / r_open as the projections would have."""
     con = await db.connect(dsn, "reporting")
     t0 = time.perf_counter()
     try:
-        await con.execute("truncate r_cases, r_daily, r_open")
+        await con.execute("truncate r_cases, r_rollup, r_open")
         await con.execute("create temp table stage (like r_cases including defaults)")
         await con.execute("alter table stage alter column grid_path drop not null")
         now = datetime.now(timezone.utc)
@@ -155,17 +155,20 @@ async def load_history(dsn: str, n_cases: int, grids: list[str], rng: random.Ran
             await con.execute("update stage set grid_path = grid_id::ltree; "
                               "insert into r_cases select * from stage; truncate stage")
             say(f"  loaded {min(base + chunk, n_cases):,} cases")
-        for metric, col in (("new", "reported_at"), ("opened", "reported_at"), ("accepted", "accepted_at"),
-                            ("resolved", "resolved_at"), ("closed", "closed_at"), ("ended", "ended_at")):
-            await con.execute(f"""
-                insert into r_daily (day, grid_id, grid_path, category, metric, n)
-                select ({col} at time zone 'Asia/Shanghai')::date, grid_id, grid_id::ltree, category, '{metric}', count(*)
-                from r_cases where {col} is not null group by 1, 2, 3, 4""")
-        await con.execute("""insert into r_open (grid_id, grid_path, category, n)
-                             select grid_id, grid_id::ltree, category, count(*) from r_cases where ended_at is null
-                             group by 1, 2, 3""")
+        levels = ("grid_id", "substring(grid_id from '^[^.]+[.][^.]+')", "split_part(grid_id, '.', 1)")
+        for area in levels:
+            for metric, col in (("new", "reported_at"), ("accepted", "accepted_at"), ("resolved", "resolved_at"),
+                                ("closed", "closed_at"), ("ended", "ended_at")):
+                await con.execute(f"""
+                    insert into r_rollup (week, area_id, category, metric, n)
+                    select date_trunc('week', {col} at time zone 'Asia/Shanghai')::date, {area}, category,
+                           '{metric}', count(*)
+                    from r_cases where {col} is not null group by 1, 2, 3""")
+            await con.execute(f"""insert into r_open (area_id, category, n)
+                                  select {area}, category, count(*) from r_cases where ended_at is null
+                                  group by 1, 2""")
         await con.execute("analyze r_cases")
-        await con.execute("analyze r_daily")
+        await con.execute("analyze r_rollup")
         return time.perf_counter() - t0
     finally:
         await con.close()

@@ -1,8 +1,8 @@
 """Every KPI of the weekly risk assessment, computed once (docs/kpis.md has the formulas).
 
-The report of a unit (town, village or grid) for an ISO week reads the week's
-rollups, the cases closed/resolved/rated in the week, and the cases open at its
-end; its cost does not grow with the history.
+The report of a unit (town, village or grid) for an ISO week reads its own
+area's weekly rollups, the cases closed/resolved/rated in the week, and the
+cases open at its end; its cost does not grow with the history.
 """
 from __future__ import annotations
 
@@ -19,26 +19,22 @@ LOCAL = ZoneInfo("Asia/Shanghai")
 COUNTS = ("new", "accepted", "resolved", "closed", "overdue", "escalated", "referred", "reopened")
 GRASSROOTS = ("grid", "village")
 
-Q_DAILY = """
-select category, metric, sum(n)::int as n from r_daily
-where grid_path <@ $1::ltree and day >= $2 and day < $3 group by 1, 2
+Q_WEEK = """
+select category, metric, sum(n)::int as n from r_rollup
+where area_id = $1 and week = $2 group by 1, 2
 """
-Q_DAILY_WEEKS = """
-select date_trunc('week', day)::date as week, metric, sum(n)::int as n from r_daily
-where grid_path <@ $1::ltree and day >= $2 and day < $3 and category not like 'task:%' group by 1, 2
+Q_WEEKS = """
+select week, metric, sum(n)::int as n from r_rollup
+where area_id = $1 and week >= $2 and week < $3 and category not like 'task:%' group by 1, 2
 """
-Q_DAILY_BY_GRID = """
-select grid_id, day, sum(n)::int as n from r_daily
-where grid_path <@ $1::ltree and day >= $2 and day < $3 and metric = 'new' group by 1, 2
+Q_GRID_NEW = """
+select area_id, week, sum(n)::int as n from r_rollup
+where area_id = any($1::text[]) and week >= $2 and week < $3 and metric = 'new' group by 1, 2
 """
-Q_TREND = """
-select date_trunc('week', day)::date as week, metric, sum(n)::int as n from r_daily
-where grid_path <@ $1::ltree and day >= $2 and day < $3 and metric in ('new', 'closed') group by 1, 2
-"""
-Q_OPEN_NOW = "select category, sum(n)::int as n from r_open where grid_path <@ $1::ltree group by 1"
+Q_OPEN_NOW = "select category, n from r_open where area_id = $1"
 Q_OPEN_DELTA_AFTER = """
-select category, sum(case metric when 'opened' then n else -n end)::int as n from r_daily
-where grid_path <@ $1::ltree and day >= $2 and metric in ('opened', 'ended') group by 1
+select category, sum(case metric when 'new' then n else -n end)::int as n from r_rollup
+where area_id = $1 and week >= $2 and metric in ('new', 'ended') and category not like 'task:%' group by 1
 """
 Q_CLOSED = """
 select category, on_time, reopen_count, max_level from r_cases
@@ -141,16 +137,19 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
     area = await con.fetchrow(Q_AREA, area_id)
     if area is None:
         raise UnknownArea(area_id)
+    # plan each query for its area: a generic plan cannot tell the town (every row) from a grid (a few)
+    await con.execute("set plan_cache_mode = force_custom_plan")
     start, end = week.monday, week.end
     ts, te = at_midnight(start), at_midnight(end)
 
     # counts of the week and the four before, by category
     this: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for r in await con.fetch(Q_DAILY, area_id, start, end):
+    week_rows = await con.fetch(Q_WEEK, area_id, start)
+    for r in week_rows:
         if not r["category"].startswith("task:"):
             this[r["category"]][r["metric"]] += r["n"]
     prev_weeks = {i: {m: 0 for m in COUNTS} for i in range(1, 5)}
-    for r in await con.fetch(Q_DAILY_WEEKS, area_id, start - timedelta(weeks=4), start):
+    for r in await con.fetch(Q_WEEKS, area_id, start - timedelta(weeks=4), start):
         i = (start - r["week"]).days // 7
         if r["metric"] in COUNTS and 1 <= i <= 4:
             prev_weeks[i][r["metric"]] += r["n"]
@@ -201,7 +200,8 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
         change[m] = {"previous": prev, "delta": cur - prev, "mean_4w": mean4,
                      "vs_mean_4w": ratio(cur - mean4, mean4) if mean4 else None}
 
-    trend_rows = await con.fetch(Q_TREND, area_id, start - timedelta(weeks=7), end)
+    trend_rows = [r for r in await con.fetch(Q_WEEKS, area_id, start - timedelta(weeks=7), end)
+                  if r["metric"] in ("new", "closed")]
     trend = []
     for i in range(7, -1, -1):
         w = week.shift(-i)
@@ -223,7 +223,7 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
         "repeat_parties": [{"party_ref": p["party_ref"], "cases": p["n"]} for p in parties],
     }
 
-    volunteers = await _volunteers(con, area_id, start, end, ts, te)
+    volunteers = await _volunteers(con, area_id, week_rows, start, end, ts, te)
     risk_counts = {lv: sum(1 for g in grids if g["risk"] == lv) for lv in R.LEVELS}
     return {
         "area": {"id": area["id"], "name": area["name"], "kind": area["kind"]},
@@ -252,12 +252,12 @@ async def _grids(con, area_id: str, week: Week, rule: R.RiskRule, ts: datetime, 
         if a["grid_id"] in facts:
             facts[a["grid_id"]].repeat_addresses += 1
     start = week.monday
-    per_day = await con.fetch(Q_DAILY_BY_GRID, area_id, start - timedelta(weeks=4), week.end)
-    for r in per_day:
-        f = facts.get(r["grid_id"])
+    per_week = await con.fetch(Q_GRID_NEW, list(facts), start - timedelta(weeks=4), week.end)
+    for r in per_week:
+        f = facts.get(r["area_id"])
         if f is None:
             continue
-        if r["day"] >= start:
+        if r["week"] >= start:
             f.new += r["n"]
         else:
             f.mean_4w += r["n"] / 4
@@ -272,8 +272,8 @@ async def _grids(con, area_id: str, week: Week, rule: R.RiskRule, ts: datetime, 
     return out
 
 
-async def _volunteers(con, area_id, start, end, ts, te) -> dict:
-    rows = [r for r in await con.fetch(Q_DAILY, area_id, start, end) if r["category"].startswith("task:")]
+async def _volunteers(con, area_id, week_rows, start, end, ts, te) -> dict:
+    rows = [r for r in week_rows if r["category"].startswith("task:")]
     m = defaultdict(int)
     for r in rows:
         m[r["metric"]] += r["n"]

@@ -1,7 +1,8 @@
 """Projections of case, task and volunteer events into the reporting schema.
 
 Each handler runs inside the consumer's inbox transaction. Rollups are updated
-incrementally (r_daily, r_open), so a weekly report reads a week of rows.
+incrementally per ISO week and per area level (r_rollup, r_open), so a weekly
+report reads a few rows of its own area.
 A shared advisory lock lets `rebuild` hold the projections still while it replays.
 """
 from __future__ import annotations
@@ -18,16 +19,25 @@ ENDED = ("closed", "rejected", "withdrawn", "merged")
 LOCK_SHARED = "select pg_advisory_xact_lock_shared($1)"
 
 DAY = "(($1::timestamptz) at time zone 'Asia/Shanghai')::date"
+WEEK = "date_trunc('week', ($1::timestamptz) at time zone 'Asia/Shanghai')::date"
 
+# one row per level: the grid, its village and its town
 BUMP = f"""
-insert into r_daily (day, grid_id, grid_path, category, metric, n)
-values ({DAY}, $2::text, $2::text::ltree, $3, $4, $5)
-on conflict (day, grid_id, category, metric) do update set n = r_daily.n + excluded.n
+insert into r_rollup (week, area_id, category, metric, n)
+select {WEEK}, a, $3, $4, $5 from unnest($2::text[]) a
+on conflict (area_id, week, category, metric) do update set n = r_rollup.n + excluded.n
 """
 OPEN_DELTA = """
-insert into r_open (grid_id, grid_path, category, n) values ($1::text, $1::text::ltree, $2, $3)
-on conflict (grid_id, category) do update set n = r_open.n + excluded.n
+insert into r_open (area_id, category, n) select a, $2, $3 from unnest($1::text[]) a
+on conflict (area_id, category) do update set n = r_open.n + excluded.n
 """
+
+
+def levels(grid_id: str) -> list[str]:
+    parts = grid_id.split(".")
+    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
+
+
 INSERT_CASE = """
 insert into r_cases (case_id, number, category, severity, grid_id, grid_path, title, tags, status, level, max_level,
                      reporter_ref, address_ref, party_refs, reported_at, updated_at)
@@ -46,7 +56,7 @@ CLOSE = "update r_cases set closed_at = $2, ended_at = $2, on_time = $3 where ca
 
 
 async def _bump(con, at, grid, category, metric, n=1):
-    await con.execute(BUMP, at, grid, category, metric, n)
+    await con.execute(BUMP, at, levels(grid), category, metric, n)
 
 
 async def on_case_event(con, ev: C.CaseFacts, env: CloudEvent) -> None:
@@ -57,8 +67,7 @@ async def on_case_event(con, ev: C.CaseFacts, env: CloudEvent) -> None:
         await con.execute(INSERT_CASE, _uuid(ev.case_id), ev.number, cat, ev.severity, grid, ev.title, ev.tags,
                           ev.status, ev.level, ev.reporter_ref, ev.address_ref, ev.party_refs, at)
         await _bump(con, at, grid, cat, "new")
-        await _bump(con, at, grid, cat, "opened")
-        await con.execute(OPEN_DELTA, grid, cat, 1)
+        await con.execute(OPEN_DELTA, levels(grid), cat, 1)
         return
     row = await con.fetchrow(UPDATE_CASE, _uuid(ev.case_id), ev.status, ev.level, list(LEVELS), at)
     if row is None:
@@ -100,7 +109,7 @@ async def on_case_event(con, ev: C.CaseFacts, env: CloudEvent) -> None:
 
 async def _ended(con, at, grid, cat):
     await _bump(con, at, grid, cat, "ended")
-    await con.execute(OPEN_DELTA, grid, cat, -1)
+    await con.execute(OPEN_DELTA, levels(grid), cat, -1)
 
 
 def _uuid(v: str):
@@ -171,4 +180,4 @@ def handlers() -> dict:
     out["gov.volunteer.hours_corrected.v1"] = on_hours_corrected
     return out
 
-PROJECTION_TABLES = ("r_cases", "r_daily", "r_open", "r_tasks", "r_volunteers", "r_hours")
+PROJECTION_TABLES = ("r_cases", "r_rollup", "r_open", "r_tasks", "r_volunteers", "r_hours")
