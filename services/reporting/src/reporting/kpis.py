@@ -17,7 +17,6 @@ from reporting import risk as R
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 COUNTS = ("new", "accepted", "resolved", "closed", "overdue", "escalated", "referred", "reopened")
-GRASSROOTS = ("grid", "village")
 
 Q_WEEK = """
 select category, metric, sum(n)::int as n from r_rollup
@@ -37,8 +36,10 @@ select category, sum(case metric when 'new' then n else -n end)::int as n from r
 where area_id = $1 and week >= $2 and metric in ('new', 'ended') and category not like 'task:%' group by 1
 """
 Q_CLOSED = """
-select category, on_time, reopen_count, max_level from r_cases
-where grid_path <@ $1::ltree and closed_at >= $2 and closed_at < $3
+select category, count(*)::int as closed, count(*) filter (where on_time)::int as on_time,
+       count(*) filter (where reopen_count > 0)::int as reworked,
+       count(*) filter (where max_level in ('grid', 'village'))::int as grassroots
+from r_cases where grid_path <@ $1::ltree and closed_at >= $2 and closed_at < $3 group by 1
 """
 Q_RESOLVE_HOURS = """
 select percentile_cont(0.5) within group (order by h) as p50, percentile_cont(0.9) within group (order by h) as p90
@@ -49,13 +50,19 @@ Q_SATISFACTION = """
 select avg(satisfaction)::float8 as mean, count(*)::int as n from r_cases
 where grid_path <@ $1::ltree and rated_at >= $2 and rated_at < $3
 """
-# open at the week's end = still open now, or ended after the week: two index scans, not the whole history
+# open at the week's end = still open now, or ended after the week: two index scans, not the whole history;
+# grouped per grid, kind (dispute / petition / other) and severity
 Q_OPEN_AT_END = """
-select grid_id, category, severity, overdue, report_count from r_cases
-where ended_at is null and reported_at < $2 and grid_path <@ $1::ltree
-union all
-select grid_id, category, severity, overdue, report_count from r_cases
-where ended_at >= $2 and reported_at < $2 and grid_path <@ $1::ltree
+select grid_id, case when category like 'dispute.%' then 'dispute' when category = 'petition' then 'petition'
+                     else 'other' end as kind,
+       severity, count(*)::int as n, count(*) filter (where overdue)::int as overdue,
+       count(*) filter (where report_count > 1)::int as repeats
+from (select grid_id, category, severity, overdue, report_count from r_cases
+      where ended_at is null and reported_at < $2 and grid_path <@ $1::ltree
+      union all
+      select grid_id, category, severity, overdue, report_count from r_cases
+      where ended_at >= $2 and reported_at < $2 and grid_path <@ $1::ltree) open_cases
+group by 1, 2, 3
 """
 Q_REPEAT_ADDRESSES = """
 select grid_id, address_ref, count(*)::int as n from r_cases
@@ -166,24 +173,23 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
     sat = await con.fetchrow(Q_SATISFACTION, area_id, ts, te)
 
     totals = {m: sum(c[m] for c in this.values()) for m in COUNTS}
-    n_closed = len(closed)
+    n_closed = sum(c["closed"] for c in closed)
     disputes = [c for c in closed if c["category"].startswith("dispute.")]
     kpis = {
         **totals,
         "closed": n_closed,
         "open_at_end": sum(open_end.values()),
         "closure_rate": ratio(n_closed, open_start_total + totals["new"]),
-        "on_time_rate": ratio(sum(1 for c in closed if c["on_time"]), n_closed),
-        "rework_rate": ratio(sum(1 for c in closed if c["reopen_count"] > 0), n_closed),
-        "grassroots_resolution_rate": ratio(sum(1 for c in disputes if c["max_level"] in GRASSROOTS), len(disputes)),
+        "on_time_rate": ratio(sum(c["on_time"] for c in closed), n_closed),
+        "rework_rate": ratio(sum(c["reworked"] for c in closed), n_closed),
+        "grassroots_resolution_rate": ratio(sum(c["grassroots"] for c in disputes),
+                                            sum(c["closed"] for c in disputes)),
         "satisfaction_mean": round(sat["mean"], 2) if sat["n"] else None,
         "satisfaction_count": sat["n"],
         "median_hours_to_resolve": r1(hours["p50"]),
         "p90_hours_to_resolve": r1(hours["p90"]),
     }
-    closed_by_cat: dict[str, int] = defaultdict(int)
-    for c in closed:
-        closed_by_cat[c["category"]] += 1
+    closed_by_cat = {c["category"]: c["closed"] for c in closed}
     by_category = []
     for cat in sorted(set(this) | {c for c, n in open_end.items() if n} | set(closed_by_cat)):
         row = {"category": cat, "name": category_names.get(cat, cat)}
@@ -209,10 +215,10 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
                       "new": sum(r["n"] for r in trend_rows if r["week"] == w.monday and r["metric"] == "new"),
                       "closed": sum(r["n"] for r in trend_rows if r["week"] == w.monday and r["metric"] == "closed")})
 
-    grids = await _grids(con, area_id, week, rule, ts, te)
+    addresses = await con.fetch(Q_REPEAT_ADDRESSES, area_id, te - timedelta(days=30), te)
+    grids = await _grids(con, area_id, week, rule, te, addresses)
     names = {r["id"]: r["name"] for r in await con.fetch(Q_NAMES, area_id)}
     hot_grids = sorted((g for g in grids if g["new"]), key=lambda g: (-g["new"], g["id"]))[:5]
-    addresses = await con.fetch(Q_REPEAT_ADDRESSES, area_id, te - timedelta(days=30), te)
     parties = await con.fetch(Q_REPEAT_PARTIES, area_id, te - timedelta(days=30), te)
     hotspots = {
         "grids": [{"id": g["id"], "name": g["name"], "new": g["new"]} for g in hot_grids],
@@ -233,7 +239,7 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
     }
 
 
-async def _grids(con, area_id: str, week: Week, rule: R.RiskRule, ts: datetime, te: datetime) -> list[dict]:
+async def _grids(con, area_id: str, week: Week, rule: R.RiskRule, te: datetime, addresses) -> list[dict]:
     grids = await con.fetch(Q_GRIDS, area_id)
     facts = {g["id"]: R.GridFacts() for g in grids}
     open_count: dict[str, int] = defaultdict(int)
@@ -241,14 +247,14 @@ async def _grids(con, area_id: str, week: Week, rule: R.RiskRule, ts: datetime, 
         f = facts.get(c["grid_id"])
         if f is None:
             continue
-        open_count[c["grid_id"]] += 1
-        if c["category"].startswith("dispute."):
-            f.open_disputes[c["severity"]] = f.open_disputes.get(c["severity"], 0) + 1
-        elif c["category"] == "petition":
-            f.open_petitions[c["severity"]] = f.open_petitions.get(c["severity"], 0) + 1
-        f.overdue_open += bool(c["overdue"])
-        f.repeat_reports += c["report_count"] > 1
-    for a in await con.fetch(Q_REPEAT_ADDRESSES, area_id, te - timedelta(days=30), te):
+        open_count[c["grid_id"]] += c["n"]
+        if c["kind"] == "dispute":
+            f.open_disputes[c["severity"]] = f.open_disputes.get(c["severity"], 0) + c["n"]
+        elif c["kind"] == "petition":
+            f.open_petitions[c["severity"]] = f.open_petitions.get(c["severity"], 0) + c["n"]
+        f.overdue_open += c["overdue"]
+        f.repeat_reports += c["repeats"]
+    for a in addresses:
         if a["grid_id"] in facts:
             facts[a["grid_id"]].repeat_addresses += 1
     start = week.monday
