@@ -182,3 +182,12 @@ async def test_weekly_reports_are_published_once_across_replicas(stack, rcon):
         assert len(rows) == units and len({r["key"] for r in rows}) == units
     finally:
         await pool.close()
+
+
+async def test_an_event_with_a_malformed_case_id_is_poison_not_a_crash(rcon):
+    from govkit.consumer import PoisonEvent
+    c = Case(rcon, "testtown.v1.g1", "other")
+    c.id = "not-a-uuid"
+    with pytest.raises(PoisonEvent) as e:
+        await c.emit("reported", d(1))
+    assert e.value.reason == "schema_violation" and "not a UUID" in str(e.value)

@@ -7,10 +7,13 @@ A shared advisory lock lets `rebuild` hold the projections still while it replay
 """
 from __future__ import annotations
 
+import uuid
+
 from gov_contracts import CloudEvent
 from gov_contracts import cases as C
 from gov_contracts import tasks as K
 from gov_contracts import volunteers as V
+from govkit.consumer import PoisonEvent
 
 REBUILD_LOCK = 7_243_001  # pg advisory lock key shared by handlers (shared) and rebuild (exclusive)
 LEVELS = ("grid", "village", "town", "county")
@@ -113,8 +116,10 @@ async def _ended(con, at, grid, cat):
 
 
 def _uuid(v: str):
-    import uuid
-    return uuid.UUID(v)
+    try:
+        return uuid.UUID(v)
+    except (TypeError, ValueError):
+        raise PoisonEvent("schema_violation", f"{v!r} is not a UUID") from None
 
 
 UPSERT_TASK = """

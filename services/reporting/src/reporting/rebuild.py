@@ -70,11 +70,15 @@ async def rebuild(dsn: str, bootstrap: str, *, schema: str = "reporting", batch:
                         h = handlers.get(d.envelope.type)
                         if h is None:
                             continue
-                        if await inbox.record(con, consumer=CONSUMER, event_id=d.envelope.id,
-                                              event_type=d.envelope.type, topic=rec.topic,
-                                              partition=rec.partition, offset=rec.offset):
-                            await h(con, d.event, d.envelope)
-                            applied += 1
+                        try:
+                            async with con.transaction():  # a savepoint: a poison event undoes only itself
+                                if await inbox.record(con, consumer=CONSUMER, event_id=d.envelope.id,
+                                                      event_type=d.envelope.type, topic=rec.topic,
+                                                      partition=rec.partition, offset=rec.offset):
+                                    await h(con, d.event, d.envelope)
+                                    applied += 1
+                        except PoisonEvent:
+                            skipped += 1
             for tp in list(remaining):
                 if await consumer.position(tp) >= end[tp]:
                     remaining.discard(tp)
