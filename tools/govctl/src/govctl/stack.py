@@ -253,11 +253,13 @@ class Stack:
 
     def load_demo(self, say=print) -> None:
         from govctl import demo
+        # volunteers first, so the field work of the dispatched demo cases finds people to offer it to
+        self.wait_areas("volunteers", 137)
+        v, s, p = demo.load_volunteers(self.url("volunteers"), self.state["jwt_secret"])
+        say(f"demo: 20 volunteers ({v} new), a weekday meal schedule ({s} new), 2 pairings ({p} new)")
         self.wait_areas("cases", 137)
         n = demo.load_cases(self.url("cases"), self.state["jwt_secret"])
         say(f"demo: {len(demo.CASES)} cases in various states ({n} new)")
-        v, s, p = demo.load_volunteers(self.url("volunteers"), self.state["jwt_secret"])
-        say(f"demo: 20 volunteers ({v} new), a weekday meal schedule ({s} new), 2 pairings ({p} new)")
         path = demo.save_report(self.url("reporting"), self.state["jwt_secret"], self.home / "reports")
         if path:
             say(f"demo: this week's risk assessment of the town: {path}")
