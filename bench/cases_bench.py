@@ -27,22 +27,22 @@ import os
 import platform
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
-import unicodedata
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 for _d in ("libs/contracts/src", "libs/govkit/src", "tools/govctl/src", "services/cases/src"):
     if str(ROOT / _d) not in sys.path:
         sys.path.insert(0, str(ROOT / _d))
 
+from common import (_f, _pg_version, _w, drive, http_client, outbox_backlog, say,  # noqa: E402
+                    summary_ms, wait_areas)
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
@@ -62,28 +62,7 @@ BASELINE_TABLE = "bench_baseline"
 BENCH_PSEUDONYM_KEY = "bench-only-pseudonym-key-0000000000000000"
 
 
-def say(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 # -- statistics --------------------------------------------------------------------------------------------------
-
-def pct(values: list[float], q: float) -> float:
-    """Percentile by linear interpolation between closest ranks (q in 0..100)."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def summary_ms(seconds: list[float]) -> dict[str, float]:
-    ms = [x * 1000 for x in seconds]
-    return {"n": len(ms), "p50_ms": round(pct(ms, 50), 2), "p99_ms": round(pct(ms, 99), 2),
-            "mean_ms": round(statistics.fmean(ms), 2) if ms else float("nan"), "max_ms": round(max(ms), 2) if ms else float("nan")}
-
 
 # -- realistic case texts ----------------------------------------------------------------------------------------
 
@@ -241,25 +220,6 @@ def refs_for(body: dict) -> tuple[str, Optional[str], list[str]]:
 
 # -- load drivers ------------------------------------------------------------------------------------------------
 
-async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> tuple[float, list[float]]:
-    """Run one(i) for i in 0..n-1 with `concurrency` workers; returns (wall seconds, per-call seconds)."""
-    lat: list[float] = []
-    next_i = 0
-
-    async def worker() -> None:
-        nonlocal next_i
-        while next_i < n:
-            i = next_i
-            next_i += 1
-            t = time.perf_counter()
-            await one(i)
-            lat.append(time.perf_counter() - t)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - t0, lat
-
-
 class Failures:
     def __init__(self) -> None:
         self.counts: Counter = Counter()
@@ -276,11 +236,6 @@ class Failures:
                              f"e.g. {self.sample}")
 
 
-def http_client(url: str, token: str, concurrency: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60,
-                             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
-
-
 async def http_creates(client: httpx.AsyncClient, bodies: list[dict], concurrency: int,
                        fails: Failures) -> tuple[float, list[float]]:
     async def one(i: int) -> None:
@@ -288,10 +243,6 @@ async def http_creates(client: httpx.AsyncClient, bodies: list[dict], concurrenc
         if r.status_code != 201:
             fails.add(f"HTTP {r.status_code}", r.text)
     return await drive(len(bodies), concurrency, one)
-
-
-async def outbox_backlog(con: asyncpg.Connection) -> int:
-    return await con.fetchval("select count(*) from cases.outbox where published_at is null")
 
 
 # -- phases ------------------------------------------------------------------------------------------------------
@@ -308,7 +259,7 @@ async def phase_create(st: Stack, args, texts: Texts, token: str, dsn: str) -> t
             await http_creates(client, warm, args.concurrency, fails)
             fails.check("warm-up", len(warm))
             deadline = time.monotonic() + args.drain_timeout
-            while await outbox_backlog(con) and time.monotonic() < deadline:
+            while await outbox_backlog(con, "cases") and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
             outbox_before = await con.fetchval("select count(*) from cases.outbox")
             say(f"HTTP create: {len(bodies)} creates at concurrency {args.concurrency}")
@@ -318,7 +269,7 @@ async def phase_create(st: Stack, args, texts: Texts, token: str, dsn: str) -> t
             async def sample_backlog() -> None:  # how far the relay falls behind during the run
                 nonlocal peak
                 while sampling:
-                    peak = max(peak, await outbox_backlog(con))
+                    peak = max(peak, await outbox_backlog(con, "cases"))
                     await asyncio.sleep(0.25)
 
             sampler = asyncio.create_task(sample_backlog())
@@ -327,11 +278,11 @@ async def phase_create(st: Stack, args, texts: Texts, token: str, dsn: str) -> t
             sampling = False
             await sampler
             fails.check("HTTP create", len(bodies))
-        backlog_at_end = await outbox_backlog(con)
+        backlog_at_end = await outbox_backlog(con, "cases")
         backlog = backlog_at_end
         while backlog and time.monotonic() - t_end < args.drain_timeout:
             await asyncio.sleep(0.02)
-            backlog = await outbox_backlog(con)
+            backlog = await outbox_backlog(con, "cases")
         drain_s = time.monotonic() - t_end
         new_events = await con.fetchval("select count(*) from cases.outbox") - outbox_before
         published = await con.fetchval(
@@ -711,20 +662,6 @@ async def phase_single_create(st: Stack, args, texts: Texts, token: str) -> dict
 
 # -- the run -----------------------------------------------------------------------------------------------------
 
-def wait_areas(st: Stack, expected: int, timeout: float = 90) -> float:
-    t0 = time.monotonic()
-    last = None
-    while time.monotonic() - t0 < timeout:
-        try:
-            last = httpx.get(st.url("cases") + "/v1/areas", timeout=5).json().get("count")
-            if last == expected:
-                return time.monotonic() - t0
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"bench: the cases service holds {last} areas after {timeout:.0f}s, expected {expected}")
-
-
 async def measure(st: Stack, args, texts: Texts, policy) -> dict:
     token = mint(key=st.state["jwt_secret"], sub="bench", roles=["town_admin"], areas=["changping"])
     dsn = st.service_dsn("cases")
@@ -744,17 +681,9 @@ async def measure(st: Stack, args, texts: Texts, policy) -> dict:
             "bulk_load": bulk, "list_latency": lists, "single_create_100k": single}
 
 
-def _w(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _row(label: str, *cols: str) -> str:
     widths = (12, 10, 10)
     return label + " " * max(1, 50 - _w(label)) + "".join(c.rjust(w) for c, w in zip(cols, widths))
-
-
-def _f(x: float, nd: int = 1) -> str:
-    return f"{x:.{nd}f}"
 
 
 def report(res: dict) -> str:
@@ -837,7 +766,7 @@ def main(argv=None) -> None:
         st.up(services=False, demo=False, say=lambda m: say("  " + m))
         n = area_file.publish(st.bootstrap, area_file.DEFAULT_FILE)
         st.start_services(say=lambda m: say("  " + m))
-        areas_s = wait_areas(st, len(events))
+        areas_s = wait_areas(st, "cases", len(events))
         timings["stack_up"] = round(time.monotonic() - t0, 1)
         say(f"stack up in {timings['stack_up']} s; {n} areas published, held by the cases service after {areas_s:.1f} s")
         pg_version = asyncio.run(_pg_version(st.service_dsn("cases")))
@@ -863,14 +792,6 @@ def main(argv=None) -> None:
         path = RESULTS / f"cases-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
         path.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
         print(f"\nfigures written to {path.relative_to(ROOT)}")
-
-
-async def _pg_version(dsn: str) -> str:
-    con = await asyncpg.connect(dsn)
-    try:
-        return "PostgreSQL " + (await con.fetchval("show server_version")).split()[0]
-    finally:
-        await con.close()
 
 
 if __name__ == "__main__":

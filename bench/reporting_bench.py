@@ -36,6 +36,7 @@ for _d in ("libs/contracts/src", "libs/govkit/src", "tools/govctl/src", "service
            "services/cases/src"):
     sys.path.insert(0, str(ROOT / _d))
 
+from common import pct, say  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from gov_contracts import CloudEvent, REGISTRY, topics as T  # noqa: E402
@@ -52,18 +53,6 @@ CATEGORIES = ["dispute.neighbor", "dispute.family", "dispute.land", "dispute.lab
               "hazard.safety", "hazard.fire", "hazard.geologic", "environment.sanitation", "livelihood.request",
               "public_order", "epidemic", "other"]
 SEVERITIES = ["low", "medium", "medium", "high", "critical"]
-
-
-def say(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def pct(values: list[float], q: float) -> float:
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def case_events(n_events: int, grids: list[str], rng: random.Random):

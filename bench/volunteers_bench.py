@@ -33,25 +33,24 @@ import os
 import platform
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
-import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from datetime import date, datetime, time as dtime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 for _d in ("libs/contracts/src", "libs/govkit/src", "tools/govctl/src", "services/volunteers/src"):
     if str(ROOT / _d) not in sys.path:
         sys.path.insert(0, str(ROOT / _d))
 
+from common import (_f, _pg_version, _w, drive, http_client, outbox_backlog, pct, say,  # noqa: E402
+                    summary_ms, wait_areas)
 import asyncpg  # noqa: E402
-import httpx  # noqa: E402
 
 from govctl import areas as area_file  # noqa: E402
 from govctl.stack import Stack  # noqa: E402
@@ -68,29 +67,7 @@ BASELINE_TABLE = "bench_baseline"
 UTC = timezone.utc
 
 
-def say(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
 # -- statistics --------------------------------------------------------------------------------------------------
-
-def pct(values: list[float], q: float) -> float:
-    """Percentile by linear interpolation between closest ranks (q in 0..100)."""
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
-def summary_ms(seconds: list[float], nd: int = 2) -> dict[str, float]:
-    ms = [x * 1000 for x in seconds]
-    return {"n": len(ms), "p50_ms": round(pct(ms, 50), nd), "p99_ms": round(pct(ms, 99), nd),
-            "mean_ms": round(statistics.fmean(ms), nd) if ms else float("nan"),
-            "max_ms": round(max(ms), nd) if ms else float("nan")}
-
 
 def spread(values: list[int]) -> dict[str, float]:
     return {"min": min(values), "p50": round(pct(values, 50), 1), "max": max(values)} if values else {}
@@ -338,25 +315,6 @@ def http_body(t: dict) -> dict:
 
 # -- load drivers ------------------------------------------------------------------------------------------------
 
-async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> tuple[float, list[float]]:
-    """Run one(i) for i in 0..n-1 with `concurrency` workers; returns (wall seconds, per-call seconds)."""
-    lat: list[float] = []
-    next_i = 0
-
-    async def worker() -> None:
-        nonlocal next_i
-        while next_i < n:
-            i = next_i
-            next_i += 1
-            t = time.perf_counter()
-            await one(i)
-            lat.append(time.perf_counter() - t)
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return time.perf_counter() - t0, lat
-
-
 class Failures:
     def __init__(self) -> None:
         self.counts: Counter = Counter()
@@ -538,15 +496,6 @@ async def explain_candidates(defs: list[dict], cfg, dsn: str) -> dict[str, str]:
     return plans
 
 
-def http_client(url: str, token: str, concurrency: int) -> httpx.AsyncClient:
-    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=120,
-                             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
-
-
-async def outbox_backlog(con) -> int:
-    return await con.fetchval("select count(*) from volunteers.outbox where published_at is null")
-
-
 async def phase_dispatch(st: Stack, warm: list[dict], defs: list[dict], args, token: str, dsn: str) -> dict:
     """POST /v1/tasks for all tasks at once with `concurrency` clients; then what became of them."""
     con = await db.connect(dsn, SCHEMA)
@@ -571,17 +520,17 @@ async def phase_dispatch(st: Stack, warm: list[dict], defs: list[dict], args, to
             await drive(len(warm), min(args.concurrency, len(warm)), poster(warm, False))
             fails.check("warm-up", len(warm))
             deadline = time.monotonic() + args.drain_timeout
-            while await outbox_backlog(con) and time.monotonic() < deadline:
+            while await outbox_backlog(con, "volunteers") and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
             outbox_before = await con.fetchval("select coalesce(max(id), 0) from volunteers.outbox")
             say(f"dispatch: {len(defs)} tasks at once, concurrency {args.concurrency}")
             wall, lat = await drive(len(defs), args.concurrency, poster(defs, True))
             t_end = time.monotonic()
             fails.check("dispatch", len(defs))
-        backlog_at_end = backlog = await outbox_backlog(con)
+        backlog_at_end = backlog = await outbox_backlog(con, "volunteers")
         while backlog and time.monotonic() - t_end < args.drain_timeout:
             await asyncio.sleep(0.02)
-            backlog = await outbox_backlog(con)
+            backlog = await outbox_backlog(con, "volunteers")
         drain_s = time.monotonic() - t_end
         events = dict(await con.fetch("select event_type, count(*) from volunteers.outbox where id > $1 "
                                       "group by 1 order by 1", outbox_before))
@@ -713,20 +662,6 @@ async def phase_baseline(defs: list[dict], warm: list[dict], cfg, args, dsn: str
 
 # -- the run -----------------------------------------------------------------------------------------------------
 
-def wait_areas(st: Stack, expected: int, timeout: float = 90) -> float:
-    t0 = time.monotonic()
-    last = None
-    while time.monotonic() - t0 < timeout:
-        try:
-            last = httpx.get(st.url("volunteers") + "/v1/areas", timeout=5).json().get("count")
-            if last == expected:
-                return time.monotonic() - t0
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"bench: the volunteers service holds {last} areas after {timeout:.0f}s, expected {expected}")
-
-
 async def measure(st: Stack, args, pop: Population, rank_defs: list[dict], warm: list[dict],
                   dispatch_defs: list[dict], single_defs: list[dict], cfg, pure: dict, ranked_ids: dict) -> dict:
     token = mint(key=st.state["jwt_secret"], sub="bench", roles=["town_admin"], areas=["changping"])
@@ -747,17 +682,9 @@ async def measure(st: Stack, args, pop: Population, rank_defs: list[dict], warm:
             "ratio_p50_dispatch_to_baseline": round(disp["latency"]["p50_ms"] / base["latency"]["p50_ms"], 1)}
 
 
-def _w(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _row(label: str, *cols: str) -> str:
     widths = (10, 10, 10, 14)
     return label + " " * max(1, 52 - _w(label)) + "".join(c.rjust(w) for c, w in zip(cols, widths))
-
-
-def _f(x: float, nd: int = 1) -> str:
-    return f"{x:.{nd}f}"
 
 
 def report(res: dict) -> str:
@@ -881,7 +808,7 @@ def main(argv=None) -> None:
         st.up(services=False, demo=False, say=lambda m: say("  " + m))
         n = area_file.publish(st.bootstrap, area_file.DEFAULT_FILE)
         st.start_services(say=lambda m: say("  " + m))
-        areas_s = wait_areas(st, len(events))
+        areas_s = wait_areas(st, "volunteers", len(events))
         timings["stack_up"] = round(time.monotonic() - t0, 1)
         say(f"stack up in {timings['stack_up']} s; {n} areas published, held by the volunteers service "
             f"after {areas_s:.1f} s")
@@ -917,14 +844,6 @@ def main(argv=None) -> None:
         path = RESULTS / f"volunteers-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
         path.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
         print(f"\nfigures written to {path.relative_to(ROOT)}")
-
-
-async def _pg_version(dsn: str) -> str:
-    con = await asyncpg.connect(dsn)
-    try:
-        return "PostgreSQL " + (await con.fetchval("show server_version")).split()[0]
-    finally:
-        await con.close()
 
 
 if __name__ == "__main__":

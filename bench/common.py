@@ -1,0 +1,96 @@
+"""What every benchmark script here shares: output, statistics, the concurrent
+request driver, an HTTP client and a few database probes."""
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+import unicodedata
+from pathlib import Path
+from typing import Awaitable, Callable
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def add_paths(*services: str) -> None:
+    """Put the project's source trees on sys.path (the script may run outside ./gov)."""
+    for d in ("libs/contracts/src", "libs/govkit/src", "tools/govctl/src", *(f"services/{s}/src" for s in services)):
+        if str(ROOT / d) not in sys.path:
+            sys.path.insert(0, str(ROOT / d))
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    """Percentile by linear interpolation between closest ranks (q in 0..100)."""
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = (len(s) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def summary_ms(seconds: list[float], nd: int = 2) -> dict[str, float]:
+    ms = [x * 1000 for x in seconds]
+    return {"n": len(ms), "p50_ms": round(pct(ms, 50), nd), "p99_ms": round(pct(ms, 99), nd),
+            "mean_ms": round(statistics.fmean(ms), nd) if ms else float("nan"),
+            "max_ms": round(max(ms), nd) if ms else float("nan")}
+
+
+def http_client(url: str, token: str, concurrency: int, timeout: float = 120):
+    import httpx
+    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
+                             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
+
+
+async def outbox_backlog(con, schema: str) -> int:
+    return await con.fetchval(f"select count(*) from {schema}.outbox where published_at is null")
+
+
+def wait_areas(st, service: str, expected: int, timeout: float = 90) -> float:
+    """Seconds until the service holds the whole area tree."""
+    t0 = time.monotonic()
+    st.wait_areas(service, expected, timeout)
+    return time.monotonic() - t0
+
+
+async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> tuple[float, list[float]]:
+    """Run one(i) for i in 0..n-1 with `concurrency` workers; returns (wall seconds, per-call seconds)."""
+    lat: list[float] = []
+    next_i = 0
+
+    async def worker() -> None:
+        nonlocal next_i
+        while next_i < n:
+            i = next_i
+            next_i += 1
+            t = time.perf_counter()
+            await one(i)
+            lat.append(time.perf_counter() - t)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - t0, lat
+
+
+async def _pg_version(dsn: str) -> str:
+    import asyncpg
+    con = await asyncpg.connect(dsn)
+    try:
+        return "PostgreSQL " + (await con.fetchval("show server_version")).split()[0]
+    finally:
+        await con.close()
+
+
+def _w(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _f(x: float, nd: int = 1) -> str:
+    return f"{x:.{nd}f}"
