@@ -27,7 +27,6 @@ import os
 import platform
 import random
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -36,10 +35,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-for _d in ("libs/contracts/src", "libs/govkit/src", "tools/govctl/src", "services/cases/src"):
-    if str(ROOT / _d) not in sys.path:
-        sys.path.insert(0, str(ROOT / _d))
+from common import ROOT, add_paths  # noqa: E402
+
+add_paths("cases")
 
 from common import (_f, _pg_version, _w, drive, http_client, outbox_backlog, say,  # noqa: E402
                     summary_ms, wait_areas)

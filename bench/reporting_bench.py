@@ -24,17 +24,15 @@ import json
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-for _d in ("libs/contracts/src", "libs/govkit/src", "tools/govctl/src", "services/reporting/src",
-           "services/cases/src"):
-    sys.path.insert(0, str(ROOT / _d))
+from common import ROOT, add_paths  # noqa: E402
+
+add_paths("reporting", "cases")
 
 from common import pct, say  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402

@@ -33,7 +33,6 @@ import os
 import platform
 import random
 import shutil
-import sys
 import tempfile
 import time
 import uuid
@@ -43,10 +42,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
-for _d in ("libs/contracts/src", "libs/govkit/src", "tools/govctl/src", "services/volunteers/src"):
-    if str(ROOT / _d) not in sys.path:
-        sys.path.insert(0, str(ROOT / _d))
+from common import ROOT, add_paths  # noqa: E402
+
+add_paths("volunteers")
 
 from common import (_f, _pg_version, _w, drive, http_client, outbox_backlog, pct, say,  # noqa: E402
                     summary_ms, wait_areas)
