@@ -47,6 +47,23 @@ class PoisonEvent(Exception):
         self.reason = reason
 
 
+# Errors Postgres raises because of the values it was given (class 22 "data
+# exception": numeric out of range, invalid text representation, string too
+# long, invalid datetime, ...): the same event fails the same way every time.
+_DATA_FAULT_MESSAGES = ("ltree syntax error", "label string is too long", "ltree label")
+
+
+def data_fault(exc: BaseException) -> Optional[str]:
+    """A one-line reason when `exc` was caused by the event's data, else None."""
+    if isinstance(exc, asyncpg.DataError):
+        return f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, asyncpg.PostgresError):
+        text = str(exc)
+        if any(m in text for m in _DATA_FAULT_MESSAGES):
+            return f"{type(exc).__name__}: {text}"
+    return None
+
+
 @dataclass(frozen=True)
 class Decoded:
     envelope: CloudEvent
