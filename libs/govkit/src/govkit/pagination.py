@@ -6,6 +6,7 @@ import json
 import uuid
 from datetime import datetime
 
+from govkit.inputs import year_in_range
 from govkit.problems import Problem
 
 
@@ -16,8 +17,11 @@ def encode(row) -> str:
 def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         at, rid = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return datetime.fromisoformat(at), uuid.UUID(rid)
-    except Exception:
+        decoded = datetime.fromisoformat(at), uuid.UUID(rid)
+        if not year_in_range(decoded[0]):
+            raise ValueError("out of range")
+        return decoded
+    except Exception:  # whatever is wrong with it, the client sent a cursor we did not make
         raise Problem(422, "Invalid request", "query.cursor: not a cursor this API returned",
                       errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from None
 

@@ -1,14 +1,23 @@
-"""RFC 9457 problem details for every HTTP error."""
+"""RFC 9457 problem details for every HTTP error, the unexpected ones included."""
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from aiokafka.errors import KafkaConnectionError, KafkaTimeoutError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from govkit import db, tracing
+
 MEDIA_TYPE = "application/problem+json"
+RETRY_AFTER_S = 5
+# a dependency out of reach: the request may succeed later, so 503 rather than 500
+UNAVAILABLE: tuple[type[BaseException], ...] = (*db.TRANSIENT_ERRORS, KafkaConnectionError, KafkaTimeoutError)
+
+log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
@@ -26,6 +35,24 @@ def response(status: int, title: str, detail: str = "", *, instance: str = "", t
         body["instance"] = instance
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+
+
+def unexpected(request: Request, exc: BaseException) -> JSONResponse:
+    """The last resort: 503 with Retry-After when a dependency is out of reach, else a 500 carrying the
+    trace id (the stack goes to the log under the same id, never to the client)."""
+    trace_id = (tracing.current.get() or tracing.new()).trace_id
+    where = f"{request.method} {request.url.path}"
+    if isinstance(exc, UNAVAILABLE):
+        log.warning("%s: dependency unreachable (%s: %s)", where, type(exc).__name__, exc,
+                    extra={"trace_id": trace_id})
+        unavailable = response(503, "Service unavailable",
+                               "the database or the broker is out of reach; try again later",
+                               instance=request.url.path, trace_id=trace_id)
+        unavailable.headers["Retry-After"] = str(RETRY_AFTER_S)
+        return unavailable
+    log.error("%s failed: %s", where, type(exc).__name__, exc_info=exc, extra={"trace_id": trace_id})
+    return response(500, "Internal error", "an unexpected error; quote the trace id when reporting it",
+                    instance=request.url.path, trace_id=trace_id)
 
 
 def _field(loc: tuple) -> str:
@@ -52,3 +79,7 @@ def install(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException):
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         return response(exc.status_code, title, str(exc.detail) if exc.detail else "", instance=request.url.path)
+
+    # Starlette's ServerErrorMiddleware runs this and re-raises; service.py's middleware catches first, in the
+    # request's trace context, so this only answers for errors raised outside it (and for bare test apps)
+    app.add_exception_handler(Exception, unexpected)

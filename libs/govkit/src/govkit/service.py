@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable, Optional
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gov_contracts import topics as T
-from govkit import areas, auth, db, metrics, migrate, problems, settings as settings_mod, tracing
+from govkit import areas, auth, db, inputs, metrics, migrate, problems, settings as settings_mod, tracing
 from govkit import logging as jsonlog
 from govkit.consumer import EventConsumer, Handler
 from govkit.kafka import Producer
@@ -125,7 +125,8 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
             await app.state.pool.close()
             log.info("%s stopped", spec.name)
 
-    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
+                  dependencies=[Depends(inputs.reject_nul)])
     problems.install(app)
     _instrument(app, spec.name)
     app.include_router(_ops_router(spec))
@@ -143,7 +144,10 @@ def _instrument(app: FastAPI, service: str) -> None:
         started = time.perf_counter()
         status = 500
         try:
-            response = await call_next(request)
+            try:
+                response = await call_next(request)
+            except Exception as exc:  # caught here, in the request's trace context: a client never gets text/plain
+                response = problems.unexpected(request, exc)
             status = response.status_code
             response.headers["traceparent"] = ctx.traceparent
             return response
@@ -189,8 +193,10 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
             checks["broker"] = f"unreachable: {type(e).__name__}"
         ready = all(v == "ok" for v in checks.values())
         if not ready:
-            return problems.response(503, "Not ready", "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok"),
-                                     checks=checks)
+            failing = "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
+            not_ready = problems.response(503, "Not ready", failing, checks=checks)
+            not_ready.headers["Retry-After"] = str(problems.RETRY_AFTER_S)
+            return not_ready
         return {"status": "ready", "checks": checks}
 
     @r.get("/metrics", summary="Prometheus metrics", include_in_schema=True)

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Optional
 from zoneinfo import ZoneInfo
 
+from govkit.inputs import YEAR_MAX, YEAR_MIN
 from reporting import risk as R
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -105,6 +106,8 @@ class Week:
     @classmethod
     def parse(cls, text: str) -> "Week":
         y, _, w = text.upper().partition("-W")
+        if not YEAR_MIN <= int(y) <= YEAR_MAX:  # a week of year 9999 has no following week to compute with
+            raise ValueError(f"year {y} is outside {YEAR_MIN} to {YEAR_MAX}")
         d = date.fromisocalendar(int(y), int(w), 1)  # raises ValueError when out of range
         return cls(*d.isocalendar()[:2])
 

@@ -27,6 +27,7 @@ from typing import Optional
 import asyncpg
 
 from govkit.auth import Principal
+from govkit.inputs import AREA_ID_MAX
 from govkit.problems import Problem
 from volunteers import queries as Q
 from volunteers import service
@@ -163,6 +164,9 @@ def parse_row(line: int, rec: dict[str, str]) -> ParsedRow:
     out: dict = {}
 
     def take(name: str, fn):
+        if "\x00" in (rec.get(name) or ""):  # PostgreSQL text cannot hold it
+            errors.append(RowError(line, name, "contains a NUL character (U+0000)"))
+            return
         try:
             out[name] = fn(rec.get(name) or "")
         except ValueError as e:
@@ -178,7 +182,7 @@ def parse_row(line: int, rec: dict[str, str]) -> ParsedRow:
         v = v.strip()
         if not v:
             raise ValueError("required")
-        if not GRID_RE.match(v):
+        if not GRID_RE.match(v) or len(v) > AREA_ID_MAX:
             raise ValueError(f"{v!r} is not a grid id like changping.kongjiafan.g03")
         return v
 

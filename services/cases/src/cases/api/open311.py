@@ -31,7 +31,8 @@ from cases import service
 from cases.domain import model as M
 from cases.domain.policy import SEVERITIES, CategoryPolicy
 from govkit.auth import Principal
-from govkit.problems import Problem
+from govkit.inputs import AREA_ID_MAX, YEAR_MAX, YEAR_MIN, year_in_range
+from govkit.problems import RETRY_AFTER_S, UNAVAILABLE, Problem
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +124,9 @@ def render(data: Any, fmt: str, root: str, item: Optional[str] = None, status: i
                     headers=headers)
 
 
-def error_response(code: int, description: str, fmt: str) -> Response:
-    return render([{"code": code, "description": description}], fmt, "errors", "error", status=code)
+def error_response(code: int, description: str, fmt: str, headers: Optional[dict] = None) -> Response:
+    return render([{"code": code, "description": description}], fmt, "errors", "error", status=code,
+                  headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -150,10 +152,16 @@ class Open311Route(APIRoute):
                 return error_response(e.code, e.description, fmt)
             except RequestValidationError as e:
                 return error_response(400, _validation_message(e), fmt)
-            except Problem as e:
-                return error_response(400 if e.status == 422 else e.status, e.detail or e.title, fmt)
+            except Problem as e:  # Open311 names a parameter without govkit's "query." or "path."
+                detail = re.sub(r"^(query|path|body)\.", "", e.detail or e.title)
+                return error_response(400 if e.status == 422 else e.status, detail, fmt)
             except StarletteHTTPException as e:
                 return error_response(e.status_code, str(e.detail), fmt)
+            except UNAVAILABLE as e:
+                log.warning("open311 %s %s: dependency unreachable (%s)", request.method, request.url.path,
+                            type(e).__name__)
+                return error_response(503, "service temporarily unavailable; please try again later", fmt,
+                                      headers={"Retry-After": str(RETRY_AFTER_S)})
             except Exception:
                 log.exception("open311 %s %s failed", request.method, request.url.path)
                 return error_response(500, "internal error; please try again later", fmt)
@@ -316,6 +324,9 @@ async def _form(request: Request) -> dict[str, str]:
         raise Open311Error(400, f"malformed form: {e}") from None
     fields = {k: v for k, v in request.query_params.items()}  # some clients send api_key etc. in the query
     fields.update({k: v[0] for k, v in parsed.items()})
+    for name, value in fields.items():
+        if "\x00" in name or "\x00" in value:
+            raise _bad(name, "contains a NUL character (U+0000)")
     return {k: v.strip() for k, v in fields.items()}
 
 
@@ -440,7 +451,7 @@ async def create_request(request: Request, fmt: Fmt = FMT):
     grid_id = f.get("attribute[grid_id]")
     if not grid_id:
         raise _bad("attribute[grid_id]", "required: the grid (网格) of the place, e.g. changping.kongjiafan.g03")
-    if not GRID_ID.match(grid_id):
+    if not GRID_ID.match(grid_id) or len(grid_id) > AREA_ID_MAX:
         raise _bad("attribute[grid_id]", f"{grid_id!r} is not a grid id ({GRID_HINT})")
     severity = f.get("attribute[severity]") or "medium"
     if severity not in SEVERITIES:
@@ -480,6 +491,8 @@ def _date(name: str, raw: Optional[str]) -> Optional[datetime]:
         dt = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise _bad(name, f"not an ISO 8601 date-time: {raw!r} (e.g. 2026-11-01T00:00:00+08:00)") from None
+    if not year_in_range(dt):
+        raise _bad(name, f"year {dt.year} is outside {YEAR_MIN} to {YEAR_MAX}")
     return dt if dt.tzinfo else dt.replace(tzinfo=LOCAL)
 
 

@@ -1,7 +1,6 @@
 """The cases HTTP API."""
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
@@ -13,6 +12,7 @@ from cases.api.schemas import (ActionBody, AttachmentAdd, CaseCreate, CasePage, 
 from cases.domain import model as M
 from govkit import pagination
 from govkit.auth import PERSONAL_DATA, Principal, current_principal
+from govkit.inputs import AreaId, BoundedDatetime
 from govkit.problems import Problem
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -75,14 +75,14 @@ async def create_case(body: CaseCreate, request: Request, response: Response,
 
 @router.get("", response_model=CasePage, summary="List cases visible to the caller")
 async def list_cases(request: Request, p: Principal = Depends(current_principal),
-                     area: Optional[str] = Query(default=None, description="area id: that area and everything under it",
-                                                 examples=["changping.kongjiafan"], pattern=r"^[a-z][a-z0-9_.]*$"),
+                     area: Optional[AreaId] = Query(default=None, description="area id: that area and everything "
+                                                    "under it", examples=["changping.kongjiafan"]),
                      status: list[M.Status] = Query(default=[]),
                      category: list[str] = Query(default=[]),
                      severity: list[str] = Query(default=[]),
                      overdue: Optional[bool] = None,
-                     created_from: Optional[datetime] = Query(default=None, alias="from"),
-                     created_to: Optional[datetime] = Query(default=None, alias="to"),
+                     created_from: Optional[BoundedDatetime] = Query(default=None, alias="from"),
+                     created_to: Optional[BoundedDatetime] = Query(default=None, alias="to"),
                      q: Optional[str] = Query(default=None, min_length=1, max_length=100, examples=["山林"]),
                      cursor: Optional[str] = None,
                      limit: int = Query(default=20, ge=1, le=100)):

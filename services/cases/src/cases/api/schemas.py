@@ -6,9 +6,12 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
+from govkit.inputs import AREA_ID_MAX
+
 Severity = Literal["low", "medium", "high", "critical"]
 Source = Literal["grid_patrol", "resident_report", "hotline", "visit", "open311"]
-AreaId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,2}$", examples=["changping.kongjiafan.g03"])]
+AreaId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,2}$", max_length=AREA_ID_MAX,
+                              examples=["changping.kongjiafan.g03"])]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 -]{7,20}$", examples=["13812341234"])]
 
 

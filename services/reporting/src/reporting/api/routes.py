@@ -1,19 +1,21 @@
 """Reports: the weekly risk assessment (JSON, CSV, HTML) and livelihood priorities."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from govkit.auth import Principal, current_principal
+from govkit.inputs import AREA_ID_MAX, AREA_ID_PATTERN, YEAR_MAX, YEAR_MIN, BoundedDate
 from govkit.problems import Problem
 from reporting import kpis, render
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 READERS = ("analyst", "town_admin", "village_admin", "grid_manager", "county_admin")
-AREA = Query(examples=["changping"], pattern=r"^[a-z][a-z0-9_.]*$", description="town, village or grid id")
+AREA = Query(examples=["changping"], pattern=AREA_ID_PATTERN, max_length=AREA_ID_MAX,
+             description="town, village or grid id")
 WEEK = Query(default=None, pattern=r"^\d{4}-W\d{2}$", examples=["2026-W48"], description="ISO week; default: last week")
 
 
@@ -31,8 +33,9 @@ def _week(text: Optional[str]) -> kpis.Week:
     try:
         return kpis.Week.parse(text)
     except ValueError:
-        raise Problem(422, "Invalid request", "query.week: not an ISO week such as 2026-W48",
-                      errors=[{"field": "query.week", "message": "not an ISO week"}]) from None
+        message = f"not an ISO week of the years {YEAR_MIN} to {YEAR_MAX}, such as 2026-W48"
+        raise Problem(422, "Invalid request", f"query.week: {message}",
+                      errors=[{"field": "query.week", "message": message}]) from None
 
 
 async def build_weekly(request: Request, area: str, week: kpis.Week) -> dict:
@@ -71,8 +74,10 @@ async def weekly_html(request: Request, area: str = AREA, week: Optional[str] = 
 
 @router.get("/livelihood", summary="Livelihood priorities (民生实事): themes ranked from residents' requests")
 async def livelihood(request: Request, area: str = AREA,
-                     start: Optional[date] = Query(default=None, alias="from", description="default: 90 days ago"),
-                     end: Optional[date] = Query(default=None, alias="to", description="exclusive; default: tomorrow"),
+                     start: Optional[BoundedDate] = Query(default=None, alias="from",
+                                                          description="default: 90 days ago"),
+                     end: Optional[BoundedDate] = Query(default=None, alias="to",
+                                                        description="exclusive; default: tomorrow"),
                      format: str = Query(default="json", pattern="^(json|csv)$"),
                      p: Principal = Depends(current_principal)):
     _reader(p, area)

@@ -1,17 +1,15 @@
 """HTTP API of the volunteer registry in bulk: CSV import and the staff listing."""
 from __future__ import annotations
 
-import base64
-import json
 import re
-import uuid
-from datetime import datetime
 from typing import Optional
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
 
+from govkit import pagination
 from govkit.auth import Principal, current_principal
+from govkit.inputs import AreaId
 from govkit.problems import Problem
 from volunteers import queries as Q
 from volunteers import registry_import as RI
@@ -87,33 +85,21 @@ async def import_csv(request: Request, p: Principal = Depends(current_principal)
     return await RI.import_rows(ctx(request), rows, p)
 
 
-def _cursor(row) -> str:
-    return base64.urlsafe_b64encode(json.dumps([row["created_at"].isoformat(), str(row["id"])]).encode()).decode()
-
-
 @router.get("/volunteers", response_model=VolunteerPage,
             summary="Volunteers in the caller's areas (no name or phone), newest first, a page at a time")
 async def list_volunteers(request: Request, p: Principal = Depends(current_principal),
                           role: Optional[Role] = None, skill: Optional[Skill] = None,
-                          area: Optional[str] = Query(default=None, description="an area id: its whole subtree",
-                                                      examples=["changping.kongjiafan"]),
+                          area: Optional[AreaId] = Query(default=None, description="an area id: its whole subtree",
+                                                         examples=["changping.kongjiafan"]),
                           active: Optional[bool] = None, cursor: Optional[str] = None,
                           limit: int = Query(default=20, ge=1, le=100)):
     _staff_role(p, "analyst")
     if area is not None and not AREA_RE.match(area):
         raise Problem(422, "Invalid request", "query.area: not an area id",
                       errors=[{"field": "query.area", "message": "not an area id like changping.kongjiafan"}])
-    at, cid = None, None
-    if cursor:
-        try:
-            a, b = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            at, cid = datetime.fromisoformat(a), uuid.UUID(b)
-        except Exception:
-            raise Problem(422, "Invalid request", "query.cursor: not a cursor this API returned",
-                          errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from None
+    at, cid = pagination.decode(cursor) if cursor else (None, None)
     c = ctx(request)
     async with c.pool.acquire() as con:
         rows = await con.fetch(Q.LIST_VOLUNTEERS, p.areas, area, role, skill, active, at, cid, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return VolunteerPage(items=[volunteer_read(c, r) for r in rows], next_cursor=_cursor(rows[-1]) if more else None)
+    rows, next_cursor = pagination.page(rows, limit)
+    return VolunteerPage(items=[volunteer_read(c, r) for r in rows], next_cursor=next_cursor)

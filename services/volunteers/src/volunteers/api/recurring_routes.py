@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from govkit.auth import PERSONAL_DATA, Principal, current_principal
+from govkit.inputs import AreaId, BoundedDate
 from govkit.problems import Problem
 from volunteers import queries as Q
 from volunteers import recurring as R
@@ -73,7 +74,7 @@ class PairingCreate(BaseModel):
                                                       "never in events")
     grid_id: GridId
     every_days: int = Field(ge=1, le=365)
-    first_visit_on: Optional[date] = Field(default=None, description="default: today (China Standard Time)")
+    first_visit_on: Optional[BoundedDate] = Field(default=None, description="default: today (China Standard Time)")
 
 
 class PairingRead(BaseModel):
@@ -141,7 +142,7 @@ async def create_schedule(body: ScheduleCreate, request: Request, p: Principal =
 
 @router.get("/schedules", response_model=list[ScheduleRead], summary="Schedules in the caller's areas")
 async def list_schedules(request: Request, p: Principal = Depends(current_principal),
-                         area: Optional[str] = None, active: Optional[bool] = None,
+                         area: Optional[AreaId] = None, active: Optional[bool] = None,
                          limit: int = Query(default=100, ge=1, le=500)):
     _viewer(p)
     async with ctx(request).pool.acquire() as con:
@@ -196,7 +197,7 @@ async def create_pairing(body: PairingCreate, request: Request, p: Principal = D
                         "personal_data:read.")
 async def list_pairings(request: Request, p: Principal = Depends(current_principal),
                         overdue: Optional[bool] = None, volunteer_id: Optional[str] = None,
-                        area: Optional[str] = None, limit: int = Query(default=100, ge=1, le=500)):
+                        area: Optional[AreaId] = None, limit: int = Query(default=100, ge=1, le=500)):
     c = ctx(request)
     vid = _uuid(volunteer_id, "query.volunteer_id") if volunteer_id else None
     async with c.pool.acquire() as con, con.transaction():

@@ -6,13 +6,14 @@ from typing import Annotated, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from govkit.inputs import AREA_ID_MAX, BoundedDatetime
 from volunteers.config import ROLES, SKILLS, TASK_TYPES
 
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Skill = Literal[SKILLS]  # type: ignore[valid-type]
 TaskType = Literal[TASK_TYPES]  # type: ignore[valid-type]
 GridId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
-                              examples=["changping.kongjiafan.g03"])]
+                              max_length=AREA_ID_MAX, examples=["changping.kongjiafan.g03"])]
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:30"])]
 
 
@@ -66,8 +67,8 @@ class VolunteerRead(BaseModel):
 
 class LeaveCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: BoundedDatetime
+    ends_at: BoundedDatetime
     reason: Optional[str] = Field(default=None, max_length=200, examples=["病假"])
 
 
@@ -78,8 +79,8 @@ class TaskCreate(BaseModel):
     task_type: TaskType
     title: str = Field(min_length=1, max_length=200)
     grid_id: GridId
-    window_start: datetime
-    window_end: datetime
+    window_start: BoundedDatetime
+    window_end: BoundedDatetime
     required_skills: Optional[list[Skill]] = Field(default=None, description="default: the task type's skills")
     headcount: int = Field(default=1, ge=1, le=50)
     urgent: bool = False
