@@ -24,6 +24,8 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
         if "e2e" in parts:
             item.add_marker(pytest.mark.e2e)
+    # the fuzz run leaves random records behind (cases, volunteers, tasks): no other test may see them
+    items.sort(key=lambda item: item.get_closest_marker("fuzz") is not None)
 
 
 @pytest.fixture(scope="session")

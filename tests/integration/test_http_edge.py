@@ -7,24 +7,25 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import asyncpg
 import httpx
 import pytest
+from pydantic import TypeAdapter, ValidationError
 
 from govctl import areas as area_file
 from govctl import postgres, procs
 from govctl.ports import free_port
 from govkit.auth import mint
 from govkit.inputs import AreaId
-from pydantic import TypeAdapter, ValidationError
 
 from .tcp_proxy import TcpProxy
 
+ROOT = Path(__file__).resolve().parents[2]
 PROBLEM = "application/problem+json"
 OPEN311 = "/open311/v2"
 GRID = "changping.kongjiafan.g03"
@@ -158,7 +159,8 @@ def test_open311_answers_bad_input_in_its_own_error_shape(live):
 
 def test_nul_in_a_csv_import_is_a_row_error(live):
     vols = client(live, "volunteers")
-    csv = f"external_id,name,roles,home_grid\nEDGE-1,张\x00三,mediator,{GRID}\nEDGE-2,李四,mediator,{GRID}\n"
+    run = uuid.uuid4().hex[:8]
+    csv = f"external_id,name,roles,home_grid\nEDGE-{run}-1,张\x00三,mediator,{GRID}\nEDGE-{run}-2,李四,mediator,{GRID}\n"
     r = vols.post("/v1/volunteers/import", content=csv.encode(), headers={"content-type": "text/csv"})
     assert r.status_code == 200, r.text
     report = r.json()
@@ -182,9 +184,8 @@ def test_a_valid_request_still_works_with_every_check_in_place(live):
 @pytest.mark.parametrize("text", ["changping", "changping.kongjiafan.g03", "a-b_c.D9", "x" * 255,
                                   ".".join(["abc"] * 60), "ab." + "c" * 250])
 async def test_every_area_id_the_type_accepts_is_a_valid_ltree(stack, text):
-    AreaId_ = TypeAdapter(AreaId)
     try:
-        AreaId_.validate_python(text)
+        TypeAdapter(AreaId).validate_python(text)
     except ValidationError:
         return
     con = await asyncpg.connect(stack.service_dsn("cases"))
@@ -214,25 +215,23 @@ def edge_service(stack):
                                               host="127.0.0.1", port=proxy.port),
            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}", "CASES_HTTP_PORT": str(port)}
     log = stack.logs / "edge-service.log"
-    pid = procs.spawn([sys.executable, "-m", "tests.integration.edge_service"], log=log, env=env, cwd=live_root())
+    pid = procs.spawn([sys.executable, "-m", "tests.integration.edge_service"], log=log, env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert procs.alive(pid), log.read_text()[-3000:]
-        try:
-            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, log.read_text()[-3000:]
-        time.sleep(0.3)
-    yield url, proxy, log
-    procs.stop(pid, timeout=25)
-    proxy.close()
-
-
-def live_root():
-    return os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert procs.alive(pid), log.read_text()[-3000:]
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.3)
+        yield url, proxy, log
+    finally:
+        procs.stop(pid, timeout=25)
+        proxy.close()
 
 
 def test_an_unexpected_exception_is_a_500_problem_with_the_trace_id_and_a_logged_stack(edge_service):

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Awaitable, Callable, Optional
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gov_contracts import topics as T
-from govkit import areas, auth, db, inputs, metrics, migrate, problems, settings as settings_mod, tracing
+from govkit import areas, auth, db, inputs, metrics, migrate, openapi, problems, settings as settings_mod, tracing
 from govkit import logging as jsonlog
 from govkit.consumer import EventConsumer, Handler
 from govkit.kafka import Producer
@@ -126,8 +127,9 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
             log.info("%s stopped", spec.name)
 
     app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
-                  dependencies=[Depends(inputs.reject_nul)])
+                  generate_unique_id_function=openapi.operation_id, dependencies=[Depends(inputs.reject_nul)])
     problems.install(app)
+    openapi.install(app, always_available=("/healthz", "/metrics"))
     _instrument(app, spec.name)
     app.include_router(_ops_router(spec))
     app.include_router(areas.router)
@@ -165,11 +167,12 @@ def _instrument(app: FastAPI, service: str) -> None:
 def _ops_router(spec: ServiceSpec) -> APIRouter:
     r = APIRouter(tags=["operations"])
 
-    @r.get("/healthz", summary="Alive: the process serves HTTP")
+    @r.get("/healthz", summary="Alive: the process serves HTTP", operation_id="getHealth")
     async def healthz():
         return {"status": "ok", "service": spec.name}
 
-    @r.get("/readyz", summary="Ready: database and broker reachable, migrations applied")
+    @r.get("/readyz", summary="Ready: database and broker reachable, migrations applied", operation_id="getReadiness",
+           responses={503: {"description": "not ready: `checks` says which of database, migrations, broker is not"}})
     async def readyz(request: Request):
         st = request.app.state
         checks: dict[str, str] = {}
@@ -199,7 +202,8 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
             return not_ready
         return {"status": "ready", "checks": checks}
 
-    @r.get("/metrics", summary="Prometheus metrics", include_in_schema=True)
+    @r.get("/metrics", summary="Prometheus metrics", operation_id="getMetrics", response_class=PlainTextResponse,
+           responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
     async def prometheus(request: Request):
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
@@ -141,6 +142,8 @@ def _validation_message(exc: RequestValidationError) -> str:
 class Open311Route(APIRoute):
     """Turns every error of a route into Open311's [{"code", "description"}], in the requested format."""
 
+    problem_details = False  # for govkit.openapi: the routes document their errors with answers()
+
     def get_route_handler(self) -> Callable:
         handler = super().get_route_handler()
 
@@ -183,6 +186,27 @@ def _check_jurisdiction(request: Request, jurisdiction_id: Optional[str]) -> Non
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route,
                    dependencies=[Depends(_jurisdiction)])
+
+
+class Open311ErrorItem(BaseModel):
+    """One entry of Open311's error list: [{"code": 400, "description": "..."}]."""
+    code: int = Field(examples=[400])
+    description: str = Field(examples=["attribute[grid_id]: required"])
+
+
+ERRORS = {400: "a parameter is missing or invalid (an invalid format too); the description names it",
+          403: "api_key missing or not accepted", 404: "unknown jurisdiction_id, or no such object"}
+
+
+def answers(*errors: int, ok: int = 200, example: Any = None, **described: str) -> dict:
+    """`responses=` of an Open311 route: JSON or XML after the extension, errors as Open311's list."""
+    json_ok = {"example": example} if example is not None else {}
+    out: dict = {ok: {"content": {"application/json": json_ok, "text/xml": {}}}}
+    for code in sorted({400, 404, *errors}):  # every route: its format (400) and jurisdiction_id (404)
+        out[code] = {"model": list[Open311ErrorItem], "description": described.get(f"e{code}", ERRORS[code]),
+                     "content": {"text/xml": {}}}
+    return out
+
 
 FMT = Path(description="json or xml", examples=["json"])
 
@@ -271,7 +295,8 @@ def public_request(row, policy) -> dict:
 
 # -- discovery and services -----------------------------------------------------------------------------------------
 
-@router.get("/discovery.{fmt}", summary="Open311 discovery (服务发现)")
+@router.get("/discovery.{fmt}", summary="Open311 discovery (服务发现)", operation_id="open311Discovery",
+            responses=answers())
 async def discovery(request: Request, fmt: Fmt = FMT):
     url = str(request.base_url).rstrip("/") + router.prefix
     return render({
@@ -284,17 +309,17 @@ async def discovery(request: Request, fmt: Fmt = FMT):
 
 
 @router.get("/services.{fmt}", summary="Service list: one service per case category (事件类别)",
-            responses={200: {"content": {"application/json": {"example": [{
+            operation_id="open311ListServices", responses=answers(example=[{
                 "service_code": "103", "service_name": "土地山林纠纷",
                 "description": "土地山林纠纷：由村(社区)及以上办理，受理时限 24 小时，办结时限 7 天（一般紧急程度）",
-                "metadata": True, "type": "realtime", "keywords": "土地,山林,边界", "group": "dispute"}]}}}})
+                "metadata": True, "type": "realtime", "keywords": "土地,山林,边界", "group": "dispute"}]))
 async def services(request: Request, fmt: Fmt = FMT):
     policy = request.app.state.config.policy
     return render([_service(policy, name, c) for name, c in policy.categories.items()], fmt, "services", "service")
 
 
 @router.get("/services/{service_code}.{fmt}", summary="Service definition: the attributes a request carries",
-            responses={404: {"description": "unknown service_code"}})
+            operation_id="open311GetServiceDefinition", responses=answers(e404="unknown service_code or jurisdiction_id"))
 async def service_definition(request: Request, service_code: str = Path(examples=["103"]), fmt: Fmt = FMT):
     name = _category_of(request.app.state.config.policy, service_code)
     return render({"service_code": service_code, "attributes": _attributes(name)}, fmt, "service_definition")
@@ -410,12 +435,11 @@ _FORM_FIELDS = ["api_key", "jurisdiction_id", "service_code", "lat", "long", "ad
 @router.post("/requests.{fmt}", status_code=201, summary="Report a case (上报事件), form-encoded",
              description="Creates the case at once: the answer carries its number as service_request_id "
                          "(no token). Reporter name and phone are kept apart as personal data.",
-             responses={201: {"content": {"application/json": {"example": [{
+             operation_id="open311CreateRequest", responses=answers(403, ok=201, example=[{
                  "service_request_id": "CP-2026-000123",
                  "service_notice": "已收到，事件编号 CP-2026-000123；将于 2026-11-30 11:00 前受理，可凭编号查询办理进度",
-                 "account_id": None}]}}},
-                 400: {"description": "a field is missing or invalid; the description names it"},
-                 403: {"description": "api_key missing or not accepted"}},
+                 "account_id": None}], e400="a field is missing or invalid (an unknown service_code, a grid_id "
+                                            "the area tree does not hold); the description names it"),
              openapi_extra={"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {
                  "schema": {"type": "object", "required": ["api_key", "service_code", "description",
                                                            "attribute[grid_id]"],
@@ -503,14 +527,14 @@ def _list(raw: Optional[str]) -> list[str]:
 @router.get("/requests.{fmt}", summary="Service requests (public; no personal data)",
             description="Without service_request_id: the last 90 days (or the given range, at most 90 days), "
                         "newest first, at most 1000.",
-            responses={200: {"content": {"application/json": {"example": [{
+            operation_id="open311ListRequests", responses=answers(example=[{
                 "service_request_id": "CP-2026-000123", "status": "open", "status_notes": "已受理，村级办理中",
                 "service_name": "土地山林纠纷", "service_code": "103",
                 "description": "三组村民反映四组在争议山林内砍伐树木，请求村里调处。",
                 "agency_responsible": "村(社区) (village)", "service_notice": "受理时限 24 小时，办结时限 7 天",
                 "requested_datetime": "2026-11-29T09:30:00+08:00", "updated_datetime": "2026-11-29T10:05:00+08:00",
                 "expected_datetime": "2026-12-06T10:05:00+08:00", "address": "孔家畈村三组后山",
-                "address_id": None, "zipcode": None, "lat": 31.7362, "long": 111.8398, "media_url": None}]}}}})
+                "address_id": None, "zipcode": None, "lat": 31.7362, "long": 111.8398, "media_url": None}]))
 async def list_requests(
         request: Request, fmt: Fmt = FMT,
         service_request_id: Optional[str] = Query(default=None, description="case numbers, comma-separated; "
@@ -571,7 +595,7 @@ async def list_requests(
 
 
 @router.get("/requests/{service_request_id}.{fmt}", summary="One service request by case number (public)",
-            responses={404: {"description": "no such request"}})
+            operation_id="open311GetRequest", responses=answers(e404="no such request, or unknown jurisdiction_id"))
 async def get_request(request: Request, service_request_id: str = Path(examples=["CP-2026-000123"]),
                       fmt: Fmt = FMT):
     ctx: service.Context = request.app.state.cases

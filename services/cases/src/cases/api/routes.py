@@ -13,6 +13,7 @@ from cases.domain import model as M
 from govkit import pagination
 from govkit.auth import PERSONAL_DATA, Principal, current_principal
 from govkit.inputs import AreaId, BoundedDatetime
+from govkit.openapi import problems
 from govkit.problems import Problem
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -48,7 +49,12 @@ async def _visible(con, ref: str, p: Principal):
 
 
 @router.post("", status_code=201, response_model=CaseRead, summary="Report a case (上报事件)",
-             responses={200: {"description": "replay of an earlier request with the same Idempotency-Key"}})
+             responses={200: {"model": CaseRead,
+                              "description": "replay of an earlier request with the same Idempotency-Key"},
+                         422: {"description": "Invalid request, naming the field; also a `category` the policy file "
+                                              "(CASES_POLICY_FILE; see GET /open311/v2/services.json) does not define, "
+                                              "a `grid_id` the area tree does not hold, or an Idempotency-Key reused "
+                                              "for a different request"}})
 async def create_case(body: CaseCreate, request: Request, response: Response,
                       p: Principal = Depends(current_principal),
                       idempotency_key: Optional[str] = Header(default=None, max_length=200,
@@ -127,7 +133,7 @@ async def list_cases(request: Request, p: Principal = Depends(current_principal)
     return CasePage(items=[to_read(r, c.policy) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/{case_ref}", response_model=CaseRead, summary="One case, by id or number")
+@router.get("/{case_ref}", response_model=CaseRead, summary="One case, by id or number", responses=problems(404))
 async def get_case(request: Request, case_ref: str = Path(examples=["CP-2026-000123"]),
                    p: Principal = Depends(current_principal)):
     c = ctx(request)
@@ -143,7 +149,8 @@ async def get_case(request: Request, case_ref: str = Path(examples=["CP-2026-000
     return to_read(row, c.policy, reporter)
 
 
-@router.get("/{case_ref}/timeline", response_model=list[TimelineEntry], summary="Every transition and task step")
+@router.get("/{case_ref}/timeline", response_model=list[TimelineEntry], summary="Every transition and task step",
+            operation_id="getCaseTimeline", responses=problems(404))
 async def timeline(request: Request, case_ref: str, p: Principal = Depends(current_principal)):
     async with ctx(request).pool.acquire() as con:
         row = await _visible(con, case_ref, p)
@@ -192,11 +199,13 @@ _SUMMARIES = {
 }
 for _a in M.Action:
     router.add_api_route(f"/{{case_ref}}/{_a.value}", _action_route(_a), methods=["POST"], response_model=CaseRead,
-                         summary=_SUMMARIES[_a], responses={409: {"description": "not allowed in the current state; "
-                                                                  "the body names the state and the allowed actions"}})
+                         summary=_SUMMARIES[_a],
+                         responses={**problems(404), 409: {"description": "not allowed in the current state; the body "
+                                                                          "names the state and the allowed actions"}})
 
 
-@router.post("/{case_ref}/satisfaction", response_model=CaseRead, summary="Follow-up satisfaction 1–5 (回访评价)")
+@router.post("/{case_ref}/satisfaction", response_model=CaseRead, summary="Follow-up satisfaction 1–5 (回访评价)",
+             operation_id="rateCase", responses=problems(404, 409))
 async def rate(request: Request, case_ref: str, body: Satisfaction, p: Principal = Depends(current_principal)):
     c = ctx(request)
     async with c.pool.acquire() as con:
@@ -204,7 +213,8 @@ async def rate(request: Request, case_ref: str, body: Satisfaction, p: Principal
     return to_read(await service.rate(c, row["id"], body.score, body.note, p), c.policy)
 
 
-@router.post("/{case_ref}/attachments", response_model=CaseRead, summary="Attach a file by URL")
+@router.post("/{case_ref}/attachments", response_model=CaseRead, summary="Attach a file by URL",
+             operation_id="addCaseAttachment", responses=problems(404))
 async def attach(request: Request, case_ref: str, body: AttachmentAdd, p: Principal = Depends(current_principal)):
     c = ctx(request)
     async with c.pool.acquire() as con:

@@ -30,7 +30,8 @@ class CaseCreate(BaseModel):
         "address": "孔家畈村三组后山", "reporter_name": "李某", "reporter_phone": "13812341234",
         "parties": [{"name": "王某", "role": "三组村民"}, {"name": "赵某", "role": "四组村民"}],
         "tags": ["山林", "边界"]}]})
-    category: str = Field(examples=["dispute.land"], description="a category of the policy file")
+    category: str = Field(examples=["dispute.land"],
+                          description="a category of the policy file (CASES_POLICY_FILE); another one gets 422")
     title: str = Field(min_length=2, max_length=200)
     description: str = Field(min_length=2, max_length=5000)
     grid_id: AreaId

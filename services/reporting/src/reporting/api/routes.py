@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from govkit.auth import Principal, current_principal
 from govkit.inputs import AREA_ID_MAX, AREA_ID_PATTERN, YEAR_MAX, YEAR_MIN, BoundedDate
+from govkit.openapi import problems
 from govkit.problems import Problem
 from reporting import kpis, render
 
@@ -47,7 +48,8 @@ async def build_weekly(request: Request, area: str, week: kpis.Week) -> dict:
             raise Problem(404, "Not found", f"no area {area}") from None
 
 
-@router.get("/weekly", summary="Weekly risk assessment (周研判) of a town, village or grid, as JSON")
+@router.get("/weekly", summary="Weekly risk assessment (周研判) of a town, village or grid, as JSON",
+            operation_id="getWeeklyReport", responses=problems(404))
 async def weekly(request: Request, area: str = AREA, week: Optional[str] = WEEK,
                  p: Principal = Depends(current_principal)) -> dict:
     _reader(p, area)
@@ -55,7 +57,8 @@ async def weekly(request: Request, area: str = AREA, week: Optional[str] = WEEK,
 
 
 @router.get("/weekly.csv", summary="The weekly assessment as CSV (KPIs, categories, grid risk)",
-            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+            operation_id="getWeeklyReportCsv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}, **problems(404)})
 async def weekly_csv(request: Request, area: str = AREA, week: Optional[str] = WEEK,
                      p: Principal = Depends(current_principal)):
     _reader(p, area)
@@ -65,14 +68,16 @@ async def weekly_csv(request: Request, area: str = AREA, week: Optional[str] = W
 
 
 @router.get("/weekly.html", summary="The weekly assessment as a printable HTML report with charts",
-            response_class=HTMLResponse)
+            operation_id="getWeeklyReportHtml", response_class=HTMLResponse, responses=problems(404))
 async def weekly_html(request: Request, area: str = AREA, week: Optional[str] = WEEK,
                       p: Principal = Depends(current_principal)):
     _reader(p, area)
     return HTMLResponse(render.weekly_html(await build_weekly(request, area, _week(week))))
 
 
-@router.get("/livelihood", summary="Livelihood priorities (民生实事): themes ranked from residents' requests")
+@router.get("/livelihood", summary="Livelihood priorities (民生实事): themes ranked from residents' requests",
+            operation_id="getLivelihoodPriorities",
+            responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}})
 async def livelihood(request: Request, area: str = AREA,
                      start: Optional[BoundedDate] = Query(default=None, alias="from",
                                                           description="default: 90 days ago"),

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from govkit import pagination
 from govkit.auth import Principal, current_principal
 from govkit.inputs import AreaId
+from govkit.openapi import problems
 from govkit.problems import Problem
 from volunteers import queries as Q
 from volunteers import registry_import as RI
@@ -62,7 +63,8 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/volunteers/import", response_model=ImportReport,
+@router.post("/volunteers/import", response_model=ImportReport, operation_id="importVolunteers",
+             responses=problems(413, 415, 422),
              summary="Import volunteers from CSV (批量导入); each row is checked and inserted on its own",
              description="Content-Type text/csv, UTF-8 (a BOM is fine), at most 5000 rows and 2 MiB. Columns: "
                          + ", ".join(RI.COLUMNS) + ". roles and skills are separated by '|'; availability is like "

@@ -10,11 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from govkit.auth import PERSONAL_DATA, Principal, current_principal
 from govkit.inputs import AreaId, BoundedDate
+from govkit.openapi import problems
 from govkit.problems import Problem
 from volunteers import queries as Q
 from volunteers import recurring as R
 from volunteers import service
-from volunteers.api.routes import STAFF, _uuid, ctx, staff
+from volunteers.api.routes import STAFF, TASK_422, _uuid, ctx, staff
 from volunteers.api.schemas import HHMM, GridId, Skill, TaskType
 
 router = APIRouter(prefix="/v1", tags=["recurring"])
@@ -130,7 +131,8 @@ def _viewer(p: Principal) -> None:
 # -- schedules ----------------------------------------------------------------------------------------------------
 
 @router.post("/schedules", status_code=201, response_model=ScheduleRead,
-             summary="Create a recurring schedule; its tasks are created ahead for the horizon, once each")
+             summary="Create a recurring schedule; its tasks are created ahead for the horizon, once each",
+             responses=TASK_422)
 async def create_schedule(body: ScheduleCreate, request: Request, p: Principal = Depends(current_principal)):
     staff(p, body.grid_id)
     c = ctx(request)
@@ -158,7 +160,7 @@ async def _visible_schedule(con, p: Principal, schedule_id: str):
 
 
 @router.get("/schedules/{schedule_id}", response_model=ScheduleRead,
-            summary="One schedule with its generated occurrences from today on")
+            summary="One schedule with its generated occurrences from today on", responses=problems(404))
 async def get_schedule(schedule_id: str, request: Request, p: Principal = Depends(current_principal)):
     _viewer(p)
     async with ctx(request).pool.acquire() as con:
@@ -169,7 +171,7 @@ async def get_schedule(schedule_id: str, request: Request, p: Principal = Depend
 
 
 @router.post("/schedules/{schedule_id}/deactivate", response_model=ScheduleRead,
-             summary="Stop generating tasks (tasks created already stay)")
+             summary="Stop generating tasks (tasks created already stay)", responses=problems(404))
 async def deactivate_schedule(schedule_id: str, request: Request, p: Principal = Depends(current_principal)):
     async with ctx(request).pool.acquire() as con:
         row = await _visible_schedule(con, p, schedule_id)
@@ -181,7 +183,8 @@ async def deactivate_schedule(schedule_id: str, request: Request, p: Principal =
 # -- pairings -----------------------------------------------------------------------------------------------------
 
 @router.post("/pairings", status_code=201, response_model=PairingRead,
-             summary="Pair a volunteer with a household (结对帮扶); a visit task is created when due")
+             summary="Pair a volunteer with a household (结对帮扶); a visit task is created when due",
+             responses=problems(409, 422))
 async def create_pairing(body: PairingCreate, request: Request, p: Principal = Depends(current_principal)):
     staff(p, body.grid_id)
     c = ctx(request)
@@ -219,7 +222,8 @@ async def list_pairings(request: Request, p: Principal = Depends(current_princip
     return [pairing_read(c, r, personal=True) for r in rows]
 
 
-@router.post("/pairings/{pairing_id}/deactivate", response_model=PairingRead, summary="End a pairing")
+@router.post("/pairings/{pairing_id}/deactivate", response_model=PairingRead, summary="End a pairing",
+             responses=problems(404))
 async def deactivate_pairing(pairing_id: str, request: Request, p: Principal = Depends(current_principal)):
     c = ctx(request)
     async with c.pool.acquire() as con:

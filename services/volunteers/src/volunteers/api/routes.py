@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 
 from govkit import pagination
 from govkit.auth import PERSONAL_DATA, Principal, current_principal
+from govkit.openapi import problems
 from govkit.problems import Problem
 from volunteers import queries as Q
 from volunteers import service
@@ -17,6 +18,10 @@ from volunteers.api.schemas import (Cancel, Correction, Decline, LeaveCreate, Le
 router = APIRouter(prefix="/v1", tags=["volunteers"])
 STAFF = ("grid_manager", "village_admin", "town_admin", "county_admin")
 ADMINS = ("village_admin", "town_admin", "county_admin")
+# valid task types depend on the dispatch configuration: the OpenAPI enum lists them all
+TASK_422 = {422: {"description": "Invalid request, naming the field; also a `task_type` the dispatch configuration "
+                                 "(VOLUNTEERS_DISPATCH_FILE, default_skills) does not define, or a `grid_id` the "
+                                 "area tree does not hold"}}
 
 
 def ctx(request: Request) -> service.Context:
@@ -63,7 +68,11 @@ def offer_read(row) -> OfferRead:
 
 # -- registry -----------------------------------------------------------------------------------------------------
 
-@router.post("/volunteers", status_code=201, response_model=VolunteerRead, summary="Register a volunteer (登记)")
+@router.post("/volunteers", status_code=201, response_model=VolunteerRead, summary="Register a volunteer (登记)",
+             operation_id="registerVolunteer",
+             responses={409: {"description": "account_sub or external_id registered already"},
+                        422: {"description": "Invalid request, naming the field; also a `home_grid` the area tree "
+                                             "does not hold"}})
 async def register(body: VolunteerCreate, request: Request, p: Principal = Depends(current_principal)):
     staff(p, body.home_grid)
     c = ctx(request)
@@ -80,7 +89,8 @@ async def _visible_volunteer(con, p: Principal, volunteer_id: str):
     return row
 
 
-@router.get("/volunteers/me", response_model=VolunteerRead, summary="The caller's own volunteer record")
+@router.get("/volunteers/me", response_model=VolunteerRead, summary="The caller's own volunteer record",
+            operation_id="getMyVolunteer", responses=problems(404))
 async def me(request: Request, p: Principal = Depends(current_principal)):
     c = ctx(request)
     async with c.pool.acquire() as con:
@@ -91,7 +101,7 @@ async def me(request: Request, p: Principal = Depends(current_principal)):
 
 
 @router.get("/volunteers/{volunteer_id}", response_model=VolunteerRead,
-            summary="One volunteer; name and phone only with personal_data:read (audited)")
+            summary="One volunteer; name and phone only with personal_data:read (audited)", responses=problems(404))
 async def get_volunteer(volunteer_id: str, request: Request, p: Principal = Depends(current_principal)):
     c = ctx(request)
     async with c.pool.acquire() as con, con.transaction():
@@ -102,7 +112,8 @@ async def get_volunteer(volunteer_id: str, request: Request, p: Principal = Depe
     return volunteer_read(c, row, personal)
 
 
-@router.post("/volunteers/{volunteer_id}/leave", status_code=204, summary="Record leave (请假)")
+@router.post("/volunteers/{volunteer_id}/leave", status_code=204, summary="Record leave (请假)",
+             operation_id="recordLeave", responses=problems(404))
 async def leave(volunteer_id: str, body: LeaveCreate, request: Request, p: Principal = Depends(current_principal)):
     if body.ends_at <= body.starts_at:
         raise Problem(422, "Invalid request", "body.ends_at: must be after starts_at",
@@ -112,7 +123,8 @@ async def leave(volunteer_id: str, body: LeaveCreate, request: Request, p: Princ
         await service.add_leave(con, row["id"], body.starts_at, body.ends_at, body.reason)
 
 
-@router.get("/volunteers/{volunteer_id}/ledger", response_model=LedgerRead, summary="Hours and points ledger")
+@router.get("/volunteers/{volunteer_id}/ledger", response_model=LedgerRead, summary="Hours and points ledger",
+            operation_id="getLedger", responses=problems(404))
 async def ledger(volunteer_id: str, request: Request, p: Principal = Depends(current_principal)):
     async with ctx(request).pool.acquire() as con:
         row = await _visible_volunteer(con, p, volunteer_id)
@@ -125,7 +137,8 @@ async def ledger(volunteer_id: str, request: Request, p: Principal = Depends(cur
 
 
 @router.post("/volunteers/{volunteer_id}/corrections", response_model=LedgerRead,
-             summary="Correct hours or points (admins only; recorded in the ledger with who and why)")
+             summary="Correct hours or points (admins only; recorded in the ledger with who and why)",
+             operation_id="correctLedger", responses=problems(404, 409))
 async def correct(volunteer_id: str, body: Correction, request: Request, p: Principal = Depends(current_principal)):
     if not p.has_role(*ADMINS):
         raise Problem(403, "Forbidden", f"corrections need one of the roles: {', '.join(ADMINS)}")
@@ -139,7 +152,8 @@ async def correct(volunteer_id: str, body: Correction, request: Request, p: Prin
 
 # -- tasks --------------------------------------------------------------------------------------------------------
 
-@router.post("/tasks", status_code=201, response_model=TaskRead, summary="Create a task and dispatch it (派单)")
+@router.post("/tasks", status_code=201, response_model=TaskRead, summary="Create a task and dispatch it (派单)",
+             responses=TASK_422)
 async def create_task(body: TaskCreate, request: Request, p: Principal = Depends(current_principal),
                       idempotency_key: Optional[str] = Header(default=None, max_length=200)):
     staff(p, body.grid_id)
@@ -168,7 +182,8 @@ async def list_tasks(request: Request, p: Principal = Depends(current_principal)
     return TaskPage(items=[task_read(r) for r in rows], next_cursor=next_cursor)
 
 
-@router.get("/tasks/{task_id}", response_model=TaskRead, summary="One task with its offers and assignments")
+@router.get("/tasks/{task_id}", response_model=TaskRead, summary="One task with its offers and assignments",
+            responses=problems(404))
 async def get_task(task_id: str, request: Request, p: Principal = Depends(current_principal)):
     c = ctx(request)
     async with c.pool.acquire() as con:
@@ -191,20 +206,22 @@ async def get_task(task_id: str, request: Request, p: Principal = Depends(curren
     return task_read(task)
 
 
-@router.post("/tasks/{task_id}/cancel", response_model=TaskRead, summary="Cancel a task")
+@router.post("/tasks/{task_id}/cancel", response_model=TaskRead, summary="Cancel a task", operation_id="cancelTask",
+             responses=problems(404, 409))
 async def cancel(task_id: str, body: Cancel, request: Request, p: Principal = Depends(current_principal)):
     if not p.has_role(*STAFF):
         raise Problem(403, "Forbidden", f"needs one of the roles: {', '.join(STAFF)}")
     return task_read(await service.cancel_task(ctx(request), _uuid(task_id, "path.task_id"), body.reason, p))
 
 
-@router.post("/tasks/{task_id}/check-in", summary="Check in on an assigned task (签到)")
+@router.post("/tasks/{task_id}/check-in", summary="Check in on an assigned task (签到)", responses=problems(404, 409))
 async def check_in(task_id: str, request: Request, p: Principal = Depends(current_principal)):
     a = await service.check_in(ctx(request), _uuid(task_id, "path.task_id"), p)
     return {"task_id": task_id, "status": a["status"], "checked_in_at": a["checked_in_at"]}
 
 
-@router.post("/tasks/{task_id}/check-out", summary="Check out: hours and points are credited (签退)")
+@router.post("/tasks/{task_id}/check-out", summary="Check out: hours and points are credited (签退)",
+             responses=problems(404, 409))
 async def check_out(task_id: str, request: Request, p: Principal = Depends(current_principal)):
     a = await service.check_out(ctx(request), _uuid(task_id, "path.task_id"), p)
     return {"task_id": task_id, "status": a["status"], "hours": float(a["hours"]), "points": a["points"]}
@@ -212,7 +229,7 @@ async def check_out(task_id: str, request: Request, p: Principal = Depends(curre
 
 # -- offers -------------------------------------------------------------------------------------------------------
 
-@router.get("/offers", response_model=list[OfferRead], summary="The caller's own offers")
+@router.get("/offers", response_model=list[OfferRead], summary="The caller's own offers", operation_id="listMyOffers")
 async def my_offers(request: Request, p: Principal = Depends(current_principal), status: Optional[str] = None):
     async with ctx(request).pool.acquire() as con:
         me = await con.fetchrow(Q.GET_VOLUNTEER_BY_SUB, p.sub)
@@ -222,11 +239,13 @@ async def my_offers(request: Request, p: Principal = Depends(current_principal),
     return [offer_read(r) for r in rows]
 
 
-@router.post("/offers/{offer_id}/accept", response_model=OfferRead, summary="Accept an offer (接单)")
+@router.post("/offers/{offer_id}/accept", response_model=OfferRead, summary="Accept an offer (接单)",
+             operation_id="acceptOffer", responses=problems(404, 409))
 async def accept(offer_id: str, request: Request, p: Principal = Depends(current_principal)):
     return offer_read(await service.respond(ctx(request), _uuid(offer_id, "path.offer_id"), True, None, p))
 
 
-@router.post("/offers/{offer_id}/decline", response_model=OfferRead, summary="Decline an offer; it passes on")
+@router.post("/offers/{offer_id}/decline", response_model=OfferRead, summary="Decline an offer; it passes on",
+             operation_id="declineOffer", responses=problems(404, 409))
 async def decline(offer_id: str, request: Request, body: Decline = Decline(), p: Principal = Depends(current_principal)):
     return offer_read(await service.respond(ctx(request), _uuid(offer_id, "path.offer_id"), False, body.reason, p))
