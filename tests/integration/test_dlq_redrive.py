@@ -19,11 +19,15 @@ from .kafka_helpers import ce_headers, publish_raw
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def gov(home: Path, bootstrap: str, *args: str) -> str:
+def gov_run(home: Path, bootstrap: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "GOV_HOME": str(home), "GOV_ROOT": str(ROOT)}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    r = subprocess.run([sys.executable, "-m", "govctl", "dlq", *args, "--bootstrap", bootstrap],
-                       capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "govctl", "dlq", *args, "--bootstrap", bootstrap],
+                          capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+
+
+def gov(home: Path, bootstrap: str, *args: str) -> str:
+    r = gov_run(home, bootstrap, *args)
     assert r.returncode == 0, f"gov dlq {' '.join(args)}: {r.returncode}\n{r.stdout}\n{r.stderr}"
     return r.stdout
 
@@ -96,3 +100,48 @@ async def test_redrive_puts_the_original_record_back_once(stack, test_topic, tmp
     row = [line for line in gov(home, bootstrap, "list", "--group", group).splitlines()
            if line.startswith(f"{dead.partition}:{dead.offset} ")][0]
     assert " yes " in row
+
+
+async def test_invalid_envelopes_and_truncated_dead_letters_are_never_redriven(stack, test_topic, tmp_path):
+    bootstrap = stack.bootstrap
+    group = f"test-refuse-{uuid.uuid4().hex[:8]}"
+    home = tmp_path / "gov-home"
+    value = json.dumps({"thing_id": "t", "seq": 1}).encode()
+
+    def dead_letter(reason: str, extra=(), stored: bytes = value):
+        headers = ce_headers("gov.test.thing_happened.v1", subject="t") + [
+            ("dlq_reason", reason.encode()), ("dlq_error", b"boom"), ("dlq_topic", test_topic.encode()),
+            ("dlq_partition", b"0"), ("dlq_offset", b"5"), ("dlq_consumer_group", group.encode()), *extra]
+        return publish_raw(bootstrap, DEADLETTER, stored, key=b"t", headers=headers)
+
+    envelope = await dead_letter("invalid_envelope")
+    truncated = await dead_letter("schema_violation", [("dlq_truncated", b"true"), ("dlq_original_size", b"1048000"),
+                                                       ("dlq_original_sha256", b"ab" * 32)], stored=value[:10])
+    fine = await dead_letter("handler_error")
+    before = await end_offsets(bootstrap, test_topic)
+
+    # asked for by reason: refused, in one line, and nothing is sent
+    for reason in ("invalid_envelope", "invalid_json", "wrong_topic"):
+        r = gov_run(home, bootstrap, "redrive", "--group", group, "--reason", reason)
+        assert r.returncode == 1 and r.stdout == "", r
+        [line] = r.stderr.splitlines()
+        assert f"reason {reason} are never re-driven" in line and "fix the producer" in line, line
+    assert await end_offsets(bootstrap, test_topic) == before
+
+    # list shows what a truncated dead letter holds
+    out = gov(home, bootstrap, "list", "--group", group)
+    row = next(line for line in out.splitlines() if line.startswith(f"{truncated.partition}:{truncated.offset} "))
+    assert "10 of 1048000 B" in row, row
+    assert "1 stored truncated" in out and "never re-driven" in out, out
+    row = next(line for line in out.splitlines() if line.startswith(f"{fine.partition}:{fine.offset} "))
+    assert " whole " in row, row
+
+    # a re-drive of the whole group sends only the one that can be applied, and says why not the others
+    out = gov(home, bootstrap, "redrive", "--group", group)
+    assert "re-drove 1 dead letter(s)" in out and "2 cannot be re-driven" in out, out
+    lines = out.splitlines()
+    assert any(f"{envelope.partition}:{envelope.offset}" in x and "skipped: invalid_envelope" in x for x in lines), out
+    assert any(f"{truncated.partition}:{truncated.offset}" in x and "skipped: stored truncated" in x
+               and f"{test_topic}/0@5" in x for x in lines), out
+    after = await end_offsets(bootstrap, test_topic)
+    assert sum(after.values()) - sum(before.values()) == 1

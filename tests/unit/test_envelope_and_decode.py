@@ -69,3 +69,65 @@ def test_dead_letter_headers_keep_the_original_and_say_where_it_came_from():
     assert (d["dlq_topic"], d["dlq_partition"], d["dlq_offset"]) == (b"gov.areas.v1", b"2", b"41")
     assert d["dlq_consumer_group"] == b"cases" and d["dlq_error"] == b"boom"
     assert [k for k, _ in h].count("dlq_reason") == 1
+
+
+def test_any_exception_while_parsing_the_value_is_invalid_json():
+    from gov_contracts import REGISTRY
+    deep = b"[" * 1100 + b"]" * 1100  # json.loads raises RecursionError
+    with pytest.raises(PoisonEvent) as e:
+        decode(record(deep, CloudEvent(type="gov.area.upserted.v1", source="x").headers()), REGISTRY)
+    assert e.value.reason == "invalid_json" and "RecursionError" in str(e.value)
+
+
+@pytest.mark.parametrize("headers", [
+    [("ce_id", b"\xff\xfe"), ("ce_source", b"x"), ("ce_type", b"gov.area.upserted.v1"), ("ce_specversion", b"1.0")],
+    [("ce_id", None), ("ce_source", b"x"), ("ce_type", b"gov.area.upserted.v1"), ("ce_specversion", b"1.0")],
+])
+def test_undecodable_or_null_headers_are_an_invalid_envelope(headers):
+    from gov_contracts import REGISTRY
+    with pytest.raises(PoisonEvent) as e:
+        decode(record(AREA.model_dump_json().encode(), headers), REGISTRY)
+    assert e.value.reason == "invalid_envelope" and "ce_id" in str(e.value)
+
+
+def test_memory_error_is_the_process_not_the_record(monkeypatch):
+    from gov_contracts import REGISTRY
+    import govkit.consumer as consumer_module
+
+    def starved(_):
+        raise MemoryError
+    monkeypatch.setattr(consumer_module.json, "loads", starved)
+    with pytest.raises(MemoryError):
+        decode(record(AREA.model_dump_json().encode(), CloudEvent(type="gov.area.upserted.v1", source="x").headers()),
+               REGISTRY)
+
+
+def test_a_dead_letter_that_fits_is_stored_whole_and_one_that_does_not_is_cut_to_fit():
+    import hashlib
+
+    from govkit.dead_letters import fit, record_size
+    value = b"v" * 50_000
+    rec = ConsumerRecord("gov.areas.v1", 2, 41, 0, 0, b"k", value, None, 1, len(value),
+                         [("ce_id", b"1"), ("traceparent", b"t" * 3000)])
+    h = dead_letter_headers(rec, consumer="cases", reason="schema_violation", error="boom")
+    whole = fit(rec, h, 100_000)
+    assert not whole.truncated and whole.value == value and whole.headers == h
+    cut = fit(rec, h, 20_000)
+    d = dict(cut.headers)
+    assert cut.truncated and 19_900 < record_size(cut.key, cut.value, cut.headers) <= 20_000
+    assert value.startswith(cut.value) and len(cut.value) > 15_000
+    assert d["dlq_truncated"] == b"true" and d["dlq_original_size"] == b"50000"
+    assert d["dlq_original_sha256"] == hashlib.sha256(value).hexdigest().encode()
+    assert d["ce_id"] == b"1" and d["dlq_offset"] == b"41" and d["dlq_reason"] == b"schema_violation"
+    assert len(d["traceparent"]) <= 1024  # original headers are cut short too
+
+
+def test_producer_failures_are_classified():
+    from aiokafka.errors import (KafkaConnectionError, KafkaTimeoutError, MessageSizeTooLargeError,
+                                 NotEnoughReplicasError, TopicAuthorizationFailedError)
+
+    from govkit.dead_letters import too_large, transient
+    assert too_large(MessageSizeTooLargeError()) and not transient(MessageSizeTooLargeError())
+    for e in (KafkaConnectionError(), KafkaTimeoutError(), NotEnoughReplicasError(), ConnectionRefusedError()):
+        assert transient(e) and not too_large(e)
+    assert not transient(TopicAuthorizationFailedError()) and not too_large(TopicAuthorizationFailedError())

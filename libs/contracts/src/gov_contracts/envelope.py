@@ -47,6 +47,8 @@ class CloudEvent:
     def from_headers(cls, headers: Iterable[tuple[str, bytes]]) -> "CloudEvent":
         raw: dict[str, str] = {}
         for k, v in headers:
+            if v is None:  # a null header value is no value
+                continue
             try:
                 raw[k] = v.decode() if isinstance(v, (bytes, bytearray)) else str(v)
             except UnicodeDecodeError as e:

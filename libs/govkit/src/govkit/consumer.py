@@ -6,13 +6,16 @@ For each record, in partition order:
   2. the handler runs in one database transaction together with the inbox
      insert; a redelivered event is a no-op;
   3. connection failures are retried with backoff for as long as it takes;
-     other handler errors are retried `max_attempts` times, then dead-lettered;
+     errors caused by the event's values (data_fault) are dead-lettered at
+     once; other handler errors are retried `max_attempts` times, then
+     dead-lettered;
   4. only then is the offset committed (FastStream's Kafka default commits
      before handling, which would lose events on a crash).
 """
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import traceback
@@ -30,8 +33,9 @@ from gov_contracts import REGISTRY, CloudEvent, EventType
 from gov_contracts.base import EventModel
 from gov_contracts.envelope import EnvelopeError
 from gov_contracts.topics import DEADLETTER
-from govkit import inbox, metrics, tracing
+from govkit import dead_letters, inbox, metrics, tracing
 from govkit.db import TRANSIENT_ERRORS
+from govkit.dead_letters import dead_letter_headers  # noqa: F401  (part of this module's interface)
 from govkit.kafka import Producer
 
 log = logging.getLogger(__name__)
@@ -47,10 +51,18 @@ class PoisonEvent(Exception):
         self.reason = reason
 
 
-# Errors Postgres raises because of the values it was given (class 22 "data
+# Errors caused by the values a statement was given: the same event fails the
+# same way every time. asyncpg.DataError covers Postgres class 22 ("data
 # exception": numeric out of range, invalid text representation, string too
-# long, invalid datetime, ...): the same event fails the same way every time.
-_DATA_FAULT_MESSAGES = ("ltree syntax error", "label string is too long", "ltree label")
+# long, NUL in text, ...) and asyncpg's own refusal to encode an argument
+# (3,000,000,000 for an int4). ltree input errors are not class 22: they come
+# as syntax_error 42601 ("ltree syntax error at character 11" for
+# `changping..x`, "... Unexpected end of input" for `changping.`),
+# name_too_long 42622 (a label over 1,000 characters) or
+# program_limit_exceeded 54000 (over 65,535 labels), told apart from our own
+# SQL mistakes by the message.
+_DATA_FAULT_MESSAGES = ("ltree syntax error", "lquery syntax error", "label string is too long",
+                        "number of ltree labels", "number of lquery items")
 
 
 def data_fault(exc: BaseException) -> Optional[str]:
@@ -59,7 +71,7 @@ def data_fault(exc: BaseException) -> Optional[str]:
         return f"{type(exc).__name__}: {exc}"
     if isinstance(exc, asyncpg.PostgresError):
         text = str(exc)
-        if any(m in text for m in _DATA_FAULT_MESSAGES):
+        if any(text.startswith(m) for m in _DATA_FAULT_MESSAGES):
             return f"{type(exc).__name__}: {text}"
     return None
 
@@ -71,12 +83,23 @@ class Decoded:
     event: EventModel
 
 
+def _why(e: BaseException) -> str:
+    return str(e) if isinstance(e, EnvelopeError) else f"{type(e).__name__}: {e}"
+
+
 def decode(record: ConsumerRecord, registry: Mapping[str, EventType]) -> Decoded:
-    """Raises PoisonEvent when the record can never be processed."""
+    """Raises PoisonEvent when the record can never be processed.
+
+    Whatever a record makes the parsing raise is the record's fault (a value of
+    1,100 `[` makes json.loads raise RecursionError), except MemoryError: a
+    record the broker accepted cannot exhaust memory by being parsed, a starved
+    process can, so that one propagates and the record is tried again."""
     try:
         env = CloudEvent.from_headers(record.headers or ())
-    except EnvelopeError as e:
-        raise PoisonEvent("invalid_envelope", str(e)) from e
+    except MemoryError:
+        raise
+    except Exception as e:
+        raise PoisonEvent("invalid_envelope", _why(e)) from e
     et = registry.get(env.type)
     if et is None:
         raise PoisonEvent("unknown_type", f"event type {env.type!r} is not in the contract catalogue")
@@ -84,31 +107,49 @@ def decode(record: ConsumerRecord, registry: Mapping[str, EventType]) -> Decoded
         raise PoisonEvent("wrong_topic", f"event type {env.type} belongs on {et.topic}, not {record.topic}")
     try:
         payload = json.loads(record.value)
-    except (TypeError, ValueError, UnicodeDecodeError) as e:
-        raise PoisonEvent("invalid_json", f"value is not JSON: {e}") from e
+    except MemoryError:
+        raise
+    except Exception as e:
+        raise PoisonEvent("invalid_json", f"value is not JSON: {_why(e)}") from e
     try:
         event = et.model.model_validate(payload)
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(root)"
         raise PoisonEvent("schema_violation", f"{env.type}: {where}: {first['msg']}") from e
+    except MemoryError:
+        raise
+    except Exception as e:
+        raise PoisonEvent("schema_violation", f"{env.type}: {_why(e)}") from e
     return Decoded(env, et, event)
-
-
-def dead_letter_headers(record: ConsumerRecord, *, consumer: str, reason: str, error: str) -> list[tuple[str, bytes]]:
-    original = [(k, v) for k, v in (record.headers or ()) if not k.startswith("dlq_")]
-    return original + [
-        ("dlq_reason", reason.encode()),
-        ("dlq_error", error[:2000].encode("utf-8", "replace")),
-        ("dlq_topic", record.topic.encode()),
-        ("dlq_partition", str(record.partition).encode()),
-        ("dlq_offset", str(record.offset).encode()),
-        ("dlq_consumer_group", consumer.encode()),
-    ]
 
 
 async def _raw(msg):  # decoder: hand the handler the record's bytes untouched
     return msg.body
+
+
+async def _tolerant_parse(record: ConsumerRecord, default_parser) -> KafkaMessage:
+    """FastStream's parser decodes every header as UTF-8; when that fails the
+    record never reaches our handler and the next acknowledgement commits past
+    it. Parse a copy without the undecodable headers instead and keep the
+    untouched record as `raw_message`, so that decode() dead-letters it."""
+    try:
+        return await default_parser(record)
+    except Exception:
+        readable = dataclasses.replace(record, headers=[(k, v) for k, v in (record.headers or ()) if _utf8(v)])
+        if hasattr(record, "consumer"):
+            readable.consumer = record.consumer
+        msg = await default_parser(readable)
+        msg.raw_message = record
+        return msg
+
+
+def _utf8(v) -> bool:
+    try:
+        v.decode()
+        return True
+    except Exception:
+        return False
 
 
 class EventConsumer:
@@ -123,7 +164,7 @@ class EventConsumer:
     def attach(self, broker: KafkaBroker) -> None:
         sub = broker.subscriber(
             *self.topics, group_id=self.group_id, ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest", decoder=_raw,
+            auto_offset_reset="earliest", parser=_tolerant_parse, decoder=_raw,
             title=f"{self.group_id}", description=f"{self.service} consumer",
         )
         sub(self.on_message)
@@ -187,6 +228,9 @@ class EventConsumer:
                 log.warning("transient failure on %s@%s/%s: %s: %s; retrying in %.1fs",
                             d.envelope.type, record.topic, record.offset, type(e).__name__, e, backoff)
             except Exception as e:
+                fault = data_fault(e)
+                if fault:  # the event's values: failing again would change nothing
+                    return await self._dead_letter(record, "data_error", fault)
                 attempts += 1
                 metrics.HANDLER_RETRIES.labels(self.service, "error").inc()
                 if attempts >= self.max_attempts:
@@ -198,18 +242,36 @@ class EventConsumer:
             backoff = min(backoff * 2, self.max_backoff)
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, error: str) -> str:
+        """Stores the dead letter, truncated if it would not fit, and only then returns: the
+        caller acknowledges the record. Broker outages are waited out; a dead letter the broker
+        refuses as too large is cut smaller; any other refusal (the dead-letter topic missing
+        from the ACLs, say) cannot be helped by this record and is waited out too, loudly,
+        rather than losing the record."""
         headers = dead_letter_headers(record, consumer=self.group_id, reason=reason, error=error)
+        budgets = iter((self.producer.max_request_size, *dead_letters.FALLBACK_BUDGETS))
+        letter = dead_letters.fit(record, headers, next(budgets))
         backoff = 0.2
-        while True:  # the record is acknowledged only once its dead letter is safely stored
+        while True:
             try:
-                await self.producer.send_and_wait(DEADLETTER, record.value or b"", key=record.key, headers=headers)
+                await self.producer.send_and_wait(DEADLETTER, letter.value, key=letter.key, headers=letter.headers)
                 break
             except Exception as e:
-                log.warning("dead-letter publish failed: %s; retrying in %.1fs", e, backoff)
                 await self.producer.reset()
+                smaller = next(budgets, None) if dead_letters.too_large(e) else None
+                if smaller is not None:
+                    log.warning("dead letter of %s/%s@%s refused as too large (%s); storing it truncated to %d bytes",
+                                record.topic, record.partition, record.offset, e, smaller)
+                    letter = dead_letters.fit(record, headers, smaller)
+                    continue
+                kind = "transient" if dead_letters.transient(e) else "refused"
+                metrics.DEAD_LETTER_FAILURES.labels(self.service, kind).inc()
+                (log.warning if kind == "transient" else log.error)(
+                    "dead-letter publish failed (%s): %s: %s; retrying in %.1fs", kind, type(e).__name__, e, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
-        log.error("dead-lettered %s/%s@%s: %s: %s", record.topic, record.partition, record.offset, reason, error)
+        log.error("dead-lettered %s/%s@%s: %s: %s%s", record.topic, record.partition, record.offset, reason, error,
+                  f" (stored truncated to {len(letter.value)} of {len(record.value or b'')} bytes)"
+                  if letter.truncated else "")
         metrics.DEAD_LETTERS.labels(self.service, reason).inc()
         metrics.EVENTS_CONSUMED.labels(self.service, record.topic, "dead_lettered").inc()
         return "dead_lettered"

@@ -8,6 +8,8 @@ from aiokafka import AIOKafkaProducer
 
 log = logging.getLogger(__name__)
 
+MAX_REQUEST_SIZE = 1048576  # aiokafka's default, stated: dead letters are fitted under it
+
 
 def producer_config(bootstrap: str, client_id: str) -> dict:
     # aiokafka's defaults are acks=1 and no idempotence: neither is safe for the outbox
@@ -17,6 +19,7 @@ def producer_config(bootstrap: str, client_id: str) -> dict:
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        max_request_size=MAX_REQUEST_SIZE,
         request_timeout_ms=15000,
         retry_backoff_ms=200,
     )
@@ -28,6 +31,7 @@ class Producer:
     def __init__(self, bootstrap: str, client_id: str):
         self.bootstrap = bootstrap
         self.client_id = client_id
+        self.max_request_size = MAX_REQUEST_SIZE
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 

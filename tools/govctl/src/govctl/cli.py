@@ -198,7 +198,8 @@ def main(argv=None) -> None:
     d.set_defaults(fn=cmd_dlq)
     d = dsub.add_parser("redrive", help="re-publish a group's dead letters to their original topic, once each")
     d.add_argument("--group", required=True, help="the consumer group whose dead letters to re-drive")
-    d.add_argument("--reason", help="only those with this dlq_reason")
+    d.add_argument("--reason", help="only those with this dlq_reason (invalid_envelope, invalid_json and "
+                                    "wrong_topic are refused: never re-driven, nor are truncated dead letters)")
     d.add_argument("--dry-run", action="store_true", help="print what would be re-driven; send nothing")
     d.add_argument("--bootstrap", help="Kafka host:port (default: KAFKA_BOOTSTRAP_SERVERS, else the local stack)")
     d.set_defaults(fn=cmd_dlq)

@@ -15,6 +15,11 @@ so a second `redrive` does not send the same dead letters again. The state is
 a file of the operator's machine rather than a marker on Kafka: the dead-letter
 topic stays a log of failures only, and a re-drive sent twice (another
 machine, a lost file) is harmless because consumers deduplicate on `ce_id`.
+
+Never re-driven: records that are not a valid event at all
+(`invalid_envelope`, `invalid_json`, `wrong_topic`: sent again, they fail the
+same way), and dead letters stored truncated (`dlq_truncated`: the original
+value is not in them).
 """
 from __future__ import annotations
 
@@ -33,6 +38,12 @@ from govctl.errors import StackError
 
 STATE_FILE = "dlq-redriven.json"
 DLQ_PREFIX = "dlq_"
+# reason -> why re-driving cannot help
+NOT_REDRIVABLE = {
+    "invalid_envelope": "the headers are not a CloudEvents envelope; fix the producer and have it send the event anew",
+    "invalid_json": "the value is not JSON; fix the producer and have it send the event anew",
+    "wrong_topic": "the event type belongs on another topic; fix the producer and have it send the event anew",
+}
 
 
 def _text(v) -> str:
@@ -91,6 +102,26 @@ class DeadLetter:
     @property
     def when(self) -> str:
         return datetime.fromtimestamp(self.timestamp / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def truncated(self) -> bool:
+        return self.header("dlq_truncated") == "true"
+
+    @property
+    def stored(self) -> str:
+        """How much of the original value the dead letter holds."""
+        if not self.truncated:
+            return "whole"
+        return f"{len(self.value or b'')} of {self.header('dlq_original_size') or '?'} B"
+
+    def why_not_redrivable(self) -> Optional[str]:
+        if self.truncated:
+            return (f"stored truncated ({self.stored}, sha256 {self.header('dlq_original_sha256')[:12]}...): the "
+                    f"original value is not in the dead letter; the whole record is at {self.origin} while that "
+                    "topic keeps it")
+        if self.reason in NOT_REDRIVABLE:
+            return f"{self.reason}: {NOT_REDRIVABLE[self.reason]}"
+        return None
 
     def original_headers(self) -> list[tuple[str, bytes]]:
         return [(k, bytes(v) if v is not None else b"") for k, v in self.headers if not k.startswith(DLQ_PREFIX)]
@@ -180,12 +211,12 @@ def _short(s: str, n: int) -> str:
 
 def format_rows(letters: Iterable[DeadLetter], state: RedriveState) -> list[str]:
     rows = [f"{'dead letter':<12} {'time (UTC)':<20} {'reason':<17} {'group':<14} {'original topic/partition@offset':<32} "
-            f"{'event type':<34} {'event id':<36} {'re-driven':<9} error"]
+            f"{'event type':<34} {'event id':<36} {'re-driven':<9} {'stored':<20} error"]
     for dl in letters:
         done = state.done(dl)
         rows.append(f"{dl.ref:<12} {dl.when:<20} {dl.reason or '?':<17} {dl.group or '?':<14} {dl.origin:<32} "
                     f"{dl.event_type or '-':<34} {dl.event_id or '-':<36} {('yes' if done else 'no'):<9} "
-                    f"{_short(dl.error, 120)}")
+                    f"{dl.stored:<20} {_short(dl.error, 120)}")
     return rows
 
 
@@ -201,6 +232,10 @@ async def list_letters(bootstrap: str, state_path: Path, *, group: Optional[str]
         out(row)
     if len(shown) < len(letters):
         out(f"({len(shown)} most recent of {len(letters)}; --limit N shows more)")
+    truncated = sum(dl.truncated for dl in shown)
+    if truncated:
+        out(f"({truncated} stored truncated, too large to store whole: never re-driven; the whole record is at its "
+            "original topic/partition@offset while that topic keeps it)")
     return shown
 
 
@@ -213,6 +248,8 @@ class RedriveResult:
 
 async def redrive(bootstrap: str, state_path: Path, *, group: str, reason: Optional[str] = None,
                   dry_run: bool = False, out: Callable[[str], None] = print) -> RedriveResult:
+    if reason in NOT_REDRIVABLE:
+        raise StackError(f"dead letters with reason {reason} are never re-driven: {NOT_REDRIVABLE[reason]}")
     state = RedriveState(state_path)
     letters = [d for d in await read_all(bootstrap) if matches(d, group, reason)]
     result = RedriveResult([], [], [])
@@ -222,6 +259,8 @@ async def redrive(bootstrap: str, state_path: Path, *, group: str, reason: Optio
             result.skipped_done.append(dl)
         elif not dl.topic or dl.topic == DEADLETTER:
             result.skipped_bad.append((dl, f"no usable dlq_topic header ({dl.topic or 'missing'})"))
+        elif why := dl.why_not_redrivable():
+            result.skipped_bad.append((dl, why))
         else:
             todo.append(dl)
     verb = "would re-drive" if dry_run else "re-drove"
