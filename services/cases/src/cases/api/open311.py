@@ -195,14 +195,15 @@ class Open311ErrorItem(BaseModel):
 
 
 ERRORS = {400: "a parameter is missing or invalid (an invalid format too); the description names it",
-          403: "api_key missing or not accepted", 404: "unknown jurisdiction_id, or no such object"}
+          403: "api_key missing or not accepted", 404: "unknown jurisdiction_id, or no such object",
+          503: "the database is out of reach; Retry-After says when to try again"}
 
 
 def answers(*errors: int, ok: int = 200, example: Any = None, **described: str) -> dict:
     """`responses=` of an Open311 route: JSON or XML after the extension, errors as Open311's list."""
     json_ok = {"example": example} if example is not None else {}
     out: dict = {ok: {"content": {"application/json": json_ok, "text/xml": {}}}}
-    for code in sorted({400, 404, *errors}):  # every route: its format (400) and jurisdiction_id (404)
+    for code in sorted({400, 404, 503, *errors}):  # every route: format (400), jurisdiction_id (404), database (503)
         out[code] = {"model": list[Open311ErrorItem], "description": described.get(f"e{code}", ERRORS[code]),
                      "content": {"text/xml": {}}}
     return out
