@@ -593,7 +593,7 @@ async def phase_lists(st: Stack, args, token: str) -> dict:
     return out
 
 
-def list_sql(params: dict, scopes: list[str]) -> tuple[str, list]:
+def list_sql(params: dict, scopes: list[str], sub: str = "bench-staff") -> tuple[str, list]:
     """The statement GET /v1/cases runs for these query parameters (built like the route: same fragments)."""
     where, args = [], []
 
@@ -604,7 +604,7 @@ def list_sql(params: dict, scopes: list[str]) -> tuple[str, list]:
             names[key] = len(args)
         where.append(fragment.format(**names))
 
-    add(Q.F_SCOPES, scopes)
+    add(Q.F_VISIBLE, scopes, sub)
     if "area" in params:
         add(Q.F_AREA, params["area"])
     if "status" in params:

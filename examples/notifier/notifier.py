@@ -56,7 +56,7 @@ def level(code: str) -> str:
 
 def describe(event: C.CaseFacts) -> str:
     """What happened, in a few words of Chinese."""
-    if isinstance(event, C.CaseReported):
+    if isinstance(event, (C.CaseReported, C.CaseReportedV2)):
         return f"新上报：{event.title}"
     if isinstance(event, C.CaseAccepted):
         return "已受理"

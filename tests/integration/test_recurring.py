@@ -256,7 +256,7 @@ async def test_import_inserts_good_rows_in_savepoints_and_is_idempotent(ctx, vpo
     ids = {r["external_id"]: r["id"] for r in report["rows"] if r["status"] == "created"}
     got = await vpool.fetch("select id, external_id, skills from volunteers where external_id like $1", f"%{tag}")
     assert {r["external_id"]: str(r["id"]) for r in got} == ids
-    assert await vpool.fetchval("select count(*) from outbox where event_type = 'gov.volunteer.registered.v1' "
+    assert await vpool.fetchval("select count(*) from outbox where event_type = 'gov.volunteer.registered.v2' "
                                 "and key = any($1::text[])", list(ids.values())) == 2
 
     again = await RI.import_rows(ctx, RI.parse_csv("\n".join([head, *lines]).encode()), va)

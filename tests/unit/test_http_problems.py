@@ -3,7 +3,7 @@ from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from govkit import auth, problems
+from govkit import areas, auth, problems
 
 
 class CaseCreate(BaseModel):
@@ -15,6 +15,7 @@ def app():
     a = FastAPI()
     problems.install(a)
     a.state.verifier = auth.TokenVerifier(algorithm="HS256", key="k" * 40, issuer="changping-gov")
+    a.state.known_areas = areas.KnownAreas(None, {"changping"})
 
     @a.post("/things")
     async def create(body: CaseCreate):

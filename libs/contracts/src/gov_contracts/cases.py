@@ -3,7 +3,8 @@
 Every transition of a case is its own event type. Each carries the case's
 facts after the transition (CaseFacts) so a subscriber can build its view from
 any one event; the type-specific fields say what happened. No personal data:
-the reporter is a pseudonymous reference, the phone at most masked.
+the reporter is a pseudonymous reference; since gov.case.reported.v2 no phone
+at all (v1 carried a masked one that no subscriber used).
 """
 from datetime import datetime
 from typing import Optional
@@ -29,10 +30,22 @@ class CaseFacts(EventModel):
 
 
 class CaseReported(CaseFacts):
+    """No longer published (since gov.case.reported.v2); still read for the records already on the topic."""
     title: str
     source: str = Field(description="grid_patrol, resident_report, hotline, visit or open311")
     reporter_ref: str = Field(description="pseudonymous reference of the reporter (HMAC)")
     reporter_phone_masked: Optional[str] = Field(default=None, examples=["138****1234"])
+    address_ref: Optional[str] = Field(default=None, description="pseudonymous reference of the address")
+    party_refs: list[str] = Field(default_factory=list, description="pseudonymous references of the parties")
+    tags: list[str] = Field(default_factory=list)
+    duplicate_candidates: list[str] = Field(default_factory=list, description="ids of possible duplicates")
+
+
+class CaseReportedV2(CaseFacts):
+    """A case was recorded: gov.case.reported.v1 without reporter_phone_masked, which no subscriber used."""
+    title: str
+    source: str = Field(description="grid_patrol, resident_report, hotline, visit or open311")
+    reporter_ref: str = Field(description="pseudonymous reference of the reporter (HMAC)")
     address_ref: Optional[str] = Field(default=None, description="pseudonymous reference of the address")
     party_refs: list[str] = Field(default_factory=list, description="pseudonymous references of the parties")
     tags: list[str] = Field(default_factory=list)

@@ -52,8 +52,10 @@ _TASK_EVENTS = {
 REGISTRY: dict[str, EventType] = _types(
     EventType("gov.area.upserted.v1", AreaUpserted, topics.AREAS, "govctl"),
     *(EventType(f"gov.case.{n}.v1", m, topics.CASES, "cases") for n, m in _CASE_EVENTS.items()),
+    EventType("gov.case.reported.v2", C.CaseReportedV2, topics.CASES, "cases"),
     *(EventType(f"gov.task.{n}.v1", m, topics.TASKS, "volunteers") for n, m in _TASK_EVENTS.items()),
     EventType("gov.volunteer.registered.v1", V.VolunteerRegistered, topics.VOLUNTEERS, "volunteers"),
+    EventType("gov.volunteer.registered.v2", V.VolunteerRegisteredV2, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.volunteer.updated.v1", V.VolunteerUpdated, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.volunteer.hours_corrected.v1", V.HoursCorrected, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.report.weekly_published.v1", WeeklyReportPublished, topics.REPORTS, "reporting"),

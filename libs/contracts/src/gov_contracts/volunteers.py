@@ -19,7 +19,12 @@ class VolunteerFacts(EventModel):
 
 
 class VolunteerRegistered(VolunteerFacts):
+    """No longer published (since gov.volunteer.registered.v2); still read for the records already on the topic."""
     phone_masked: Optional[str] = Field(default=None, examples=["139****5678"])
+
+
+class VolunteerRegisteredV2(VolunteerFacts):
+    """A volunteer was registered: gov.volunteer.registered.v1 without phone_masked, which no subscriber used."""
 
 
 class VolunteerUpdated(VolunteerFacts):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Iterable, Optional
 
 import asyncpg
 from fastapi import APIRouter, Request
@@ -18,6 +19,7 @@ on conflict (id) do update set kind = excluded.kind, name = excluded.name, paren
 """
 SELECT_ALL = "select id, kind, name, parent_id, invented, tree_version from areas order by id"
 SUBTREE_IDS = "select id from areas where path <@ $1::ltree order by id"
+KNOWN_IDS = "select id from areas where id = any($1::text[])"
 
 
 async def on_area_upserted(con: asyncpg.Connection, event: AreaUpserted, _: CloudEvent) -> None:
@@ -26,6 +28,25 @@ async def on_area_upserted(con: asyncpg.Connection, event: AreaUpserted, _: Clou
 
 
 HANDLERS = {"gov.area.upserted.v1": on_area_upserted}
+
+
+class KnownAreas:
+    """Which area ids this service's copy of the tree holds, for checking the area scopes of tokens.
+
+    Areas are only ever added, so an id once found stays known; an id not yet seen is looked up in the
+    table (it may have arrived on the areas topic since), and one that is not there is unknown.
+    """
+
+    def __init__(self, pool: Optional[asyncpg.Pool], ids: Iterable[str] = ()):
+        self.pool = pool
+        self._ids = set(ids)
+
+    async def unknown(self, area_ids: Iterable[str]) -> list[str]:
+        todo = [a for a in dict.fromkeys(area_ids) if a not in self._ids]
+        if todo and self.pool is not None:
+            async with self.pool.acquire() as con:
+                self._ids.update(r["id"] for r in await con.fetch(KNOWN_IDS, todo))
+        return [a for a in todo if a not in self._ids]
 
 
 class AreaRead(BaseModel):

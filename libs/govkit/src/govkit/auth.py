@@ -2,17 +2,22 @@
 
 HS256 with a shared secret in development, RS256 with a public key in
 production. A scope is an area id; it covers that area and everything under it.
+A token's area scopes must be well-formed area ids (else 401) that the
+service's copy of the area tree knows (else 403): an empty scope would be the
+ltree root and match every row in SQL.
 """
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Optional
 
 import jwt
 from fastapi import Depends, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from gov_contracts.areas import AREA_ID_PATTERN
 from govkit.problems import Problem
 from govkit.settings import ServiceSettings
 
@@ -21,6 +26,7 @@ ROLES = frozenset({
     "department", "volunteer", "analyst", "operator",
 })
 PERSONAL_DATA = "personal_data:read"
+_AREA_ID = re.compile(AREA_ID_PATTERN)
 
 
 class Principal(BaseModel):
@@ -29,11 +35,24 @@ class Principal(BaseModel):
     areas: list[str] = Field(default_factory=list)
     permissions: list[str] = Field(default_factory=list)
 
+    @field_validator("areas")
+    @classmethod
+    def _area_ids(cls, areas: list[str]) -> list[str]:
+        for i, a in enumerate(areas):
+            if not _AREA_ID.fullmatch(a):
+                raise ValueError(f"areas[{i}]: {a!r} is not an area id such as changping.kongjiafan")
+        return areas
+
     def has_role(self, *roles: str) -> bool:
         return any(r in self.roles for r in roles)
 
+    def visible_areas(self) -> list[str]:
+        """The area scopes this principal may see, each with everything under it: the one answer used by
+        covers() and passed to SQL as the ltree[] of `path <@ any($n::ltree[])` filters."""
+        return list(self.areas)
+
     def covers(self, area_id: str) -> bool:
-        return any(area_id == s or area_id.startswith(s + ".") for s in self.areas)
+        return any(area_id == s or area_id.startswith(s + ".") for s in self.visible_areas())
 
     def can(self, permission: str) -> bool:
         return permission in self.permissions
@@ -54,8 +73,16 @@ class TokenVerifier:
                                 options={"require": ["sub", "exp", "iss"]})
         except jwt.PyJWTError as e:
             raise Problem(401, "Invalid token", str(e)) from None
-        return Principal(sub=claims["sub"], roles=claims.get("roles", []),
-                         areas=claims.get("areas", []), permissions=claims.get("permissions", []))
+        try:
+            return Principal(sub=claims["sub"], roles=claims.get("roles", []),
+                             areas=claims.get("areas", []), permissions=claims.get("permissions", []))
+        except ValidationError as e:
+            err = e.errors()[0]
+            where, detail = ".".join(str(part) for part in err["loc"]), err["msg"].removeprefix("Value error, ")
+            if detail.startswith("areas["):  # our validator names the element
+                where, detail = detail.split(": ", 1)
+            raise Problem(401, "Invalid token", f"claim {where}: {detail}",
+                          errors=[{"field": f"token.{where}", "message": detail}]) from None
 
 
 def mint(*, key: str, sub: str, roles: list[str], areas: list[str], permissions: Optional[list[str]] = None,
@@ -63,18 +90,28 @@ def mint(*, key: str, sub: str, roles: list[str], areas: list[str], permissions:
     unknown = set(roles) - ROLES
     if unknown:
         raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(ROLES))}")
+    bad = [a for a in areas if not _AREA_ID.fullmatch(a)]
+    if bad:
+        raise ValueError(f"not an area id: {bad[0]!r} (e.g. changping.kongjiafan.g03)")
     now = int(time.time())
     claims = {"sub": sub, "roles": roles, "areas": areas, "permissions": permissions or [],
               "iss": issuer, "iat": now, "exp": now + ttl_s}
     return jwt.encode(claims, key, algorithm=algorithm)
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem(401, "Authentication required", "send Authorization: Bearer <token>")
-    return request.app.state.verifier.verify(token.strip())
+    principal = request.app.state.verifier.verify(token.strip())
+    if principal.areas:
+        unknown = await request.app.state.known_areas.unknown(principal.areas)
+        if unknown:
+            fields = [f"token.areas[{principal.areas.index(a)}]" for a in unknown]
+            raise Problem(403, "Forbidden", f"{fields[0]}: {unknown[0]!r} is not a known area",
+                          errors=[{"field": f, "message": f"{a!r} is not a known area"} for f, a in zip(fields, unknown)])
+    return principal
 
 
 def require_roles(*roles: str):

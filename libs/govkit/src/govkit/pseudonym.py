@@ -13,9 +13,11 @@ def ref(key: str, kind: str, value: str) -> str:
 
 
 def mask_phone(phone: str | None) -> str | None:
-    if not phone:
+    """138****1234: at least 4 digits hidden, at most the last 4 shown, and the first 3 (the mobile
+    network's prefix) only when 4 stay hidden besides; a 7-digit number keeps its last 3 (****321)."""
+    digits = re.sub(r"\D", "", phone or "")
+    if not digits:
         return None
-    digits = re.sub(r"\D", "", phone)
-    if len(digits) < 7:
-        return "*" * len(digits)
-    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+    tail = max(0, min(4, len(digits) - 4))
+    head = 3 if len(digits) - tail - 3 >= 4 else 0
+    return digits[:head] + "*" * (len(digits) - head - tail) + digits[len(digits) - tail:]

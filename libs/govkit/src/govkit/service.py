@@ -90,6 +90,7 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
         app.state.config = config
         app.state.verifier = auth.TokenVerifier.from_settings(s)
         app.state.pool = await db.create_pool(s.database_url, s.db_schema, max_size=s.db_pool_max)
+        app.state.known_areas = areas.KnownAreas(app.state.pool)  # checks the area scopes of tokens
         app.state.migrations_ok = False
         producer = Producer(s.kafka_bootstrap_servers, f"{spec.name}-producer")
         app.state.producer = producer

@@ -9,6 +9,7 @@ from govkit.auth import Principal
 STAFF_LEVEL = {"grid_manager": Level.grid, "village_admin": Level.village, "town_admin": Level.town,
                "county_admin": Level.county}
 VIEWERS = ("analyst",)
+ASSIGNEE_ACTIONS = (Action.start, Action.resolve)
 
 
 def staff_level(p: Principal) -> Optional[Level]:
@@ -20,10 +21,30 @@ def is_staff(p: Principal) -> bool:
     return staff_level(p) is not None
 
 
-def can_view(p: Principal, case: Mapping) -> bool:
-    if (is_staff(p) or p.has_role(*VIEWERS)) and p.covers(case["grid_id"]):
+def sees_by_area(p: Principal) -> bool:
+    return is_staff(p) or p.has_role(*VIEWERS)
+
+
+def scopes(p: Principal) -> list[str]:
+    """The areas whose cases p sees: staff and viewers their token's areas, anyone else none.
+    The list filter passes this to SQL; in_purview() asks the same of one case."""
+    return p.visible_areas() if sees_by_area(p) else []
+
+
+def is_assignee(p: Principal, case: Mapping) -> bool:
+    return case["assignee"] is not None and case["assignee"] == p.sub
+
+
+def in_purview(p: Principal, case: Mapping) -> bool:
+    """Staff or viewer whose scope covers the case, or its reporter: everything but the assignee's access."""
+    if sees_by_area(p) and p.covers(case["grid_id"]):
         return True
     return case["reporter_sub"] is not None and case["reporter_sub"] == p.sub
+
+
+def can_view(p: Principal, case: Mapping) -> bool:
+    """The dispatched assignee (e.g. a department's handler outside the case's area) reads the case too."""
+    return in_purview(p, case) or is_assignee(p, case)
 
 
 def can_create(p: Principal, grid_id: str) -> bool:
@@ -34,8 +55,11 @@ def act_denial(p: Principal, case: Mapping, action: Action) -> Optional[str]:
     """None when allowed, else why not."""
     if action is Action.withdraw and case["reporter_sub"] == p.sub:
         return None
-    if action in (Action.start, Action.resolve) and case["assignee"] and case["assignee"] == p.sub:
-        return None
+    if is_assignee(p, case):
+        if action in ASSIGNEE_ACTIONS:
+            return None
+        if not in_purview(p, case):
+            return f"as the dispatched assignee you may read, start and resolve this case; {action.value} is for its staff"
     lv = staff_level(p)
     if lv is None:
         return "only staff (grid_manager, village_admin, town_admin, county_admin) act on cases"

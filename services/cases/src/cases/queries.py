@@ -94,8 +94,8 @@ DB_NOW = "select now()"
 # list: fragments joined by the repository; every value is a $n parameter
 LIST_SELECT = "select * from cases"
 LIST_ORDER = " order by created_at desc, id desc limit {limit}"
-F_SCOPES = "area_path <@ ${n}::ltree[]"
-F_REPORTER = "reporter_sub = ${n}"
+# what authz.can_view allows: the area scopes (authz.scopes), the reporter's own cases, the assignee's
+F_VISIBLE = "(area_path <@ ${n}::ltree[] or reporter_sub = ${m} or assignee = ${m})"
 F_AREA = "area_path <@ ${n}::ltree"
 F_STATUS = "status = any(${n}::text[])"
 F_CATEGORY = "category = any(${n}::text[])"
@@ -108,4 +108,5 @@ F_CURSOR = "(created_at, id) < (${n}, ${m})"
 
 # Open311 GeoReport v2 (api/open311.py): public request lists by case number, and an inclusive end_date
 F_NUMBERS = "number = any(${n}::text[])"
+F_NOT_CATEGORY = "category <> all(${n}::text[])"
 F_UNTIL = "created_at <= ${n}"

@@ -113,9 +113,8 @@ async def create_case(ctx: Context, new: NewCase, *, principal: Principal, repor
             await con.execute(Q.INSERT_TRANSITION, case_id, "report", None, M.Status.reported.value, None,
                               M.Level.grid.value, principal.sub, None,
                               {"duplicate_candidates": [str(d) for d in dups]}, now)
-            await _publish(con, E.CaseReported, row, principal.sub, None, title=new.title, source=new.source,
-                           reporter_ref=reporter_ref, reporter_phone_masked=pseudonym.mask_phone(new.reporter_phone),
-                           address_ref=address_ref, party_refs=party_refs, tags=new.tags or [],
+            await _publish(con, E.CaseReportedV2, row, principal.sub, None, title=new.title, source=new.source,
+                           reporter_ref=reporter_ref, address_ref=address_ref, party_refs=party_refs, tags=new.tags or [],
                            duplicate_candidates=[str(d) for d in dups])
     return row, True
 
@@ -286,7 +285,7 @@ async def _merge_target(con, row, inp: ActionInput, principal: Optional[Principa
         raise Problem(422, "Invalid request", "body.into: the case to merge into is required",
                       errors=[{"field": "body.into", "message": "required"}])
     target = await find(con, inp.into)
-    if target is None or (principal and not authz.can_view(principal, target)):
+    if target is None or (principal and not authz.in_purview(principal, target)):
         raise Problem(422, "Invalid request", f"body.into: no case {inp.into}",
                       errors=[{"field": "body.into", "message": "no such case"}])
     if target["id"] == row["id"]:
@@ -347,11 +346,20 @@ async def _overdue(con, ctx: Context, case_id) -> None:
 
 # -- other writes -------------------------------------------------------------------------------------------------
 
+async def _in_purview(con, case_id: uuid.UUID, principal: Principal, what: str) -> asyncpg.Record:
+    """The case locked for a write that its staff or reporter may make, not a dispatched assignee from outside."""
+    row = await con.fetchrow(Q.GET_CASE_FOR_UPDATE, case_id)
+    if row is None or not authz.can_view(principal, row):
+        raise Problem(404, "Not found", f"no case {case_id}")
+    if not authz.in_purview(principal, row):
+        raise Problem(403, "Forbidden", f"as the dispatched assignee you may read, start and resolve this case, "
+                                        f"not {what} it")
+    return row
+
+
 async def rate(ctx: Context, case_id: uuid.UUID, score: int, note: Optional[str], principal: Principal):
     async with ctx.pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(Q.GET_CASE_FOR_UPDATE, case_id)
-        if row is None or not authz.can_view(principal, row):
-            raise Problem(404, "Not found", f"no case {case_id}")
+        row = await _in_purview(con, case_id, principal, "rate")
         if row["status"] != M.Status.closed.value:
             raise Problem(409, "Action not allowed in this state", "satisfaction is recorded after the case is closed",
                           type_="/problems/illegal-action", status_now=row["status"], action="rate",
@@ -368,9 +376,7 @@ async def rate(ctx: Context, case_id: uuid.UUID, score: int, note: Optional[str]
 
 async def add_attachment(ctx: Context, case_id: uuid.UUID, url: str, principal: Principal):
     async with ctx.pool.acquire() as con, con.transaction():
-        row = await con.fetchrow(Q.GET_CASE_FOR_UPDATE, case_id)
-        if row is None or not authz.can_view(principal, row):
-            raise Problem(404, "Not found", f"no case {case_id}")
+        row = await _in_purview(con, case_id, principal, "attach files to")
         now = await con.fetchval(Q.DB_NOW)
         new = await con.fetchrow(Q.ADD_ATTACHMENT, case_id, url, now)
         await con.execute(Q.INSERT_TRANSITION, case_id, "attach", row["status"], row["status"], row["level"],

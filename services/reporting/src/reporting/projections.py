@@ -180,7 +180,8 @@ def handlers() -> dict:
             out[name] = on_case_event
         elif et.topic == T.TASKS:
             out[name] = on_task_event
-    out["gov.volunteer.registered.v1"] = on_volunteer_event
+    out["gov.volunteer.registered.v1"] = on_volunteer_event  # records from before v2 stay on the topic
+    out["gov.volunteer.registered.v2"] = on_volunteer_event
     out["gov.volunteer.updated.v1"] = on_volunteer_event
     out["gov.volunteer.hours_corrected.v1"] = on_hours_corrected
     return out

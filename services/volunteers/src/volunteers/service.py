@@ -75,8 +75,7 @@ async def register_volunteer(con, ctx: Context, new: NewVolunteer, *, field_pref
     except asyncpg.UniqueViolationError as e:
         field = "account_sub" if "account_sub" in str(e) else "external_id"
         raise _problem(409, f"{field_prefix}.{field}", "already registered") from None
-    await outbox.add(con, V.VolunteerRegistered(**_facts(ctx, row, now), phone_masked=pseudonym.mask_phone(new.phone)),
-                     key=str(row["id"]), source=SOURCE)
+    await outbox.add(con, V.VolunteerRegisteredV2(**_facts(ctx, row, now)), key=str(row["id"]), source=SOURCE)
     return row
 
 

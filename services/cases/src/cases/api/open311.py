@@ -3,7 +3,8 @@
 Civic-reporting apps that speak Open311 list the categories of the policy file
 as services, report cases (created synchronously, so the answer carries the
 case number and no token is needed) and follow them by number. The reads are
-public, as the specification intends: they carry no personal data.
+public, as the specification intends: they carry no personal data, and each
+category's `visibility` in the policy decides how much of a case they show.
 
 Every answer of this router, errors included, is in Open311's own shape, JSON
 or XML after the extension the client asked for.
@@ -30,7 +31,8 @@ from starlette.routing import Match
 from cases import queries as Q
 from cases import service
 from cases.domain import model as M
-from cases.domain.policy import SEVERITIES, CategoryPolicy
+from cases.domain.policy import SEVERITIES, CategoryPolicy, Visibility
+from cases.domain.redaction import redact
 from govkit.auth import Principal
 from govkit.inputs import AREA_ID_MAX, YEAR_MAX, YEAR_MIN, year_in_range
 from govkit.problems import RETRY_AFTER_S, UNAVAILABLE, Problem
@@ -269,28 +271,35 @@ def agency(level: str) -> str:
     return f"{LEVEL_LABEL.get(level, level)} ({level})"
 
 
+def visibility(policy, category: str) -> Visibility:
+    c = policy.categories.get(category)
+    return c.visibility if c else Visibility.status_only
+
+
 def public_request(row, policy) -> dict:
-    """A case as an Open311 service request: no reporter, phone, parties or staff names."""
+    """A case as an Open311 service request: no reporter, phone, parties or staff names; of a status_only
+    category no description, place or media either; phone and ID numbers redacted from what is shown."""
     c = policy.categories.get(row["category"])
     a, r = _deadlines(policy, row["category"], row["severity"]) if c else ("", "")
+    shown = visibility(policy, row["category"]) is Visibility.public
     return {
         "service_request_id": row["number"],
         "status": "closed" if row["status"] in CLOSED else "open",
         "status_notes": status_notes(row["status"], row["level"]),
         "service_name": c.name if c else row["category"],
         "service_code": c.service_code if c else None,
-        "description": row["description"],
+        "description": redact(row["description"]) if shown else None,
         "agency_responsible": agency(row["level"]),
         "service_notice": f"受理时限 {a}，办结时限 {r}" if c else None,
         "requested_datetime": _when(row["created_at"]),
         "updated_datetime": _when(row["updated_at"]),
         "expected_datetime": _when(row["resolve_due"]),
-        "address": row["address"],
+        "address": redact(row["address"]) if shown else None,
         "address_id": None,
         "zipcode": None,
-        "lat": row["lat"],
-        "long": row["lon"],
-        "media_url": row["attachments"][0] if row["attachments"] else None,
+        "lat": row["lat"] if shown else None,
+        "long": row["lon"] if shown else None,
+        "media_url": row["attachments"][0] if shown and row["attachments"] else None,
     }
 
 
@@ -554,6 +563,9 @@ async def list_requests(
         args.append(value)
         where.append(fragment.format(n=len(args)))
 
+    hidden = policy.with_visibility(Visibility.hidden)
+    if hidden:
+        add(Q.F_NOT_CATEGORY, hidden)
     numbers = _list(service_request_id)
     if numbers:
         if len(numbers) > MAX_RESULTS:
@@ -602,7 +614,7 @@ async def get_request(request: Request, service_request_id: str = Path(examples=
     ctx: service.Context = request.app.state.cases
     async with ctx.pool.acquire() as con:
         row = await con.fetchrow(Q.GET_CASE_BY_NUMBER, service_request_id)
-    if row is None:
+    if row is None or visibility(ctx.policy, row["category"]) is Visibility.hidden:
         raise Open311Error(404, f"service_request_id: no request {service_request_id!r}")
     return render([public_request(row, ctx.policy)], fmt, "service_requests", "request")
 

@@ -101,10 +101,7 @@ async def list_cases(request: Request, p: Principal = Depends(current_principal)
             names[key] = len(args)
         where.append(fragment.format(**names))
 
-    if authz.is_staff(p) or p.has_role(*authz.VIEWERS):
-        add(Q.F_SCOPES, p.areas)
-    else:
-        add(Q.F_REPORTER, p.sub)
+    add(Q.F_VISIBLE, authz.scopes(p), p.sub)
     if area:
         add(Q.F_AREA, area)
     if status:

@@ -1,4 +1,5 @@
-"""Category policy: handling level, deadlines, field work, Open311 service code.
+"""Category policy: handling level, deadlines, field work, Open311 service code,
+what the public reads show of a case.
 
 Loaded from a YAML file at start-up (CASES_POLICY_FILE); a bad file stops the
 service with one line naming the entry and the field.
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +24,13 @@ TASK_TYPES = ("meal_delivery", "pairing_visit", "epidemic_temperature_check", "e
 
 class PolicyError(Exception):
     pass
+
+
+class Visibility(str, Enum):
+    """What the public reads (Open311, no credentials) show of a case of the category."""
+    public = "public"            # everything public, the description and address with phones and ID numbers redacted
+    status_only = "status_only"  # number, category, status and dates; no description, place or media
+    hidden = "hidden"            # not listed, and a read by number answers 404
 
 
 class Deadlines(BaseModel):
@@ -40,6 +49,8 @@ class CategoryPolicy(BaseModel):
     field_work: Optional[str] = None
     service_code: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     keywords: list[str] = Field(default_factory=list)
+    # a category the file does not mark shows its status only: nothing private goes public by omission
+    visibility: Visibility = Visibility.status_only
 
     @model_validator(mode="after")
     def _check(self) -> "CategoryPolicy":
@@ -67,6 +78,9 @@ class Policy:
             return timedelta(hours=d.accept_hours), timedelta(hours=d.resolve_hours)
         f = self.critical_factor if severity == "critical" else 1.0
         return timedelta(hours=c.accept_hours * f), timedelta(hours=c.resolve_hours * f)
+
+    def with_visibility(self, visibility: Visibility) -> list[str]:
+        return [name for name, c in self.categories.items() if c.visibility is visibility]
 
     def by_service_code(self, code: str) -> Optional[str]:
         for name, c in self.categories.items():

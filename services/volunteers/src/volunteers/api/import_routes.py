@@ -102,6 +102,6 @@ async def list_volunteers(request: Request, p: Principal = Depends(current_princ
     at, cid = pagination.decode(cursor) if cursor else (None, None)
     c = ctx(request)
     async with c.pool.acquire() as con:
-        rows = await con.fetch(Q.LIST_VOLUNTEERS, p.areas, area, role, skill, active, at, cid, limit + 1)
+        rows = await con.fetch(Q.LIST_VOLUNTEERS, p.visible_areas(), area, role, skill, active, at, cid, limit + 1)
     rows, next_cursor = pagination.page(rows, limit)
     return VolunteerPage(items=[volunteer_read(c, r) for r in rows], next_cursor=next_cursor)

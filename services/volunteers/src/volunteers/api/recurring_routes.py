@@ -148,7 +148,7 @@ async def list_schedules(request: Request, p: Principal = Depends(current_princi
                          limit: int = Query(default=100, ge=1, le=500)):
     _viewer(p)
     async with ctx(request).pool.acquire() as con:
-        rows = await con.fetch(Q.LIST_SCHEDULES, p.areas, _area(area), active, limit)
+        rows = await con.fetch(Q.LIST_SCHEDULES, p.visible_areas(), _area(area), active, limit)
     return [schedule_read(r) for r in rows]
 
 
@@ -206,7 +206,7 @@ async def list_pairings(request: Request, p: Principal = Depends(current_princip
     async with c.pool.acquire() as con, con.transaction():
         today = R.local_today(await con.fetchval(Q.DB_NOW))
         if p.has_role(*STAFF, "analyst"):
-            rows = await R.list_pairings(con, areas=p.areas, today=today, overdue=overdue, volunteer_id=vid,
+            rows = await R.list_pairings(con, areas=p.visible_areas(), today=today, overdue=overdue, volunteer_id=vid,
                                          area=_area(area), limit=limit)
             personal = p.can(PERSONAL_DATA)
             if personal:

@@ -177,7 +177,7 @@ async def list_tasks(request: Request, p: Principal = Depends(current_principal)
             rows = await con.fetch(Q.TASKS_OF_VOLUNTEER, me["id"], limit) if me else []
             return TaskPage(items=[task_read(r) for r in rows], next_cursor=None)
         at, cid = pagination.decode(cursor) if cursor else (None, None)
-        rows = await con.fetch(Q.LIST_TASKS, p.areas, status, at, cid, limit + 1)
+        rows = await con.fetch(Q.LIST_TASKS, p.visible_areas(), status, at, cid, limit + 1)
     rows, next_cursor = pagination.page(rows, limit)
     return TaskPage(items=[task_read(r) for r in rows], next_cursor=next_cursor)
 
