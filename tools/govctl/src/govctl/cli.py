@@ -67,8 +67,12 @@ def cmd_migrate(args) -> None:
 def cmd_token(args) -> None:
     from govkit.auth import mint
     st = _stack(args)
-    print(mint(key=st.state["jwt_secret"], sub=args.sub, roles=args.role or [], areas=args.area or [],
-               permissions=args.perm or [], ttl_s=args.ttl))
+    try:
+        token = mint(key=st.state["jwt_secret"], sub=args.sub, roles=args.role or [], areas=args.area or [],
+                     permissions=args.perm or [], ttl_s=args.ttl)
+    except ValueError as e:  # an unknown role or a malformed area id
+        raise StackError(f"token: {e}") from None
+    print(token)
     st.save()
 
 
