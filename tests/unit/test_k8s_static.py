@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 from govctl.stack import SERVICES
-from govkit import settings
+from govkit import metrics, settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -48,7 +48,11 @@ KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")  # oldest and newest the manifests ar
 KAFKA_PARTITIONS = 12  # GOV_KAFKA_PARTITIONS / KAFKA_PARTITIONS default: consumers beyond it sit idle
 PG_MAX_CONNECTIONS = 100 - 3  # PostgreSQL's default max_connections less superuser_reserved_connections
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass"}
-CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor")}  # not in the Kubernetes schemas: checked below
+CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"),  # not in the Kubernetes schemas: checked below
+             ("monitoring.coreos.com/v1", "PrometheusRule")}
+# what each required alert watches: the metric it must use
+REQUIRED_ALERTS = {"consumer stall": "gov_consumer_stalled_seconds", "consumer lag": "gov_consumer_lag",
+                   "dead letters": "gov_dead_letters_total", "outbox backlog": "gov_outbox_backlog"}
 
 
 # ---- a small Kustomize ---------------------------------------------------------
@@ -450,6 +454,61 @@ def check_service_monitor(docs):
             assert ep["port"] in [p.get("name") for p in s["spec"]["ports"]], f"{s['metadata']['name']}: no port {ep['port']}"
 
 
+def exported_metrics() -> set[str]:
+    """The series names govkit.metrics exports (a Counter `x` is scraped as `x_total`)."""
+    from prometheus_client.metrics import MetricWrapperBase
+    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
+    names: set[str] = set()
+    for obj in vars(metrics).values():
+        if isinstance(obj, MetricWrapperBase):
+            for family in obj.describe():
+                names.update(family.name + s for s in suffixes[family.type])
+    return names
+
+
+_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+
+
+def _balanced(expr: str) -> bool:
+    depth = 0
+    for ch in expr:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def check_prometheus_rule(docs):
+    rules = of_kind(docs, "PrometheusRule")
+    assert len(rules) == 1, f"{len(rules)} PrometheusRule(s)"
+    r = rules[0]
+    assert r["apiVersion"] == "monitoring.coreos.com/v1"
+    assert set(r["spec"]) == {"groups"} and r["spec"]["groups"], r["spec"]
+    known = exported_metrics()
+    alerts = {}
+    for group in r["spec"]["groups"]:
+        assert set(group) <= {"name", "rules", "interval"} and group["rules"], group.get("name")
+        for rule in group["rules"]:
+            name = rule.get("alert")
+            assert name and set(rule) <= {"alert", "expr", "for", "labels", "annotations"}, rule
+            assert name not in alerts, f"alert {name} twice"
+            expr = rule["expr"]
+            assert _balanced(expr), f"{name}: unbalanced parentheses"
+            used = set(re.findall(r"\b(gov_[a-z0-9_]+)\b", expr))
+            assert used and used <= known, f"{name}: metrics the services do not export: {sorted(used - known)}"
+            assert "for" not in rule or _DURATION.match(rule["for"]), f"{name}: for {rule['for']!r}"
+            assert rule.get("labels", {}).get("severity") in ("warning", "critical"), f"{name}: severity"
+            assert {"summary", "description"} <= set(rule.get("annotations", {})), f"{name}: annotations"
+            alerts[name] = (used, expr)
+    for what, metric in REQUIRED_ALERTS.items():
+        assert any(metric in used for used, _ in alerts.values()), f"no alert on {what} ({metric})"
+    # the stall alert fires at the threshold /healthz/consumer uses by default
+    stall_after = next(v.default for v in settings.ENV_VARS if v.name == "CONSUMER_STALL_AFTER_S")
+    stall = [expr for used, expr in alerts.values() if REQUIRED_ALERTS["consumer stall"] in used]
+    assert any(re.search(rf">=?\s*{re.escape(stall_after)}\b", e) for e in stall), \
+        f"stall alert threshold differs from CONSUMER_STALL_AFTER_S={stall_after}: {stall}"
+
+
 def check_production(docs):
     ns = [d for d in docs if d["kind"] == "Namespace"]
     assert len(ns) == 1
@@ -603,6 +662,10 @@ def test_service_monitor_scrapes_metrics(rendered):
     check_service_monitor(rendered)
 
 
+def test_prometheus_rule_alerts_on_what_the_services_export(rendered):
+    check_prometheus_rule(rendered)
+
+
 def test_production_namespace_and_mode(production):
     check_production(production)
 
@@ -722,6 +785,28 @@ def _monitor_selects_nothing(docs):
     of_kind(docs, "ServiceMonitor")[0]["spec"]["selector"]["matchLabels"]["app.kubernetes.io/part-of"] = "other"
 
 
+def _rule(docs, alert):
+    rule = of_kind(docs, "PrometheusRule")[0]
+    return next(r for g in rule["spec"]["groups"] for r in g["rules"] if r["alert"] == alert)
+
+
+def _misspelt_metric(docs):
+    _rule(docs, "GovConsumerLagHigh")["expr"] = "sum by (service, topic) (gov_consumer_lags) > 1000"
+
+
+def _stall_threshold(docs):
+    _rule(docs, "GovConsumerStalled")["expr"] = "max by (service) (gov_consumer_stalled_seconds) >= 600"
+
+
+def _no_dead_letter_alert(docs):
+    for g in of_kind(docs, "PrometheusRule")[0]["spec"]["groups"]:
+        g["rules"] = [r for r in g["rules"] if r["alert"] != "GovDeadLetters"]
+
+
+def _no_severity(docs):
+    del _rule(docs, "GovOutboxBacklog")["labels"]["severity"]
+
+
 def _secret_object(raw):
     raw.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gov-auth"},
                 "data": {"jwt-secret": "c2VjcmV0"}})
@@ -752,6 +837,10 @@ BROKEN: list[tuple[str, Callable, Callable]] = [
     ("metrics scraped elsewhere", _monitor_path, check_service_monitor),
     ("metrics of no service", _monitor_selects_nothing, check_service_monitor),
     ("development mode namespace check", _development, check_production),
+    ("an alert on a metric nobody exports", _misspelt_metric, check_prometheus_rule),
+    ("a stall alert at another threshold", _stall_threshold, check_prometheus_rule),
+    ("no alert on dead letters", _no_dead_letter_alert, check_prometheus_rule),
+    ("an alert without severity", _no_severity, check_prometheus_rule),
 ]
 
 

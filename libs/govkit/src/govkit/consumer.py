@@ -4,7 +4,8 @@ For each record, in partition order:
   1. envelope, type, JSON and schema are checked; a record that can never be
      processed goes to the dead-letter topic with the reason (poison);
   2. the handler runs in one database transaction together with the inbox
-     insert; a redelivered event is a no-op;
+     claim (event id, and the partition's applied-offset watermark); a
+     redelivered or replayed event is a no-op;
   3. connection failures are retried with backoff for as long as it takes;
      errors caused by the event's values (data_fault) are dead-lettered at
      once; other handler errors are retried `max_attempts` times, then
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Mapping, Optional
 
 import asyncpg
-from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -35,6 +36,7 @@ from gov_contracts.envelope import EnvelopeError
 from gov_contracts.topics import DEADLETTER
 from govkit import dead_letters, inbox, metrics, tracing
 from govkit.db import TRANSIENT_ERRORS
+from govkit.consumer_health import InFlightRecords
 from govkit.dead_letters import dead_letter_headers  # noqa: F401  (part of this module's interface)
 from govkit.kafka import Producer
 
@@ -160,6 +162,12 @@ class EventConsumer:
         self.service, self.group_id, self.topics = service, group_id, topics
         self.pool, self.producer, self.handlers = pool, producer, dict(handlers)
         self.registry, self.max_attempts, self.max_backoff = registry, max_attempts, max_backoff
+        self.in_flight = InFlightRecords()  # read by consumer_health.ConsumerMonitor
+        self.subscriber = None
+
+    def kafka_consumer(self) -> Optional[AIOKafkaConsumer]:
+        """The subscriber's aiokafka consumer while the broker runs, else None."""
+        return getattr(self.subscriber, "consumer", None)
 
     def attach(self, broker: KafkaBroker) -> None:
         sub = broker.subscriber(
@@ -168,10 +176,11 @@ class EventConsumer:
             title=f"{self.group_id}", description=f"{self.service} consumer",
         )
         sub(self.on_message)
+        self.subscriber = sub
 
     async def on_message(self, body: bytes, msg: KafkaMessage) -> None:
         record: ConsumerRecord = msg.raw_message
-        self._observe_lag(msg, record)
+        self.in_flight.taken(record)  # lag and stalls are measured by consumer_health on a timer
         try:
             await self.process(record)
         except Exception:
@@ -182,15 +191,7 @@ class EventConsumer:
             await asyncio.sleep(1)
             return
         await msg.ack()
-
-    def _observe_lag(self, msg, record: ConsumerRecord) -> None:
-        try:
-            hw = msg.consumer.highwater(TopicPartition(record.topic, record.partition))
-            if hw is not None:
-                metrics.CONSUMER_LAG.labels(self.service, record.topic, str(record.partition)).set(
-                    max(hw - record.offset - 1, 0))
-        except Exception:  # lag is best effort; never block consumption on it
-            pass
+        self.in_flight.done(record)
 
     async def process(self, record: ConsumerRecord) -> str:
         """Returns the outcome: applied, duplicate, ignored or dead_lettered."""
@@ -213,7 +214,7 @@ class EventConsumer:
         while True:
             try:
                 async with self.pool.acquire() as con, con.transaction():
-                    fresh = await inbox.record(
+                    fresh = await inbox.claim(
                         con, consumer=self.group_id, event_id=d.envelope.id, event_type=d.envelope.type,
                         topic=record.topic, partition=record.partition, offset=record.offset)
                     if fresh:

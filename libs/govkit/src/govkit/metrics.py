@@ -12,5 +12,14 @@ DEAD_LETTERS = Counter("gov_dead_letters_total", "Events sent to the dead-letter
 DEAD_LETTER_FAILURES = Counter(
     "gov_dead_letter_failures_total", "Failed attempts to store a dead letter (transient: broker unreachable; "
     "refused: the broker will not take it, e.g. no write permission on the dead-letter topic)", ["service", "kind"])
-CONSUMER_LAG = Gauge("gov_consumer_lag", "Records behind the partition's high watermark", ["service", "topic", "partition"])
+CONSUMER_LAG = Gauge(
+    "gov_consumer_lag", "Records not yet processed: the partition's end offset minus the group's committed offset, "
+    "measured every CONSUMER_LAG_INTERVAL_S", ["service", "topic", "partition"])
+CONSUMER_STALLED = Gauge(
+    "gov_consumer_stalled_seconds", "How long the committed offset has not moved while records wait "
+    "(0 when caught up or moving)", ["service", "topic", "partition"])
+CONSUMER_OLDEST_UNPROCESSED = Gauge(
+    "gov_consumer_oldest_unprocessed_age_seconds", "Age of the oldest record not yet processed: by its timestamp "
+    "when it is in the handler, else at least the stall time (0 when caught up)", ["service", "topic", "partition"])
+RETENTION_PRUNED = Counter("gov_retention_pruned_rows_total", "Rows deleted by retention", ["service", "table"])
 HANDLER_RETRIES = Counter("gov_handler_retries_total", "Event handling attempts that failed and were retried", ["service", "kind"])

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import uuid
+from datetime import timedelta
 from typing import Optional
 
 import asyncpg
@@ -28,6 +29,10 @@ where published_at is null order by id limit $1
 """
 MARK_PUBLISHED = "update outbox set published_at = now() where id = any($1::bigint[])"
 BACKLOG = "select count(*) from outbox where published_at is null"
+PRUNE_PUBLISHED = """
+delete from outbox where id = any(array(
+    select id from outbox where published_at < now() - $1::interval limit $2))
+"""
 
 
 async def add(con: asyncpg.Connection, event: EventModel, *, key: str, source: str,
@@ -41,6 +46,13 @@ async def add(con: asyncpg.Connection, event: EventModel, *, key: str, source: s
     await con.execute(INSERT, uuid.UUID(ce.id), et.topic, key, et.name, headers,
                       event.model_dump_json().encode())
     return ce.id
+
+
+async def prune_published(con: asyncpg.Connection, *, older_than: timedelta, batch: int) -> int:
+    """Delete at most `batch` rows published before `older_than` ago; returns how many.
+    Rows not yet published are never touched."""
+    status = await con.execute(PRUNE_PUBLISHED, older_than, batch)
+    return int(status.rsplit(" ", 1)[1])
 
 
 class OutboxRelay:
@@ -81,6 +93,8 @@ class OutboxRelay:
                 while not self._stopping:
                     if await con.fetchval("select pg_try_advisory_lock(hashtext(current_schema() || '.outbox'))"):
                         break
+                    # not the relay: report the backlog all the same, so a former relay's gauge does not go stale
+                    metrics.OUTBOX_BACKLOG.labels(self.service).set(await con.fetchval(BACKLOG))
                     await self._sleep(self.poll_interval * 5)
                 if self._stopping:
                     return
@@ -123,6 +137,9 @@ class OutboxRelay:
             if not rows:
                 metrics.OUTBOX_BACKLOG.labels(self.service).set(0)
                 return 0
+            # measured before sending, so that while Kafka is down the gauge shows the backlog growing
+            backlog = len(rows) if len(rows) < self.batch_size else await con.fetchval(BACKLOG)
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(backlog)
             producer = await self.producer.get()
             futures = []
             for r in rows:
@@ -133,5 +150,5 @@ class OutboxRelay:
             await con.execute(MARK_PUBLISHED, [r["id"] for r in rows])
             for r in rows:
                 metrics.EVENTS_PUBLISHED.labels(self.service, r["topic"]).inc()
-            metrics.OUTBOX_BACKLOG.labels(self.service).set(await con.fetchval(BACKLOG))
+            metrics.OUTBOX_BACKLOG.labels(self.service).set(max(backlog - len(rows), 0))
             return len(rows)

@@ -25,12 +25,14 @@ from gov_contracts import topics as T
 from govkit import areas, auth, db, inputs, metrics, migrate, openapi, problems, settings as settings_mod, tracing
 from govkit import logging as jsonlog
 from govkit.consumer import EventConsumer, Handler
+from govkit.consumer_health import ConsumerMonitor
 from govkit.kafka import Producer
 from govkit.outbox import OutboxRelay
+from govkit.retention import RetentionJob
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("govkit.http")
-_QUIET = frozenset({"/healthz", "/readyz", "/metrics"})
+_QUIET = frozenset({"/healthz", "/healthz/consumer", "/readyz", "/metrics"})
 
 
 @dataclass
@@ -103,6 +105,13 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
                                  pool=app.state.pool, producer=producer, handlers=spec.all_handlers(),
                                  max_attempts=s.consumer_max_attempts)
         consumer.attach(broker)
+        monitor = ConsumerMonitor(consumer, interval=s.consumer_lag_interval_s, stall_after=s.consumer_stall_after_s)
+        app.state.consumer_monitor = monitor
+        monitor.start()
+        retention = RetentionJob(pool=app.state.pool, service=spec.name, outbox_days=s.outbox_retention_days,
+                                 inbox_days=s.inbox_retention_days, interval=s.retention_interval_s,
+                                 batch=s.retention_batch_size)
+        retention.start()
         relay = OutboxRelay(dsn=s.database_url, schema=s.db_schema, pool=app.state.pool, producer=producer,
                             service=spec.name, batch_size=s.outbox_batch_size, poll_interval=s.outbox_poll_interval_s)
         app.state.relay = relay
@@ -118,6 +127,8 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
             if spec.on_stop:
                 await spec.on_stop(app)
             starter.cancel()
+            await retention.stop()
+            await monitor.stop()
             try:
                 await broker.stop()
             except Exception:
@@ -165,6 +176,14 @@ def _instrument(app: FastAPI, service: str) -> None:
             tracing.current.reset(token)
 
 
+def _consumer_summary(state) -> dict:
+    monitor = getattr(state, "consumer_monitor", None)
+    if monitor is None:
+        return {"status": "unknown", "detail": "not started"}
+    report = monitor.report()
+    return {"status": report["status"], "detail": report["detail"]}
+
+
 def _ops_router(spec: ServiceSpec) -> APIRouter:
     r = APIRouter(tags=["operations"])
 
@@ -196,12 +215,25 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         except Exception as e:
             checks["broker"] = f"unreachable: {type(e).__name__}"
         ready = all(v == "ok" for v in checks.values())
+        # reported, not gating: taking the pod out of the Service would not unstick it (docs/decisions.md)
+        consumer = _consumer_summary(st)
         if not ready:
             failing = "; ".join(f"{k}: {v}" for k, v in checks.items() if v != "ok")
-            not_ready = problems.response(503, "Not ready", failing, checks=checks)
+            not_ready = problems.response(503, "Not ready", failing, checks=checks, consumer=consumer)
             not_ready.headers["Retry-After"] = str(problems.RETRY_AFTER_S)
             return not_ready
-        return {"status": "ready", "checks": checks}
+        return {"status": "ready", "checks": checks, "consumer": consumer}
+
+    @r.get("/healthz/consumer", summary="Consumer keeping up: no partition stalled longer than CONSUMER_STALL_AFTER_S",
+           operation_id="getConsumerHealth",
+           responses={503: {"description": "a partition has been stuck longer than CONSUMER_STALL_AFTER_S, or lag "
+                                           "could not be measured for that long; `behind` lists the partitions"}})
+    async def consumer_health(request: Request):
+        report = request.app.state.consumer_monitor.report()
+        if report["status"] != "ok":
+            return problems.response(503, f"Consumer {report['status']}", report["detail"],
+                                     **{k: v for k, v in report.items() if k not in ("status", "detail")})
+        return report
 
     @r.get("/metrics", summary="Prometheus metrics", operation_id="getMetrics", response_class=PlainTextResponse,
            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})

@@ -43,6 +43,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("OUTBOX_POLL_INTERVAL_S", "outbox_poll_interval_s", "1.0", "outbox relay polling fallback when no NOTIFY arrives"),
     EnvVar("OUTBOX_BATCH_SIZE", "outbox_batch_size", "500", "outbox rows published per batch"),
     EnvVar("CONSUMER_MAX_ATTEMPTS", "consumer_max_attempts", "5", "attempts for a handler error that is not a connection failure before dead-lettering"),
+    EnvVar("CONSUMER_LAG_INTERVAL_S", "consumer_lag_interval_s", "10", "seconds between measurements of consumer lag and stalls (committed vs end offset of every assigned partition)"),
+    EnvVar("CONSUMER_STALL_AFTER_S", "consumer_stall_after_s", "300", "a partition whose committed offset has not moved for this long while records wait is reported stalled (/healthz/consumer answers 503)"),
+    EnvVar("OUTBOX_RETENTION_DAYS", "outbox_retention_days", "7", "published outbox rows are deleted after this many days (unpublished rows never)"),
+    EnvVar("INBOX_RETENTION_DAYS", "inbox_retention_days", "30", "inbox rows (applied event ids) are deleted after this many days; a copy of an event re-sent later at a new offset is applied again"),
+    EnvVar("RETENTION_INTERVAL_S", "retention_interval_s", "3600", "seconds between retention runs (one replica at a time)"),
+    EnvVar("RETENTION_BATCH_SIZE", "retention_batch_size", "1000", "rows deleted per statement by retention"),
 )
 
 
@@ -64,6 +70,12 @@ class ServiceSettings(BaseModel):
     outbox_poll_interval_s: float = Field(gt=0, le=60)
     outbox_batch_size: int = Field(ge=1, le=10000)
     consumer_max_attempts: int = Field(ge=1, le=1000)
+    consumer_lag_interval_s: float = Field(gt=0, le=600)
+    consumer_stall_after_s: float = Field(gt=0)
+    outbox_retention_days: float = Field(gt=0)
+    inbox_retention_days: float = Field(gt=0)
+    retention_interval_s: float = Field(gt=0)
+    retention_batch_size: int = Field(ge=1, le=100000)
 
     @field_validator("log_level", mode="before")
     @classmethod
