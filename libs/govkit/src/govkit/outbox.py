@@ -36,10 +36,11 @@ delete from outbox where id = any(array(
 
 
 async def add(con: asyncpg.Connection, event: EventModel, *, key: str, source: str,
-              subject: Optional[str] = None, event_id: Optional[str] = None) -> str:
-    """Record an event to publish when the caller's transaction commits."""
+              event_id: Optional[str] = None) -> str:
+    """Record an event to publish when the caller's transaction commits. `key` is the
+    aggregate id: the record key and the event's `ce_subject` (docs/events.md)."""
     et = event_type_for(type(event))
-    ce = CloudEvent(type=et.name, source=source, subject=subject if subject is not None else key,
+    ce = CloudEvent(type=et.name, source=source, subject=key,
                     traceparent=tracing.current_traceparent(),
                     **({"id": event_id} if event_id else {}))
     headers = [[k, v.decode()] for k, v in ce.headers()]

@@ -32,8 +32,7 @@ async def publish_week(pool, cfg, week: kpis.Week) -> int:
                 open_at_end=k["open_at_end"], overdue=k["overdue"], closure_rate=k["closure_rate"],
                 on_time_rate=k["on_time_rate"], grids_by_risk=r["risk_summary"],
                 red_grids=[g["id"] for g in r["grids"] if g["risk"] == "red"],
-                published_at=datetime.now(timezone.utc)), key=u["id"], source="reporting",
-                subject=f"{u['id']}/{week}")
+                published_at=datetime.now(timezone.utc)), key=u["id"], source="reporting")
             done += 1
     return done
 
