@@ -3,7 +3,8 @@
 Each handler runs inside the consumer's inbox transaction. Rollups are updated
 incrementally per ISO week and per area level (r_rollup, r_open), so a weekly
 report reads a few rows of its own area.
-A shared advisory lock lets `rebuild` hold the projections still while it replays.
+Table names are unqualified: `rebuild` runs the same handlers against shadow
+tables that its session sees under these names.
 """
 from __future__ import annotations
 
@@ -15,11 +16,8 @@ from gov_contracts import tasks as K
 from gov_contracts import volunteers as V
 from govkit.consumer import PoisonEvent
 
-REBUILD_LOCK = 7_243_001  # pg advisory lock key shared by handlers (shared) and rebuild (exclusive)
 LEVELS = ("grid", "village", "town", "county")
 ENDED = ("closed", "rejected", "withdrawn", "merged")
-
-LOCK_SHARED = "select pg_advisory_xact_lock_shared($1)"
 
 DAY = "(($1::timestamptz) at time zone 'Asia/Shanghai')::date"
 WEEK = "date_trunc('week', ($1::timestamptz) at time zone 'Asia/Shanghai')::date"
@@ -63,7 +61,6 @@ async def _bump(con, at, grid, category, metric, n=1):
 
 
 async def on_case_event(con, ev: C.CaseFacts, env: CloudEvent) -> None:
-    await con.execute(LOCK_SHARED, REBUILD_LOCK)
     kind = env.type.split(".")[2]
     at, grid, cat = ev.occurred_at, ev.grid_id, ev.category
     if kind == "reported":
@@ -136,7 +133,6 @@ on conflict (event_id) do nothing
 
 
 async def on_task_event(con, ev: K.TaskFacts, env: CloudEvent) -> None:
-    await con.execute(LOCK_SHARED, REBUILD_LOCK)
     kind = env.type.split(".")[2]
     at, grid, cat = ev.occurred_at, ev.grid_id, f"task:{ev.task_type}"
     filled = await con.fetchval(UPSERT_TASK, _uuid(ev.task_id), ev.task_type, grid,
@@ -160,12 +156,10 @@ on conflict (volunteer_ref) do update set roles = excluded.roles, party_member =
 
 
 async def on_volunteer_event(con, ev: V.VolunteerFacts, env: CloudEvent) -> None:
-    await con.execute(LOCK_SHARED, REBUILD_LOCK)
     await con.execute(UPSERT_VOLUNTEER, ev.volunteer_ref, ev.roles, ev.party_member, ev.home_grid)
 
 
 async def on_hours_corrected(con, ev: V.HoursCorrected, env: CloudEvent) -> None:
-    await con.execute(LOCK_SHARED, REBUILD_LOCK)
     grid = await con.fetchval("select home_grid from r_volunteers where volunteer_ref = $1", ev.volunteer_ref)
     if grid:
         await con.execute(INSERT_HOURS, ev.occurred_at, env.id, grid, ev.volunteer_ref, "correction", ev.hours_delta)

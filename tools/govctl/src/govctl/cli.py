@@ -113,11 +113,22 @@ def cmd_contracts(args) -> None:
 def cmd_reporting(args) -> None:
     import asyncio
 
-    from reporting.rebuild import rebuild
+    from reporting.rebuild import RebuildFailed, rebuild
     st = _stack(args)
-    result = asyncio.run(rebuild(st.service_dsn("reporting"), st.bootstrap))
-    print(f"rebuilt reporting projections: {result['applied']} events applied "
-          f"({result['events']} read, {result['skipped']} unreadable) in {result['seconds']}s")
+    try:
+        result = asyncio.run(rebuild(st.service_dsn("reporting"), st.bootstrap))
+    except RebuildFailed as e:
+        raise StackError(f"reporting rebuild failed, the projections are unchanged: {e}") from None
+    if result["dropped_leftover"]:
+        print("dropped the shadow tables of an interrupted rebuild")
+    print(f"rebuilt reporting projections: {result['applied']} events applied ({result['events']} read, "
+          f"{result['duplicates']} duplicates, {result['skipped']} skipped) in {result['seconds']}s "
+          f"({result['events_per_s']:,.0f} events/s; the live consumer waited {result['swap_seconds']}s for the swap)")
+    if result["skipped"]:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in result["skipped_by_reason"].items())
+        print(f"skipped, as the live consumer dead-letters them: {reasons}; the first:")
+        for s in result["first_skipped"]:
+            print(f"  {s['topic']}/{s['partition']}@{s['offset']} {s['reason']}: {s['detail']}")
 
 
 def _kafka_bootstrap(args) -> str:
@@ -189,7 +200,8 @@ def main(argv=None) -> None:
                                          "or check the committed ones")
     s.add_argument("action", choices=["export", "check"])
     s.set_defaults(fn=cmd_contracts)
-    s = sub.add_parser("reporting", help="reporting operations: rebuild the projections from the topics")
+    s = sub.add_parser("reporting", help="reporting operations: rebuild the projections from the topics "
+                                         "(into shadow tables, swapped in only when complete)")
     s.add_argument("action", choices=["rebuild"])
     s.set_defaults(fn=cmd_reporting)
     s = sub.add_parser("dlq", help="dead letters: list them, or re-drive them to their original topic")
