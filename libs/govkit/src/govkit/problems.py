@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from gov_contracts import errors as domain_errors
 from govkit import db, tracing
 
 MEDIA_TYPE = "application/problem+json"
@@ -55,6 +56,21 @@ def unexpected(request: Request, exc: BaseException) -> JSONResponse:
                     instance=request.url.path, trace_id=trace_id)
 
 
+def from_domain(exc: domain_errors.DomainError) -> Problem:
+    """The one mapping of the domain's rejections to HTTP (docs/decisions.md)."""
+    if isinstance(exc, domain_errors.InvalidInput):
+        return Problem(422, exc.title, exc.detail, errors=[{"field": exc.field, "message": exc.message}], **exc.extra)
+    if isinstance(exc, domain_errors.IllegalAction):
+        action = {"action": exc.action} if exc.action is not None else {}
+        return Problem(409, exc.title, exc.detail, type_="/problems/illegal-action", status_now=exc.status,
+                       **action, allowed_actions=exc.allowed, **exc.extra)
+    status = {domain_errors.NotFound: 404, domain_errors.Forbidden: 403, domain_errors.Conflict: 409}
+    for cls, code in status.items():
+        if isinstance(exc, cls):
+            return Problem(code, exc.title, exc.detail, **exc.extra)
+    return Problem(422, exc.title, exc.detail, **exc.extra)
+
+
 def _field(loc: tuple) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header"):
@@ -67,6 +83,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem):
         return response(exc.status, exc.title, exc.detail, instance=request.url.path, type_=exc.type, **exc.extra)
+
+    @app.exception_handler(domain_errors.DomainError)
+    async def _refused(request: Request, exc: domain_errors.DomainError):
+        p = from_domain(exc)
+        return response(p.status, p.title, p.detail, instance=request.url.path, type_=p.type, **p.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
