@@ -159,6 +159,26 @@ def cmd_test(args) -> None:
     raise SystemExit(r.returncode)
 
 
+def cmd_lint(args) -> None:
+    """The gate: ruff check, ruff format --check and mypy, with the virtualenv's own binaries and the configuration
+    in pyproject.toml. All three run; the exit status is non-zero if any of them found something. --fix lets ruff
+    fix what it can and reformat the files first."""
+    root = project_root()
+    bindir = Path(sys.executable).parent  # the .venv's bin: ./gov runs govctl with the venv's python
+    steps = [["ruff", "check", *(["--fix"] if args.fix else [])],
+             ["ruff", "format", *([] if args.fix else ["--check"])],
+             ["mypy"]]
+    failed = []
+    for name, *rest in steps:
+        print(f"gov lint: {name} {' '.join(rest)}".rstrip(), flush=True)
+        if subprocess.run([str(bindir / name), *rest], cwd=root).returncode != 0:
+            failed.append(" ".join([name, *rest]))
+    if failed:
+        print(f"gov lint: failed: {'; '.join(failed)}", file=sys.stderr)
+        raise SystemExit(1)
+    print("gov lint: clean")
+
+
 def cmd_bench(args) -> None:
     root = project_root()
     script = root / "bench" / f"{args.name}_bench.py"
@@ -222,6 +242,9 @@ def main(argv=None) -> None:
     s = sub.add_parser("test", help="run the test suite (pytest arguments may follow)")
     s.add_argument("pytest_args", nargs=argparse.REMAINDER)
     s.set_defaults(fn=cmd_test)
+    s = sub.add_parser("lint", help="the gate: ruff check, ruff format --check and mypy (non-zero on any finding)")
+    s.add_argument("--fix", action="store_true", help="let ruff fix what it can and reformat, then check")
+    s.set_defaults(fn=cmd_lint)
     s = sub.add_parser("bench", help="run a benchmark on its own throwaway stack, e.g. ./gov bench cases")
     s.add_argument("name", help="runs bench/<name>_bench.py")
     s.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed on, e.g. --creates 1000")
