@@ -6,6 +6,7 @@ first use in a temporary directory and removed at the end.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -37,4 +38,7 @@ def stack():
         yield st
     finally:
         st.down()
-        shutil.rmtree(home, ignore_errors=True)
+        if os.environ.get("GOV_TEST_KEEP_STACK"):  # logs and data of a failed run, for a look afterwards
+            print(f"\nkept the test stack's directory: {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)

@@ -23,7 +23,7 @@ from govkit.auth import ROLES, mint
 from tests.integration.conftest import end_offsets, read_topic
 from tests.integration.kafka_helpers import publish_raw
 
-from .test_services_and_areas import wait_for
+from .test_services_and_areas import wait_caught_up, wait_for
 
 GRID = "changping.kongjiafan.g03"
 OTHER_GRID = "changping.zhongguping.g01"
@@ -52,6 +52,7 @@ def services(stack, tmp_path_factory):
     area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE)
     for svc in ("cases", "volunteers", "reporting"):
         stack.wait_areas(svc, 137)
+    wait_caught_up(stack)
     yield stack
     stack.stop_services()
 

@@ -94,7 +94,8 @@ def test_land_dispute_escalates_once_by_deadline_and_is_resolved_and_verified_at
     ev = TaskAssigned(task_id="task-77", task_type="dispute_mediation", grid_id=GRID, status="assigned",
                       case_id=cid, occurred_at=datetime.now(timezone.utc), volunteer_ref="person_abc")
     asyncio.run(publish_raw(stack.bootstrap, T.TASKS, ev.model_dump_json().encode(), key=b"task-77",
-                            headers=CloudEvent(type="gov.task.assigned.v1", source="volunteers").headers()))
+                            headers=CloudEvent(type="gov.task.assigned.v1", source="volunteers",
+                                               subject="task-77").headers()))
 
     assert va1.post(f"/v1/cases/{number}/start").json()["status"] == "in_progress"
     assert va1.post(f"/v1/cases/{number}/resolve", json={"resolution": "村调委会组织双方现场指界，签订调解协议"}

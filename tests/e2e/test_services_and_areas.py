@@ -16,7 +16,7 @@ import pytest
 from gov_contracts import topics as T
 from govctl import areas as area_file
 from govkit.areas import AreaRead, tree_checksum
-from tests.integration.conftest import end_offsets
+from tests.integration.conftest import end_offsets, group_lag
 
 SERVICES = ("cases", "volunteers", "reporting")
 
@@ -37,6 +37,17 @@ def wait_for(check, timeout=60.0, every=0.3):
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(every)
+
+
+def wait_caught_up(stack, timeout=240.0):
+    """Until every service's consumer has committed what its topics hold now: the tests before
+    may have left a backlog (thousands of replayed events) that a fresh start works through."""
+    from cases.app import SPEC as cases_spec
+    from reporting.app import SPEC as reporting_spec
+    from volunteers.app import SPEC as volunteers_spec
+    for spec in (cases_spec, volunteers_spec, reporting_spec):
+        wait_for(lambda: asyncio.run(group_lag(stack.bootstrap, spec.name, spec.all_topics())) == 0,
+                 timeout=timeout, every=1)
 
 
 def tree(stack, svc):

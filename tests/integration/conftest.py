@@ -92,3 +92,20 @@ async def end_offsets(bootstrap: str, topic: str) -> dict:
         return await c.end_offsets(parts)
     finally:
         await c.stop()
+
+
+async def group_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Records on `topics` the consumer group has not committed yet."""
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await c.start()
+    try:
+        await c._client.force_metadata_update()
+        parts = [TopicPartition(t, p) for t in topics for p in sorted(c.partitions_for_topic(t) or ())]
+        end = await c.end_offsets(parts)
+        behind = 0
+        for tp in parts:
+            committed = await c.committed(tp)
+            behind += end[tp] - (committed or 0)
+        return behind
+    finally:
+        await c.stop()

@@ -15,6 +15,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from gov_contracts import topics as T
+from gov_contracts.errors import InvalidInput
 from govkit import metrics
 from govkit.consumer import EventConsumer
 from govkit.dead_letters import record_size
@@ -258,3 +259,26 @@ async def test_values_the_database_refuses_are_dead_lettered_at_the_first_attemp
 
 async def _true(v):
     return v
+
+
+async def test_an_event_the_domain_rejects_is_dead_lettered_as_rejected_at_the_first_attempt(
+        stack, test_topic, cases_pool, producer, applied):
+    """A handler's use case refusing the event (gov_contracts.errors) refuses it every time: no retry loop."""
+    attempts = Counter()
+
+    async def handler(con, event, env):
+        attempts[event.thing_id] += 1
+        if event.thing_id == "refused":
+            raise InvalidInput("grid_id", "not a known grid")
+        await inserting(applied)(con, event, env)
+
+    dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
+    bad, ok = await poison_then_good(stack, test_topic, good("refused"), ce_headers(TYPE, subject="k"))
+    c = consumer(cases_pool, producer, test_topic, handler)
+    async with running(stack.bootstrap, c):
+        await eventually(lambda: has_rows(cases_pool, applied, 1), timeout=60)
+        await eventually(lambda: moved_on(stack, c, test_topic, ok), timeout=30)
+    letters = await dead_letters_of(stack, test_topic, dlq_start, expect=1)
+    h = dict(letters[bad.offset].headers)
+    assert h["dlq_reason"] == b"rejected" and b"grid_id: not a known grid" in h["dlq_error"], h
+    assert attempts == {"refused": 1, "good": 1}

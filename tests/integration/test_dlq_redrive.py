@@ -7,10 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 
 from gov_contracts.topics import DEADLETTER
 from .conftest import end_offsets, read_topic
@@ -145,3 +146,41 @@ async def test_invalid_envelopes_and_truncated_dead_letters_are_never_redriven(s
                and f"{test_topic}/0@5" in x for x in lines), out
     after = await end_offsets(bootstrap, test_topic)
     assert sum(after.values()) - sum(before.values()) == 1
+
+
+async def test_dead_letters_older_than_the_inbox_retention_are_not_redriven(stack, test_topic, tmp_path):
+    """Other groups forget an event's id after INBOX_RETENTION_DAYS; a copy re-sent later would be applied
+    again by them, so such a dead letter is refused and a fresh one of the same group is still re-driven."""
+    bootstrap = stack.bootstrap
+    group = f"test-old-{uuid.uuid4().hex[:8]}"
+    home = tmp_path / "gov-home"
+    value = json.dumps({"thing_id": "t", "seq": 1}).encode()
+
+    def headers():
+        return ce_headers("gov.test.thing_happened.v1", subject="t") + [
+            ("dlq_reason", b"handler_error"), ("dlq_error", b"boom"), ("dlq_topic", test_topic.encode()),
+            ("dlq_partition", b"0"), ("dlq_offset", b"7"), ("dlq_consumer_group", group.encode())]
+
+    forty_days_ago = int((time.time() - 40 * 86400) * 1000)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        old = await producer.send_and_wait(DEADLETTER, value, key=b"t", headers=headers(), timestamp_ms=forty_days_ago)
+    finally:
+        await producer.stop()
+    fresh = await publish_raw(bootstrap, DEADLETTER, value, key=b"t", headers=headers())
+    before = await end_offsets(bootstrap, test_topic)
+
+    out = gov(home, bootstrap, "redrive", "--group", group)
+    assert "re-drove 1 dead letter(s)" in out and "1 cannot be re-driven" in out, out
+    [skipped] = [x for x in out.splitlines() if f"{old.partition}:{old.offset} " in x]
+    assert "skipped: dead-lettered 40 days ago" in skipped and "INBOX_RETENTION_DAYS" in skipped, skipped
+    assert any(f"{fresh.partition}:{fresh.offset}" in x and "->" in x for x in out.splitlines()), out
+    after = await end_offsets(bootstrap, test_topic)
+    assert sum(after.values()) - sum(before.values()) == 1
+
+    # a longer retention, as the operator configured it for the services, lets the old one through
+    env = {**os.environ, "GOV_HOME": str(home), "GOV_ROOT": str(ROOT), "INBOX_RETENTION_DAYS": "60"}
+    r = subprocess.run([sys.executable, "-m", "govctl", "dlq", "redrive", "--group", group, "--bootstrap", bootstrap],
+                       capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    assert r.returncode == 0 and "re-drove 1 dead letter(s)" in r.stdout, r

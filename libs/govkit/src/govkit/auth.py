@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Annotated, Optional
 
 import jwt
 from fastapi import Depends, Request
@@ -112,6 +112,10 @@ async def current_principal(request: Request) -> Principal:
             raise Problem(403, "Forbidden", f"{fields[0]}: {unknown[0]!r} is not a known area",
                           errors=[{"field": f, "message": f"{a!r} is not a known area"} for f, a in zip(fields, unknown)])
     return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+"""A route parameter typed `principal: CurrentPrincipal` is the authenticated caller."""
 
 
 def require_roles(*roles: str):

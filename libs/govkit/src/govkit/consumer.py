@@ -7,8 +7,9 @@ For each record, in partition order:
      claim (event id, and the partition's applied-offset watermark); a
      redelivered or replayed event is a no-op;
   3. connection failures are retried with backoff for as long as it takes;
-     errors caused by the event's values (data_fault) are dead-lettered at
-     once; other handler errors are retried `max_attempts` times, then
+     errors caused by the event's values (data_fault) and the domain's
+     rejections (gov_contracts.errors, reason `rejected`) are dead-lettered
+     at once; other handler errors are retried `max_attempts` times, then
      dead-lettered;
   4. only then is the offset committed (FastStream's Kafka default commits
      before handling, which would lose events on a crash).
@@ -31,6 +32,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from gov_contracts import REGISTRY, CloudEvent, EventType
+from gov_contracts.errors import DomainError
 from gov_contracts.base import EventModel
 from gov_contracts.envelope import EnvelopeError
 from gov_contracts.topics import DEADLETTER
@@ -224,6 +226,8 @@ class EventConsumer:
                 return outcome
             except PoisonEvent as p:
                 return await self._dead_letter(record, p.reason, str(p))
+            except DomainError as e:  # the domain refused the event: the same event is refused every time
+                return await self._dead_letter(record, "rejected", f"{type(e).__name__}: {e.detail}")
             except TRANSIENT_ERRORS as e:
                 metrics.HANDLER_RETRIES.labels(self.service, "transient").inc()
                 log.warning("transient failure on %s@%s/%s: %s: %s; retrying in %.1fs",

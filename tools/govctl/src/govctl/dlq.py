@@ -114,7 +114,14 @@ class DeadLetter:
             return "whole"
         return f"{len(self.value or b'')} of {self.header('dlq_original_size') or '?'} B"
 
-    def why_not_redrivable(self) -> Optional[str]:
+    def why_not_redrivable(self, max_age_days: Optional[float] = None, now_ms: Optional[int] = None) -> Optional[str]:
+        if max_age_days is not None:
+            now_ms = now_ms if now_ms is not None else int(datetime.now(timezone.utc).timestamp() * 1000)
+            age_days = (now_ms - self.timestamp) / 86_400_000
+            if age_days > max_age_days:
+                return (f"dead-lettered {age_days:.0f} days ago, beyond the {max_age_days:g} days the other consumer "
+                        "groups keep event ids (INBOX_RETENTION_DAYS less a day): a group that applied it then "
+                        "would apply it again; send the event anew from its producer if it is still wanted")
         if self.truncated:
             return (f"stored truncated ({self.stored}, sha256 {self.header('dlq_original_sha256')[:12]}...): the "
                     f"original value is not in the dead letter; the whole record is at {self.origin} while that "
@@ -125,6 +132,17 @@ class DeadLetter:
 
     def original_headers(self) -> list[tuple[str, bytes]]:
         return [(k, bytes(v) if v is not None else b"") for k, v in self.headers if not k.startswith(DLQ_PREFIX)]
+
+
+def redrive_max_age_days(env: Optional[dict] = None) -> float:
+    """Dead letters older than the inbox retention, less a day's margin, are not re-driven."""
+    env = os.environ if env is None else env
+    raw = env.get("INBOX_RETENTION_DAYS", "30")
+    try:
+        days = float(raw)
+    except ValueError:
+        raise StackError(f"INBOX_RETENTION_DAYS={raw!r} is not a number of days") from None
+    return max(days - 1, 0)
 
 
 def matches(dl: DeadLetter, group: Optional[str], reason: Optional[str]) -> bool:
@@ -247,10 +265,12 @@ class RedriveResult:
 
 
 async def redrive(bootstrap: str, state_path: Path, *, group: str, reason: Optional[str] = None,
-                  dry_run: bool = False, out: Callable[[str], None] = print) -> RedriveResult:
+                  dry_run: bool = False, max_age_days: Optional[float] = None,
+                  out: Callable[[str], None] = print) -> RedriveResult:
     if reason in NOT_REDRIVABLE:
         raise StackError(f"dead letters with reason {reason} are never re-driven: {NOT_REDRIVABLE[reason]}")
     state = RedriveState(state_path)
+    max_age = redrive_max_age_days() if max_age_days is None else max_age_days
     letters = [d for d in await read_all(bootstrap) if matches(d, group, reason)]
     result = RedriveResult([], [], [])
     todo = []
@@ -259,7 +279,7 @@ async def redrive(bootstrap: str, state_path: Path, *, group: str, reason: Optio
             result.skipped_done.append(dl)
         elif not dl.topic or dl.topic == DEADLETTER:
             result.skipped_bad.append((dl, f"no usable dlq_topic header ({dl.topic or 'missing'})"))
-        elif why := dl.why_not_redrivable():
+        elif why := dl.why_not_redrivable(max_age):
             result.skipped_bad.append((dl, why))
         else:
             todo.append(dl)
