@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from cases.api.open311 import public_request
+from cases.api.open311.views import public_request
 from cases.domain.policy import PolicyError, Visibility, load
 from cases.domain.redaction import ID_MARK, PHONE_MARK, redact
 from govkit.pseudonym import mask_phone

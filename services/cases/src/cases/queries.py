@@ -106,7 +106,7 @@ F_TO = "created_at < ${n}"
 F_TEXT = "search_text ilike '%' || ${n} || '%'"
 F_CURSOR = "(created_at, id) < (${n}, ${m})"
 
-# Open311 GeoReport v2 (api/open311.py): public request lists by case number, and an inclusive end_date
+# Open311 GeoReport v2 (public_requests.py): public request lists by case number, and an inclusive end_date
 F_NUMBERS = "number = any(${n}::text[])"
 F_NOT_CATEGORY = "category <> all(${n}::text[])"
 F_UNTIL = "created_at <= ${n}"

@@ -79,6 +79,11 @@ class Policy:
         f = self.critical_factor if severity == "critical" else 1.0
         return timedelta(hours=c.accept_hours * f), timedelta(hours=c.resolve_hours * f)
 
+    def visibility(self, category: str) -> Visibility:
+        """What the public reads show of a case of the category; one gone from the file shows its status only."""
+        c = self.categories.get(category)
+        return c.visibility if c else Visibility.status_only
+
     def with_visibility(self, visibility: Visibility) -> list[str]:
         return [name for name, c in self.categories.items() if c.visibility is visibility]
 

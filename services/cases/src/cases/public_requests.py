@@ -1,0 +1,57 @@
+"""Use cases of the public reads (Open311): which cases anyone may look up, without credentials.
+
+A category's `visibility` decides (docs/decisions.md 24): a hidden category's
+cases are neither listed nor found by number, as if they did not exist. What a
+listed case shows is the Open311 view's business (api/open311/views.py).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from cases import queries
+from cases.domain.policy import Visibility
+from cases.service import Context
+
+
+@dataclass(frozen=True)
+class PublicFilter:
+    """Empty fields filter nothing; `numbers`, when given, is used alone by the Open311 form."""
+    numbers: Sequence[str] = ()
+    categories: Sequence[str] = ()
+    created_from: datetime | None = None
+    created_until: datetime | None = None  # inclusive
+    statuses: Sequence[str] = ()
+
+
+def _where(hidden: Sequence[str], wanted: PublicFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    args: list[Any] = []
+    for fragment, value in ((queries.F_NOT_CATEGORY, list(hidden)), (queries.F_NUMBERS, list(wanted.numbers)),
+                            (queries.F_CATEGORY, list(wanted.categories)), (queries.F_FROM, wanted.created_from),
+                            (queries.F_UNTIL, wanted.created_until), (queries.F_STATUS, list(wanted.statuses))):
+        if value:
+            args.append(value)
+            clauses.append(fragment.format(n=len(args)))
+    return " and ".join(clauses) or "true", args
+
+
+async def list_public(ctx: Context, wanted: PublicFilter, *, limit: int) -> list[asyncpg.Record]:
+    """Cases of categories that are not hidden, newest first."""
+    where, args = _where(ctx.policy.with_visibility(Visibility.hidden), wanted)
+    sql = queries.LIST_SELECT + " where " + where + queries.LIST_ORDER.format(limit=limit)
+    async with ctx.pool.acquire() as con:
+        return list(await con.fetch(sql, *args))
+
+
+async def get_public(ctx: Context, number: str) -> asyncpg.Record | None:
+    """The case with this number, or None when there is none or its category is hidden."""
+    async with ctx.pool.acquire() as con:
+        row = await con.fetchrow(queries.GET_CASE_BY_NUMBER, number)
+    if row is None or ctx.policy.visibility(row["category"]) is Visibility.hidden:
+        return None
+    return row
