@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from gov_contracts import topics as T
+from gov_contracts.vocabulary import LOCAL_TZ
 from govctl import areas as area_file
 from govkit.auth import mint
 from reporting import kpis
@@ -104,7 +105,7 @@ def drive_week(stack):
 def test_a_week_of_cases_makes_the_weekly_report(live, tmp_path):
     stack = live
     drive_week(stack)
-    week = str(kpis.Week.of(datetime.now(kpis.LOCAL).date()))
+    week = str(kpis.Week.of(datetime.now(LOCAL_TZ).date()))
     analyst = client(stack, "reporting", "analyst-1", ["analyst"])
     params = {"area": VILLAGE, "week": week}
 

@@ -50,7 +50,7 @@ class Case:
                         party_refs=self.extra.get("parties", []))
         ev = et.model(**base, **fields)
         async with self.con.transaction():
-            await projections.on_case_event(self.con, ev, CloudEvent(type=et.name, source="cases"))
+            await projections.handlers()[et.name](self.con, ev, CloudEvent(type=et.name, source="cases"))
         return self
 
     async def life(self, at, *steps):

@@ -2,7 +2,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from reporting import kpis, publisher, render, risk
+from gov_contracts import REGISTRY, topics
+from reporting import kpis, projections, publisher, render, risk
 from reporting.config import DEFAULT_RISK
 from govkit.settings import ConfigError
 
@@ -89,3 +90,11 @@ def test_html_escapes_text_from_events():
     page = render.weekly_html(r)
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert 'data-kpi="closure_rate" data-value="—">—<' in page
+
+
+def test_every_case_and_task_event_and_each_volunteer_fact_has_a_projection_handler():
+    """A new event type on these topics needs a handler said out loud (keyed by class, not by topic)."""
+    expected = {name for name, et in REGISTRY.items() if et.topic in (topics.CASES, topics.TASKS)}
+    expected |= {"gov.volunteer.registered.v1", "gov.volunteer.registered.v2", "gov.volunteer.updated.v1",
+                 "gov.volunteer.hours_corrected.v1"}
+    assert set(projections.handlers()) == expected

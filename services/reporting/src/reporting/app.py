@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from govkit.service import ServiceSpec
 from reporting import config, projections, publisher
 from reporting.api import routes
@@ -43,7 +43,7 @@ SPEC = ServiceSpec(
     description="Weekly risk assessment for grid, village and town; KPIs; livelihood priorities; exports.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handlers=projections.handlers(),
-    topics=[T.CASES, T.TASKS, T.VOLUNTEERS],
+    topics=[topics.CASES, topics.TASKS, topics.VOLUNTEERS],
     routers=[routes.router],
     on_start=on_start,
     on_stop=on_stop,

@@ -10,13 +10,12 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Optional
-from zoneinfo import ZoneInfo
+from typing import Any, Optional
 
+from gov_contracts.vocabulary import LOCAL_TZ, area_at_depth
 from govkit.inputs import YEAR_MAX, YEAR_MIN
-from reporting import risk as R
+from reporting import risk
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 COUNTS = ("new", "accepted", "resolved", "closed", "overdue", "escalated", "referred", "reopened")
 
 Q_WEEK = """
@@ -131,7 +130,7 @@ class Week:
 
 
 def at_midnight(d: date) -> datetime:
-    return datetime.combine(d, time(0), LOCAL)
+    return datetime.combine(d, time(0), LOCAL_TZ)
 
 
 def ratio(num: int | float, den: int | float) -> Optional[float]:
@@ -143,7 +142,7 @@ def r1(v: Optional[float]) -> Optional[float]:
     return None if v is None else round(float(v), 1)
 
 
-async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names: dict[str, str]) -> dict:
+async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_names: dict[str, str]) -> dict:
     area = await con.fetchrow(Q_AREA, area_id)
     if area is None:
         raise UnknownArea(area_id)
@@ -193,9 +192,9 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
         "p90_hours_to_resolve": r1(hours["p90"]),
     }
     closed_by_cat = {c["category"]: c["closed"] for c in closed}
-    by_category = []
+    by_category: list[dict[str, Any]] = []
     for cat in sorted(set(this) | {c for c, n in open_end.items() if n} | set(closed_by_cat)):
-        row = {"category": cat, "name": category_names.get(cat, cat)}
+        row: dict[str, Any] = {"category": cat, "name": category_names.get(cat, cat)}
         row.update({m: this[cat][m] for m in COUNTS})
         row["closed"] = closed_by_cat.get(cat, 0)
         row["open_at_end"] = open_end.get(cat, 0)
@@ -233,7 +232,7 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
     }
 
     volunteers = await _volunteers(con, area_id, week_rows, start, end, ts, te)
-    risk_counts = {lv: sum(1 for g in grids if g["risk"] == lv) for lv in R.LEVELS}
+    risk_counts = {lv: sum(1 for g in grids if g["risk"] == lv) for lv in risk.LEVELS}
     return {
         "area": {"id": area["id"], "name": area["name"], "kind": area["kind"]},
         "week": str(week), "from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(),
@@ -242,9 +241,9 @@ async def weekly(con, area_id: str, week: Week, rule: R.RiskRule, category_names
     }
 
 
-async def _grids(con, area_id: str, week: Week, rule: R.RiskRule, te: datetime, addresses) -> list[dict]:
+async def _grids(con, area_id: str, week: Week, rule: risk.RiskRule, te: datetime, addresses) -> list[dict]:
     grids = await con.fetch(Q_GRIDS, area_id)
-    facts = {g["id"]: R.GridFacts() for g in grids}
+    facts = {g["id"]: risk.GridFacts() for g in grids}
     open_count: dict[str, int] = defaultdict(int)
     for c in await con.fetch(Q_OPEN_AT_END, area_id, te):
         f = facts.get(c["grid_id"])
@@ -274,7 +273,7 @@ async def _grids(con, area_id: str, week: Week, rule: R.RiskRule, te: datetime, 
     for g in grids:
         f = facts[g["id"]]
         f.mean_4w = round(f.mean_4w, 2)
-        s, level, reasons = R.score(rule, f)
+        s, level, reasons = risk.score(rule, f)
         out.append({"id": g["id"], "name": g["name"], "village_id": g["parent_id"], "risk": level, "score": s,
                     "reasons": reasons, "new": f.new, "mean_4w": f.mean_4w, "open_at_end": open_count[g["id"]],
                     "overdue_open": f.overdue_open})
@@ -283,7 +282,7 @@ async def _grids(con, area_id: str, week: Week, rule: R.RiskRule, te: datetime, 
 
 async def _volunteers(con, area_id, week_rows, start, end, ts, te) -> dict:
     rows = [r for r in week_rows if r["category"].startswith("task:")]
-    m = defaultdict(int)
+    m: defaultdict[str, int] = defaultdict(int)
     for r in rows:
         m[r["metric"]] += r["n"]
     fill = await con.fetchval(Q_FILL_MINUTES, area_id, ts, te)
@@ -320,7 +319,7 @@ async def livelihood(con, area_id: str, start: date, end: date, keywords: dict[s
     out = []
     for theme, rs in themes.items():
         households = len({r["reporter_ref"] for r in rs if r["reporter_ref"]})
-        villages = len({".".join(r["grid_id"].split(".")[:2]) for r in rs})
+        villages = len({area_at_depth(r["grid_id"], 2) for r in rs})
         recurrence = sum(r["report_count"] for r in rs)
         severity = round(statistics.mean(SEVERITY_WEIGHT[r["severity"]] for r in rs), 2)
         open_ages = [(now - r["reported_at"]).total_seconds() / 86400 for r in rs if r["ended_at"] is None]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import Optional
 
 from gov_contracts.reports import WeeklyReportPublished
+from gov_contracts.vocabulary import LOCAL_TZ
 from govkit import outbox
 from reporting import kpis
 
@@ -37,9 +37,9 @@ async def publish_week(pool, cfg, week: kpis.Week) -> int:
     return done
 
 
-def due_week(now: datetime, after_hour: int) -> Optional[kpis.Week]:
+def due_week(now: datetime, after_hour: int) -> kpis.Week:
     """Last week, once Monday `after_hour` (local) has passed."""
-    local = now.astimezone(kpis.LOCAL)
+    local = now.astimezone(LOCAL_TZ)
     this_week = kpis.Week.of(local.date())
     if local.date() == this_week.monday and local.hour < after_hour:
         return this_week.shift(-2)

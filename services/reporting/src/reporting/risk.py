@@ -7,10 +7,10 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gov_contracts.vocabulary import SEVERITY_LABEL, Severity
 from govkit.settings import ConfigError
 
-SEVERITIES = ("low", "medium", "high", "critical")
-SEVERITY_ZH = {"low": "一般", "medium": "较大", "high": "重大", "critical": "特别重大"}
+SEVERITIES = tuple(severity.value for severity in Severity)
 LEVELS = ("green", "yellow", "orange", "red")
 
 
@@ -76,7 +76,7 @@ def score(rule: RiskRule, f: GridFacts) -> tuple[int, str, list[str]]:
         pts = sum(table[s] * counts.get(s, 0) for s in SEVERITIES)
         if pts:
             n = sum(counts.values())
-            detail = "、".join(f"{SEVERITY_ZH[s]}{counts[s]}起" for s in SEVERITIES if counts.get(s))
+            detail = "、".join(f"{SEVERITY_LABEL[s]}{counts[s]}起" for s in SEVERITIES if counts.get(s))
             reasons.append(f"未办结{label}{n}起（{detail}），+{pts}")
             total += pts
     for n, per, text in ((f.overdue_open, rule.overdue_open, "超期未办结{n}起"),

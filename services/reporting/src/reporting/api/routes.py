@@ -7,6 +7,7 @@ from typing import Optional
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from gov_contracts.vocabulary import LOCAL_TZ
 from govkit.auth import Principal, current_principal
 from govkit.inputs import AREA_ID_MAX, AREA_ID_PATTERN, YEAR_MAX, YEAR_MIN, BoundedDate
 from govkit.openapi import problems
@@ -29,7 +30,7 @@ def _reader(p: Principal, area: str) -> None:
 
 def _week(text: Optional[str]) -> kpis.Week:
     if text is None:
-        today = datetime.now(kpis.LOCAL).date()
+        today = datetime.now(LOCAL_TZ).date()
         return kpis.Week.of(today - timedelta(days=7))
     try:
         return kpis.Week.parse(text)
@@ -86,7 +87,7 @@ async def livelihood(request: Request, area: str = AREA,
                      format: str = Query(default="json", pattern="^(json|csv)$"),
                      p: Principal = Depends(current_principal)):
     _reader(p, area)
-    today = datetime.now(kpis.LOCAL).date()
+    today = datetime.now(LOCAL_TZ).date()
     end = end or today + timedelta(days=1)
     start = start or end - timedelta(days=90)
     if start >= end:
