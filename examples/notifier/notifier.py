@@ -14,6 +14,7 @@ that an event is skipped. Run it from the repository root:
 
 See examples/notifier/README.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Optional
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from pydantic import ValidationError
@@ -40,11 +42,20 @@ from gov_contracts.topics import CASES  # noqa: E402
 
 # Category names as the cases service lists them (GET /open311/v2/services.json: service_name).
 CATEGORY_NAMES = {
-    "dispute.neighbor": "邻里纠纷", "dispute.family": "婚姻家庭纠纷", "dispute.land": "土地山林纠纷",
-    "dispute.labor": "劳资纠纷", "dispute.demolition": "征地拆迁纠纷", "petition": "信访",
-    "hazard.safety": "安全隐患", "hazard.fire": "消防隐患", "hazard.geologic": "地质灾害隐患",
-    "environment.sanitation": "环境卫生", "livelihood.request": "民生诉求", "public_order": "社会治安",
-    "epidemic": "疫情防控", "other": "其他",
+    "dispute.neighbor": "邻里纠纷",
+    "dispute.family": "婚姻家庭纠纷",
+    "dispute.land": "土地山林纠纷",
+    "dispute.labor": "劳资纠纷",
+    "dispute.demolition": "征地拆迁纠纷",
+    "petition": "信访",
+    "hazard.safety": "安全隐患",
+    "hazard.fire": "消防隐患",
+    "hazard.geologic": "地质灾害隐患",
+    "environment.sanitation": "环境卫生",
+    "livelihood.request": "民生诉求",
+    "public_order": "社会治安",
+    "epidemic": "疫情防控",
+    "other": "其他",
 }
 LEVELS = {"grid": "网格级", "village": "村级", "town": "镇级", "county": "县级"}
 DEADLINES = {"accept": "受理", "resolve": "办结"}
@@ -54,42 +65,33 @@ def level(code: str) -> str:
     return LEVELS.get(code, code)
 
 
+# What happened, in a few words of Chinese: the first entry whose class(es) the event is an instance of.
+DESCRIPTIONS: tuple[tuple[type | tuple[type, ...], Callable[[Any], str]], ...] = (
+    ((C.CaseReported, C.CaseReportedV2), lambda e: f"新上报：{e.title}"),
+    (C.CaseAccepted, lambda e: "已受理"),
+    (C.CaseRejected, lambda e: "不予受理" + (f"（{e.reason}）" if e.reason else "")),
+    (C.CaseWithdrawn, lambda e: "已撤回"),
+    (C.CaseDispatched, lambda e: f"已派遣至{level(e.unit_level)} {e.unit_id}"),
+    (C.CaseStarted, lambda e: "开始办理"),
+    (C.CaseReferralOutcomeRecorded, lambda e: f"诉调对接结果：{e.outcome}"),
+    (C.CaseResolved, lambda e: "已办结"),
+    (C.CaseVerified, lambda e: "核查通过"),
+    (C.CaseReopened, lambda e: f"核查未通过，第{e.reopen_count}次返工"),
+    (C.CaseClosed, lambda e: "已结案（" + ("按期" if e.on_time else "超期") + "）"),
+    (C.CaseEscalated, lambda e: f"已升级至{level(e.level)}"),
+    (C.CaseOverdue, lambda e: f"{DEADLINES.get(e.deadline, e.deadline)}超期"),
+    (C.CaseReferred, lambda e: f"已转{e.court}诉调对接"),
+    (C.CaseMerged, lambda e: f"已并入 {e.into_number}"),
+    (C.CaseReportCountRaised, lambda e: f"重复上报，累计{e.report_count}次"),
+    (C.CaseRated, lambda e: f"回访满意度 {e.satisfaction}/5"),
+)
+
+
 def describe(event: C.CaseFacts) -> str:
     """What happened, in a few words of Chinese."""
-    if isinstance(event, (C.CaseReported, C.CaseReportedV2)):
-        return f"新上报：{event.title}"
-    if isinstance(event, C.CaseAccepted):
-        return "已受理"
-    if isinstance(event, C.CaseRejected):
-        return "不予受理" + (f"（{event.reason}）" if event.reason else "")
-    if isinstance(event, C.CaseWithdrawn):
-        return "已撤回"
-    if isinstance(event, C.CaseDispatched):
-        return f"已派遣至{level(event.unit_level)} {event.unit_id}"
-    if isinstance(event, C.CaseStarted):
-        return "开始办理"
-    if isinstance(event, C.CaseReferralOutcomeRecorded):
-        return f"诉调对接结果：{event.outcome}"
-    if isinstance(event, C.CaseResolved):
-        return "已办结"
-    if isinstance(event, C.CaseVerified):
-        return "核查通过"
-    if isinstance(event, C.CaseReopened):
-        return f"核查未通过，第{event.reopen_count}次返工"
-    if isinstance(event, C.CaseClosed):
-        return "已结案（" + ("按期" if event.on_time else "超期") + "）"
-    if isinstance(event, C.CaseEscalated):
-        return f"已升级至{level(event.level)}"
-    if isinstance(event, C.CaseOverdue):
-        return f"{DEADLINES.get(event.deadline, event.deadline)}超期"
-    if isinstance(event, C.CaseReferred):
-        return f"已转{event.court}诉调对接"
-    if isinstance(event, C.CaseMerged):
-        return f"已并入 {event.into_number}"
-    if isinstance(event, C.CaseReportCountRaised):
-        return f"重复上报，累计{event.report_count}次"
-    if isinstance(event, C.CaseRated):
-        return f"回访满意度 {event.satisfaction}/5"
+    for kinds, text in DESCRIPTIONS:
+        if isinstance(event, kinds):
+            return text(event)
     return f"状态：{event.status}"
 
 
@@ -98,7 +100,7 @@ def notification(event: C.CaseFacts) -> str:
     return f"[{event.number}] {category} {describe(event)} ({event.grid_id})"
 
 
-def parse(headers, value: Optional[bytes]) -> Optional[C.CaseFacts]:
+def parse(headers, value: bytes | None) -> C.CaseFacts | None:
     """The event, or None for a record this notifier does not announce (reported on stderr)."""
     try:
         envelope = CloudEvent.from_headers(headers or ())
@@ -117,17 +119,20 @@ def parse(headers, value: Optional[bytes]) -> Optional[C.CaseFacts]:
         return None
 
 
-def run(bootstrap: str, group: str, *, max_messages: Optional[int] = None, timeout: Optional[float] = None,
-        topic: str = CASES) -> int:
+def run(
+    bootstrap: str, group: str, *, max_messages: int | None = None, timeout: float | None = None, topic: str = CASES
+) -> int:
     """Consume until max_messages records were handled, timeout seconds passed, or SIGINT/SIGTERM."""
-    consumer = Consumer({
-        "bootstrap.servers": bootstrap,
-        "group.id": group,
-        "client.id": f"{group}-notifier",
-        "enable.auto.commit": False,        # commit ourselves, after printing
-        "auto.offset.reset": "earliest",   # a new group starts from the beginning of the log
-        "isolation.level": "read_committed",
-    })
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": group,
+            "client.id": f"{group}-notifier",
+            "enable.auto.commit": False,  # commit ourselves, after printing
+            "auto.offset.reset": "earliest",  # a new group starts from the beginning of the log
+            "isolation.level": "read_committed",
+        }
+    )
     stopping = False
 
     def stop(*_):
@@ -164,8 +169,11 @@ def run(bootstrap: str, group: str, *, max_messages: Optional[int] = None, timeo
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description="Print a line in Chinese for every case event on gov.cases.v1.")
-    p.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-                   help="Kafka host:port (default: KAFKA_BOOTSTRAP_SERVERS)")
+    p.add_argument(
+        "--bootstrap",
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        help="Kafka host:port (default: KAFKA_BOOTSTRAP_SERVERS)",
+    )
     p.add_argument("--group", default="notifier", help="consumer group id (default: notifier)")
     p.add_argument("--max-messages", type=int, help="stop after this many records")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")

@@ -2,9 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Optional
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -19,6 +17,7 @@ TEST_TOPIC_PREFIX = "gov.test."
 
 class ThingHappened(EventModel):
     """A test-only event type: the platform's mechanisms are proven on it."""
+
     thing_id: str
     seq: int = Field(ge=0)
     note: str = ""
@@ -54,8 +53,9 @@ async def cases_con(stack):
     await con.close()
 
 
-async def read_topic(bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0,
-                     start: Optional[dict] = None) -> list:
+async def read_topic(
+    bootstrap: str, topic: str, *, expect: int, timeout: float = 20.0, start: dict | None = None
+) -> list:
     """Read `expect` records from the topic's beginning (or from `start` offsets), or fail after timeout."""
     c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await c.start()

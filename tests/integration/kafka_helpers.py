@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -11,8 +11,7 @@ from faststream.kafka import KafkaBroker
 from gov_contracts import CloudEvent
 
 
-async def publish_raw(bootstrap: str, topic: str, value: bytes, *, key: bytes,
-                      headers: list[tuple[str, bytes]]):
+async def publish_raw(bootstrap: str, topic: str, value: bytes, *, key: bytes, headers: list[tuple[str, bytes]]):
     p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
     await p.start()
     try:

@@ -11,8 +11,11 @@ def test_the_demo_tree_is_changping():
     assert 15 <= kinds.count("village") + kinds.count("community") <= 17
     assert 110 <= kinds.count("grid") <= 130
     by_id = {e.id: e for e in events}
-    named = {"changping.kongjiafan": "孔家畈村", "changping.zhongguping": "钟鼓坪村",
-             "changping.changping_community": "长坪社区"}
+    named = {
+        "changping.kongjiafan": "孔家畈村",
+        "changping.zhongguping": "钟鼓坪村",
+        "changping.changping_community": "长坪社区",
+    }
     for area_id, name in named.items():
         assert by_id[area_id].name == name and not by_id[area_id].invented
     assert all(e.invented for e in events if e.id.count(".") == 1 and e.id not in named)
@@ -36,17 +39,25 @@ def bad(tmp_path, body):
     return p
 
 
-@pytest.mark.parametrize("body,expected", [
-    ("  - {id: changping.a, kind: hamlet, name: 甲村}\n", "areas[1] (changping.a): field 'kind'"),
-    ("  - {id: changping.a, kind: village, name: ''}\n", "areas[1] (changping.a): field 'name'"),
-    ("  - {id: Changping.A, kind: village, name: 甲}\n", "areas[1] (Changping.A): field 'id'"),
-    ("  - {id: changping.a, kind: village, name: 甲, colour: red}\n", "areas[1] (changping.a): field 'colour'"),
-    ("  - {id: changping.a.g1, kind: grid, name: 网格}\n", "areas[1] (changping.a.g1): field 'id': parent changping.a"),
-    ("  - {id: changping.g1, kind: grid, name: 网格}\n", "areas[1] (changping.g1): field 'kind'"),
-    ("  - {id: changping.a, kind: village, name: 甲}\n  - {id: changping.a, kind: village, name: 乙}\n",
-     "areas[2] (changping.a): field 'id': duplicate"),
-    ("  - {kind: village, name: 甲}\n", "areas[1]: field 'id'"),
-])
+@pytest.mark.parametrize(
+    "body,expected",
+    [
+        ("  - {id: changping.a, kind: hamlet, name: 甲村}\n", "areas[1] (changping.a): field 'kind'"),
+        ("  - {id: changping.a, kind: village, name: ''}\n", "areas[1] (changping.a): field 'name'"),
+        ("  - {id: Changping.A, kind: village, name: 甲}\n", "areas[1] (Changping.A): field 'id'"),
+        ("  - {id: changping.a, kind: village, name: 甲, colour: red}\n", "areas[1] (changping.a): field 'colour'"),
+        (
+            "  - {id: changping.a.g1, kind: grid, name: 网格}\n",
+            "areas[1] (changping.a.g1): field 'id': parent changping.a",
+        ),
+        ("  - {id: changping.g1, kind: grid, name: 网格}\n", "areas[1] (changping.g1): field 'kind'"),
+        (
+            "  - {id: changping.a, kind: village, name: 甲}\n  - {id: changping.a, kind: village, name: 乙}\n",
+            "areas[2] (changping.a): field 'id': duplicate",
+        ),
+        ("  - {kind: village, name: 甲}\n", "areas[1]: field 'id'"),
+    ],
+)
 def test_a_bad_entry_is_named_with_its_field(tmp_path, body, expected):
     with pytest.raises(AreaFileError) as e:
         areas.load(bad(tmp_path, body))

@@ -1,6 +1,7 @@
 """Who may read and act on a case dispatched to someone outside its area, for every role:
 the assignee reads, starts and resolves it whatever their role and nothing else; everyone
 else keeps the rights their role and scope give."""
+
 import pytest
 
 from cases import authz
@@ -10,8 +11,14 @@ from govkit.auth import ROLES, Principal
 GRID = "changping.kongjiafan.g03"
 ASSIGNEE = "dept-handler-1"
 # dispatched by the town to the town's justice office; the case is handled at town level
-CASE = {"grid_id": GRID, "level": "town", "status": "dispatched", "assignee": ASSIGNEE, "reporter_sub": "resident-1",
-        "resolved_by": None}
+CASE = {
+    "grid_id": GRID,
+    "level": "town",
+    "status": "dispatched",
+    "assignee": ASSIGNEE,
+    "reporter_sub": "resident-1",
+    "resolved_by": None,
+}
 ACTIONS = (Action.start, Action.resolve, Action.verify, Action.escalate)
 
 
@@ -29,10 +36,15 @@ EVERYTHING = {"read": True, "start": True, "resolve": True, "verify": True, "esc
 
 # someone else of the role, whose scope is the whole town
 OTHERS = {
-    "resident": NOTHING, "department": NOTHING, "volunteer": NOTHING, "operator": NOTHING,
+    "resident": NOTHING,
+    "department": NOTHING,
+    "volunteer": NOTHING,
+    "operator": NOTHING,
     "analyst": READ_ONLY,
-    "grid_manager": READ_ONLY, "village_admin": READ_ONLY,  # below the case's level
-    "town_admin": EVERYTHING, "county_admin": EVERYTHING,
+    "grid_manager": READ_ONLY,
+    "village_admin": READ_ONLY,  # below the case's level
+    "town_admin": EVERYTHING,
+    "county_admin": EVERYTHING,
 }
 
 

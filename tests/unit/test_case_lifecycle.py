@@ -1,36 +1,40 @@
 """The case state machine: every rule, and properties over random action sequences."""
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cases.domain.model import (OPEN, RULES, TERMINAL, Action, IllegalAction, Level, Status, allowed_actions,
-                                transition)
+from cases.domain.model import OPEN, RULES, TERMINAL, Action, IllegalAction, Level, Status, allowed_actions, transition
 
 S, A, L = Status, Action, Level
 
 
-@pytest.mark.parametrize("status,action,expected", [
-    (S.reported, A.accept, S.accepted),
-    (S.reported, A.reject, S.rejected),
-    (S.reported, A.withdraw, S.withdrawn),
-    (S.accepted, A.dispatch, S.dispatched),
-    (S.dispatched, A.start, S.in_progress),
-    (S.in_progress, A.resolve, S.resolved),
-    (S.resolved, A.verify, S.verified),
-    (S.resolved, A.reopen, S.reopened),
-    (S.reopened, A.start, S.in_progress),
-    (S.verified, A.close, S.closed),
-    (S.in_progress, A.refer, S.referred),
-    (S.referred, A.record_outcome, S.resolved),
-    (S.accepted, A.merge, S.merged),
-])
+@pytest.mark.parametrize(
+    "status,action,expected",
+    [
+        (S.reported, A.accept, S.accepted),
+        (S.reported, A.reject, S.rejected),
+        (S.reported, A.withdraw, S.withdrawn),
+        (S.accepted, A.dispatch, S.dispatched),
+        (S.dispatched, A.start, S.in_progress),
+        (S.in_progress, A.resolve, S.resolved),
+        (S.resolved, A.verify, S.verified),
+        (S.resolved, A.reopen, S.reopened),
+        (S.reopened, A.start, S.in_progress),
+        (S.verified, A.close, S.closed),
+        (S.in_progress, A.refer, S.referred),
+        (S.referred, A.record_outcome, S.resolved),
+        (S.accepted, A.merge, S.merged),
+    ],
+)
 def test_each_transition(status, action, expected):
     assert transition(status, action, level=L.grid, category="dispute.land").status is expected
 
 
 def test_escalation_moves_one_level_and_hands_the_case_back_for_dispatch():
-    assert transition(S.reported, A.escalate, level=L.grid, category="other") == \
-        transition(S.reported, A.escalate, level=L.grid, category="other")
+    assert transition(S.reported, A.escalate, level=L.grid, category="other") == transition(
+        S.reported, A.escalate, level=L.grid, category="other"
+    )
     out = transition(S.in_progress, A.escalate, level=L.grid, category="other")
     assert (out.status, out.level) == (S.accepted, L.village)
     out = transition(S.reported, A.escalate, level=L.town, category="other")
@@ -66,8 +70,10 @@ def test_withdraw_only_before_acceptance():
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(list(Action)), st.sampled_from(list(Level))), max_size=40),
-       st.sampled_from(["dispute.land", "petition", "hazard.fire"]))
+@given(
+    st.lists(st.tuples(st.sampled_from(list(Action)), st.sampled_from(list(Level))), max_size=40),
+    st.sampled_from(["dispute.land", "petition", "hazard.fire"]),
+)
 def test_no_sequence_reaches_an_illegal_state_or_skips_verification(steps, category):
     status, level = S.reported, L.grid
     history = [status]
@@ -75,11 +81,13 @@ def test_no_sequence_reaches_an_illegal_state_or_skips_verification(steps, categ
         allowed = allowed_actions(status, level, category)
         if action not in allowed:
             with pytest.raises(IllegalAction):
-                transition(status, action, level=level, category=category,
-                           to_level=to_level if action is A.dispatch else None)
+                transition(
+                    status, action, level=level, category=category, to_level=to_level if action is A.dispatch else None
+                )
             continue
-        out = transition(status, action, level=level, category=category,
-                         to_level=to_level if action is A.dispatch else None)
+        out = transition(
+            status, action, level=level, category=category, to_level=to_level if action is A.dispatch else None
+        )
         assert out.status in Status and out.level in Level
         if action is A.escalate:
             assert out.level.rank == level.rank + 1

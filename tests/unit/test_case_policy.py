@@ -5,7 +5,8 @@ import pytest
 
 from cases.config import configure
 from cases.domain.policy import PolicyError, load
-from govkit.settings import ConfigError, load as load_settings
+from govkit.settings import ConfigError
+from govkit.settings import load as load_settings
 
 POLICY = Path(__file__).resolve().parents[2] / "services" / "cases" / "config" / "policy.yaml"
 
@@ -25,21 +26,37 @@ def test_domain_defaults_and_critical_halves():
 
 def test_by_severity_overrides(tmp_path):
     f = tmp_path / "p.yaml"
-    f.write_text("categories:\n  other: {name: 其他, level: grid, accept_hours: 24, resolve_hours: 120, "
-                 "service_code: '9', by_severity: {critical: {accept_hours: 1, resolve_hours: 4}}}\n")
+    f.write_text(
+        "categories:\n  other: {name: 其他, level: grid, accept_hours: 24, resolve_hours: 120, "
+        "service_code: '9', by_severity: {critical: {accept_hours: 1, resolve_hours: 4}}}\n"
+    )
     assert load(f).deadlines("other", "critical") == (timedelta(hours=1), timedelta(hours=4))
 
 
-@pytest.mark.parametrize("entry,expected", [
-    ("{name: x, level: hamlet, accept_hours: 1, resolve_hours: 1, service_code: '1'}", "categories.bad: level"),
-    ("{name: x, level: grid, accept_hours: -1, resolve_hours: 1, service_code: '1'}", "categories.bad: accept_hours"),
-    ("{name: x, level: grid, accept_hours: 1, resolve_hours: 1, service_code: '1', field_work: juggling}",
-     "categories.bad: field_work: unknown task type"),
-    ("{name: x, level: grid, accept_hours: 1, resolve_hours: 1}", "categories.bad: service_code"),
-    ("{name: x, level: grid, accept_hours: 1, resolve_hours: 1, service_code: '1', colour: red}", "categories.bad: colour"),
-    ("{name: x, level: grid, accept_hours: 1, resolve_hours: 1, service_code: '1', by_severity: {huge: {accept_hours: 1, resolve_hours: 1}}}",
-     "categories.bad: by_severity: unknown severity"),
-])
+@pytest.mark.parametrize(
+    "entry,expected",
+    [
+        ("{name: x, level: hamlet, accept_hours: 1, resolve_hours: 1, service_code: '1'}", "categories.bad: level"),
+        (
+            "{name: x, level: grid, accept_hours: -1, resolve_hours: 1, service_code: '1'}",
+            "categories.bad: accept_hours",
+        ),
+        (
+            "{name: x, level: grid, accept_hours: 1, resolve_hours: 1, service_code: '1', field_work: juggling}",
+            "categories.bad: field_work: unknown task type",
+        ),
+        ("{name: x, level: grid, accept_hours: 1, resolve_hours: 1}", "categories.bad: service_code"),
+        (
+            "{name: x, level: grid, accept_hours: 1, resolve_hours: 1, service_code: '1', colour: red}",
+            "categories.bad: colour",
+        ),
+        (
+            "{name: x, level: grid, accept_hours: 1, resolve_hours: 1, service_code: '1', "
+            "by_severity: {huge: {accept_hours: 1, resolve_hours: 1}}}",
+            "categories.bad: by_severity: unknown severity",
+        ),
+    ],
+)
 def test_a_bad_policy_names_the_entry_and_field(tmp_path, entry, expected):
     f = tmp_path / "p.yaml"
     f.write_text(f"categories:\n  bad: {entry}\n")
@@ -51,8 +68,11 @@ def test_a_bad_policy_names_the_entry_and_field(tmp_path, entry, expected):
 def test_a_bad_policy_stops_the_service_with_one_line(tmp_path):
     f = tmp_path / "p.yaml"
     f.write_text("categories:\n  bad: {name: x, level: hamlet, accept_hours: 1, resolve_hours: 1, service_code: '1'}\n")
-    s = load_settings("cases", {"CASES_DATABASE_URL": "postgresql://c:p@h:5432/gov",
-                                "KAFKA_BOOTSTRAP_SERVERS": "h:9092"})
+    s = load_settings(
+        "cases", {"CASES_DATABASE_URL": "postgresql://c:p@h:5432/gov", "KAFKA_BOOTSTRAP_SERVERS": "h:9092"}
+    )
     with pytest.raises(ConfigError) as e:
         configure(s, {"CASES_POLICY_FILE": str(f)})
-    assert str(e.value).startswith("config error: CASES_POLICY_FILE: policy") and "categories.bad: level" in str(e.value)
+    assert str(e.value).startswith("config error: CASES_POLICY_FILE: policy") and "categories.bad: level" in str(
+        e.value
+    )

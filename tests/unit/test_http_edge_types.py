@@ -1,9 +1,9 @@
 """The shared edge checks on a bare app: NUL characters, bounded dates, cursors,
 weeks, and the last-resort answer (no stack needed; the integration test
 tests/integration/test_http_edge.py proves the same on the running services)."""
+
 import json
 from datetime import datetime
-from typing import Optional
 
 import asyncpg
 import pytest
@@ -19,7 +19,7 @@ from reporting.kpis import Week
 class Thing(BaseModel):
     title: str
     tags: list[str] = []
-    due: Optional[inputs.BoundedDatetime] = None
+    due: inputs.BoundedDatetime | None = None
 
 
 def app() -> TestClient:
@@ -27,11 +27,11 @@ def app() -> TestClient:
     problems.install(a)
 
     @a.post("/things/{ref}")
-    async def create(ref: str, body: Thing, q: Optional[str] = None):
+    async def create(ref: str, body: Thing, q: str | None = None):
         return {"ref": ref}
 
     @a.get("/things")
-    async def search(area: Optional[inputs.AreaId] = Query(default=None), cursor: Optional[str] = None):
+    async def search(area: inputs.AreaId | None = Query(default=None), cursor: str | None = None):
         return {"cursor": [str(v) for v in pagination.decode(cursor)] if cursor else None}
 
     @a.get("/broken")
@@ -80,11 +80,19 @@ def test_area_ids_ltree_would_refuse_are_422():
 
 def test_a_cursor_we_did_not_make_is_422_whatever_is_wrong_with_it():
     c = app()
-    good = pagination.encode({"created_at": datetime.fromisoformat("2026-11-29T10:00:00+08:00"),
-                              "id": "0b6f0d3e-8a9c-4c55-9a43-3e0b7f1f5a10"})
+    good = pagination.encode(
+        {
+            "created_at": datetime.fromisoformat("2026-11-29T10:00:00+08:00"),
+            "id": "0b6f0d3e-8a9c-4c55-9a43-3e0b7f1f5a10",
+        }
+    )
     assert c.get("/things", params={"cursor": good}).status_code == 200
-    early = pagination.encode({"created_at": datetime.fromisoformat("0001-01-01T00:00:00+14:00"),
-                               "id": "0b6f0d3e-8a9c-4c55-9a43-3e0b7f1f5a10"})
+    early = pagination.encode(
+        {
+            "created_at": datetime.fromisoformat("0001-01-01T00:00:00+14:00"),
+            "id": "0b6f0d3e-8a9c-4c55-9a43-3e0b7f1f5a10",
+        }
+    )
     for bad in (early, "not base64!", "W10=", "WzEsMl0="):  # out of range, garbage, [], [1,2]
         assert field_of(c.get("/things", params={"cursor": bad})) == "query.cursor"
 

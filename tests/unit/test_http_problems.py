@@ -1,4 +1,5 @@
 """RFC 9457 problem bodies, on a minimal app using the shared installer."""
+
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field

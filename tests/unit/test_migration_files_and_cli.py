@@ -16,11 +16,14 @@ def test_platform_and_service_streams_load():
     assert all(m.sql.lstrip().startswith("--") for m in ms), "first line says why"
 
 
-@pytest.mark.parametrize("names,error", [
-    (["V001__a.sql", "V003__c.sql"], "without gaps"),
-    (["001_a.sql"], "named V001__what_it_does.sql"),
-    (["V001__a.sql", "V0001__b.sql"], "appears twice"),
-])
+@pytest.mark.parametrize(
+    "names,error",
+    [
+        (["V001__a.sql", "V003__c.sql"], "without gaps"),
+        (["001_a.sql"], "named V001__what_it_does.sql"),
+        (["V001__a.sql", "V0001__b.sql"], "appears twice"),
+    ],
+)
 def test_bad_migration_folders_are_refused(tmp_path, names, error):
     for n in names:
         (tmp_path / n).write_text("select 1;")
@@ -33,7 +36,8 @@ def test_missing_java_is_one_line_with_the_fix(tmp_path):
     r = subprocess.run([sys.executable, "-m", "govctl", "up"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert r.returncode == 1
     assert r.stderr.strip().splitlines() == [
-        "gov: java not found: install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)"]
+        "gov: java not found: install a Java 17+ runtime (e.g. apt-get install openjdk-17-jre-headless)"
+    ]
 
 
 def test_service_with_bad_config_stops_with_one_line():
@@ -43,4 +47,5 @@ def test_service_with_bad_config_stops_with_one_line():
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
         "config error: CASES_DATABASE_URL: Field required (set CASES_DATABASE_URL: postgres"
-        "ql:// DSN of the service's own login role)"]
+        "ql:// DSN of the service's own login role)"
+    ]

@@ -2,6 +2,7 @@
 errors with one Problem schema, bearer authentication on protected operations,
 readable operation ids (govkit.openapi). The live answers are checked against
 them by tests/integration/test_api_fuzz.py."""
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,11 @@ def operations(doc: dict):
 def test_every_error_is_a_documented_problem_and_protected_operations_take_a_bearer_token(service):
     doc = document(service)
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-        "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"]}
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": doc["components"]["securitySchemes"]["bearerAuth"]["description"],
+    }
     assert "HTTPValidationError" not in json.dumps(doc)
     ids = [op["operationId"] for _, _, op in operations(doc)]
     assert len(ids) == len(set(ids)), "operation ids repeat"
@@ -84,10 +88,12 @@ def test_values_that_come_from_configuration_document_their_422():
     for op_id in ("createTask", "createSchedule"):
         assert "`task_type`" in by_id[op_id]["responses"]["422"]["description"], op_id
     assert by_id["createCase"]["responses"]["200"]["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/CaseRead"}  # the Idempotency-Key replay answers the case too
+        "$ref": "#/components/schemas/CaseRead"
+    }  # the Idempotency-Key replay answers the case too
 
 
 # -- govkit.openapi on a minimal app ----------------------------------------------------------------
+
 
 class Thing(BaseModel):
     title: str = Field(min_length=1)
@@ -140,10 +146,13 @@ def test_the_problem_schema_holds_the_answers_the_app_gives():
     doc = app.openapi()
     client = TestClient(app)
     token = auth.mint(key="k" * 40, sub="ta", roles=["town_admin"], areas=[])
-    answers = [client.post("/things", json={"title": ""}, headers={"authorization": f"Bearer {token}"}),
-               client.post("/things", json={"title": "x"}),
-               client.post("/things", content=b"\xff", headers={"authorization": f"Bearer {token}",
-                                                                "content-type": "application/json"})]
+    answers = [
+        client.post("/things", json={"title": ""}, headers={"authorization": f"Bearer {token}"}),
+        client.post("/things", json={"title": "x"}),
+        client.post(
+            "/things", content=b"\xff", headers={"authorization": f"Bearer {token}", "content-type": "application/json"}
+        ),
+    ]
     assert [a.status_code for a in answers] == [422, 401, 400]
     schema = {**doc["components"]["schemas"]["Problem"], "components": doc["components"]}
     for a in answers:

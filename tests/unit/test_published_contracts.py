@@ -1,6 +1,7 @@
 """The committed AsyncAPI and OpenAPI documents (contracts/asyncapi, contracts/openapi)
 are what `./gov contracts export` generates from the code now, and they say
 what outside teams rely on."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,11 @@ def regenerated(tmp_path_factory) -> Path:
 
 
 def _files(directory: Path) -> dict[str, str]:
-    return {f"{sub}/{p.name}": p.read_text(encoding="utf-8")
-            for sub in (C.ASYNCAPI_DIR, C.OPENAPI_DIR) for p in sorted((directory / sub).glob("*.json"))}
+    return {
+        f"{sub}/{p.name}": p.read_text(encoding="utf-8")
+        for sub in (C.ASYNCAPI_DIR, C.OPENAPI_DIR)
+        for p in sorted((directory / sub).glob("*.json"))
+    }
 
 
 def test_committed_documents_are_not_stale(regenerated):
@@ -38,6 +42,7 @@ def test_committed_documents_are_not_stale(regenerated):
 
 def test_a_stale_document_is_found(regenerated, tmp_path):
     import shutil
+
     copy = tmp_path / "contracts"
     shutil.copytree(regenerated, copy)
     doc = json.loads((copy / "openapi" / "cases.json").read_text(encoding="utf-8"))
@@ -52,15 +57,23 @@ def test_asyncapi_declares_subscriptions_and_every_produced_event(service):
     doc = json.loads((CONTRACTS / "asyncapi" / f"{service}.json").read_text(encoding="utf-8"))
     assert doc["asyncapi"].startswith("3.")
     spec = C.service_spec(service)
-    received = {ch["address"] for name, ch in doc["channels"].items()
-                if any(op["action"] == "receive" and op["channel"]["$ref"] == f"#/channels/{name}"
-                       for op in doc["operations"].values())}
+    received = {
+        ch["address"]
+        for name, ch in doc["channels"].items()
+        if any(
+            op["action"] == "receive" and op["channel"]["$ref"] == f"#/channels/{name}"
+            for op in doc["operations"].values()
+        )
+    }
     assert received == set(spec.all_topics()), f"{service} receives {received}"
     for op in doc["operations"].values():
         if op["action"] == "receive":
             assert op["bindings"]["kafka"]["groupId"]["enum"] == [service]
-    sent = {name: doc["channels"][op["channel"]["$ref"].split("/")[-1]]["address"]
-            for name, op in doc["operations"].items() if op["action"] == "send"}
+    sent = {
+        name: doc["channels"][op["channel"]["$ref"].split("/")[-1]]["address"]
+        for name, op in doc["operations"].items()
+        if op["action"] == "send"
+    }
     produced = {t: et.topic for t, et in REGISTRY.items() if et.producer == service}
     assert sent == produced
     for type_name in produced:

@@ -1,5 +1,6 @@
 """A token's area scopes are well-formed (else 401) and known to the service (else 403), and the
 scopes a principal sees by are one list: the one covers() checks and SQL filters receive."""
+
 import time
 
 import jwt
@@ -33,16 +34,19 @@ def client() -> TestClient:
     return TestClient(app)
 
 
-@pytest.mark.parametrize("claim,field", [
-    ([""], "token.areas[0]"),                                  # the ltree root: every row in SQL
-    (["changping", "changping..x"], "token.areas[1]"),
-    (["changping."], "token.areas[0]"),
-    (["Changping"], "token.areas[0]"),
-    (["changping\n"], "token.areas[0]"),
-    (["changping.a.b.c"], "token.areas[0]"),                   # deeper than town > village > grid
-    ("changping", "token.areas"),                              # not a list
-    ([7], "token.areas.0"),
-])
+@pytest.mark.parametrize(
+    "claim,field",
+    [
+        ([""], "token.areas[0]"),  # the ltree root: every row in SQL
+        (["changping", "changping..x"], "token.areas[1]"),
+        (["changping."], "token.areas[0]"),
+        (["Changping"], "token.areas[0]"),
+        (["changping\n"], "token.areas[0]"),
+        (["changping.a.b.c"], "token.areas[0]"),  # deeper than town > village > grid
+        ("changping", "token.areas"),  # not a list
+        ([7], "token.areas.0"),
+    ],
+)
 def test_a_malformed_area_claim_is_401_naming_it(claim, field):
     r = client().get("/whoami", headers={"authorization": f"Bearer {token(areas=claim)}"})
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"

@@ -1,6 +1,6 @@
 """Area reference data, published by the operator command `gov areas publish`."""
+
 from enum import Enum
-from typing import Optional
 
 from pydantic import Field
 
@@ -9,7 +9,7 @@ from gov_contracts.base import EventModel
 AREA_ID_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,2}$"
 
 
-class AreaKind(str, Enum):
+class AreaKind(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member: identical behaviour first)
     town = "town"
     village = "village"
     community = "community"
@@ -26,10 +26,6 @@ class AreaUpserted(EventModel):
     id: str = Field(pattern=AREA_ID_PATTERN, examples=["changping.kongjiafan.g03"])
     kind: AreaKind
     name: str = Field(min_length=1, examples=["孔家畈村第3网格"])
-    parent_id: Optional[str] = Field(default=None, pattern=AREA_ID_PATTERN)
-    invented: bool = Field(
-        default=False, description="true when the place is invented for the demo data set"
-    )
-    tree_version: str = Field(
-        description="checksum of the whole tree file this area was published from"
-    )
+    parent_id: str | None = Field(default=None, pattern=AREA_ID_PATTERN)
+    invented: bool = Field(default=False, description="true when the place is invented for the demo data set")
+    tree_version: str = Field(description="checksum of the whole tree file this area was published from")

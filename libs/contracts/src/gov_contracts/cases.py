@@ -6,8 +6,8 @@ any one event; the type-specific fields say what happened. No personal data:
 the reporter is a pseudonymous reference; since gov.case.reported.v2 no phone
 at all (v1 carried a masked one that no subscriber used).
 """
+
 from datetime import datetime
-from typing import Optional
 
 from pydantic import Field
 
@@ -24,18 +24,19 @@ class CaseFacts(EventModel):
     level: str = Field(description="handling level after the transition: grid, village, town or county")
     occurred_at: datetime
     actor: str = Field(description="account id of who acted, or 'system' for timers")
-    reason: Optional[str] = None
-    accept_due: Optional[datetime] = None
-    resolve_due: Optional[datetime] = None
+    reason: str | None = None
+    accept_due: datetime | None = None
+    resolve_due: datetime | None = None
 
 
 class CaseReported(CaseFacts):
     """No longer published (since gov.case.reported.v2); still read for the records already on the topic."""
+
     title: str
     source: str = Field(description="grid_patrol, resident_report, hotline, visit or open311")
     reporter_ref: str = Field(description="pseudonymous reference of the reporter (HMAC)")
-    reporter_phone_masked: Optional[str] = Field(default=None, examples=["138****1234"])
-    address_ref: Optional[str] = Field(default=None, description="pseudonymous reference of the address")
+    reporter_phone_masked: str | None = Field(default=None, examples=["138****1234"])
+    address_ref: str | None = Field(default=None, description="pseudonymous reference of the address")
     party_refs: list[str] = Field(default_factory=list, description="pseudonymous references of the parties")
     tags: list[str] = Field(default_factory=list)
     duplicate_candidates: list[str] = Field(default_factory=list, description="ids of possible duplicates")
@@ -43,10 +44,11 @@ class CaseReported(CaseFacts):
 
 class CaseReportedV2(CaseFacts):
     """A case was recorded: gov.case.reported.v1 without reporter_phone_masked, which no subscriber used."""
+
     title: str
     source: str = Field(description="grid_patrol, resident_report, hotline, visit or open311")
     reporter_ref: str = Field(description="pseudonymous reference of the reporter (HMAC)")
-    address_ref: Optional[str] = Field(default=None, description="pseudonymous reference of the address")
+    address_ref: str | None = Field(default=None, description="pseudonymous reference of the address")
     party_refs: list[str] = Field(default_factory=list, description="pseudonymous references of the parties")
     tags: list[str] = Field(default_factory=list)
     duplicate_candidates: list[str] = Field(default_factory=list, description="ids of possible duplicates")
@@ -67,9 +69,10 @@ class CaseWithdrawn(CaseFacts):
 class CaseDispatched(CaseFacts):
     unit_level: str
     unit_id: str = Field(description="area id of the unit, or a department code such as dept.justice")
-    assignee: Optional[str] = None
-    field_work_task_type: Optional[str] = Field(
-        default=None, description="task type the volunteers service should create, when the policy needs field work")
+    assignee: str | None = None
+    field_work_task_type: str | None = Field(
+        default=None, description="task type the volunteers service should create, when the policy needs field work"
+    )
 
 
 class CaseStarted(CaseFacts):

@@ -3,12 +3,13 @@
 The Kafka record value is the JSON of the event model; the attributes travel
 as headers prefixed `ce_`, plus `content-type` and the W3C `traceparent`.
 """
+
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterable, Optional
+from datetime import UTC, datetime
 
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -23,10 +24,10 @@ class EnvelopeError(ValueError):
 class CloudEvent:
     type: str
     source: str
-    subject: Optional[str] = None
+    subject: str | None = None
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    traceparent: Optional[str] = None
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    traceparent: str | None = None
 
     def headers(self) -> list[tuple[str, bytes]]:
         h = [
@@ -34,7 +35,7 @@ class CloudEvent:
             ("ce_id", self.id),
             ("ce_source", self.source),
             ("ce_type", self.type),
-            ("ce_time", self.time.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")),
+            ("ce_time", self.time.astimezone(UTC).isoformat().replace("+00:00", "Z")),
             ("content-type", CONTENT_TYPE),
         ]
         if self.subject is not None:
@@ -44,7 +45,7 @@ class CloudEvent:
         return [(k, v.encode()) for k, v in h]
 
     @classmethod
-    def from_headers(cls, headers: Iterable[tuple[str, bytes]]) -> "CloudEvent":
+    def from_headers(cls, headers: Iterable[tuple[str, bytes]]) -> CloudEvent:
         raw: dict[str, str] = {}
         for k, v in headers:
             if v is None:  # a null header value is no value
@@ -63,7 +64,7 @@ class CloudEvent:
             raise EnvelopeError(f"content-type {ctype!r} is not {CONTENT_TYPE}")
         t = raw.get("ce_time")
         try:
-            when = datetime.fromisoformat(t.replace("Z", "+00:00")) if t else datetime.now(timezone.utc)
+            when = datetime.fromisoformat(t.replace("Z", "+00:00")) if t else datetime.now(UTC)
         except ValueError as e:
             raise EnvelopeError(f"ce_time {t!r} is not RFC 3339") from e
         return cls(

@@ -5,9 +5,11 @@ both edges can decide what they mean: the HTTP edge maps each class to one
 problem+json status in one place (govkit.problems), a Kafka consumer records a
 rejected event or dead-letters it as `rejected` instead of retrying it.
 """
+
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 class DomainError(Exception):
@@ -49,8 +51,9 @@ class IllegalAction(DomainError):
 
     title = "Action not allowed in this state"
 
-    def __init__(self, detail: str, *, status: str, action: Optional[str] = None,
-                 allowed: Sequence[str] = (), **extra: Any):
+    def __init__(
+        self, detail: str, *, status: str, action: str | None = None, allowed: Sequence[str] = (), **extra: Any
+    ):
         super().__init__(detail, **extra)
         self.status, self.action, self.allowed = status, action, list(allowed)
 
@@ -60,7 +63,7 @@ class Conflict(DomainError):
 
     title = "Conflict"
 
-    def __init__(self, detail: str, *, title: Optional[str] = None, **extra: Any):
+    def __init__(self, detail: str, *, title: str | None = None, **extra: Any):
         super().__init__(detail, **extra)
         if title:
             self.title = title

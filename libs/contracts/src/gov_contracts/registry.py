@@ -4,24 +4,24 @@ A type name is never reused for a different shape: a breaking change gets a
 new type with the next version suffix (`.v2`) and the old one keeps flowing
 until its subscribers have moved.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Type
 
 from gov_contracts import cases as C
 from gov_contracts import tasks as K
 from gov_contracts import topics
 from gov_contracts import volunteers as V
-from gov_contracts.reports import WeeklyReportPublished
 from gov_contracts.areas import AreaUpserted
 from gov_contracts.base import EventModel
+from gov_contracts.reports import WeeklyReportPublished
 
 
 @dataclass(frozen=True)
 class EventType:
     name: str
-    model: Type[EventModel]
+    model: type[EventModel]
     topic: str
     producer: str  # the service (or operator tool) that owns the contract
 
@@ -36,17 +36,34 @@ def _types(*items: EventType) -> dict[str, EventType]:
 
 
 _CASE_EVENTS = {
-    "reported": C.CaseReported, "accepted": C.CaseAccepted, "rejected": C.CaseRejected,
-    "withdrawn": C.CaseWithdrawn, "dispatched": C.CaseDispatched, "started": C.CaseStarted,
-    "resolved": C.CaseResolved, "verified": C.CaseVerified, "reopened": C.CaseReopened,
-    "closed": C.CaseClosed, "escalated": C.CaseEscalated, "overdue": C.CaseOverdue,
-    "referred": C.CaseReferred, "referral_outcome_recorded": C.CaseReferralOutcomeRecorded,
-    "merged": C.CaseMerged, "report_count_raised": C.CaseReportCountRaised, "rated": C.CaseRated,
+    "reported": C.CaseReported,
+    "accepted": C.CaseAccepted,
+    "rejected": C.CaseRejected,
+    "withdrawn": C.CaseWithdrawn,
+    "dispatched": C.CaseDispatched,
+    "started": C.CaseStarted,
+    "resolved": C.CaseResolved,
+    "verified": C.CaseVerified,
+    "reopened": C.CaseReopened,
+    "closed": C.CaseClosed,
+    "escalated": C.CaseEscalated,
+    "overdue": C.CaseOverdue,
+    "referred": C.CaseReferred,
+    "referral_outcome_recorded": C.CaseReferralOutcomeRecorded,
+    "merged": C.CaseMerged,
+    "report_count_raised": C.CaseReportCountRaised,
+    "rated": C.CaseRated,
 }
 _TASK_EVENTS = {
-    "created": K.TaskCreated, "offered": K.TaskOffered, "offer_declined": K.TaskOfferDeclined,
-    "offer_expired": K.TaskOfferExpired, "assigned": K.TaskAssigned, "checked_in": K.TaskCheckedIn,
-    "completed": K.TaskCompleted, "cancelled": K.TaskCancelled, "unfilled": K.TaskUnfilled,
+    "created": K.TaskCreated,
+    "offered": K.TaskOffered,
+    "offer_declined": K.TaskOfferDeclined,
+    "offer_expired": K.TaskOfferExpired,
+    "assigned": K.TaskAssigned,
+    "checked_in": K.TaskCheckedIn,
+    "completed": K.TaskCompleted,
+    "cancelled": K.TaskCancelled,
+    "unfilled": K.TaskUnfilled,
 }
 
 REGISTRY: dict[str, EventType] = _types(
@@ -68,5 +85,5 @@ def event_type_for(model: type[EventModel]) -> EventType:
     return _BY_MODEL[model]
 
 
-def model_for(type_name: str) -> Type[EventModel]:
+def model_for(type_name: str) -> type[EventModel]:
     return REGISTRY[type_name].model

@@ -1,6 +1,6 @@
 """Report events, produced by the reporting service on gov.reports.v1 (key = area id)."""
+
 from datetime import datetime
-from typing import Optional
 
 from pydantic import Field
 
@@ -15,8 +15,8 @@ class WeeklyReportPublished(EventModel):
     closed: int
     open_at_end: int
     overdue: int
-    closure_rate: Optional[float] = Field(description="null when nothing was open or new")
-    on_time_rate: Optional[float]
+    closure_rate: float | None = Field(description="null when nothing was open or new")
+    on_time_rate: float | None
     grids_by_risk: dict[str, int] = Field(description="number of grids per risk level green/yellow/orange/red")
     red_grids: list[str]
     published_at: datetime

@@ -6,6 +6,7 @@ a field's type changes; a field that was always present becomes optional.
 Compatible: a new optional field; a new event type; documentation changes.
 A breaking change is published as a new event type with the next version suffix.
 """
+
 from __future__ import annotations
 
 import json

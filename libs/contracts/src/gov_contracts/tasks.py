@@ -2,8 +2,8 @@
 
 The cases service shows those with a case_id on the case's timeline.
 """
+
 from datetime import datetime
-from typing import Optional
 
 from pydantic import Field
 
@@ -15,17 +15,17 @@ class TaskFacts(EventModel):
     task_type: str = Field(examples=["dispute_mediation"])
     grid_id: str
     status: str = Field(description="open, offered, assigned, in_progress, completed, cancelled or unfilled")
-    case_id: Optional[str] = Field(default=None, description="the case the task came from, if any")
+    case_id: str | None = Field(default=None, description="the case the task came from, if any")
     occurred_at: datetime
-    volunteer_ref: Optional[str] = Field(default=None, description="pseudonymous reference of the volunteer")
-    note: Optional[str] = None
+    volunteer_ref: str | None = Field(default=None, description="pseudonymous reference of the volunteer")
+    note: str | None = None
 
 
 class TaskCreated(TaskFacts):
     headcount: int = 1
     urgent: bool = False
-    window_start: Optional[datetime] = None
-    window_end: Optional[datetime] = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
 
 
 class TaskOffered(TaskFacts):

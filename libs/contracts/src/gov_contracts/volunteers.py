@@ -1,7 +1,7 @@
 """Volunteer events, produced by the volunteers service on gov.volunteers.v1
 (key = volunteer id). No name or phone: `volunteer_ref` is pseudonymous."""
+
 from datetime import datetime
-from typing import Optional
 
 from pydantic import Field
 
@@ -20,7 +20,8 @@ class VolunteerFacts(EventModel):
 
 class VolunteerRegistered(VolunteerFacts):
     """No longer published (since gov.volunteer.registered.v2); still read for the records already on the topic."""
-    phone_masked: Optional[str] = Field(default=None, examples=["139****5678"])
+
+    phone_masked: str | None = Field(default=None, examples=["139****5678"])
 
 
 class VolunteerRegisteredV2(VolunteerFacts):
@@ -33,7 +34,7 @@ class VolunteerUpdated(VolunteerFacts):
 
 class HoursCorrected(EventModel):
     volunteer_ref: str
-    task_id: Optional[str] = None
+    task_id: str | None = None
     hours_delta: float
     points_delta: int
     actor: str

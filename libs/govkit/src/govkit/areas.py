@@ -1,8 +1,9 @@
 """Each service's own copy of the area tree, fed by the compacted areas topic."""
+
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Optional
+from collections.abc import Iterable
 
 import asyncpg
 from fastapi import APIRouter, Request
@@ -23,8 +24,9 @@ KNOWN_IDS = "select id from areas where id = any($1::text[])"
 
 
 async def on_area_upserted(con: asyncpg.Connection, event: AreaUpserted, _: CloudEvent) -> None:
-    await con.execute(UPSERT, event.id, event.kind.value, event.name, event.parent_id, event.invented,
-                      event.tree_version)
+    await con.execute(
+        UPSERT, event.id, event.kind.value, event.name, event.parent_id, event.invented, event.tree_version
+    )
 
 
 HANDLERS = {"gov.area.upserted.v1": on_area_upserted}
@@ -37,7 +39,7 @@ class KnownAreas:
     table (it may have arrived on the areas topic since), and one that is not there is unknown.
     """
 
-    def __init__(self, pool: Optional[asyncpg.Pool], ids: Iterable[str] = ()):
+    def __init__(self, pool: asyncpg.Pool | None, ids: Iterable[str] = ()):
         self.pool = pool
         self._ids = set(ids)
 
@@ -79,5 +81,9 @@ async def list_areas(request: Request) -> AreaTree:
     async with request.app.state.pool.acquire() as con:
         rows = await con.fetch(SELECT_ALL)
     areas = [AreaRead(**{k: r[k] for k in ("id", "kind", "name", "parent_id", "invented")}) for r in rows]
-    return AreaTree(count=len(areas), checksum=tree_checksum(areas),
-                    tree_versions=sorted({r["tree_version"] for r in rows}), areas=areas)
+    return AreaTree(
+        count=len(areas),
+        checksum=tree_checksum(areas),
+        tree_versions=sorted({r["tree_version"] for r in rows}),
+        areas=areas,
+    )

@@ -6,12 +6,13 @@ A token's area scopes must be well-formed area ids (else 401) that the
 service's copy of the area tree knows (else 403): an empty scope would be the
 ltree root and match every row in SQL.
 """
+
 from __future__ import annotations
 
 import re
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import jwt
 from fastapi import Depends, Request
@@ -21,10 +22,19 @@ from gov_contracts.areas import AREA_ID_PATTERN
 from govkit.problems import Problem
 from govkit.settings import ServiceSettings
 
-ROLES = frozenset({
-    "resident", "grid_manager", "village_admin", "town_admin", "county_admin",
-    "department", "volunteer", "analyst", "operator",
-})
+ROLES = frozenset(
+    {
+        "resident",
+        "grid_manager",
+        "village_admin",
+        "town_admin",
+        "county_admin",
+        "department",
+        "volunteer",
+        "analyst",
+        "operator",
+    }
+)
 PERSONAL_DATA = "personal_data:read"
 _AREA_ID = re.compile(AREA_ID_PATTERN)
 
@@ -63,30 +73,52 @@ class TokenVerifier:
         self.algorithm, self.key, self.issuer = algorithm, key, issuer
 
     @classmethod
-    def from_settings(cls, s: ServiceSettings) -> "TokenVerifier":
+    def from_settings(cls, s: ServiceSettings) -> TokenVerifier:
         key = s.jwt_secret if s.jwt_algorithm == "HS256" else Path(s.jwt_public_key_file).read_text()
         return cls(algorithm=s.jwt_algorithm, key=key, issuer=s.jwt_issuer)
 
     def verify(self, token: str) -> Principal:
         try:
-            claims = jwt.decode(token, self.key, algorithms=[self.algorithm], issuer=self.issuer,
-                                options={"require": ["sub", "exp", "iss"]})
+            claims = jwt.decode(
+                token,
+                self.key,
+                algorithms=[self.algorithm],
+                issuer=self.issuer,
+                options={"require": ["sub", "exp", "iss"]},
+            )
         except jwt.PyJWTError as e:
             raise Problem(401, "Invalid token", str(e)) from None
         try:
-            return Principal(sub=claims["sub"], roles=claims.get("roles", []),
-                             areas=claims.get("areas", []), permissions=claims.get("permissions", []))
+            return Principal(
+                sub=claims["sub"],
+                roles=claims.get("roles", []),
+                areas=claims.get("areas", []),
+                permissions=claims.get("permissions", []),
+            )
         except ValidationError as e:
             err = e.errors()[0]
             where, detail = ".".join(str(part) for part in err["loc"]), err["msg"].removeprefix("Value error, ")
             if detail.startswith("areas["):  # our validator names the element
                 where, detail = detail.split(": ", 1)
-            raise Problem(401, "Invalid token", f"claim {where}: {detail}",
-                          errors=[{"field": f"token.{where}", "message": detail}]) from None
+            raise Problem(
+                401,
+                "Invalid token",
+                f"claim {where}: {detail}",
+                errors=[{"field": f"token.{where}", "message": detail}],
+            ) from None
 
 
-def mint(*, key: str, sub: str, roles: list[str], areas: list[str], permissions: Optional[list[str]] = None,
-         algorithm: str = "HS256", issuer: str = "changping-gov", ttl_s: int = 8 * 3600) -> str:
+def mint(
+    *,
+    key: str,
+    sub: str,
+    roles: list[str],
+    areas: list[str],
+    permissions: list[str] | None = None,
+    algorithm: str = "HS256",
+    issuer: str = "changping-gov",
+    ttl_s: int = 8 * 3600,
+) -> str:
     unknown = set(roles) - ROLES
     if unknown:
         raise ValueError(f"unknown role(s): {', '.join(sorted(unknown))}; known: {', '.join(sorted(ROLES))}")
@@ -94,8 +126,15 @@ def mint(*, key: str, sub: str, roles: list[str], areas: list[str], permissions:
     if bad:
         raise ValueError(f"not an area id: {bad[0]!r} (e.g. changping.kongjiafan.g03)")
     now = int(time.time())
-    claims = {"sub": sub, "roles": roles, "areas": areas, "permissions": permissions or [],
-              "iss": issuer, "iat": now, "exp": now + ttl_s}
+    claims = {
+        "sub": sub,
+        "roles": roles,
+        "areas": areas,
+        "permissions": permissions or [],
+        "iss": issuer,
+        "iat": now,
+        "exp": now + ttl_s,
+    }
     return jwt.encode(claims, key, algorithm=algorithm)
 
 
@@ -109,8 +148,14 @@ async def current_principal(request: Request) -> Principal:
         unknown = await request.app.state.known_areas.unknown(principal.areas)
         if unknown:
             fields = [f"token.areas[{principal.areas.index(a)}]" for a in unknown]
-            raise Problem(403, "Forbidden", f"{fields[0]}: {unknown[0]!r} is not a known area",
-                          errors=[{"field": f, "message": f"{a!r} is not a known area"} for f, a in zip(fields, unknown)])
+            raise Problem(
+                403,
+                "Forbidden",
+                f"{fields[0]}: {unknown[0]!r} is not a known area",
+                errors=[
+                    {"field": f, "message": f"{a!r} is not a known area"} for f, a in zip(fields, unknown, strict=True)
+                ],
+            )
     return principal
 
 
@@ -123,4 +168,5 @@ def require_roles(*roles: str):
         if not p.has_role(*roles):
             raise Problem(403, "Forbidden", f"needs one of the roles: {', '.join(roles)}")
         return p
+
     return dep

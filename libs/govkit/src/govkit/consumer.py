@@ -14,6 +14,7 @@ For each record, in partition order:
   4. only then is the offset committed (FastStream's Kafka default commits
      before handling, which would lose events on a crash).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,8 +22,8 @@ import dataclasses
 import json
 import logging
 import traceback
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Mapping, Optional
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -32,13 +33,13 @@ from faststream.kafka.annotations import KafkaMessage
 from pydantic import ValidationError
 
 from gov_contracts import REGISTRY, CloudEvent, EventType
-from gov_contracts.errors import DomainError
 from gov_contracts.base import EventModel
 from gov_contracts.envelope import EnvelopeError
+from gov_contracts.errors import DomainError
 from gov_contracts.topics import DEADLETTER
 from govkit import dead_letters, inbox, metrics, tracing
-from govkit.db import TRANSIENT_ERRORS
 from govkit.consumer_health import InFlightRecords
+from govkit.db import TRANSIENT_ERRORS
 from govkit.dead_letters import dead_letter_headers  # noqa: F401  (part of this module's interface)
 from govkit.kafka import Producer
 
@@ -65,11 +66,16 @@ class PoisonEvent(Exception):
 # name_too_long 42622 (a label over 1,000 characters) or
 # program_limit_exceeded 54000 (over 65,535 labels), told apart from our own
 # SQL mistakes by the message.
-_DATA_FAULT_MESSAGES = ("ltree syntax error", "lquery syntax error", "label string is too long",
-                        "number of ltree labels", "number of lquery items")
+_DATA_FAULT_MESSAGES = (
+    "ltree syntax error",
+    "lquery syntax error",
+    "label string is too long",
+    "number of ltree labels",
+    "number of lquery items",
+)
 
 
-def data_fault(exc: BaseException) -> Optional[str]:
+def data_fault(exc: BaseException) -> str | None:
     """A one-line reason when `exc` was caused by the event's data, else None."""
     if isinstance(exc, asyncpg.DataError):
         return f"{type(exc).__name__}: {exc}"
@@ -157,25 +163,39 @@ def _utf8(v) -> bool:
 
 
 class EventConsumer:
-    def __init__(self, *, service: str, group_id: str, topics: list[str], pool: asyncpg.Pool,
-                 producer: Producer, handlers: Mapping[str, Handler],
-                 registry: Mapping[str, EventType] = REGISTRY, max_attempts: int = 5,
-                 max_backoff: float = 10.0):
+    def __init__(
+        self,
+        *,
+        service: str,
+        group_id: str,
+        topics: list[str],
+        pool: asyncpg.Pool,
+        producer: Producer,
+        handlers: Mapping[str, Handler],
+        registry: Mapping[str, EventType] = REGISTRY,
+        max_attempts: int = 5,
+        max_backoff: float = 10.0,
+    ):
         self.service, self.group_id, self.topics = service, group_id, topics
         self.pool, self.producer, self.handlers = pool, producer, dict(handlers)
         self.registry, self.max_attempts, self.max_backoff = registry, max_attempts, max_backoff
         self.in_flight = InFlightRecords()  # read by consumer_health.ConsumerMonitor
         self.subscriber = None
 
-    def kafka_consumer(self) -> Optional[AIOKafkaConsumer]:
+    def kafka_consumer(self) -> AIOKafkaConsumer | None:
         """The subscriber's aiokafka consumer while the broker runs, else None."""
         return getattr(self.subscriber, "consumer", None)
 
     def attach(self, broker: KafkaBroker) -> None:
         sub = broker.subscriber(
-            *self.topics, group_id=self.group_id, ack_policy=AckPolicy.MANUAL,
-            auto_offset_reset="earliest", parser=_tolerant_parse, decoder=_raw,
-            title=f"{self.group_id}", description=f"{self.service} consumer",
+            *self.topics,
+            group_id=self.group_id,
+            ack_policy=AckPolicy.MANUAL,
+            auto_offset_reset="earliest",
+            parser=_tolerant_parse,
+            decoder=_raw,
+            title=f"{self.group_id}",
+            description=f"{self.service} consumer",
         )
         sub(self.on_message)
         self.subscriber = sub
@@ -187,8 +207,9 @@ class EventConsumer:
             await self.process(record)
         except Exception:
             # a bug of ours, not of the event: rewind so the record is delivered again
-            log.exception("unexpected failure processing %s/%s@%s; will retry", record.topic, record.partition,
-                          record.offset)
+            log.exception(
+                "unexpected failure processing %s/%s@%s; will retry", record.topic, record.partition, record.offset
+            )
             await msg.nack()
             await asyncio.sleep(1)
             return
@@ -217,8 +238,14 @@ class EventConsumer:
             try:
                 async with self.pool.acquire() as con, con.transaction():
                     fresh = await inbox.claim(
-                        con, consumer=self.group_id, event_id=d.envelope.id, event_type=d.envelope.type,
-                        topic=record.topic, partition=record.partition, offset=record.offset)
+                        con,
+                        consumer=self.group_id,
+                        event_id=d.envelope.id,
+                        event_type=d.envelope.type,
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                    )
                     if fresh:
                         await handler(con, d.event, d.envelope)
                 outcome = "applied" if fresh else "duplicate"
@@ -230,8 +257,15 @@ class EventConsumer:
                 return await self._dead_letter(record, "rejected", f"{type(e).__name__}: {e.detail}")
             except TRANSIENT_ERRORS as e:
                 metrics.HANDLER_RETRIES.labels(self.service, "transient").inc()
-                log.warning("transient failure on %s@%s/%s: %s: %s; retrying in %.1fs",
-                            d.envelope.type, record.topic, record.offset, type(e).__name__, e, backoff)
+                log.warning(
+                    "transient failure on %s@%s/%s: %s: %s; retrying in %.1fs",
+                    d.envelope.type,
+                    record.topic,
+                    record.offset,
+                    type(e).__name__,
+                    e,
+                    backoff,
+                )
             except Exception as e:
                 fault = data_fault(e)
                 if fault:  # the event's values: failing again would change nothing
@@ -241,7 +275,8 @@ class EventConsumer:
                 if attempts >= self.max_attempts:
                     log.error("handler failed %d times on %s; dead-lettering", attempts, d.envelope.id, exc_info=True)
                     return await self._dead_letter(
-                        record, "handler_error", "".join(traceback.format_exception_only(e)).strip())
+                        record, "handler_error", "".join(traceback.format_exception_only(e)).strip()
+                    )
                 log.warning("handler error on %s (attempt %d): %s", d.envelope.id, attempts, e)
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self.max_backoff)
@@ -264,19 +299,34 @@ class EventConsumer:
                 await self.producer.reset()
                 smaller = next(budgets, None) if dead_letters.too_large(e) else None
                 if smaller is not None:
-                    log.warning("dead letter of %s/%s@%s refused as too large (%s); storing it truncated to %d bytes",
-                                record.topic, record.partition, record.offset, e, smaller)
+                    log.warning(
+                        "dead letter of %s/%s@%s refused as too large (%s); storing it truncated to %d bytes",
+                        record.topic,
+                        record.partition,
+                        record.offset,
+                        e,
+                        smaller,
+                    )
                     letter = dead_letters.fit(record, headers, smaller)
                     continue
                 kind = "transient" if dead_letters.transient(e) else "refused"
                 metrics.DEAD_LETTER_FAILURES.labels(self.service, kind).inc()
                 (log.warning if kind == "transient" else log.error)(
-                    "dead-letter publish failed (%s): %s: %s; retrying in %.1fs", kind, type(e).__name__, e, backoff)
+                    "dead-letter publish failed (%s): %s: %s; retrying in %.1fs", kind, type(e).__name__, e, backoff
+                )
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
-        log.error("dead-lettered %s/%s@%s: %s: %s%s", record.topic, record.partition, record.offset, reason, error,
-                  f" (stored truncated to {len(letter.value)} of {len(record.value or b'')} bytes)"
-                  if letter.truncated else "")
+        log.error(
+            "dead-lettered %s/%s@%s: %s: %s%s",
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+            error,
+            f" (stored truncated to {len(letter.value)} of {len(record.value or b'')} bytes)"
+            if letter.truncated
+            else "",
+        )
         metrics.DEAD_LETTERS.labels(self.service, reason).inc()
         metrics.EVENTS_CONSUMED.labels(self.service, record.topic, "dead_lettered").inc()
         return "dead_lettered"

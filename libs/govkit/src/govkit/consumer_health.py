@@ -16,13 +16,15 @@ The committed offsets and end offsets are asked of the FastStream
 subscriber's own aiokafka consumer (read-only calls; its position, assignment
 and fetching are not touched).
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 from aiokafka import ConsumerRecord, TopicPartition
 
@@ -65,22 +67,22 @@ class PartitionState:
     topic: str
     partition: int
     next_offset: int  # the committed offset, or the log start when the group has committed nothing
-    end: Optional[int]  # None (and lag None) for a record still in the handler of a partition no longer assigned
-    lag: Optional[int]
+    end: int | None  # None (and lag None) for a record still in the handler of a partition no longer assigned
+    lag: int | None
     stalled_s: float
     oldest_unprocessed_age_s: float
 
 
 class ConsumerMonitor:
-    def __init__(self, consumer: "EventConsumer", *, interval: float = 10.0, stall_after: float = 300.0):
+    def __init__(self, consumer: EventConsumer, *, interval: float = 10.0, stall_after: float = 300.0):
         self.consumer, self.interval, self.stall_after = consumer, interval, stall_after
         self.states: list[PartitionState] = []
-        self.last_check: Optional[float] = None  # monotonic time of the last complete check
+        self.last_check: float | None = None  # monotonic time of the last complete check
         self._created = time.monotonic()
         self._behind: dict[TopicPartition, tuple[int, float]] = {}  # committed offset, since when unmoved
         self._labelled: set[tuple[str, str]] = set()
         self._reported: set[tuple[str, int]] = set()  # stalls already logged
-        self._task: Optional[asyncio.Task] = None
+        self._task: asyncio.Task | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer-monitor-{self.consumer.group_id}")
@@ -88,10 +90,8 @@ class ConsumerMonitor:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         while True:
@@ -107,7 +107,7 @@ class ConsumerMonitor:
         """One measurement of every assigned partition; sets the gauges."""
         kafka = self.consumer.kafka_consumer()
         parts = sorted(kafka.assignment(), key=lambda tp: (tp.topic, tp.partition)) if kafka else []
-        committed: dict[TopicPartition, Optional[int]] = {}
+        committed: dict[TopicPartition, int | None] = {}
         end: dict[TopicPartition, int] = {}
         if parts:
             end = await kafka.end_offsets(parts)
@@ -122,7 +122,7 @@ class ConsumerMonitor:
             base = committed[tp] if committed[tp] is not None else start[tp]
             lag = max(end[tp] - base, 0)
             flight = in_flight.pop((tp.topic, tp.partition), None)
-            since: Optional[float] = None
+            since: float | None = None
             if lag > 0:
                 previous = self._behind.get(tp)
                 since = previous[1] if previous and previous[0] == base else now
@@ -135,8 +135,11 @@ class ConsumerMonitor:
                 if flight.timestamp_ms > 0:
                     oldest = max(wall - flight.timestamp_ms / 1000, 0.0)
             stalled = now - since if since is not None else 0.0
-            states.append(PartitionState(tp.topic, tp.partition, base, end[tp], lag, round(stalled, 1),
-                                         round(max(oldest or 0.0, stalled), 1)))
+            states.append(
+                PartitionState(
+                    tp.topic, tp.partition, base, end[tp], lag, round(stalled, 1), round(max(oldest or 0.0, stalled), 1)
+                )
+            )
         for (topic, partition), flight in in_flight.items():
             # in the handler but no longer assigned (the group moved on while it was stuck): still a stall
             stalled = round(now - flight.since, 1)
@@ -161,17 +164,22 @@ class ConsumerMonitor:
             key = (s.topic, s.partition)
             if s.stalled_s >= self.stall_after and key not in self._reported:
                 self._reported.add(key)
-                log.error("consumer %s stalled on %s/%s at offset %s for %.0fs (lag %s)", self.consumer.group_id,
-                          s.topic, s.partition, s.next_offset, s.stalled_s, s.lag)
+                log.error(
+                    "consumer %s stalled on %s/%s at offset %s for %.0fs (lag %s)",
+                    self.consumer.group_id,
+                    s.topic,
+                    s.partition,
+                    s.next_offset,
+                    s.stalled_s,
+                    s.lag,
+                )
             elif s.stalled_s < self.stall_after and key in self._reported:
                 self._reported.discard(key)
                 log.info("consumer %s moves again on %s/%s", self.consumer.group_id, s.topic, s.partition)
         for labels in self._labelled - labelled:  # partitions this process no longer holds
             for gauge in (metrics.CONSUMER_LAG, metrics.CONSUMER_STALLED, metrics.CONSUMER_OLDEST_UNPROCESSED):
-                try:
+                with contextlib.suppress(KeyError):
                     gauge.remove(service, *labels)
-                except KeyError:
-                    pass
         self._labelled = labelled
 
     def stalled(self) -> list[PartitionState]:
@@ -184,8 +192,11 @@ class ConsumerMonitor:
         stalled = self.stalled()
         if stalled:
             status = "stalled"
-            detail = "; ".join(f"{s.topic}/{s.partition} stuck at offset {s.next_offset} for {s.stalled_s:.0f}s"
-                               + (f" (lag {s.lag})" if s.lag is not None else "") for s in stalled)
+            detail = "; ".join(
+                f"{s.topic}/{s.partition} stuck at offset {s.next_offset} for {s.stalled_s:.0f}s"
+                + (f" (lag {s.lag})" if s.lag is not None else "")
+                for s in stalled
+            )
         elif unchecked_for > max(self.stall_after, 3 * self.interval):
             status, detail = "unknown", f"lag not measured for {unchecked_for:.0f}s (Kafka unreachable?)"
         else:

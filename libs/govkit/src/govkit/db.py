@@ -1,4 +1,5 @@
 """asyncpg pools bound to one service schema."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 
 async def _init(con: asyncpg.Connection) -> None:
     for typ in ("json", "jsonb"):
-        await con.set_type_codec(typ, encoder=lambda v: json.dumps(v, ensure_ascii=False),
-                                 decoder=json.loads, schema="pg_catalog")
+        await con.set_type_codec(
+            typ, encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads, schema="pg_catalog"
+        )
 
 
 def server_settings(schema: str) -> dict[str, str]:
@@ -31,7 +33,10 @@ def server_settings(schema: str) -> dict[str, str]:
 
 async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     return await asyncpg.create_pool(
-        dsn, min_size=min_size, max_size=max_size, init=_init,
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init,
         server_settings=server_settings(schema),
     )
 

@@ -8,12 +8,13 @@ cut short) and marked `dlq_truncated`, with the original value's size and
 sha256; its coordinates (`dlq_topic`, `dlq_partition`, `dlq_offset`) say where
 the whole record is for as long as its topic keeps it.
 """
+
 from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 from aiokafka import ConsumerRecord
 from aiokafka.errors import (
@@ -27,7 +28,7 @@ from aiokafka.errors import (
 )
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-Headers = list[tuple[str, Optional[bytes]]]
+Headers = list[tuple[str, bytes | None]]
 
 # In a truncated dead letter: at most this much of the key and of each original
 # header value, and the original headers together at most an eighth of the budget.
@@ -54,13 +55,13 @@ def dead_letter_headers(record: ConsumerRecord, *, consumer: str, reason: str, e
 
 @dataclass(frozen=True)
 class DeadLetter:
-    key: Optional[bytes]
+    key: bytes | None
     value: bytes
     headers: Headers
     truncated: bool
 
 
-def record_size(key: Optional[bytes], value: Optional[bytes], headers: Sequence[tuple[str, Optional[bytes]]]) -> int:
+def record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> int:
     """The producer's own upper bound for one record sent alone (what it checks against max_request_size)."""
     return DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers))
 

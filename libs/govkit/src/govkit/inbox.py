@@ -8,6 +8,7 @@ transaction. An offset at or below it is a replay (a consumer group reset to
 earliest); a copy of an event at a new offset (a producer retry, a re-driven
 dead letter) is recognised by its id while the inbox still holds it.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -48,8 +49,9 @@ delete from inbox where ctid = any(array(
 """
 
 
-async def record(con: asyncpg.Connection, *, consumer: str, event_id: str, event_type: str,
-                 topic: str, partition: int, offset: int) -> bool:
+async def record(
+    con: asyncpg.Connection, *, consumer: str, event_id: str, event_type: str, topic: str, partition: int, offset: int
+) -> bool:
     """True when the event id is new to this consumer (and is now recorded).
 
     By id only, ignoring the watermark: for a replay that applies old offsets
@@ -58,8 +60,9 @@ async def record(con: asyncpg.Connection, *, consumer: str, event_id: str, event
     return status.endswith(" 1")
 
 
-async def claim(con: asyncpg.Connection, *, consumer: str, event_id: str, event_type: str,
-                topic: str, partition: int, offset: int) -> bool:
+async def claim(
+    con: asyncpg.Connection, *, consumer: str, event_id: str, event_type: str, topic: str, partition: int, offset: int
+) -> bool:
     """True when the record is to be applied: its offset is above the consumer's
     watermark for the partition and its event id is new. Records the id and
     advances the watermark in the caller's transaction."""

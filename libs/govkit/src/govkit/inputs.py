@@ -11,11 +11,12 @@ PostgreSQL or from Python's date arithmetic.
   PostgreSQL text cannot hold one. `reject_nul` checks them all; service.py
   installs it on every route.
 """
+
 from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Annotated, Any, Optional, Union
+from typing import Annotated, Any
 
 from fastapi import Request
 from pydantic import AfterValidator, Field
@@ -27,12 +28,18 @@ AREA_ID_MAX = 255
 AREA_ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{AREA_LABEL_MAX}}}(\.[A-Za-z0-9_-]{{1,{AREA_LABEL_MAX}}})*$"
 YEAR_MIN, YEAR_MAX = 1900, 2100
 
-AreaId = Annotated[str, Field(pattern=AREA_ID_PATTERN, max_length=AREA_ID_MAX, examples=["changping.kongjiafan"],
-                              description=f"area id: labels of A-Za-z0-9_- joined by dots, at most {AREA_ID_MAX} "
-                                          "characters")]
+AreaId = Annotated[
+    str,
+    Field(
+        pattern=AREA_ID_PATTERN,
+        max_length=AREA_ID_MAX,
+        examples=["changping.kongjiafan"],
+        description=f"area id: labels of A-Za-z0-9_- joined by dots, at most {AREA_ID_MAX} characters",
+    ),
+]
 
 
-def year_in_range(value: Union[date, datetime]) -> bool:
+def year_in_range(value: date | datetime) -> bool:
     return YEAR_MIN <= value.year <= YEAR_MAX
 
 
@@ -46,7 +53,7 @@ BoundedDatetime = Annotated[datetime, AfterValidator(_bounded)]
 BoundedDate = Annotated[date, AfterValidator(_bounded)]
 
 
-def nul_at(value: Any, where: str) -> Optional[str]:
+def nul_at(value: Any, where: str) -> str | None:
     """The field (`body.parties.0.name`) of the first string holding a NUL, or None."""
     if isinstance(value, str):
         return where if "\x00" in value else None

@@ -1,4 +1,5 @@
 """The one Kafka producer of a process: idempotent, acks=all, restarted after failures."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,8 +57,9 @@ class Producer:
             except Exception:  # already broken: nothing more to release
                 log.debug("producer stop failed", exc_info=True)
 
-    async def send_and_wait(self, topic: str, value: bytes, *, key: bytes | None,
-                            headers: list[tuple[str, bytes]]) -> None:
+    async def send_and_wait(
+        self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
         p = await self.get()
         await p.send_and_wait(topic, value, key=key, headers=headers)
 

@@ -4,6 +4,7 @@ A service applies two streams into its own schema: `platform` (this package's
 tables: outbox, inbox, areas) and its own. Files are `V<number>__<name>.sql`;
 the first line is a comment saying why the migration exists.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -106,6 +107,9 @@ async def migrate(con: asyncpg.Connection, migrations: list[Migration]) -> list[
                 raise MigrationError(f"migration {m.stream}/{m.filename} failed: {e}") from e
             await con.execute(
                 "insert into schema_migrations (stream, version, name, checksum) values ($1, $2, $3, $4)",
-                m.stream, m.version, m.name, m.checksum,
+                m.stream,
+                m.version,
+                m.name,
+                m.checksum,
             )
         return todo

@@ -20,10 +20,12 @@ Routes declare the other statuses they answer with `responses=problems(403, 404)
 A route class whose errors have another shape (Open311) sets `problem_details = False`
 and documents its errors itself; it answers 400, not 422, for invalid parameters.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -62,12 +64,14 @@ def _absent_not_null(schema: dict[str, Any]) -> None:
 
 class Problem(BaseModel):
     """RFC 9457 problem details; members beyond these are extensions of the particular problem."""
+
     model_config = ConfigDict(extra="allow", title="Problem", json_schema_extra=_absent_not_null)
     type: str = Field(examples=["about:blank"], description="a URI reference naming the kind of problem")
     title: str = Field(examples=["Invalid request"])
     status: int = Field(ge=400, le=599, examples=[422])
     detail: str | SkipJsonSchema[None] = Field(
-        default=None, examples=["body.grid_id: 'changping.nowhere.g01' is not a known grid"])
+        default=None, examples=["body.grid_id: 'changping.nowhere.g01' is not a known grid"]
+    )
     instance: str | SkipJsonSchema[None] = Field(default=None, examples=["/v1/cases"], description="the request path")
     errors: list[FieldError] | SkipJsonSchema[None] = Field(default=None, description="every invalid field (422)")
 
@@ -103,8 +107,11 @@ def complete(doc: dict[str, Any], app: FastAPI, always_available: frozenset[str]
     schemas.update(problem_schema.pop("$defs", {}))
     schemas["Problem"] = problem_schema
     components.setdefault("securitySchemes", {})[SECURITY_SCHEME] = {
-        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
-        "description": "a JWT with subject, roles and area scopes (`./gov token` mints one for development)"}
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "a JWT with subject, roles and area scopes (`./gov token` mints one for development)",
+    }
 
     for context in iter_route_contexts(app.routes):  # routes of included routers, with their full paths
         route = context.original_route
@@ -147,7 +154,7 @@ def _complete_operation(operation: dict[str, Any], route: APIRoute, always_avail
             content[MEDIA_TYPE] = {"schema": {"$ref": PROBLEM_REF}}
 
 
-def _is_fastapi_validation_error(response: Optional[dict[str, Any]]) -> bool:
+def _is_fastapi_validation_error(response: dict[str, Any] | None) -> bool:
     schema = ((response or {}).get("content") or {}).get("application/json", {}).get("schema", {})
     return schema.get("$ref", "").endswith("/HTTPValidationError")
 

@@ -1,14 +1,14 @@
 """Transactional outbox: events are rows written in the same transaction as the
 state change; one relay per schema (elected by an advisory lock) publishes them
 in id order, so events with the same key keep their order."""
+
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 import logging
 import uuid
 from datetime import timedelta
-from typing import Optional
 
 import asyncpg
 
@@ -35,17 +35,19 @@ delete from outbox where id = any(array(
 """
 
 
-async def add(con: asyncpg.Connection, event: EventModel, *, key: str, source: str,
-              event_id: Optional[str] = None) -> str:
+async def add(con: asyncpg.Connection, event: EventModel, *, key: str, source: str, event_id: str | None = None) -> str:
     """Record an event to publish when the caller's transaction commits. `key` is the
     aggregate id: the record key and the event's `ce_subject` (docs/events.md)."""
     et = event_type_for(type(event))
-    ce = CloudEvent(type=et.name, source=source, subject=key,
-                    traceparent=tracing.current_traceparent(),
-                    **({"id": event_id} if event_id else {}))
+    ce = CloudEvent(
+        type=et.name,
+        source=source,
+        subject=key,
+        traceparent=tracing.current_traceparent(),
+        **({"id": event_id} if event_id else {}),
+    )
     headers = [[k, v.decode()] for k, v in ce.headers()]
-    await con.execute(INSERT, uuid.UUID(ce.id), et.topic, key, et.name, headers,
-                      event.model_dump_json().encode())
+    await con.execute(INSERT, uuid.UUID(ce.id), et.topic, key, et.name, headers, event.model_dump_json().encode())
     return ce.id
 
 
@@ -57,14 +59,23 @@ async def prune_published(con: asyncpg.Connection, *, older_than: timedelta, bat
 
 
 class OutboxRelay:
-    def __init__(self, *, dsn: str, schema: str, pool: asyncpg.Pool, producer: Producer,
-                 service: str, batch_size: int = 500, poll_interval: float = 1.0):
+    def __init__(
+        self,
+        *,
+        dsn: str,
+        schema: str,
+        pool: asyncpg.Pool,
+        producer: Producer,
+        service: str,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+    ):
         self.dsn, self.schema, self.pool = dsn, schema, pool
         self.producer, self.service = producer, service
         self.batch_size, self.poll_interval = batch_size, poll_interval
         self._wake = asyncio.Event()
         self._stopping = False
-        self._task: Optional[asyncio.Task] = None
+        self._task: asyncio.Task | None = None
         self.is_leader = False
 
     def start(self) -> None:
@@ -77,7 +88,7 @@ class OutboxRelay:
         if self._task:
             try:
                 await asyncio.wait_for(self._task, flush_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self._task.cancel()
                 log.warning("outbox relay did not flush within %.0fs; rows stay for the next start", flush_timeout)
 
@@ -87,7 +98,7 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = 0.2
         while not self._stopping:
-            con: Optional[asyncpg.Connection] = None
+            con: asyncpg.Connection | None = None
             try:
                 con = await db.connect(self.dsn, self.schema)
                 # one relay per schema across replicas: keeps per-key order
@@ -126,10 +137,8 @@ class OutboxRelay:
                         con.terminate()
 
     async def _sleep(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
-        except asyncio.TimeoutError:
-            pass
 
     async def publish_pending(self) -> int:
         """Publish one batch in id order; mark it sent only after Kafka acknowledged all of it."""
@@ -145,8 +154,9 @@ class OutboxRelay:
             futures = []
             for r in rows:
                 headers = [(k, v.encode()) for k, v in r["headers"]]
-                futures.append(await producer.send(r["topic"], bytes(r["payload"]),
-                                                   key=r["key"].encode(), headers=headers))
+                futures.append(
+                    await producer.send(r["topic"], bytes(r["payload"]), key=r["key"].encode(), headers=headers)
+                )
             await asyncio.gather(*futures)
             await con.execute(MARK_PUBLISHED, [r["id"] for r in rows])
             for r in rows:

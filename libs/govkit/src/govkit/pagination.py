@@ -1,4 +1,5 @@
 """Keyset (cursor) pagination over (created_at, id), newest first: stable under inserts."""
+
 from __future__ import annotations
 
 import base64
@@ -22,8 +23,12 @@ def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
             raise ValueError("out of range")
         return decoded
     except Exception:  # whatever is wrong with it, the client sent a cursor we did not make
-        raise Problem(422, "Invalid request", "query.cursor: not a cursor this API returned",
-                      errors=[{"field": "query.cursor", "message": "invalid cursor"}]) from None
+        raise Problem(
+            422,
+            "Invalid request",
+            "query.cursor: not a cursor this API returned",
+            errors=[{"field": "query.cursor", "message": "invalid cursor"}],
+        ) from None
 
 
 def page(rows: list, limit: int) -> tuple[list, str | None]:

@@ -1,4 +1,5 @@
 """RFC 9457 problem details for every HTTP error, the unexpected ones included."""
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,9 @@ class Problem(Exception):
         self.status, self.title, self.detail, self.type, self.extra = status, title, detail, type_, extra
 
 
-def response(status: int, title: str, detail: str = "", *, instance: str = "", type_: str = "about:blank",
-             **extra: Any) -> JSONResponse:
+def response(
+    status: int, title: str, detail: str = "", *, instance: str = "", type_: str = "about:blank", **extra: Any
+) -> JSONResponse:
     body = {"type": type_, "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -44,16 +46,24 @@ def unexpected(request: Request, exc: BaseException) -> JSONResponse:
     trace_id = (tracing.current.get() or tracing.new()).trace_id
     where = f"{request.method} {request.url.path}"
     if isinstance(exc, UNAVAILABLE):
-        log.warning("%s: dependency unreachable (%s: %s)", where, type(exc).__name__, exc,
-                    extra={"trace_id": trace_id})
-        unavailable = response(503, "Service unavailable",
-                               "the database or the broker is out of reach; try again later",
-                               instance=request.url.path, trace_id=trace_id)
+        log.warning("%s: dependency unreachable (%s: %s)", where, type(exc).__name__, exc, extra={"trace_id": trace_id})
+        unavailable = response(
+            503,
+            "Service unavailable",
+            "the database or the broker is out of reach; try again later",
+            instance=request.url.path,
+            trace_id=trace_id,
+        )
         unavailable.headers["Retry-After"] = str(RETRY_AFTER_S)
         return unavailable
     log.error("%s failed: %s", where, type(exc).__name__, exc_info=exc, extra={"trace_id": trace_id})
-    return response(500, "Internal error", "an unexpected error; quote the trace id when reporting it",
-                    instance=request.url.path, trace_id=trace_id)
+    return response(
+        500,
+        "Internal error",
+        "an unexpected error; quote the trace id when reporting it",
+        instance=request.url.path,
+        trace_id=trace_id,
+    )
 
 
 def from_domain(exc: domain_errors.DomainError) -> Problem:
@@ -62,8 +72,16 @@ def from_domain(exc: domain_errors.DomainError) -> Problem:
         return Problem(422, exc.title, exc.detail, errors=[{"field": exc.field, "message": exc.message}], **exc.extra)
     if isinstance(exc, domain_errors.IllegalAction):
         action = {"action": exc.action} if exc.action is not None else {}
-        return Problem(409, exc.title, exc.detail, type_="/problems/illegal-action", status_now=exc.status,
-                       **action, allowed_actions=exc.allowed, **exc.extra)
+        return Problem(
+            409,
+            exc.title,
+            exc.detail,
+            type_="/problems/illegal-action",
+            status_now=exc.status,
+            **action,
+            allowed_actions=exc.allowed,
+            **exc.extra,
+        )
     status = {domain_errors.NotFound: 404, domain_errors.Forbidden: 403, domain_errors.Conflict: 409}
     for cls, code in status.items():
         if isinstance(exc, cls):
@@ -93,8 +111,9 @@ def install(app: FastAPI) -> None:
     async def _invalid(request: Request, exc: RequestValidationError):
         errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
-        return response(422, "Invalid request", f"{first['field']}: {first['message']}",
-                        instance=request.url.path, errors=errors)
+        return response(
+            422, "Invalid request", f"{first['field']}: {first['message']}", instance=request.url.path, errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

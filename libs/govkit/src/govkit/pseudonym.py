@@ -1,5 +1,6 @@
 """Pseudonymous references and masking for personal data that must not leave
 the owning service (PIPL): events carry these, never names or phones."""
+
 import hashlib
 import hmac
 import re
@@ -20,4 +21,4 @@ def mask_phone(phone: str | None) -> str | None:
         return None
     tail = max(0, min(4, len(digits) - 4))
     head = 3 if len(digits) - tail - 3 >= 4 else 0
-    return digits[:head] + "*" * (len(digits) - head - tail) + digits[len(digits) - tail:]
+    return digits[:head] + "*" * (len(digits) - head - tail) + digits[len(digits) - tail :]

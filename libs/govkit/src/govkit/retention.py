@@ -4,13 +4,15 @@ one short statement each, so no lock is held long and writers never wait long.
 
 Pruning the inbox is safe for replays because of the watermark (govkit.inbox).
 """
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Awaitable, Callable, Optional
 
 import asyncpg
 
@@ -37,12 +39,21 @@ class Pruned:
 
 
 class RetentionJob:
-    def __init__(self, *, pool: asyncpg.Pool, service: str, outbox_days: float = 7, inbox_days: float = 30,
-                 interval: float = 3600, batch: int = 1000, pause: float = 0.05):
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        service: str,
+        outbox_days: float = 7,
+        inbox_days: float = 30,
+        interval: float = 3600,
+        batch: int = 1000,
+        pause: float = 0.05,
+    ):
         self.pool, self.service = pool, service
         self.outbox_keep, self.inbox_keep = timedelta(days=outbox_days), timedelta(days=inbox_days)
         self.interval, self.batch, self.pause = interval, batch, pause
-        self._task: Optional[asyncio.Task] = None
+        self._task: asyncio.Task | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"retention-{self.service}")
@@ -50,10 +61,8 @@ class RetentionJob:
     async def stop(self) -> None:
         if self._task:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         await asyncio.sleep(min(60.0, self.interval))  # not in the way of start-up
@@ -61,8 +70,12 @@ class RetentionJob:
             try:
                 done = await self.run_once()
                 if done.outbox or done.inbox:
-                    log.info("retention pruned %d outbox and %d inbox rows in %d statements",
-                             done.outbox, done.inbox, done.statements)
+                    log.info(
+                        "retention pruned %d outbox and %d inbox rows in %d statements",
+                        done.outbox,
+                        done.inbox,
+                        done.statements,
+                    )
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # the database away: try again next time
@@ -83,8 +96,7 @@ class RetentionJob:
                 await con.execute(UNLOCK)
         return done
 
-    async def _prune(self, con: asyncpg.Connection, table: str, prune: Pruner, keep: timedelta,
-                     done: Pruned) -> int:
+    async def _prune(self, con: asyncpg.Connection, table: str, prune: Pruner, keep: timedelta, done: Pruned) -> int:
         total = 0
         while True:
             n = await prune(con, older_than=keep, batch=self.batch)  # its own transaction: short locks

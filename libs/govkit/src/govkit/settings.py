@@ -4,12 +4,13 @@ Every variable is declared once in ENV_VARS (name, default, meaning); the
 configuration reference in docs/configuration.md is written from the same
 table. A bad value stops the program with one line naming the variable.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 from dataclasses import dataclass
-from typing import Literal, Optional, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -22,7 +23,7 @@ DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me-0000000"
 class EnvVar:
     name: str  # "{SERVICE}" is replaced by the service name in upper case
     field: str
-    default: Optional[str]
+    default: str | None
     help: str
 
 
@@ -36,18 +37,63 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("{SERVICE}_HTTP_PORT", "http_port", "8000", "port the HTTP server binds"),
     EnvVar("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
     EnvVar("JWT_ALGORITHM", "jwt_algorithm", "HS256", "HS256 (shared secret) or RS256 (public key)"),
-    EnvVar("JWT_SECRET", "jwt_secret", None, "HS256 secret, at least 32 characters; a development default is used outside production"),
+    EnvVar(
+        "JWT_SECRET",
+        "jwt_secret",
+        None,
+        "HS256 secret, at least 32 characters; a development default is used outside production",
+    ),
     EnvVar("JWT_PUBLIC_KEY_FILE", "jwt_public_key_file", None, "PEM public key file for RS256"),
     EnvVar("JWT_ISSUER", "jwt_issuer", "changping-gov", "expected iss claim"),
-    EnvVar("PSEUDONYM_KEY", "pseudonym_key", None, "HMAC key for pseudonymous references in events (32+ characters); a development default is used outside production"),
-    EnvVar("OUTBOX_POLL_INTERVAL_S", "outbox_poll_interval_s", "1.0", "outbox relay polling fallback when no NOTIFY arrives"),
+    EnvVar(
+        "PSEUDONYM_KEY",
+        "pseudonym_key",
+        None,
+        "HMAC key for pseudonymous references in events (32+ characters); "
+        "a development default is used outside production",
+    ),
+    EnvVar(
+        "OUTBOX_POLL_INTERVAL_S",
+        "outbox_poll_interval_s",
+        "1.0",
+        "outbox relay polling fallback when no NOTIFY arrives",
+    ),
     EnvVar("OUTBOX_BATCH_SIZE", "outbox_batch_size", "500", "outbox rows published per batch"),
-    EnvVar("CONSUMER_MAX_ATTEMPTS", "consumer_max_attempts", "5", "attempts for a handler error that is not a connection failure before dead-lettering"),
-    EnvVar("CONSUMER_LAG_INTERVAL_S", "consumer_lag_interval_s", "10", "seconds between measurements of consumer lag and stalls (committed vs end offset of every assigned partition)"),
-    EnvVar("CONSUMER_STALL_AFTER_S", "consumer_stall_after_s", "300", "a partition whose committed offset has not moved for this long while records wait is reported stalled (/healthz/consumer answers 503)"),
-    EnvVar("OUTBOX_RETENTION_DAYS", "outbox_retention_days", "7", "published outbox rows are deleted after this many days (unpublished rows never)"),
-    EnvVar("INBOX_RETENTION_DAYS", "inbox_retention_days", "30", "inbox rows (applied event ids) are deleted after this many days; a copy of an event re-sent later at a new offset is applied again"),
-    EnvVar("RETENTION_INTERVAL_S", "retention_interval_s", "3600", "seconds between retention runs (one replica at a time)"),
+    EnvVar(
+        "CONSUMER_MAX_ATTEMPTS",
+        "consumer_max_attempts",
+        "5",
+        "attempts for a handler error that is not a connection failure before dead-lettering",
+    ),
+    EnvVar(
+        "CONSUMER_LAG_INTERVAL_S",
+        "consumer_lag_interval_s",
+        "10",
+        "seconds between measurements of consumer lag and stalls (committed vs end offset of every assigned partition)",
+    ),
+    EnvVar(
+        "CONSUMER_STALL_AFTER_S",
+        "consumer_stall_after_s",
+        "300",
+        "a partition whose committed offset has not moved for this long while records wait is reported stalled "
+        "(/healthz/consumer answers 503)",
+    ),
+    EnvVar(
+        "OUTBOX_RETENTION_DAYS",
+        "outbox_retention_days",
+        "7",
+        "published outbox rows are deleted after this many days (unpublished rows never)",
+    ),
+    EnvVar(
+        "INBOX_RETENTION_DAYS",
+        "inbox_retention_days",
+        "30",
+        "inbox rows (applied event ids) are deleted after this many days; "
+        "a copy of an event re-sent later at a new offset is applied again",
+    ),
+    EnvVar(
+        "RETENTION_INTERVAL_S", "retention_interval_s", "3600", "seconds between retention runs (one replica at a time)"
+    ),
     EnvVar("RETENTION_BATCH_SIZE", "retention_batch_size", "1000", "rows deleted per statement by retention"),
 )
 
@@ -63,10 +109,10 @@ class ServiceSettings(BaseModel):
     http_port: int = Field(ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
-    jwt_secret: Optional[str] = None
-    jwt_public_key_file: Optional[str] = None
+    jwt_secret: str | None = None
+    jwt_public_key_file: str | None = None
     jwt_issuer: str = "changping-gov"
-    pseudonym_key: Optional[str] = None
+    pseudonym_key: str | None = None
     outbox_poll_interval_s: float = Field(gt=0, le=60)
     outbox_batch_size: int = Field(ge=1, le=10000)
     consumer_max_attempts: int = Field(ge=1, le=1000)
@@ -83,7 +129,7 @@ class ServiceSettings(BaseModel):
         return v.upper() if isinstance(v, str) else v
 
     @model_validator(mode="after")
-    def _secrets(self) -> "ServiceSettings":
+    def _secrets(self) -> ServiceSettings:
         if self.jwt_algorithm == "HS256":
             if self.jwt_secret is None:
                 if self.env == "production":
@@ -114,13 +160,18 @@ class ConfigError(SystemExit):
     pass
 
 
-def load(service: str, environ: Optional[dict[str, str]] = None) -> ServiceSettings:
+def load(service: str, environ: dict[str, str] | None = None) -> ServiceSettings:
     """Read the service's settings; on error raise ConfigError with one line."""
     return load_model(ServiceSettings, ENV_VARS, service, environ, {"service": service})
 
 
-def load_model(model: type[M], env_vars: tuple[EnvVar, ...], service: str,
-               environ: Optional[dict[str, str]] = None, fixed: Optional[dict] = None) -> M:
+def load_model(
+    model: type[M],
+    env_vars: tuple[EnvVar, ...],
+    service: str,
+    environ: dict[str, str] | None = None,
+    fixed: dict | None = None,
+) -> M:
     """Fill `model` from the environment variables `env_vars` (a service's own settings use this too)."""
     env = os.environ if environ is None else environ
     data: dict[str, object] = dict(fixed or {})

@@ -1,11 +1,11 @@
 """W3C trace context (traceparent) carried through HTTP, the outbox and Kafka."""
+
 from __future__ import annotations
 
 import re
 import secrets
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Optional
 
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
@@ -20,14 +20,14 @@ class TraceContext:
     def traceparent(self) -> str:
         return f"00-{self.trace_id}-{self.span_id}-{self.flags}"
 
-    def child(self) -> "TraceContext":
+    def child(self) -> TraceContext:
         return TraceContext(self.trace_id, secrets.token_hex(8), self.flags)
 
 
-current: ContextVar[Optional[TraceContext]] = ContextVar("trace", default=None)
+current: ContextVar[TraceContext | None] = ContextVar("trace", default=None)
 
 
-def parse(traceparent: Optional[str]) -> Optional[TraceContext]:
+def parse(traceparent: str | None) -> TraceContext | None:
     if not traceparent:
         return None
     m = _TRACEPARENT.match(traceparent.strip().lower())
@@ -40,7 +40,7 @@ def new() -> TraceContext:
     return TraceContext(secrets.token_hex(16), secrets.token_hex(8))
 
 
-def continue_or_start(traceparent: Optional[str]) -> TraceContext:
+def continue_or_start(traceparent: str | None) -> TraceContext:
     """A new span in the caller's trace, or a new trace when there is none."""
     parent = parse(traceparent)
     return parent.child() if parent else new()

@@ -3,12 +3,15 @@
 Nothing is published unless the whole file is valid; an error names the entry
 (its position and id) and the field.
 """
+
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import uuid
 from pathlib import Path
+from typing import Any
+
 import yaml
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,8 +23,12 @@ from govctl.errors import StackError
 DEFAULT_FILE = Path(__file__).resolve().parents[4] / "data" / "areas" / "changping.yaml"
 SOURCE = "govctl/areas"
 _NS = uuid.UUID("6f1c9a52-8a0e-4c2b-9d63-2b1f0e7c4a10")
-_PARENT_KINDS = {AreaKind.town: (None,), AreaKind.village: (AreaKind.town,),
-                 AreaKind.community: (AreaKind.town,), AreaKind.grid: (AreaKind.village, AreaKind.community)}
+_PARENT_KINDS = {
+    AreaKind.town: (None,),
+    AreaKind.village: (AreaKind.town,),
+    AreaKind.community: (AreaKind.town,),
+    AreaKind.grid: (AreaKind.village, AreaKind.community),
+}
 
 
 class AreaFileError(StackError):
@@ -36,8 +43,8 @@ class AreaEntry(BaseModel):
     invented: bool = False
 
 
-def load(path: Path) -> tuple[list[AreaUpserted], str]:
-    """Validate the file; returns the events to publish (parents first) and the tree version."""
+def _read(path: Path) -> dict[str, Any]:
+    """The parsed file, which must hold a non-empty top-level `areas:` list."""
     try:
         raw_text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
@@ -48,6 +55,11 @@ def load(path: Path) -> tuple[list[AreaUpserted], str]:
         raise AreaFileError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("areas"), list) or not doc["areas"]:
         raise AreaFileError(f"{path}: expected a top-level 'areas:' list")
+    return doc
+
+
+def _entries(path: Path, doc: dict[str, Any]) -> list[AreaEntry]:
+    """Each entry validated on its own."""
     entries: list[AreaEntry] = []
     for i, raw in enumerate(doc["areas"]):
         label = f"areas[{i}]" + (f" ({raw.get('id')})" if isinstance(raw, dict) and raw.get("id") else "")
@@ -59,6 +71,11 @@ def load(path: Path) -> tuple[list[AreaUpserted], str]:
             err = e.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "(entry)"
             raise AreaFileError(f"{path}: {label}: field '{field}': {err['msg']}") from None
+    return entries
+
+
+def _check_tree(path: Path, entries: list[AreaEntry]) -> None:
+    """Unique ids, one town at the root, every parent in the file and of a kind the child may stand under."""
     by_id: dict[str, AreaEntry] = {}
     for i, a in enumerate(entries):
         label = f"areas[{i}] ({a.id})"
@@ -78,13 +95,29 @@ def load(path: Path) -> tuple[list[AreaUpserted], str]:
         if (parent.kind if parent else None) not in allowed:
             where = f"under a {parent.kind.value}" if parent else "at the root"
             raise AreaFileError(f"{path}: {label}: field 'kind': a {a.kind.value} cannot stand {where}")
+
+
+def load(path: Path) -> tuple[list[AreaUpserted], str]:
+    """Validate the file; returns the events to publish (parents first) and the tree version."""
+    entries = _entries(path, _read(path))
+    _check_tree(path, entries)
     version = hashlib.sha256(
-        "\n".join(f"{a.id}\t{a.kind.value}\t{a.name}\t{a.invented}" for a in sorted(entries, key=lambda a: a.id)).encode()
+        "\n".join(
+            f"{a.id}\t{a.kind.value}\t{a.name}\t{a.invented}" for a in sorted(entries, key=lambda a: a.id)
+        ).encode()
     ).hexdigest()[:16]
     ordered = sorted(entries, key=lambda a: (a.id.count("."), a.id))
-    events = [AreaUpserted(id=a.id, kind=a.kind, name=a.name, invented=a.invented,
-                           parent_id=a.id.rsplit(".", 1)[0] if "." in a.id else None, tree_version=version)
-              for a in ordered]
+    events = [
+        AreaUpserted(
+            id=a.id,
+            kind=a.kind,
+            name=a.name,
+            invented=a.invented,
+            parent_id=a.id.rsplit(".", 1)[0] if "." in a.id else None,
+            tree_version=version,
+        )
+        for a in ordered
+    ]
     return events, version
 
 
@@ -95,15 +128,17 @@ def event_id(area_id: str, version: str) -> str:
 
 async def _publish(bootstrap: str, events: list[AreaUpserted], version: str) -> None:
     et = event_type_for(AreaUpserted)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                                client_id="govctl-areas")
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="govctl-areas"
+    )
     await producer.start()
     try:
         futures = []
         for ev in events:
             ce = CloudEvent(type=et.name, source=SOURCE, subject=ev.id, id=event_id(ev.id, version))
-            futures.append(await producer.send(et.topic, ev.model_dump_json().encode(), key=ev.id.encode(),
-                                               headers=ce.headers()))
+            futures.append(
+                await producer.send(et.topic, ev.model_dump_json().encode(), key=ev.id.encode(), headers=ce.headers())
+            )
         await asyncio.gather(*futures)
     finally:
         await producer.stop()

@@ -1,4 +1,5 @@
 """./gov <command>: one entry point for operators and developers."""
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,11 @@ from govctl.stack import SERVICES, Stack, project_root
 
 def _stack(args) -> Stack:
     home = Path(os.environ.get("GOV_HOME", project_root() / ".local"))
-    return Stack(home, external_pg=os.environ.get("GOV_PG_ADMIN_DSN") or None,
-                 partitions=int(os.environ.get("GOV_KAFKA_PARTITIONS", "12")))
+    return Stack(
+        home,
+        external_pg=os.environ.get("GOV_PG_ADMIN_DSN") or None,
+        partitions=int(os.environ.get("GOV_KAFKA_PARTITIONS", "12")),
+    )
 
 
 def cmd_up(args) -> None:
@@ -66,10 +70,17 @@ def cmd_migrate(args) -> None:
 
 def cmd_token(args) -> None:
     from govkit.auth import mint
+
     st = _stack(args)
     try:
-        token = mint(key=st.state["jwt_secret"], sub=args.sub, roles=args.role or [], areas=args.area or [],
-                     permissions=args.perm or [], ttl_s=args.ttl)
+        token = mint(
+            key=st.state["jwt_secret"],
+            sub=args.sub,
+            roles=args.role or [],
+            areas=args.area or [],
+            permissions=args.perm or [],
+            ttl_s=args.ttl,
+        )
     except ValueError as e:  # an unknown role or a malformed area id
         raise StackError(f"token: {e}") from None
     print(token)
@@ -78,6 +89,7 @@ def cmd_token(args) -> None:
 
 def cmd_areas(args) -> None:
     from govctl import areas
+
     path = Path(args.file) if args.file else areas.DEFAULT_FILE
     events, version = areas.load(path)
     kinds = {}
@@ -95,14 +107,17 @@ def cmd_areas(args) -> None:
 def cmd_contracts(args) -> None:
     from gov_contracts import schemas
     from govctl import contracts_export
+
     if args.action == "export":
         try:
             written = schemas.export(project_root() / "contracts")
         except ValueError as e:
             raise StackError(str(e)) from None
         docs = contracts_export.export(project_root() / "contracts")
-        print(f"wrote {len(written)} schema file(s) under contracts/events/ and {len(docs)} AsyncAPI/OpenAPI "
-              f"document(s) under contracts/asyncapi/, contracts/openapi/")
+        print(
+            f"wrote {len(written)} schema file(s) under contracts/events/ and {len(docs)} AsyncAPI/OpenAPI "
+            f"document(s) under contracts/asyncapi/, contracts/openapi/"
+        )
     else:
         problems = schemas.check(project_root() / "contracts") + contracts_export.check(project_root() / "contracts")
         if problems:
@@ -114,6 +129,7 @@ def cmd_reporting(args) -> None:
     import asyncio
 
     from reporting.rebuild import RebuildFailed, rebuild
+
     st = _stack(args)
     try:
         result = asyncio.run(rebuild(st.service_dsn("reporting"), st.bootstrap))
@@ -121,9 +137,11 @@ def cmd_reporting(args) -> None:
         raise StackError(f"reporting rebuild failed, the projections are unchanged: {e}") from None
     if result["dropped_leftover"]:
         print("dropped the shadow tables of an interrupted rebuild")
-    print(f"rebuilt reporting projections: {result['applied']} events applied ({result['events']} read, "
-          f"{result['duplicates']} duplicates, {result['skipped']} skipped) in {result['seconds']}s "
-          f"({result['events_per_s']:,.0f} events/s; the live consumer waited {result['swap_seconds']}s for the swap)")
+    print(
+        f"rebuilt reporting projections: {result['applied']} events applied ({result['events']} read, "
+        f"{result['duplicates']} duplicates, {result['skipped']} skipped) in {result['seconds']}s "
+        f"({result['events_per_s']:,.0f} events/s; the live consumer waited {result['swap_seconds']}s for the swap)"
+    )
     if result["skipped"]:
         reasons = ", ".join(f"{reason} {n}" for reason, n in result["skipped_by_reason"].items())
         print(f"skipped, as the live consumer dead-letters them: {reasons}; the first:")
@@ -145,6 +163,7 @@ def cmd_dlq(args) -> None:
     import asyncio
 
     from govctl import dlq
+
     bootstrap = _kafka_bootstrap(args)
     state = Path(os.environ.get("GOV_HOME", project_root() / ".local")) / dlq.STATE_FILE
     if args.action == "list":
@@ -165,9 +184,11 @@ def cmd_lint(args) -> None:
     fix what it can and reformat the files first."""
     root = project_root()
     bindir = Path(sys.executable).parent  # the .venv's bin: ./gov runs govctl with the venv's python
-    steps = [["ruff", "check", *(["--fix"] if args.fix else [])],
-             ["ruff", "format", *([] if args.fix else ["--check"])],
-             ["mypy"]]
+    steps = [
+        ["ruff", "check", *(["--fix"] if args.fix else [])],
+        ["ruff", "format", *([] if args.fix else ["--check"])],
+        ["mypy"],
+    ]
     failed = []
     for name, *rest in steps:
         print(f"gov lint: {name} {' '.join(rest)}".rstrip(), flush=True)
@@ -177,12 +198,6 @@ def cmd_lint(args) -> None:
         print(f"gov lint: failed: {'; '.join(failed)}", file=sys.stderr)
         raise SystemExit(1)
     print("gov lint: clean")
-
-
-def cmd_k8s(args) -> None:
-    from govctl import kustomize
-
-    sys.stdout.write(kustomize.render(kustomize.directory(args.overlay)))
 
 
 def cmd_bench(args) -> None:
@@ -222,12 +237,17 @@ def main(argv=None) -> None:
     s.add_argument("action", choices=["validate", "publish"])
     s.add_argument("file", nargs="?", help="default: data/areas/changping.yaml")
     s.set_defaults(fn=cmd_areas)
-    s = sub.add_parser("contracts", help="export the events' JSON Schemas and each service's AsyncAPI and OpenAPI, "
-                                         "or check the committed ones")
+    s = sub.add_parser(
+        "contracts",
+        help="export the events' JSON Schemas and each service's AsyncAPI and OpenAPI, or check the committed ones",
+    )
     s.add_argument("action", choices=["export", "check"])
     s.set_defaults(fn=cmd_contracts)
-    s = sub.add_parser("reporting", help="reporting operations: rebuild the projections from the topics "
-                                         "(into shadow tables, swapped in only when complete)")
+    s = sub.add_parser(
+        "reporting",
+        help="reporting operations: rebuild the projections from the topics "
+        "(into shadow tables, swapped in only when complete)",
+    )
     s.add_argument("action", choices=["rebuild"])
     s.set_defaults(fn=cmd_reporting)
     s = sub.add_parser("dlq", help="dead letters: list them, or re-drive them to their original topic")
@@ -240,8 +260,11 @@ def main(argv=None) -> None:
     d.set_defaults(fn=cmd_dlq)
     d = dsub.add_parser("redrive", help="re-publish a group's dead letters to their original topic, once each")
     d.add_argument("--group", required=True, help="the consumer group whose dead letters to re-drive")
-    d.add_argument("--reason", help="only those with this dlq_reason (invalid_envelope, invalid_json and "
-                                    "wrong_topic are refused: never re-driven, nor are truncated dead letters)")
+    d.add_argument(
+        "--reason",
+        help="only those with this dlq_reason (invalid_envelope, invalid_json and "
+        "wrong_topic are refused: never re-driven, nor are truncated dead letters)",
+    )
     d.add_argument("--dry-run", action="store_true", help="print what would be re-driven; send nothing")
     d.add_argument("--bootstrap", help="Kafka host:port (default: KAFKA_BOOTSTRAP_SERVERS, else the local stack)")
     d.set_defaults(fn=cmd_dlq)
@@ -251,10 +274,6 @@ def main(argv=None) -> None:
     s = sub.add_parser("lint", help="the gate: ruff check, ruff format --check and mypy (non-zero on any finding)")
     s.add_argument("--fix", action="store_true", help="let ruff fix what it can and reformat, then check")
     s.set_defaults(fn=cmd_lint)
-    s = sub.add_parser("k8s", help="render deploy/k8s with the pinned Kustomize (kubectl kustomize), no cluster")
-    s.add_argument("action", choices=["render"])
-    s.add_argument("overlay", nargs="?", default="production", help="base, an overlay's name or a directory")
-    s.set_defaults(fn=cmd_k8s)
     s = sub.add_parser("bench", help="run a benchmark on its own throwaway stack, e.g. ./gov bench cases")
     s.add_argument("name", help="runs bench/<name>_bench.py")
     s.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed on, e.g. --creates 1000")

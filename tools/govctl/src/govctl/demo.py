@@ -1,6 +1,7 @@
 """Demo data loaded by `./gov up` through the services' own HTTP APIs, as a
 client would. Idempotent: re-running replays the same Idempotency-Keys, and a
 replayed case gets no further steps."""
+
 from __future__ import annotations
 
 import httpx
@@ -10,26 +11,96 @@ from govkit.auth import mint
 
 # (key, grid, category, severity, title, description, steps)
 CASES = [
-    ("d01", "changping.kongjiafan.g03", "dispute.land", "medium", "孔家畈村三组与四组山林边界纠纷",
-     "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。", ["escalate", "accept", "dispatch:village", "start"]),
-    ("d02", "changping.kongjiafan.g01", "dispute.neighbor", "low", "邻居楼上漏水引发纠纷",
-     "二组村民反映楼上邻居卫生间漏水，多次协商未果。", ["accept", "dispatch:grid", "start", "resolve", "verify", "close", "rate:5"]),
-    ("d03", "changping.zhongguping.g02", "livelihood.request", "medium", "钟鼓坪村二组路灯不亮",
-     "村口至二组道路路灯损坏一个多月，夜间出行不便。", ["escalate", "accept", "dispatch:village"]),
-    ("d04", "changping.changping_community.g05", "environment.sanitation", "medium", "长坪社区五网格垃圾堆积",
-     "小区东侧垃圾清运不及时，气味较大。", ["accept", "dispatch:grid", "start", "resolve"]),
-    ("d05", "changping.changping_community.g02", "hazard.fire", "high", "社区老旧楼道电线私拉乱接",
-     "楼道内电动车充电线私拉乱接，存在消防隐患。", ["escalate", "accept", "dispatch:village", "start", "resolve", "verify", "close", "rate:4"]),
-    ("d06", "changping.longtan.g01", "dispute.family", "medium", "赡养老人问题家庭纠纷",
-     "兄弟三人就老人赡养费用分摊产生争执。", ["accept"]),
-    ("d07", "changping.qinghe.g04", "petition", "high", "征地补偿款发放信访",
-     "村民反映高铁征地补偿款发放进度慢，要求说明情况。", []),
-    ("d08", "changping.shimen.g02", "hazard.geologic", "critical", "石门村二组山体裂缝",
-     "连续降雨后二组后山出现裂缝，威胁三户居民安全。", ["escalate", "escalate", "accept", "dispatch:town", "start"]),
-    ("d09", "changping.kongjiafan.g05", "livelihood.request", "low", "孔家畈村五组饮水管道破损",
-     "五组饮水主管道破损，部分农户停水两天。", ["escalate", "accept", "dispatch:village", "start", "resolve", "verify", "close", "rate:5"]),
-    ("d10", "changping.taoyuan.g03", "epidemic", "medium", "桃园村三组发热人员排查",
-     "外地返乡人员出现发热症状，需要排查和消毒。", ["accept", "dispatch:grid"]),
+    (
+        "d01",
+        "changping.kongjiafan.g03",
+        "dispute.land",
+        "medium",
+        "孔家畈村三组与四组山林边界纠纷",
+        "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。",
+        ["escalate", "accept", "dispatch:village", "start"],
+    ),
+    (
+        "d02",
+        "changping.kongjiafan.g01",
+        "dispute.neighbor",
+        "low",
+        "邻居楼上漏水引发纠纷",
+        "二组村民反映楼上邻居卫生间漏水，多次协商未果。",
+        ["accept", "dispatch:grid", "start", "resolve", "verify", "close", "rate:5"],
+    ),
+    (
+        "d03",
+        "changping.zhongguping.g02",
+        "livelihood.request",
+        "medium",
+        "钟鼓坪村二组路灯不亮",
+        "村口至二组道路路灯损坏一个多月，夜间出行不便。",
+        ["escalate", "accept", "dispatch:village"],
+    ),
+    (
+        "d04",
+        "changping.changping_community.g05",
+        "environment.sanitation",
+        "medium",
+        "长坪社区五网格垃圾堆积",
+        "小区东侧垃圾清运不及时，气味较大。",
+        ["accept", "dispatch:grid", "start", "resolve"],
+    ),
+    (
+        "d05",
+        "changping.changping_community.g02",
+        "hazard.fire",
+        "high",
+        "社区老旧楼道电线私拉乱接",
+        "楼道内电动车充电线私拉乱接，存在消防隐患。",
+        ["escalate", "accept", "dispatch:village", "start", "resolve", "verify", "close", "rate:4"],
+    ),
+    (
+        "d06",
+        "changping.longtan.g01",
+        "dispute.family",
+        "medium",
+        "赡养老人问题家庭纠纷",
+        "兄弟三人就老人赡养费用分摊产生争执。",
+        ["accept"],
+    ),
+    (
+        "d07",
+        "changping.qinghe.g04",
+        "petition",
+        "high",
+        "征地补偿款发放信访",
+        "村民反映高铁征地补偿款发放进度慢，要求说明情况。",
+        [],
+    ),
+    (
+        "d08",
+        "changping.shimen.g02",
+        "hazard.geologic",
+        "critical",
+        "石门村二组山体裂缝",
+        "连续降雨后二组后山出现裂缝，威胁三户居民安全。",
+        ["escalate", "escalate", "accept", "dispatch:town", "start"],
+    ),
+    (
+        "d09",
+        "changping.kongjiafan.g05",
+        "livelihood.request",
+        "low",
+        "孔家畈村五组饮水管道破损",
+        "五组饮水主管道破损，部分农户停水两天。",
+        ["escalate", "accept", "dispatch:village", "start", "resolve", "verify", "close", "rate:5"],
+    ),
+    (
+        "d10",
+        "changping.taoyuan.g03",
+        "epidemic",
+        "medium",
+        "桃园村三组发热人员排查",
+        "外地返乡人员出现发热症状，需要排查和消毒。",
+        ["accept", "dispatch:grid"],
+    ),
 ]
 
 
@@ -45,15 +116,28 @@ def _unit(grid: str, level: str) -> str:
 
 def load_cases(url: str, jwt_key: str) -> int:
     gm = _client(url, jwt_key, "demo-grid-manager", ["grid_manager"], ["changping"])
-    leaders = {lv: _client(url, jwt_key, f"demo-{lv}-admin", [f"{lv}_admin"], ["changping"])
-               for lv in ("village", "town", "county")}
-    checker = {lv: _client(url, jwt_key, f"demo-{lv}-checker", [f"{lv}_admin"], ["changping"])
-               for lv in ("village", "town", "county")}
+    leaders = {
+        lv: _client(url, jwt_key, f"demo-{lv}-admin", [f"{lv}_admin"], ["changping"])
+        for lv in ("village", "town", "county")
+    }
+    checker = {
+        lv: _client(url, jwt_key, f"demo-{lv}-checker", [f"{lv}_admin"], ["changping"])
+        for lv in ("village", "town", "county")
+    }
     made = 0
     for key, grid, cat, sev, title, desc, steps in CASES:
-        r = gm.post("/v1/cases", headers={"Idempotency-Key": f"demo-{key}"},
-                    json={"category": cat, "severity": sev, "title": title, "description": desc, "grid_id": grid,
-                          "source": "grid_patrol"})
+        r = gm.post(
+            "/v1/cases",
+            headers={"Idempotency-Key": f"demo-{key}"},
+            json={
+                "category": cat,
+                "severity": sev,
+                "title": title,
+                "description": desc,
+                "grid_id": grid,
+                "source": "grid_patrol",
+            },
+        )
         r.raise_for_status()
         case = r.json()
         if r.status_code != 201:
@@ -70,8 +154,9 @@ def load_cases(url: str, jwt_key: str) -> int:
             if action == "escalate":
                 r = actor.post(f"/v1/cases/{case['id']}/escalate", json={"reason": "需上级协调处理"})
             elif action == "dispatch":
-                r = actor.post(f"/v1/cases/{case['id']}/dispatch",
-                               json={"unit_level": arg, "unit_id": _unit(grid, arg)})
+                r = actor.post(
+                    f"/v1/cases/{case['id']}/dispatch", json={"unit_level": arg, "unit_id": _unit(grid, arg)}
+                )
             elif action == "resolve":
                 r = actor.post(f"/v1/cases/{case['id']}/resolve", json={"resolution": "已现场处置并反馈当事人"})
             elif action == "rate":
@@ -137,8 +222,13 @@ demo-v20,吴德福,13900001020,party_member|volunteer,长坪社区党委,changpi
 """
 
 MEAL_SCHEDULE = {
-    "name": "长坪社区爱心食堂午餐送餐", "task_type": "meal_delivery", "grid_id": "changping.changping_community.g01",
-    "weekdays": [0, 1, 2, 3, 4], "start_time": "11:00", "duration_minutes": 60, "headcount": 2,
+    "name": "长坪社区爱心食堂午餐送餐",
+    "task_type": "meal_delivery",
+    "grid_id": "changping.changping_community.g01",
+    "weekdays": [0, 1, 2, 3, 4],
+    "start_time": "11:00",
+    "duration_minutes": 60,
+    "headcount": 2,
     "beneficiary_refs": [f"household_lc{i:02d}" for i in range(1, 7)],  # pseudonymous: names stay with the canteen
 }
 
@@ -151,6 +241,7 @@ PAIRINGS = [
 
 def _wait_areas(url: str, count: int = 137, timeout: float = 60) -> None:
     import time
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -166,8 +257,9 @@ def load_volunteers(url: str, jwt_key: str) -> tuple[int, int, int]:
     """Volunteers, the meal schedule and the pairings; returns how many of each were new."""
     _wait_areas(url)
     admin = _client(url, jwt_key, "demo-town-admin", ["town_admin"], ["changping"])
-    r = admin.post("/v1/volunteers/import", content=VOLUNTEERS_CSV.encode(),
-                   headers={"content-type": "text/csv; charset=utf-8"})
+    r = admin.post(
+        "/v1/volunteers/import", content=VOLUNTEERS_CSV.encode(), headers={"content-type": "text/csv; charset=utf-8"}
+    )
     r.raise_for_status()
     report = r.json()
     if report["errors"]:
@@ -183,8 +275,16 @@ def load_volunteers(url: str, jwt_key: str) -> tuple[int, int, int]:
 
     pairings = 0
     for ext, ref, household, grid, every in PAIRINGS:
-        r = admin.post("/v1/pairings", json={"volunteer_id": ids[ext], "household_ref": ref,
-                                             "household_name": household, "grid_id": grid, "every_days": every})
+        r = admin.post(
+            "/v1/pairings",
+            json={
+                "volunteer_id": ids[ext],
+                "household_ref": ref,
+                "household_name": household,
+                "grid_id": grid,
+                "every_days": every,
+            },
+        )
         if r.status_code != 409:  # 409: paired already (a re-run)
             r.raise_for_status()
             pairings += 1

@@ -21,15 +21,16 @@ Never re-driven: records that are not a valid event at all
 same way), and dead letters stored truncated (`dlq_truncated`: the original
 value is not in them).
 """
+
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterable, Optional
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -57,8 +58,8 @@ class DeadLetter:
     partition: int  # on gov.deadletter.v1
     offset: int
     timestamp: int  # ms
-    key: Optional[bytes]
-    value: Optional[bytes]
+    key: bytes | None
+    value: bytes | None
     headers: tuple[tuple[str, bytes], ...]
 
     def header(self, name: str) -> str:
@@ -101,7 +102,7 @@ class DeadLetter:
 
     @property
     def when(self) -> str:
-        return datetime.fromtimestamp(self.timestamp / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(self.timestamp / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     @property
     def truncated(self) -> bool:
@@ -114,18 +115,22 @@ class DeadLetter:
             return "whole"
         return f"{len(self.value or b'')} of {self.header('dlq_original_size') or '?'} B"
 
-    def why_not_redrivable(self, max_age_days: Optional[float] = None, now_ms: Optional[int] = None) -> Optional[str]:
+    def why_not_redrivable(self, max_age_days: float | None = None, now_ms: int | None = None) -> str | None:
         if max_age_days is not None:
-            now_ms = now_ms if now_ms is not None else int(datetime.now(timezone.utc).timestamp() * 1000)
+            now_ms = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
             age_days = (now_ms - self.timestamp) / 86_400_000
             if age_days > max_age_days:
-                return (f"dead-lettered {age_days:.0f} days ago, beyond the {max_age_days:g} days the other consumer "
-                        "groups keep event ids (INBOX_RETENTION_DAYS less a day): a group that applied it then "
-                        "would apply it again; send the event anew from its producer if it is still wanted")
+                return (
+                    f"dead-lettered {age_days:.0f} days ago, beyond the {max_age_days:g} days the other consumer "
+                    "groups keep event ids (INBOX_RETENTION_DAYS less a day): a group that applied it then "
+                    "would apply it again; send the event anew from its producer if it is still wanted"
+                )
         if self.truncated:
-            return (f"stored truncated ({self.stored}, sha256 {self.header('dlq_original_sha256')[:12]}...): the "
-                    f"original value is not in the dead letter; the whole record is at {self.origin} while that "
-                    "topic keeps it")
+            return (
+                f"stored truncated ({self.stored}, sha256 {self.header('dlq_original_sha256')[:12]}...): the "
+                f"original value is not in the dead letter; the whole record is at {self.origin} while that "
+                "topic keeps it"
+            )
         if self.reason in NOT_REDRIVABLE:
             return f"{self.reason}: {NOT_REDRIVABLE[self.reason]}"
         return None
@@ -134,7 +139,7 @@ class DeadLetter:
         return [(k, bytes(v) if v is not None else b"") for k, v in self.headers if not k.startswith(DLQ_PREFIX)]
 
 
-def redrive_max_age_days(env: Optional[dict] = None) -> float:
+def redrive_max_age_days(env: dict | None = None) -> float:
     """Dead letters older than the inbox retention, less a day's margin, are not re-driven."""
     env = os.environ if env is None else env
     raw = env.get("INBOX_RETENTION_DAYS", "30")
@@ -145,14 +150,15 @@ def redrive_max_age_days(env: Optional[dict] = None) -> float:
     return max(days - 1, 0)
 
 
-def matches(dl: DeadLetter, group: Optional[str], reason: Optional[str]) -> bool:
+def matches(dl: DeadLetter, group: str | None, reason: str | None) -> bool:
     return (group is None or dl.group == group) and (reason is None or dl.reason == reason)
 
 
 async def read_all(bootstrap: str, topic: str = DEADLETTER, timeout: float = 60.0) -> list[DeadLetter]:
     """Every record of the topic up to its end at the time of the call, in (partition, offset) order."""
-    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
-                         client_id="govctl-dlq")
+    c = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", client_id="govctl-dlq"
+    )
     try:
         await c.start()
     except Exception as e:
@@ -178,8 +184,9 @@ async def read_all(bootstrap: str, topic: str = DEADLETTER, timeout: float = 60.
             for tp, recs in batch.items():
                 for r in recs:
                     if r.offset < end[tp]:
-                        out.append(DeadLetter(r.partition, r.offset, r.timestamp, r.key, r.value,
-                                              tuple(r.headers or ())))
+                        out.append(
+                            DeadLetter(r.partition, r.offset, r.timestamp, r.key, r.value, tuple(r.headers or ()))
+                        )
             for tp in list(pending):
                 if await c.position(tp) >= end[tp]:
                     pending.discard(tp)
@@ -204,14 +211,18 @@ class RedriveState:
                 raise StackError(f"{self.path}: not JSON ({e}); move it aside to start afresh") from None
             self.data.setdefault("redriven", {})
 
-    def done(self, dl: DeadLetter) -> Optional[dict]:
+    def done(self, dl: DeadLetter) -> dict | None:
         entry = self.data["redriven"].get(dl.ref)
         return entry if entry and entry.get("timestamp") == dl.timestamp else None
 
     def mark(self, dl: DeadLetter, to: str) -> None:
         self.data["redriven"][dl.ref] = {
-            "timestamp": dl.timestamp, "group": dl.group, "reason": dl.reason, "event_id": dl.event_id,
-            "to": to, "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "timestamp": dl.timestamp,
+            "group": dl.group,
+            "reason": dl.reason,
+            "event_id": dl.event_id,
+            "to": to,
+            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         self.save()
 
@@ -228,19 +239,29 @@ def _short(s: str, n: int) -> str:
 
 
 def format_rows(letters: Iterable[DeadLetter], state: RedriveState) -> list[str]:
-    rows = [f"{'dead letter':<12} {'time (UTC)':<20} {'reason':<17} {'group':<14} {'original topic/partition@offset':<32} "
-            f"{'event type':<34} {'event id':<36} {'re-driven':<9} {'stored':<20} error"]
+    rows = [
+        f"{'dead letter':<12} {'time (UTC)':<20} {'reason':<17} {'group':<14} {'original topic/partition@offset':<32} "
+        f"{'event type':<34} {'event id':<36} {'re-driven':<9} {'stored':<20} error"
+    ]
     for dl in letters:
         done = state.done(dl)
-        rows.append(f"{dl.ref:<12} {dl.when:<20} {dl.reason or '?':<17} {dl.group or '?':<14} {dl.origin:<32} "
-                    f"{dl.event_type or '-':<34} {dl.event_id or '-':<36} {('yes' if done else 'no'):<9} "
-                    f"{dl.stored:<20} {_short(dl.error, 120)}")
+        rows.append(
+            f"{dl.ref:<12} {dl.when:<20} {dl.reason or '?':<17} {dl.group or '?':<14} {dl.origin:<32} "
+            f"{dl.event_type or '-':<34} {dl.event_id or '-':<36} {('yes' if done else 'no'):<9} "
+            f"{dl.stored:<20} {_short(dl.error, 120)}"
+        )
     return rows
 
 
-async def list_letters(bootstrap: str, state_path: Path, *, group: Optional[str] = None,
-                       reason: Optional[str] = None, limit: int = 50,
-                       out: Callable[[str], None] = print) -> list[DeadLetter]:
+async def list_letters(
+    bootstrap: str,
+    state_path: Path,
+    *,
+    group: str | None = None,
+    reason: str | None = None,
+    limit: int = 50,
+    out: Callable[[str], None] = print,
+) -> list[DeadLetter]:
     letters = [d for d in await read_all(bootstrap) if matches(d, group, reason)]
     shown = sorted(letters, key=lambda d: (d.timestamp, d.partition, d.offset))[-limit:] if limit > 0 else []
     if not letters:
@@ -252,8 +273,10 @@ async def list_letters(bootstrap: str, state_path: Path, *, group: Optional[str]
         out(f"({len(shown)} most recent of {len(letters)}; --limit N shows more)")
     truncated = sum(dl.truncated for dl in shown)
     if truncated:
-        out(f"({truncated} stored truncated, too large to store whole: never re-driven; the whole record is at its "
-            "original topic/partition@offset while that topic keeps it)")
+        out(
+            f"({truncated} stored truncated, too large to store whole: never re-driven; the whole record is at its "
+            "original topic/partition@offset while that topic keeps it)"
+        )
     return shown
 
 
@@ -264,9 +287,16 @@ class RedriveResult:
     skipped_bad: list[tuple[DeadLetter, str]]
 
 
-async def redrive(bootstrap: str, state_path: Path, *, group: str, reason: Optional[str] = None,
-                  dry_run: bool = False, max_age_days: Optional[float] = None,
-                  out: Callable[[str], None] = print) -> RedriveResult:
+async def redrive(
+    bootstrap: str,
+    state_path: Path,
+    *,
+    group: str,
+    reason: str | None = None,
+    dry_run: bool = False,
+    max_age_days: float | None = None,
+    out: Callable[[str], None] = print,
+) -> RedriveResult:
     if reason in NOT_REDRIVABLE:
         raise StackError(f"dead letters with reason {reason} are never re-driven: {NOT_REDRIVABLE[reason]}")
     state = RedriveState(state_path)
@@ -285,8 +315,9 @@ async def redrive(bootstrap: str, state_path: Path, *, group: str, reason: Optio
             todo.append(dl)
     verb = "would re-drive" if dry_run else "re-drove"
     if todo and not dry_run:
-        p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True,
-                             client_id="govctl-dlq-redrive")
+        p = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="govctl-dlq-redrive"
+        )
         try:
             await p.start()
         except Exception as e:
@@ -308,7 +339,9 @@ async def redrive(bootstrap: str, state_path: Path, *, group: str, reason: Optio
         out(f"  {dl.ref:<10} {dl.reason:<17} {dl.event_type or '-':<34} {dl.event_id or '-':<36} {dl.origin} -> {to}")
     for dl, why in result.skipped_bad:
         out(f"  {dl.ref:<10} skipped: {why}")
-    out(f"{verb} {len(result.sent)} dead letter(s) of {what}"
+    out(
+        f"{verb} {len(result.sent)} dead letter(s) of {what}"
         + (f"; {len(result.skipped_done)} already re-driven before (see {state_path})" if result.skipped_done else "")
-        + (f"; {len(result.skipped_bad)} cannot be re-driven" if result.skipped_bad else ""))
+        + (f"; {len(result.skipped_bad)} cannot be re-driven" if result.skipped_bad else "")
+    )
     return result

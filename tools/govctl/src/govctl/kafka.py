@@ -1,7 +1,9 @@
 """Apache Kafka (KRaft, one combined broker+controller) from its Maven Central jars."""
+
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import shutil
 import string
@@ -39,8 +41,9 @@ def ensure_jars(root: Path, lib: Path) -> bool:
     if lib.exists():
         shutil.rmtree(lib)
     lib.mkdir(parents=True)
-    r = subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "package", f"-Dkafka.lib={lib}"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        ["mvn", "-q", "-B", "-f", str(pom), "package", f"-Dkafka.lib={lib}"], capture_output=True, text=True
+    )
     if r.returncode != 0:
         tail = (r.stdout + r.stderr).strip().splitlines()[-5:]
         raise StackError("maven could not fetch Kafka's jars: " + " | ".join(tail))
@@ -55,27 +58,41 @@ def classpath(lib: Path) -> str:
 def write_config(root: Path, home: Path, *, port: int, controller_port: int, partitions: int) -> Path:
     tmpl = string.Template((root / "deploy" / "kafka" / "server.properties.in").read_text())
     cfg = home / "server.properties"
-    cfg.write_text(tmpl.substitute(port=port, controller_port=controller_port,
-                                   data_dir=str(home / "data"), partitions=partitions))
+    cfg.write_text(
+        tmpl.substitute(port=port, controller_port=controller_port, data_dir=str(home / "data"), partitions=partitions)
+    )
     return cfg
 
 
 def format_storage(lib: Path, cfg: Path, data: Path) -> None:
     if (data / "meta.properties").exists():
         return
-    cluster_id = subprocess.run(["java", "-cp", classpath(lib), MAIN_FORMAT, "random-uuid"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-    r = subprocess.run(["java", "-cp", classpath(lib), MAIN_FORMAT, "format", "-t", cluster_id, "-c", str(cfg)],
-                       capture_output=True, text=True)
+    cluster_id = subprocess.run(
+        ["java", "-cp", classpath(lib), MAIN_FORMAT, "random-uuid"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    r = subprocess.run(
+        ["java", "-cp", classpath(lib), MAIN_FORMAT, "format", "-t", cluster_id, "-c", str(cfg)],
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         raise StackError(f"kafka storage format failed: {(r.stdout + r.stderr).strip()[-300:]}")
 
 
 def start(root: Path, lib: Path, cfg: Path, log: Path, heap_mb: int = 512) -> int:
-    cmd = ["java", f"-Xms{min(128, heap_mb)}m", f"-Xmx{heap_mb}m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-           "-Djava.awt.headless=true",
-           f"-Dlog4j2.configurationFile={root / 'deploy' / 'kafka' / 'log4j2.yaml'}",
-           "-cp", classpath(lib), MAIN_SERVER, str(cfg)]
+    cmd = [
+        "java",
+        f"-Xms{min(128, heap_mb)}m",
+        f"-Xmx{heap_mb}m",
+        "-XX:+UseG1GC",
+        "-XX:MaxGCPauseMillis=20",
+        "-Djava.awt.headless=true",
+        f"-Dlog4j2.configurationFile={root / 'deploy' / 'kafka' / 'log4j2.yaml'}",
+        "-cp",
+        classpath(lib),
+        MAIN_SERVER,
+        str(cfg),
+    ]
     return procs.spawn(cmd, log=log)
 
 
@@ -109,8 +126,9 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeou
     deadline = time.monotonic() + timeout
     while True:
         described = await admin.describe_topics(names)
-        waiting = [t["topic"] for t in described
-                   if t.get("error_code") or any(p["leader"] < 0 for p in t["partitions"])]
+        waiting = [
+            t["topic"] for t in described if t.get("error_code") or any(p["leader"] < 0 for p in t["partitions"])
+        ]
         if not waiting:
             return
         if time.monotonic() > deadline:
@@ -130,10 +148,8 @@ async def create_topics(bootstrap: str, partitions: int) -> list[str]:
             cfg = {"cleanup.policy": "compact"} if name in T.COMPACTED else {"retention.ms": "-1"}
             new.append(NewTopic(name, partitions, 1, topic_configs=cfg))
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
         await _wait_for_leaders(admin, list(T.ALL))
         return [t.name for t in new]
     finally:

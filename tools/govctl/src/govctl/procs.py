@@ -1,27 +1,37 @@
 """Background processes of the local stack: started in their own session so they
 outlive the command that started them; stopped by pid."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
-from typing import Optional
 
 import psutil
 
 
-def spawn(cmd: list[str], *, log: Path, env: Optional[dict] = None, cwd: Optional[Path] = None,
-          user: Optional[str] = None) -> int:
+def spawn(
+    cmd: list[str], *, log: Path, env: dict | None = None, cwd: Path | None = None, user: str | None = None
+) -> int:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             env=env, cwd=cwd, start_new_session=True, user=user)
+        p = subprocess.Popen(
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            user=user,
+        )
     return p.pid
 
 
-def alive(pid: Optional[int]) -> bool:
+def alive(pid: int | None) -> bool:
     if not pid:
         return False
     try:
@@ -31,7 +41,7 @@ def alive(pid: Optional[int]) -> bool:
         return False
 
 
-def stop(pid: Optional[int], timeout: float = 30.0) -> None:
+def stop(pid: int | None, timeout: float = 30.0) -> None:
     """SIGTERM, wait for a clean exit, SIGKILL after the timeout."""
     if not alive(pid):
         return
@@ -45,28 +55,22 @@ def stop(pid: Optional[int], timeout: float = 30.0) -> None:
             _reap(pid)
             return
         time.sleep(0.1)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     _reap(pid)
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
-def rss_mb(pid: Optional[int]) -> Optional[float]:
+def rss_mb(pid: int | None) -> float | None:
     if not alive(pid):
         return None
     p = psutil.Process(pid)
     total = p.memory_info().rss
     for c in p.children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             total += c.memory_info().rss
-        except psutil.NoSuchProcess:
-            pass
     return total / 1024 / 1024

@@ -3,6 +3,7 @@ services, with its state (ports, pids, passwords) in <home>/stack.json.
 
 `./gov up` uses <project>/.local; the test suite makes a throwaway one.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 import httpx
 
@@ -34,7 +34,7 @@ class Stack:
     root: Path = field(default_factory=project_root)
     partitions: int = 12
     kafka_heap_mb: int = 512
-    external_pg: Optional[str] = None  # admin DSN of an external server
+    external_pg: str | None = None  # admin DSN of an external server
     state: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,8 +92,13 @@ class Stack:
         ext = self.state["postgres"].get("external")
         if ext:
             return ext
-        return postgres.dsn(user="postgres", password=self.state["passwords"]["postgres"], host="127.0.0.1",
-                            port=self.state["postgres"]["port"], database="postgres")
+        return postgres.dsn(
+            user="postgres",
+            password=self.state["passwords"]["postgres"],
+            host="127.0.0.1",
+            port=self.state["postgres"]["port"],
+            database="postgres",
+        )
 
     def service_dsn(self, svc: str) -> str:
         ext = self.state["postgres"].get("external")
@@ -101,8 +106,9 @@ class Stack:
             host_port = ext.split("@", 1)[1].split("/", 1)[0]
             host, _, port = host_port.partition(":")
             return postgres.dsn(user=svc, password=self.state["passwords"][svc], host=host, port=int(port or 5432))
-        return postgres.dsn(user=svc, password=self.state["passwords"][svc], host="127.0.0.1",
-                            port=self.state["postgres"]["port"])
+        return postgres.dsn(
+            user=svc, password=self.state["passwords"][svc], host="127.0.0.1", port=self.state["postgres"]["port"]
+        )
 
     def service_env(self, svc: str) -> dict[str, str]:
         S = svc.upper()
@@ -187,6 +193,7 @@ class Stack:
         from govkit.migrate import MigrationError
         from govkit.service import run_migrations
         from govkit.settings import load
+
         for svc in SERVICES:
             self._service_port(svc)
             spec = _spec(svc)
@@ -204,8 +211,9 @@ class Stack:
                 continue
             self._service_port(svc)
             env = {**os.environ, **self.service_env(svc)}
-            s["pid"] = procs.spawn([sys.executable, "-m", svc, "serve"], log=self.logs / f"{svc}.log", env=env,
-                                   cwd=self.root)
+            s["pid"] = procs.spawn(
+                [sys.executable, "-m", svc, "serve"], log=self.logs / f"{svc}.log", env=env, cwd=self.root
+            )
         self.save()
         if wait:
             for svc in SERVICES:
@@ -244,6 +252,7 @@ class Stack:
         self.migrate(say)
         if demo:
             from govctl import areas as area_file
+
             n = area_file.publish(self.bootstrap, area_file.DEFAULT_FILE)
             say(f"areas: published {n} areas from {area_file.DEFAULT_FILE.relative_to(self.root)}")
         if services:
@@ -253,6 +262,7 @@ class Stack:
 
     def load_demo(self, say=print) -> None:
         from govctl import demo
+
         # volunteers first, so the field work of the dispatched demo cases finds people to offer it to
         self.wait_areas("volunteers", 137)
         v, s, p = demo.load_volunteers(self.url("volunteers"), self.state["jwt_secret"])
@@ -287,20 +297,40 @@ class Stack:
             rows.append(("postgres", "external", pg["external"].split("@")[-1], "-"))
         else:
             pid = postgres.is_running(self.home / "pg")
-            rows.append(("postgres", "running" if pid else "stopped", f"127.0.0.1:{pg.get('port', '-')}",
-                         str(self.home / "pg" / "postgres.log")))
+            rows.append(
+                (
+                    "postgres",
+                    "running" if pid else "stopped",
+                    f"127.0.0.1:{pg.get('port', '-')}",
+                    str(self.home / "pg" / "postgres.log"),
+                )
+            )
         k = self.state["kafka"]
-        rows.append(("kafka", "running" if procs.alive(k.get("pid")) else "stopped",
-                     f"127.0.0.1:{k.get('port', '-')}", str(self.logs / "kafka.log")))
+        rows.append(
+            (
+                "kafka",
+                "running" if procs.alive(k.get("pid")) else "stopped",
+                f"127.0.0.1:{k.get('port', '-')}",
+                str(self.logs / "kafka.log"),
+            )
+        )
         for svc in SERVICES:
             s = self.state["services"].get(svc, {})
-            rows.append((svc, "running" if procs.alive(s.get("pid")) else "stopped",
-                         f"http://127.0.0.1:{s.get('port', '-')}", str(self.logs / f"{svc}.log")))
+            rows.append(
+                (
+                    svc,
+                    "running" if procs.alive(s.get("pid")) else "stopped",
+                    f"http://127.0.0.1:{s.get('port', '-')}",
+                    str(self.logs / f"{svc}.log"),
+                )
+            )
         return rows
 
-    def memory(self) -> dict[str, Optional[float]]:
-        out = {"postgres": procs.rss_mb(postgres.is_running(self.home / "pg")),
-               "kafka": procs.rss_mb(self.state["kafka"].get("pid"))}
+    def memory(self) -> dict[str, float | None]:
+        out = {
+            "postgres": procs.rss_mb(postgres.is_running(self.home / "pg")),
+            "kafka": procs.rss_mb(self.state["kafka"].get("pid")),
+        }
         for svc in SERVICES:
             out[svc] = procs.rss_mb(self.state["services"].get(svc, {}).get("pid"))
         return out
@@ -308,4 +338,5 @@ class Stack:
 
 def _spec(svc: str):
     import importlib
+
     return importlib.import_module(f"{svc}.app").SPEC
