@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import httpx
 
+from gov_contracts.vocabulary import LOCAL_TZ, Level, area_chain
 from govctl.errors import StackError
 from govkit.auth import mint
 
@@ -110,8 +111,8 @@ def _client(url: str, key: str, sub: str, roles: list[str], areas: list[str]) ->
 
 
 def _unit(grid: str, level: str) -> str:
-    parts = grid.split(".")
-    return {"grid": grid, "village": ".".join(parts[:2]), "town": parts[0]}[level]
+    """The unit at `level` over the grid: the grid itself, its village or its town."""
+    return area_chain(grid)[Level(level).rank]
 
 
 def load_cases(url: str, jwt_key: str) -> int:
@@ -175,9 +176,8 @@ def save_report(url: str, jwt_key: str, folder, area: str = "changping", timeout
     import time
     from datetime import datetime
     from pathlib import Path
-    from zoneinfo import ZoneInfo
 
-    week = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%G-W%V")
+    week = datetime.now(LOCAL_TZ).strftime("%G-W%V")
     c = _client(url, jwt_key, "demo-analyst", ["analyst"], [area])
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
