@@ -4,21 +4,22 @@ import asyncio
 import json
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 import pytest
 
-from cases import service
-from cases.domain import policy as policy_mod
+from cases import queries, service
 from cases.config import DEFAULT_POLICY
-from gov_contracts.areas import AreaUpserted
-from gov_contracts.tasks import TaskAssigned
+from cases.domain import policy as policy_mod
+from cases.domain.model import Action
 from gov_contracts import CloudEvent
+from gov_contracts.errors import DomainError
+from gov_contracts.tasks import TaskAssigned
 from govctl import areas as area_file
 from govkit.areas import on_area_upserted
 from govkit.auth import Principal
-from govkit.problems import Problem
+from govkit.problems import from_domain
 
 GRID = "changping.kongjiafan.g03"
 GM = Principal(sub="gm-3", roles=["grid_manager"], areas=[GRID])
@@ -37,7 +38,8 @@ async def ctx(cases_pool):
                            pseudonym_key="k" * 40, number_prefix="CP")
 
 
-def land(title="孔家畈村三组与四组山林边界纠纷", description="三组村民反映四组在争议山林内砍伐树木，请求调处", grid=GRID, **kw):
+def land(title="孔家畈村三组与四组山林边界纠纷", description="三组村民反映四组在争议山林内砍伐树木，请求调处",
+         grid=GRID, **kw):
     return service.NewCase(category=kw.pop("category", "dispute.land"), title=title, description=description,
                            grid_id=grid, severity=kw.pop("severity", "medium"), source="grid_patrol", **kw)
 
@@ -52,7 +54,7 @@ async def test_case_numbers_are_unique_under_concurrent_creation(ctx):
                                                          principal=GM, reporter_sub=None) for i in range(40)))
     numbers = [row["number"] for row, _ in results]
     assert len(set(numbers)) == 40
-    year = datetime.now(timezone.utc).year
+    year = datetime.now(UTC).year
     assert all(re.fullmatch(rf"CP-{year}-\d{{6}}", n) for n in numbers)
 
 
@@ -69,7 +71,7 @@ async def test_similar_report_in_same_grid_is_flagged_and_merge_raises_the_repor
                                              principal=GM, reporter_sub=None)
     assert first["id"] not in unrelated["duplicate_candidates"]
 
-    merged = await service.act(ctx, second["id"], service.M.Action.merge,
+    merged = await service.act(ctx, second["id"], Action.merge,
                                service.ActionInput(into=first["number"], reason="同一纠纷"), principal=GM)
     assert merged["status"] == "merged" and merged["merged_into"] == first["id"]
     target = await cases_pool.fetchrow("select report_count from cases where id = $1", first["id"])
@@ -85,9 +87,9 @@ async def test_idempotency_key_replays_and_refuses_a_different_body(ctx, cases_p
                                                       idempotency_key=key) for _ in range(5)))
     assert len({r["id"] for r, _ in rows}) == 1
     assert sorted(created for _, created in rows) == [False, False, False, False, True]
-    with pytest.raises(Problem) as e:
+    with pytest.raises(DomainError) as e:
         await service.create_case(ctx, land(title="别的事情"), principal=GM, reporter_sub=None, idempotency_key=key)
-    assert e.value.status == 422 and "Idempotency-Key" in e.value.detail
+    assert from_domain(e.value).status == 422 and "Idempotency-Key" in e.value.detail
 
 
 async def test_events_carry_no_personal_data(ctx, cases_pool):
@@ -156,37 +158,37 @@ async def test_transitions_are_append_only(ctx, cases_pool):
 async def test_scopes_levels_and_the_four_eyes_rule(ctx):
     row, _ = await service.create_case(ctx, land(title="权限", description="权限测试"), principal=GM, reporter_sub=None)
     stranger = Principal(sub="gm-9", roles=["grid_manager"], areas=["changping.zhongguping.g01"])
-    with pytest.raises(Problem) as e:
-        await service.act(ctx, row["id"], service.M.Action.accept, service.ActionInput(), principal=stranger)
-    assert e.value.status == 404
-    await service.act(ctx, row["id"], service.M.Action.escalate, service.ActionInput(reason="需村里处理"), principal=GM)
-    with pytest.raises(Problem) as e:
-        await service.act(ctx, row["id"], service.M.Action.accept, service.ActionInput(), principal=GM)
-    assert e.value.status == 403 and "village level" in e.value.detail
-    await service.act(ctx, row["id"], service.M.Action.accept, service.ActionInput(), principal=VA)
-    await service.act(ctx, row["id"], service.M.Action.dispatch,
+    with pytest.raises(DomainError) as e:
+        await service.act(ctx, row["id"], Action.accept, service.ActionInput(), principal=stranger)
+    assert from_domain(e.value).status == 404
+    await service.act(ctx, row["id"], Action.escalate, service.ActionInput(reason="需村里处理"), principal=GM)
+    with pytest.raises(DomainError) as e:
+        await service.act(ctx, row["id"], Action.accept, service.ActionInput(), principal=GM)
+    assert from_domain(e.value).status == 403 and "village level" in e.value.detail
+    await service.act(ctx, row["id"], Action.accept, service.ActionInput(), principal=VA)
+    await service.act(ctx, row["id"], Action.dispatch,
                       service.ActionInput(unit_level="village", unit_id="changping.kongjiafan"), principal=VA)
-    await service.act(ctx, row["id"], service.M.Action.start, service.ActionInput(), principal=VA)
-    await service.act(ctx, row["id"], service.M.Action.resolve, service.ActionInput(resolution="已调解"), principal=VA)
-    with pytest.raises(Problem) as e:
-        await service.act(ctx, row["id"], service.M.Action.verify, service.ActionInput(), principal=VA)
-    assert e.value.status == 403 and "verifier" in e.value.detail
-    verified = await service.act(ctx, row["id"], service.M.Action.verify, service.ActionInput(), principal=VA2)
+    await service.act(ctx, row["id"], Action.start, service.ActionInput(), principal=VA)
+    await service.act(ctx, row["id"], Action.resolve, service.ActionInput(resolution="已调解"), principal=VA)
+    with pytest.raises(DomainError) as e:
+        await service.act(ctx, row["id"], Action.verify, service.ActionInput(), principal=VA)
+    assert from_domain(e.value).status == 403 and "verifier" in e.value.detail
+    verified = await service.act(ctx, row["id"], Action.verify, service.ActionInput(), principal=VA2)
     assert verified["status"] == "verified"
 
 
 async def test_dispatch_respects_the_category_level(ctx):
     row, _ = await service.create_case(ctx, land(title="派遣", description="派遣测试"), principal=GM, reporter_sub=None)
-    await service.act(ctx, row["id"], service.M.Action.accept, service.ActionInput(), principal=TA)
-    with pytest.raises(Problem) as e:
-        await service.act(ctx, row["id"], service.M.Action.dispatch,
+    await service.act(ctx, row["id"], Action.accept, service.ActionInput(), principal=TA)
+    with pytest.raises(DomainError) as e:
+        await service.act(ctx, row["id"], Action.dispatch,
                           service.ActionInput(unit_level="grid", unit_id=GRID), principal=TA)
-    assert e.value.status == 422 and "village level or above" in e.value.detail
-    with pytest.raises(Problem) as e:
-        await service.act(ctx, row["id"], service.M.Action.dispatch,
+    assert from_domain(e.value).status == 422 and "village level or above" in e.value.detail
+    with pytest.raises(DomainError) as e:
+        await service.act(ctx, row["id"], Action.dispatch,
                           service.ActionInput(unit_level="village", unit_id="changping.zhongguping"), principal=TA)
     assert "body.unit_id" in e.value.detail
-    out = await service.act(ctx, row["id"], service.M.Action.dispatch,
+    out = await service.act(ctx, row["id"], Action.dispatch,
                             service.ActionInput(unit_level="town", unit_id="dept.justice"), principal=TA)
     assert (out["level"], out["assigned_unit"]) == ("town", "dept.justice")
 
@@ -195,13 +197,13 @@ async def test_task_progress_lands_on_the_case_timeline(ctx, cases_pool):
     row, _ = await service.create_case(ctx, land(title="任务", description="任务时间线"), principal=GM,
                                        reporter_sub=None)
     ev = TaskAssigned(task_id="t-1", task_type="dispute_mediation", grid_id=GRID, status="assigned",
-                      case_id=str(row["id"]), occurred_at=datetime.now(timezone.utc), volunteer_ref="person_x")
+                      case_id=str(row["id"]), occurred_at=datetime.now(UTC), volunteer_ref="person_x")
     env = CloudEvent(type="gov.task.assigned.v1", source="volunteers")
     async with cases_pool.acquire() as con:
         await service.on_task_event(con, ev, env)
         await service.on_task_event(con, ev, env)  # the same event twice: once on the timeline
         await service.on_task_event(con, ev.model_copy(update={"case_id": str(uuid.uuid4())}),
                                     CloudEvent(type="gov.task.assigned.v1", source="volunteers"))
-        timeline = await con.fetch(service.Q.TIMELINE, row["id"])
+        timeline = await con.fetch(queries.TIMELINE, row["id"])
     tasks = [t for t in timeline if t["kind"] == "task"]
     assert len(tasks) == 1 and tasks[0]["what"] == "gov.task.assigned.v1" and tasks[0]["to_status"] == "assigned"

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from cases import config, service
 from cases.api import open311, routes
-from gov_contracts import topics as T
+from gov_contracts import topics
 from gov_contracts.registry import REGISTRY
 from govkit.service import ServiceSpec
 
@@ -47,8 +47,8 @@ SPEC = ServiceSpec(
     description="Cases found in the grids: the closed loop from report to verified close, deadlines, escalation, "
                 "duplicates, Open311 GeoReport v2.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
-    handlers={name: service.on_task_event for name, et in REGISTRY.items() if et.topic == T.TASKS},
-    topics=[T.TASKS],
+    handlers={name: service.on_task_event for name, et in REGISTRY.items() if et.topic == topics.TASKS},
+    topics=[topics.TASKS],
     routers=[routes.router, open311.router],
     on_start=on_start,
     on_stop=on_stop,

@@ -1,9 +1,8 @@
 """Who may see and do what with a case: roles, area scopes and levels."""
 from __future__ import annotations
 
-from typing import Mapping, Optional
-
 from cases.domain.model import Action, Level
+from cases.repository import Row
 from govkit.auth import Principal
 
 STAFF_LEVEL = {"grid_manager": Level.grid, "village_admin": Level.village, "town_admin": Level.town,
@@ -12,7 +11,7 @@ VIEWERS = ("analyst",)
 ASSIGNEE_ACTIONS = (Action.start, Action.resolve)
 
 
-def staff_level(p: Principal) -> Optional[Level]:
+def staff_level(p: Principal) -> Level | None:
     levels = [STAFF_LEVEL[r] for r in p.roles if r in STAFF_LEVEL]
     return max(levels, key=lambda lv: lv.rank) if levels else None
 
@@ -31,18 +30,18 @@ def scopes(p: Principal) -> list[str]:
     return p.visible_areas() if sees_by_area(p) else []
 
 
-def is_assignee(p: Principal, case: Mapping) -> bool:
+def is_assignee(p: Principal, case: Row) -> bool:
     return case["assignee"] is not None and case["assignee"] == p.sub
 
 
-def in_purview(p: Principal, case: Mapping) -> bool:
+def in_purview(p: Principal, case: Row) -> bool:
     """Staff or viewer whose scope covers the case, or its reporter: everything but the assignee's access."""
     if sees_by_area(p) and p.covers(case["grid_id"]):
         return True
     return case["reporter_sub"] is not None and case["reporter_sub"] == p.sub
 
 
-def can_view(p: Principal, case: Mapping) -> bool:
+def can_view(p: Principal, case: Row) -> bool:
     """The dispatched assignee (e.g. a department's handler outside the case's area) reads the case too."""
     return in_purview(p, case) or is_assignee(p, case)
 
@@ -51,7 +50,7 @@ def can_create(p: Principal, grid_id: str) -> bool:
     return p.has_role("resident") or (is_staff(p) and p.covers(grid_id))
 
 
-def act_denial(p: Principal, case: Mapping, action: Action) -> Optional[str]:
+def act_denial(p: Principal, case: Row, action: Action) -> str | None:
     """None when allowed, else why not."""
     if action is Action.withdraw and case["reporter_sub"] == p.sub:
         return None
@@ -59,7 +58,8 @@ def act_denial(p: Principal, case: Mapping, action: Action) -> Optional[str]:
         if action in ASSIGNEE_ACTIONS:
             return None
         if not in_purview(p, case):
-            return f"as the dispatched assignee you may read, start and resolve this case; {action.value} is for its staff"
+            return (f"as the dispatched assignee you may read, start and resolve this case; {action.value} "
+                    "is for its staff")
     lv = staff_level(p)
     if lv is None:
         return "only staff (grid_manager, village_admin, town_admin, county_admin) act on cases"

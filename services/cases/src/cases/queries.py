@@ -1,4 +1,11 @@
-"""Every SQL statement of the cases service."""
+"""Every SQL statement of the cases service, and the builder of the case list's statement."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
 
 NEXT_NUMBER = """
 insert into case_numbers (prefix, year, last) values ($1, $2, 1)
@@ -29,6 +36,7 @@ limit 5
 GRID_EXISTS = "select kind from areas where id = $1"
 
 IDEMPOTENCY_GET = "select request_hash, case_id from idempotency_keys where principal = $1 and key = $2"
+IDEMPOTENCY_CLAIMED = "select case_id from idempotency_keys where principal = $1 and key = $2"
 IDEMPOTENCY_PUT = """
 insert into idempotency_keys (principal, key, request_hash, case_id) values ($1, $2, $3, $4)
 on conflict (principal, key) do nothing
@@ -37,14 +45,14 @@ on conflict (principal, key) do nothing
 GET_CASE = "select * from cases where id = $1"
 GET_CASE_FOR_UPDATE = "select * from cases where id = $1 for update"
 GET_CASE_BY_NUMBER = "select * from cases where number = $1"
+GET_CASE_BY_NUMBER_FOR_UPDATE = "select * from cases where number = $1 for update"
 
-UPDATE_CASE = """
-update cases set status = $2, level = $3, assigned_unit = $4, assignee = $5, accept_due = $6, resolve_due = $7,
-    due_at = $8, overdue = $9, escalations = $10, reopen_count = $11, resolved_by = $12, resolved_at = $13,
-    resolution = $14, referral_court = $15, merged_into = $16, closed_at = $17, updated_at = $18
-where id = $1
-returning *
-"""
+# what the lifecycle changes (domain.lifecycle.Case): $1 is the id, then these in this order
+UPDATE_CASE_FIELDS = ("status", "level", "assigned_unit", "assignee", "accept_due", "resolve_due", "due_at", "overdue",
+                      "escalations", "reopen_count", "resolved_by", "resolved_at", "resolution", "referral_court",
+                      "merged_into", "closed_at", "updated_at")
+UPDATE_CASE = ("update cases set " + ", ".join(f"{name} = ${n}" for n, name in enumerate(UPDATE_CASE_FIELDS, 2))
+               + " where id = $1 returning *")
 
 RAISE_REPORT_COUNT = """
 update cases set report_count = report_count + $2, updated_at = $3 where id = $1 returning *
@@ -90,8 +98,10 @@ for update skip locked
 """
 
 DB_NOW = "select now()"
+# a cached generic plan cannot see the search text or the filters' selectivity (bench/README.md)
+FORCE_CUSTOM_PLAN = "set local plan_cache_mode = force_custom_plan"
 
-# list: fragments joined by the repository; every value is a $n parameter
+# list: fragments joined by list_cases_sql() and Open311's list; every value is a $n parameter
 LIST_SELECT = "select * from cases"
 LIST_ORDER = " order by created_at desc, id desc limit {limit}"
 # what authz.can_view allows: the area scopes (authz.scopes), the reporter's own cases, the assignee's
@@ -110,3 +120,64 @@ F_CURSOR = "(created_at, id) < (${n}, ${m})"
 F_NUMBERS = "number = any(${n}::text[])"
 F_NOT_CATEGORY = "category <> all(${n}::text[])"
 F_UNTIL = "created_at <= ${n}"
+
+
+class Where:
+    """A list statement being built: fragments above joined by `and`, their values numbered $1, $2, ..."""
+
+    def __init__(self) -> None:
+        self.fragments: list[str] = []
+        self.args: list[Any] = []
+
+    def add(self, fragment: str, *values: Any) -> None:
+        """`fragment` names its one or two values {n} and {m}."""
+        names = {}
+        for key, value in zip(("n", "m"), values, strict=False):
+            self.args.append(value)
+            names[key] = len(self.args)
+        self.fragments.append(fragment.format(**names))
+
+    def sql(self, limit: int) -> str:
+        return LIST_SELECT + " where " + " and ".join(self.fragments) + LIST_ORDER.format(limit=limit)
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """The filters of GET /v1/cases; `text` is searched as typed (no wildcards), `cursor` is decoded."""
+
+    area: str | None = None
+    statuses: Sequence[str] = ()
+    categories: Sequence[str] = ()
+    severities: Sequence[str] = ()
+    overdue: bool | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    text: str | None = None
+    cursor: tuple[datetime, UUID] | None = None
+    limit: int = 20
+
+
+def list_cases_sql(f: CaseFilter, *, scopes: list[str], sub: str) -> tuple[str, list[Any]]:
+    """The statement and arguments of GET /v1/cases for a caller with these area scopes (authz.scopes) and subject:
+    one row more than `f.limit`, so that the page knows whether another follows (govkit.pagination.page)."""
+    where = Where()
+    where.add(F_VISIBLE, scopes, sub)
+    if f.area:
+        where.add(F_AREA, f.area)
+    if f.statuses:
+        where.add(F_STATUS, list(f.statuses))
+    if f.categories:
+        where.add(F_CATEGORY, list(f.categories))
+    if f.severities:
+        where.add(F_SEVERITY, list(f.severities))
+    if f.overdue is not None:
+        where.add(F_OVERDUE, f.overdue)
+    if f.created_from:
+        where.add(F_FROM, f.created_from)
+    if f.created_to:
+        where.add(F_TO, f.created_to)
+    if f.text:
+        where.add(F_TEXT, f.text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+    if f.cursor:
+        where.add(F_CURSOR, *f.cursor)
+    return where.sql(f.limit + 1), where.args

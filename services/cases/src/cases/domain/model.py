@@ -11,10 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Optional
+
+from gov_contracts import errors
+from gov_contracts.vocabulary import Level
+
+__all__ = ["Action", "IllegalAction", "Level", "OPEN", "Outcome", "RULES", "Status", "TERMINAL", "allowed_actions",
+           "transition"]
 
 
-class Status(str, Enum):
+class Status(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member)
     reported = "reported"
     accepted = "accepted"
     rejected = "rejected"
@@ -33,25 +38,7 @@ TERMINAL = frozenset({Status.rejected, Status.withdrawn, Status.closed, Status.m
 OPEN = frozenset(Status) - TERMINAL
 
 
-class Level(str, Enum):
-    grid = "grid"
-    village = "village"
-    town = "town"
-    county = "county"
-
-    @property
-    def rank(self) -> int:
-        return _LEVELS.index(self)
-
-    def up(self) -> Optional["Level"]:
-        i = self.rank
-        return _LEVELS[i + 1] if i + 1 < len(_LEVELS) else None
-
-
-_LEVELS = [Level.grid, Level.village, Level.town, Level.county]
-
-
-class Action(str, Enum):
+class Action(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member)
     accept = "accept"
     reject = "reject"
     withdraw = "withdraw"
@@ -70,7 +57,7 @@ class Action(str, Enum):
 _HANDLING = frozenset({Status.accepted, Status.dispatched, Status.in_progress, Status.reopened})
 
 # action -> (states it may start from, state it leads to; None = depends, see transition())
-RULES: dict[Action, tuple[frozenset[Status], Optional[Status]]] = {
+RULES: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.accept: (frozenset({Status.reported}), Status.accepted),
     Action.reject: (frozenset({Status.reported}), Status.rejected),
     Action.withdraw: (frozenset({Status.reported}), Status.withdrawn),
@@ -87,10 +74,15 @@ RULES: dict[Action, tuple[frozenset[Status], Optional[Status]]] = {
 }
 
 
-class IllegalAction(Exception):
+class IllegalAction(errors.IllegalAction):
+    """The case's state does not allow the action; `status`, `action` and `allowed` hold the enums (str values)."""
+
+    status: Status
+    action: Action
+
     def __init__(self, status: Status, action: Action, allowed: list[Action], why: str = ""):
-        self.status, self.action, self.allowed = status, action, allowed
-        super().__init__(why or f"cannot {action.value} a case that is {status.value}")
+        super().__init__(why or f"cannot {action.value} a case that is {status.value}", status=status,
+                         action=action, allowed=allowed)
 
 
 @dataclass(frozen=True)
@@ -105,9 +97,7 @@ def _applies(action: Action, status: Status, level: Level, category: str) -> boo
         return False
     if action is Action.escalate and level.up() is None:
         return False
-    if action is Action.refer and not category.startswith("dispute."):
-        return False
-    return True
+    return action is not Action.refer or category.startswith("dispute.")
 
 
 def allowed_actions(status: Status, level: Level, category: str) -> list[Action]:
@@ -115,7 +105,7 @@ def allowed_actions(status: Status, level: Level, category: str) -> list[Action]
 
 
 def transition(status: Status, action: Action, *, level: Level, category: str,
-               to_level: Optional[Level] = None) -> Outcome:
+               to_level: Level | None = None) -> Outcome:
     """The state and level after `action`, or IllegalAction naming what is allowed."""
     if not _applies(action, status, level, category):
         why = ""

@@ -1,0 +1,53 @@
+"""Use cases of the cases service that read, for a signed-in caller: one case, its timeline, the list.
+What a caller sees is authz.can_view; the list's SQL filter is its twin (queries.F_VISIBLE)."""
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+from cases import authz, queries, repository
+from cases.queries import CaseFilter
+from cases.repository import Connection
+from cases.service import CaseRef, Context
+from gov_contracts.errors import NotFound
+from govkit import pagination
+from govkit.auth import PERSONAL_DATA, Principal
+
+
+async def _visible(con: Connection, ref: CaseRef, principal: Principal) -> asyncpg.Record:
+    row = await repository.find(con, ref)
+    if row is None or not authz.can_view(principal, row):
+        raise NotFound(f"no case {ref}")
+    return row
+
+
+async def get_case(ctx: Context, ref: CaseRef, principal: Principal) -> tuple[asyncpg.Record, dict[str, Any] | None]:
+    """The case and, for a caller with personal_data:read, its reporter (the read is audited)."""
+    async with ctx.pool.acquire() as con:
+        row = await _visible(con, ref, principal)
+        if not principal.can(PERSONAL_DATA):
+            return row, None
+        async with con.transaction():
+            found = await con.fetchrow(queries.GET_REPORTER, row["id"])
+            if found is None:
+                return row, None
+            await con.execute(queries.AUDIT_PERSONAL_READ, row["id"], principal.sub, ["name", "phone", "parties"])
+    return row, dict(name=found["name"], phone=found["phone"], parties=found["parties"])
+
+
+async def timeline(ctx: Context, ref: CaseRef, principal: Principal) -> list[asyncpg.Record]:
+    """Every transition of the case and every step of the tasks it gave rise to, in order."""
+    async with ctx.pool.acquire() as con:
+        row = await _visible(con, ref, principal)
+        return list(await con.fetch(queries.TIMELINE, row["id"]))
+
+
+async def list_cases(ctx: Context, wanted: CaseFilter, principal: Principal) -> tuple[list[asyncpg.Record],
+                                                                                       str | None]:
+    """One page of the cases the caller sees, newest first, and the cursor of the next page (None at the end)."""
+    sql, args = queries.list_cases_sql(wanted, scopes=authz.scopes(principal), sub=principal.sub)
+    async with ctx.pool.acquire() as con, con.transaction():
+        await con.execute(queries.FORCE_CUSTOM_PLAN)
+        rows = await con.fetch(sql, *args)
+    return pagination.page(list(rows), wanted.limit)
