@@ -54,10 +54,10 @@ from govctl import areas as area_file  # noqa: E402
 from govctl.stack import Stack  # noqa: E402
 from govkit import db  # noqa: E402
 from govkit.auth import mint  # noqa: E402
-from volunteers import queries as Q  # noqa: E402
-from volunteers import service  # noqa: E402
+from gov_contracts.vocabulary import LOCAL_TZ  # noqa: E402
+from volunteers import queries, service  # noqa: E402
 from volunteers.config import DEFAULT_FILE as DISPATCH_FILE, SKILLS, load_dispatch  # noqa: E402
-from volunteers.domain import dispatch as D  # noqa: E402
+from volunteers.domain import dispatch  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SCHEMA = "volunteers"
@@ -115,14 +115,14 @@ def _uuid(rng: random.Random) -> uuid.UUID:
 
 
 def _local(day: date, hhmm: str) -> datetime:
-    return datetime.combine(day, dtime.fromisoformat(hhmm), D.LOCAL).astimezone(UTC)
+    return datetime.combine(day, dtime.fromisoformat(hhmm), LOCAL_TZ).astimezone(UTC)
 
 
 @dataclasses.dataclass
 class Population:
     now: datetime
     volunteers: list[tuple]  # rows for volunteers.volunteers (home_path and availability as text)
-    candidates: list[D.Candidate]
+    candidates: list[dispatch.Candidate]
     tasks: list[tuple]  # past and current tasks (grid_path as text)
     offers: list[tuple]
     assignments: list[tuple]
@@ -252,10 +252,10 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
         rows.append((v["id"], v["external_id"], None, v["name"], v["phone"], v["roles"], v["party_branch"],
                      v["home_grid"], v["home_grid"], v["skills"], json.dumps(v["availability"]), v["max_concurrent"],
                      v["active"], v["created_at"], v["created_at"]))
-        candidates.append(D.Candidate(
+        candidates.append(dispatch.Candidate(
             id=str(v["id"]), roles=tuple(v["roles"]), home_grid=v["home_grid"], skills=frozenset(v["skills"]),
-            availability=tuple(D.Window(w["weekday"], dtime.fromisoformat(w["start"]), dtime.fromisoformat(w["end"]))
-                               for w in v["availability"]),
+            availability=tuple(dispatch.Window(w["weekday"], dtime.fromisoformat(w["start"]),
+                                               dtime.fromisoformat(w["end"])) for w in v["availability"]),
             leave=tuple(on_leave.get(i, ())), max_concurrent=v["max_concurrent"], active=v["active"],
             load=load[i], hours_30d=float(hours[i]), offers_made=made[i], offers_accepted=accepted[i]))
     h30 = [float(hours[i]) for i in range(len(vols))]
@@ -331,8 +331,8 @@ class Failures:
 
 # -- phases ------------------------------------------------------------------------------------------------------
 
-def spec_of(t: dict, cfg, task_id: str, scope: str) -> D.TaskSpec:
-    return D.TaskSpec(id=task_id, task_type=t["task_type"], grid_id=t["grid_id"], window_start=t["window_start"],
+def spec_of(t: dict, cfg, task_id: str, scope: str) -> dispatch.TaskSpec:
+    return dispatch.TaskSpec(id=task_id, task_type=t["task_type"], grid_id=t["grid_id"], window_start=t["window_start"],
                       window_end=t["window_end"], required_skills=frozenset(skills_of(t, cfg)), scope=scope)
 
 
@@ -343,7 +343,7 @@ def phase_pure(pop: Population, defs: list[dict], cfg, args) -> tuple[dict, dict
     ranked_ids: dict[tuple[str, int], list[str]] = {}
     sort_t: list[float] = []
     for i, t in enumerate(defs[:5]):  # warm-up
-        D.rank(cands, spec_of(t, cfg, f"warm-{i}", "town"))
+        dispatch.rank(cands, spec_of(t, cfg, f"warm-{i}", "town"))
         sorted(cands, key=lambda c: c.id)
     for scope in ("town", "grid"):
         rank_t: list[float] = []
@@ -351,7 +351,7 @@ def phase_pure(pop: Population, defs: list[dict], cfg, args) -> tuple[dict, dict
         for i, t in enumerate(defs):
             spec = spec_of(t, cfg, f"pure-{i}", scope)
             t0 = time.perf_counter()
-            ranked = D.rank(cands, spec)
+            ranked = dispatch.rank(cands, spec)
             t1 = time.perf_counter()
             sorted(cands, key=lambda c: c.id)
             t2 = time.perf_counter()
@@ -417,12 +417,12 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
     con = await db.connect(dsn, SCHEMA)
     out: dict[str, Any] = {}
     try:
-        now = await con.fetchval(Q.DB_NOW)
+        now = await con.fetchval(queries.DB_NOW)
         rows = []
         async with con.transaction():
             for i, t in enumerate(defs):
                 rows.append(await con.fetchrow(
-                    Q.INSERT_TASK, uuid.uuid4(), t["task_type"], t["title"], t["grid_id"], t["window_start"],
+                    queries.INSERT_TASK, uuid.uuid4(), t["task_type"], t["title"], t["grid_id"], t["window_start"],
                     t["window_end"], skills_of(t, cfg), t["headcount"], t["urgent"], None, "manual",
                     f"bench-rank-{i}", None, now))
         for r in rows[:5]:  # warm-up (statements get prepared)
@@ -436,14 +436,14 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
                 ranked = await service.ranked_candidates(con, task, now)
                 t1 = time.perf_counter()
                 # the two parts of the same work, timed apart: the query (with asyncpg decoding the rows) ...
-                got = await con.fetch(Q.CANDIDATES, service.scope_path(task["grid_id"], scope), now,
+                got = await con.fetch(queries.CANDIDATES, dispatch.scope_area(task["grid_id"], scope), now,
                                       task["window_start"], task["window_end"], list(task["required_skills"]))
                 t2 = time.perf_counter()
                 # ... and the Python side: rows to Candidate objects, then rank
-                spec = D.TaskSpec(id=str(task["id"]), task_type=task["task_type"], grid_id=task["grid_id"],
+                spec = dispatch.TaskSpec(id=str(task["id"]), task_type=task["task_type"], grid_id=task["grid_id"],
                                   window_start=task["window_start"], window_end=task["window_end"],
                                   required_skills=frozenset(task["required_skills"]), scope=scope)
-                D.rank([service._candidate(x) for x in got], spec)
+                dispatch.rank([service.candidate(x) for x in got], spec)
                 t3 = time.perf_counter()
                 rank_t.append(t1 - t0)
                 query_t.append(t2 - t1)
@@ -480,10 +480,10 @@ async def explain_candidates(defs: list[dict], cfg, dsn: str) -> dict[str, str]:
     plans = {}
     try:
         t = defs[0]
-        await con.execute(f"prepare bench_candidates as {Q.CANDIDATES}")
+        await con.execute(f"prepare bench_candidates as {queries.CANDIDATES}")
         for scope in ("town", "grid"):
             skills = "{" + ",".join(skills_of(t, cfg)) + "}"
-            lit = (f"'{service.scope_path(t['grid_id'], scope)}', now(), '{t['window_start'].isoformat()}', "
+            lit = (f"'{dispatch.scope_area(t['grid_id'], scope)}', now(), '{t['window_start'].isoformat()}', "
                    f"'{t['window_end'].isoformat()}', '{skills}'")
             for mode in ("force_custom_plan", "force_generic_plan"):
                 await con.execute(f"set plan_cache_mode = {mode}")
@@ -616,8 +616,8 @@ async def phase_single(st: Stack, defs: list[dict], token: str, dsn: str) -> dic
 
 
 async def phase_baseline(defs: list[dict], warm: list[dict], cfg, args, dsn: str) -> dict:
-    sql = Q.INSERT_TASK.replace("insert into tasks ", f"insert into {BASELINE_TABLE} ", 1)
-    assert sql != Q.INSERT_TASK, "the service's INSERT statement changed shape"
+    sql = queries.INSERT_TASK.replace("insert into tasks ", f"insert into {BASELINE_TABLE} ", 1)
+    assert sql != queries.INSERT_TASK, "the service's INSERT statement changed shape"
     pool = await asyncpg.create_pool(dsn, min_size=args.concurrency, max_size=args.concurrency,
                                      server_settings={"search_path": f"{SCHEMA},public"})
     try:
@@ -704,7 +704,7 @@ def report(res: dict) -> str:
     for scope in ("town", "grid"):
         lines.append(_row(f"dispatch.rank (pure), {scope} scope", _f(p[scope]["p50_ms"], 2), _f(p[scope]["p99_ms"], 2),
                           "", _f(p[scope]["eligible"]["p50"], 0)))
-    lines.append(_row(f"baseline sorted(candidates, key=id)", _f(sort["p50_ms"], 2), _f(sort["p99_ms"], 2), "", ""))
+    lines.append(_row("baseline sorted(candidates, key=id)", _f(sort["p50_ms"], 2), _f(sort["p99_ms"], 2), "", ""))
     lines.append(_row("ratio rank / sort, p50: town; grid", _f(p["town"]["ratio_p50_to_sort"]) + "x",
                       _f(p["grid"]["ratio_p50_to_sort"]) + "x", "", ""))
     lines += ["", _row("in the database (rows fetched p50)", "p50 ms", "p99 ms", "", "eligible p50"), "-" * 96]
@@ -791,7 +791,7 @@ def main(argv=None) -> None:
     say(f"generating {args.volunteers} volunteers over {len(grids)} grids with their history")
     t0 = time.monotonic()
     pop = generate(rng, grids, names, cfg, args, now)
-    today = now.astimezone(D.LOCAL).date()
+    today = now.astimezone(LOCAL_TZ).date()
     rank_defs = [task_def(rng, grids, names, cfg, today) for _ in range(args.rank_tasks)]
     warm = [task_def(rng, grids, names, cfg, today) for _ in range(args.warmup)]
     dispatch_defs = [task_def(rng, grids, names, cfg, today) for _ in range(args.tasks)]

@@ -3,7 +3,7 @@ across replicas, one task per case."""
 import asyncio
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,10 @@ from govkit import db
 from govkit.areas import on_area_upserted
 from govkit.settings import load as load_settings
 from volunteers import config as vconfig
-from volunteers import service
+from volunteers import registry, service
+from volunteers.context import Context
+from volunteers.domain.registry import NewVolunteer
+from volunteers.domain.tasks import NewTask
 
 ALL_WEEK = [{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)]
 
@@ -29,21 +32,21 @@ async def vctx(stack):
     settings = load_settings("volunteers", {"VOLUNTEERS_DATABASE_URL": stack.service_dsn("volunteers"),
                                             "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap})
     cfg = vconfig.configure(settings, {"VOLUNTEERS_OFFER_EXPIRY_S": "60"})
-    ctx = service.Context(pool=pool, config=cfg, pseudonym_key="k" * 40)
+    ctx = Context(pool=pool, config=cfg, pseudonym_key="k" * 40)
     yield ctx
     await pool.close()
 
 
 async def volunteer(ctx, grid, skills=("cleanup",), roles=("sanitation_worker",)):
     async with ctx.pool.acquire() as con, con.transaction():
-        return await service.register_volunteer(con, ctx, service.NewVolunteer(
+        return await registry.register_volunteer(con, ctx, NewVolunteer(
             name="测试", roles=list(roles), home_grid=grid, skills=list(skills), availability=ALL_WEEK,
             account_sub=f"sub-{uuid.uuid4().hex[:8]}"))
 
 
 def new_task(grid, **kw):
-    now = datetime.now(timezone.utc)
-    return service.NewTask(task_type=kw.pop("task_type", "sanitation_cleanup"), title="清理", grid_id=grid,
+    now = datetime.now(UTC)
+    return NewTask(task_type=kw.pop("task_type", "sanitation_cleanup"), title="清理", grid_id=grid,
                            window_start=now + timedelta(minutes=5), window_end=now + timedelta(minutes=65), **kw)
 
 
@@ -86,19 +89,19 @@ async def test_offers_expire_once_across_replicas(vctx):
 
 
 async def test_a_dispatched_case_makes_one_task_however_often_it_arrives(vctx):
-    service.CTX = vctx
+    handle = service.on_case_dispatched(vctx)
     case_id = str(uuid.uuid4())
     ev = CaseDispatched(case_id=case_id, number="CP-2026-999999", category="environment.sanitation",
                         severity="high", grid_id="changping.songlin.g02", status="dispatched", level="grid",
-                        occurred_at=datetime.now(timezone.utc), actor="gm", unit_level="grid",
+                        occurred_at=datetime.now(UTC), actor="gm", unit_level="grid",
                         unit_id="changping.songlin.g02", field_work_task_type="sanitation_cleanup")
     for _ in range(3):  # redelivered under different event ids (e.g. a republished outbox row)
         async with vctx.pool.acquire() as con, con.transaction():
-            await service.on_case_dispatched(con, ev, CloudEvent(type="gov.case.dispatched.v1", source="cases"))
+            await handle(con, ev, CloudEvent(type="gov.case.dispatched.v1", source="cases"))
     rows = await vctx.pool.fetch("select task_type, urgent, case_id from tasks where origin = 'case' and origin_ref = $1",
                                  case_id)
     assert len(rows) == 1 and rows[0]["task_type"] == "sanitation_cleanup" and rows[0]["urgent"]
     no_field_work = ev.model_copy(update={"case_id": str(uuid.uuid4()), "field_work_task_type": None})
     async with vctx.pool.acquire() as con, con.transaction():
-        await service.on_case_dispatched(con, no_field_work, CloudEvent(type="gov.case.dispatched.v1", source="cases"))
+        await handle(con, no_field_work, CloudEvent(type="gov.case.dispatched.v1", source="cases"))
     assert await vctx.pool.fetchval("select count(*) from tasks where origin_ref = $1", no_field_work.case_id) == 0

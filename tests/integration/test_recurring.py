@@ -9,16 +9,15 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
+from gov_contracts.vocabulary import LOCAL_TZ
 from govctl import areas as area_file
 from govkit import db, settings
 from govkit.areas import on_area_upserted
 from govkit.auth import Principal
 from volunteers import config as vconfig
-from volunteers import queries as Q
-from volunteers import recurring as R
-from volunteers import registry_import as RI
-from volunteers import service
-from volunteers.domain.dispatch import LOCAL
+from volunteers import queries, recurring, registry, registry_import, service
+from volunteers.context import Context
+from volunteers.domain.registry import NewVolunteer
 
 SCHEDULE_GRID = "changping.changping_community.g08"
 PAIRING_GRID = "changping.zhongguping.g08"
@@ -41,7 +40,7 @@ async def ctx(vpool):
             await on_area_upserted(con, e, None)
     cfg = vconfig.configure(settings.load("volunteers", {
         "VOLUNTEERS_DATABASE_URL": "postgresql://unused", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}), {})
-    c = service.Context(pool=vpool, config=cfg, pseudonym_key="k" * 40)
+    c = Context(pool=vpool, config=cfg, pseudonym_key="k" * 40)
     yield c
     # leave nothing active behind for the services the end-to-end tests start on the same database
     await vpool.execute("update schedules set active = false where grid_id = $1", SCHEDULE_GRID)
@@ -49,14 +48,14 @@ async def ctx(vpool):
 
 
 def next_monday_midnight(weeks_ahead: int = 4) -> datetime:
-    today = datetime.now(LOCAL).date()
+    today = datetime.now(LOCAL_TZ).date()
     monday = today + timedelta(days=(7 - today.weekday()) % 7 + 7 * weeks_ahead)
-    return datetime.combine(monday, time(0, 0), LOCAL)
+    return datetime.combine(monday, time(0, 0), LOCAL_TZ)
 
 
 async def meal_schedule(ctx, **kw):
     async with ctx.pool.acquire() as con:
-        return await R.create_schedule(con, ctx, R.NewSchedule(**{
+        return await recurring.create_schedule(con, ctx, recurring.NewSchedule(**{
             "name": "爱心食堂午餐送餐", "task_type": "meal_delivery", "grid_id": SCHEDULE_GRID,
             "weekdays": [0, 1, 2, 3, 4], "start_time": time(11, 0), "duration_minutes": 60, "headcount": 2,
             "beneficiary_refs": ["household_lc01", "household_lc02"], **kw}))
@@ -72,35 +71,35 @@ async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpoo
     now = next_monday_midnight()  # a fixed future Monday 00:00 CST: the horizon holds Monday to Friday 11:00
     days = [now.date() + timedelta(days=i) for i in range(5)]
     attempts = []  # (day, created) of each claim attempt on this test's schedule (others may be in the database)
-    claim = R._claim_occurrence
+    claim = recurring._claim_occurrence
 
     async def spy(ctx_, sched, day, *a):
         created = await claim(ctx_, sched, day, *a)
         if sched["id"] == s["id"]:
             attempts.append((day, created))
         return created
-    monkeypatch.setattr(R, "_claim_occurrence", spy)
+    monkeypatch.setattr(recurring, "_claim_occurrence", spy)
 
     def created_days():
         return sorted(d for d, created in attempts if created)
 
     # the worst case: every replica read the claims before any was made, so all three race for every occurrence
     with monkeypatch.context() as m:
-        m.setattr(Q, "SCHEDULE_RUNS_FROM", "select null::uuid as schedule_id, null::date as occurs_on "
+        m.setattr(queries, "SCHEDULE_RUNS_FROM", "select null::uuid as schedule_id, null::date as occurs_on "
                                            "where $1::date is null")
-        await asyncio.gather(*(R.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
+        await asyncio.gather(*(recurring.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
     assert len(attempts) == 15 and created_days() == days  # 3 generators x 5 occurrences; one task each
 
     tasks = await schedule_tasks(vpool, s["id"])
     assert [t["origin_ref"] for t in tasks] == [f"{s['id']}:{d.isoformat()}" for d in days]
-    assert [t["window_start"] for t in tasks] == [datetime.combine(d, time(11, 0), LOCAL) for d in days]
+    assert [t["window_start"] for t in tasks] == [datetime.combine(d, time(11, 0), LOCAL_TZ) for d in days]
     assert all(t["window_end"] - t["window_start"] == timedelta(minutes=60) for t in tasks)
     assert {(t["task_type"], t["grid_id"], t["headcount"]) for t in tasks} == {("meal_delivery", SCHEDULE_GRID, 2)}
     assert {tuple(t["required_skills"]) for t in tasks} == {("meal_delivery",)}  # the task type's default
     assert {t["beneficiary_ref"] for t in tasks} == {"household_lc01,household_lc02"}
     runs = await vpool.fetch("select occurs_on, task_id from schedule_runs where schedule_id = $1 order by occurs_on",
                              s["id"])
-    assert [(r["occurs_on"], r["task_id"]) for r in runs] == [(t["window_start"].astimezone(LOCAL).date(), t["id"])
+    assert [(r["occurs_on"], r["task_id"]) for r in runs] == [(t["window_start"].astimezone(LOCAL_TZ).date(), t["id"])
                                                               for t in tasks]
     # each task announced once in the outbox
     created = await vpool.fetchval("select count(*) from outbox where event_type = 'gov.task.created.v1' "
@@ -109,12 +108,12 @@ async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpoo
 
     # again, concurrently: the claimed occurrences are not even tried
     attempts.clear()
-    await asyncio.gather(*(R.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
+    await asyncio.gather(*(recurring.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
     assert attempts == [] and len(await schedule_tasks(vpool, s["id"])) == 5
 
     # belt and braces: even with the claims lost, the tasks' unique origin keeps one task per occurrence
     await vpool.execute("delete from schedule_runs where schedule_id = $1", s["id"])
-    await asyncio.gather(*(R.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
+    await asyncio.gather(*(recurring.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
     assert sorted({d for d, _ in attempts}) == days and created_days() == []
     assert len(await schedule_tasks(vpool, s["id"])) == 5
     assert await vpool.fetchval("select count(*) from schedule_runs where schedule_id = $1 and task_id is not null",
@@ -122,7 +121,7 @@ async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpoo
 
     # a day later the horizon has moved by a day: the next Monday only
     attempts.clear()
-    await asyncio.gather(*(R.generate_schedule_tasks(ctx, now=now + timedelta(days=1)) for _ in range(3)))
+    await asyncio.gather(*(recurring.generate_schedule_tasks(ctx, now=now + timedelta(days=1)) for _ in range(3)))
     assert created_days() == [days[0] + timedelta(days=7)]
     assert len(await schedule_tasks(vpool, s["id"])) == 6
 
@@ -130,28 +129,28 @@ async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpoo
 async def test_occurrences_respect_weekdays_start_time_and_inactive_schedules(ctx, vpool):
     s = await meal_schedule(ctx, weekdays=[2, 5], start_time=time(9, 30), required_skills=[])
     wednesday_10 = next_monday_midnight() + timedelta(days=2, hours=10)  # Wednesday 09:30 has passed
-    assert await R.generate_schedule_tasks(ctx, now=wednesday_10) >= 2
+    assert await recurring.generate_schedule_tasks(ctx, now=wednesday_10) >= 2
     tasks = await schedule_tasks(vpool, s["id"])
-    starts = [t["window_start"].astimezone(LOCAL) for t in tasks]
+    starts = [t["window_start"].astimezone(LOCAL_TZ) for t in tasks]
     assert [(d.weekday(), d.time()) for d in starts] == [(5, time(9, 30)), (2, time(9, 30))]
     assert starts[1].date() == (wednesday_10 + timedelta(days=7)).date()
     assert tasks[0]["required_skills"] == []
 
     await vpool.execute("update schedules set active = false where id = $1", s["id"])
-    await R.generate_schedule_tasks(ctx, now=wednesday_10 + timedelta(days=7))
+    await recurring.generate_schedule_tasks(ctx, now=wednesday_10 + timedelta(days=7))
     assert len(await schedule_tasks(vpool, s["id"])) == 2
 
 
 async def register(ctx, sub, grid=PAIRING_GRID):
     async with ctx.pool.acquire() as con, con.transaction():
-        return await service.register_volunteer(con, ctx, service.NewVolunteer(
+        return await registry.register_volunteer(con, ctx, NewVolunteer(
             name=f"帮扶志愿者{sub}", roles=["public_service_worker"], home_grid=grid, skills=["elderly_care"],
             availability=ALL_WEEK, account_sub=sub))
 
 
 async def pair(ctx, volunteer_id, household, first_visit_on=None, every_days=7, grid=PAIRING_GRID):
     async with ctx.pool.acquire() as con, con.transaction():
-        return await R.create_pairing(con, ctx, R.NewPairing(
+        return await recurring.create_pairing(con, ctx, recurring.NewPairing(
             volunteer_id=volunteer_id, household_ref=household, household_name="王奶奶", grid_id=grid,
             every_days=every_days, first_visit_on=first_visit_on))
 
@@ -166,10 +165,10 @@ async def test_a_due_pairing_gets_one_visit_and_a_completed_visit_moves_it_on(ct
     v = await register(ctx, sub, grid=VISIT_GRID)
     household = f"household_{uuid.uuid4().hex[:8]}"
     p = await pair(ctx, v["id"], household, grid=VISIT_GRID)
-    today = R.local_today(await vpool.fetchval("select now()"))
+    today = recurring.local_today(await vpool.fetchval("select now()"))
     assert p["next_due"] == today
 
-    counts = await asyncio.gather(*(R.generate_pairing_visits(ctx) for _ in range(3)))
+    counts = await asyncio.gather(*(recurring.generate_pairing_visits(ctx) for _ in range(3)))
     (task,) = await visits(vpool, p["id"])
     assert sum(counts) >= 1  # other pairings in the database may be due as well
     assert task["origin_ref"] == f"{p['id']}:{today.isoformat()}"
@@ -179,7 +178,7 @@ async def test_a_due_pairing_gets_one_visit_and_a_completed_visit_moves_it_on(ct
     payloads = [json.loads(bytes(r["payload"])) for r in
                 await vpool.fetch("select payload from outbox where key = $1", str(task["id"]))]
     assert payloads and all("王奶奶" not in json.dumps(x, ensure_ascii=False) for x in payloads)
-    await asyncio.gather(*(R.generate_pairing_visits(ctx) for _ in range(3)))
+    await asyncio.gather(*(recurring.generate_pairing_visits(ctx) for _ in range(3)))
     assert len(await visits(vpool, p["id"])) == 1
 
     # the paired volunteer (the only one in the grid) is offered the visit, accepts, checks in and out
@@ -190,7 +189,7 @@ async def test_a_due_pairing_gets_one_visit_and_a_completed_visit_moves_it_on(ct
     await service.check_in(ctx, task["id"], me)
     await service.check_out(ctx, task["id"], me)
 
-    await asyncio.gather(*(R.generate_pairing_visits(ctx) for _ in range(3)))
+    await asyncio.gather(*(recurring.generate_pairing_visits(ctx) for _ in range(3)))
     moved = await vpool.fetchrow("select * from pairings where id = $1", p["id"])
     assert moved["next_due"] == today + timedelta(days=7) and moved["last_visit_at"] is not None
     assert len(await visits(vpool, p["id"])) == 1  # the next visit is not due yet
@@ -198,7 +197,7 @@ async def test_a_due_pairing_gets_one_visit_and_a_completed_visit_moves_it_on(ct
 
 async def test_overdue_pairings_are_listed_until_visited(ctx, vpool):
     v = await register(ctx, f"pair-{uuid.uuid4().hex[:8]}")
-    today = R.local_today(await vpool.fetchval("select now()"))
+    today = recurring.local_today(await vpool.fetchval("select now()"))
     late = await pair(ctx, v["id"], f"household_{uuid.uuid4().hex[:8]}", first_visit_on=today - timedelta(days=3))
     due_today = await pair(ctx, v["id"], f"household_{uuid.uuid4().hex[:8]}")
     later = await pair(ctx, v["id"], f"household_{uuid.uuid4().hex[:8]}", first_visit_on=today + timedelta(days=5))
@@ -206,7 +205,7 @@ async def test_overdue_pairings_are_listed_until_visited(ctx, vpool):
 
     async def listed(**kw):
         async with vpool.acquire() as con:
-            rows = await R.list_pairings(con, areas=[PAIRING_GRID], today=today, limit=500, **kw)
+            rows = await recurring.list_pairings(con, areas=[PAIRING_GRID], today=today, limit=500, **kw)
         return {r["id"]: r for r in rows if r["id"] in mine}
 
     assert set(await listed(overdue=True)) == {late["id"]}
@@ -215,7 +214,7 @@ async def test_overdue_pairings_are_listed_until_visited(ctx, vpool):
     assert [everything[i]["overdue"] for i in (late["id"], due_today["id"], later["id"])] == [True, False, False]
 
     # the overdue one and today's get a visit at once (due by tomorrow); the one in five days does not
-    await R.generate_pairing_visits(ctx)
+    await recurring.generate_pairing_visits(ctx)
     assert len(await visits(vpool, late["id"])) == 1 and len(await visits(vpool, due_today["id"])) == 1
     assert await visits(vpool, later["id"]) == []
     (visit,) = await visits(vpool, late["id"])
@@ -227,13 +226,13 @@ async def test_overdue_pairings_are_listed_until_visited(ctx, vpool):
     # completed: no longer overdue even before the generator moves next_due on
     await vpool.execute("update tasks set status = 'completed' where id = $1", visit["id"])
     assert late["id"] not in await listed(overdue=True)
-    await R.generate_pairing_visits(ctx)
+    await recurring.generate_pairing_visits(ctx)
     moved = await vpool.fetchrow("select next_due from pairings where id = $1", late["id"])
     assert moved["next_due"] == today + timedelta(days=7)
 
     # scope: another village's staff do not see them
     async with vpool.acquire() as con:
-        assert not {r["id"] for r in await R.list_pairings(con, areas=["changping.kongjiafan"], today=today)} & mine
+        assert not {r["id"] for r in await recurring.list_pairings(con, areas=["changping.kongjiafan"], today=today)} & mine
 
 
 async def test_import_inserts_good_rows_in_savepoints_and_is_idempotent(ctx, vpool):
@@ -245,9 +244,9 @@ async def test_import_inserts_good_rows_in_savepoints_and_is_idempotent(ctx, vpo
              f"D{tag},丁,volunteer,changping.kongjiafan.g06,taken-{tag},",
              f"E{tag},戊,volunteer,changping.kongjiafan.g06,taken-{tag}x,"]
     await register(ctx, f"taken-{tag}x", grid="changping.kongjiafan.g06")  # E's account is registered already
-    rows = RI.parse_csv("\n".join([head, *lines]).encode())
+    rows = registry_import.parse_csv("\n".join([head, *lines]).encode())
     va = Principal(sub="va", roles=["village_admin"], areas=["changping.kongjiafan"])
-    report = await RI.import_rows(ctx, rows, va)
+    report = await registry_import.import_rows(ctx, rows, va)
     assert (report["created"], report["skipped"], report["failed"]) == (2, 0, 3)
     assert [(e["line"], e["field"]) for e in report["errors"]] == [(3, "home_grid"), (4, "home_grid"),
                                                                    (6, "account_sub")]
@@ -259,7 +258,7 @@ async def test_import_inserts_good_rows_in_savepoints_and_is_idempotent(ctx, vpo
     assert await vpool.fetchval("select count(*) from outbox where event_type = 'gov.volunteer.registered.v2' "
                                 "and key = any($1::text[])", list(ids.values())) == 2
 
-    again = await RI.import_rows(ctx, RI.parse_csv("\n".join([head, *lines]).encode()), va)
+    again = await registry_import.import_rows(ctx, registry_import.parse_csv("\n".join([head, *lines]).encode()), va)
     assert (again["created"], again["skipped"], again["failed"]) == (0, 2, 3)
     assert {r["external_id"]: r["id"] for r in again["rows"] if r["status"] == "exists"} == ids
     assert await vpool.fetchval("select count(*) from volunteers where external_id like $1", f"%{tag}") == 2

@@ -1,14 +1,24 @@
 """Eligibility and ranking, table-driven, with the exact expected order."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, time, timedelta
 
 import pytest
 
-from volunteers.domain.dispatch import (LOCAL, Candidate, TaskSpec, Window, available, ineligibility, proximity, rank,
-                                        role_fit, widen)
+from gov_contracts.vocabulary import LOCAL_TZ
+from volunteers.domain.dispatch import (
+    Candidate,
+    TaskSpec,
+    Window,
+    available,
+    ineligibility,
+    proximity,
+    rank,
+    role_fit,
+    widen,
+)
 
 WEEKDAYS = tuple(Window(d, time(8), time(18)) for d in range(5))
 # Tuesday 2026-12-01, 10:00-11:00 China Standard Time
-START = datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL)
+START = datetime(2026, 12, 1, 10, 0, tzinfo=LOCAL_TZ)
 END = START + timedelta(hours=1)
 GRID = "changping.kongjiafan.g03"
 

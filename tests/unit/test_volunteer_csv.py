@@ -4,6 +4,7 @@ import csv
 import pytest
 
 from volunteers import registry_import as RI
+from volunteers.api import import_routes
 
 HEADER = ",".join(RI.COLUMNS)
 GOOD = ("KJF-001,张建国,13912345678,party_member|mediator,长坪镇机关第一党支部,changping.kongjiafan.g03,"
@@ -131,9 +132,9 @@ def test_a_row_with_more_values_than_columns_is_refused():
 
 @pytest.mark.parametrize("data,status,field,message", [
     (b"", 422, "header", "empty"),
-    ("external_id,name,roles,home_grid,nickname\n".encode(), 422, "header", "unknown column 'nickname'"),
-    ("external_id,name,roles\n".encode(), 422, "header", "missing column(s) home_grid"),
-    ("external_id,name,name,roles,home_grid\n".encode(), 422, "header", "appears twice"),
+    (b"external_id,name,roles,home_grid,nickname\n", 422, "header", "unknown column 'nickname'"),
+    (b"external_id,name,roles\n", 422, "header", "missing column(s) home_grid"),
+    (b"external_id,name,name,roles,home_grid\n", 422, "header", "appears twice"),
     ("external_id,name,roles,home_grid\nK1,张".encode("gbk"), 422, "body", "not UTF-8"),
     (b"x" * (RI.MAX_BYTES + 1), 413, "body", "2 MiB"),
 ])
@@ -141,7 +142,7 @@ def test_file_level_refusals(data, status, field, message):
     with pytest.raises(RI.FileError) as e:
         RI.parse_csv(data)
     assert (e.value.status, e.value.field) == (status, field) and message in e.value.message
-    problem = e.value.problem()
+    problem = import_routes.file_problem(e.value)
     assert problem.status == status and problem.extra["errors"][0]["field"] == field
 
 

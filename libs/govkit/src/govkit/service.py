@@ -42,6 +42,9 @@ class ServiceSpec:
     description: str
     migrations_dir: Path
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # event type -> a function making its handler from the running app, for handlers that need the service's
+    # pool, configuration or settings; called once the pool exists, before the consumer starts
+    handler_factories: dict[str, Callable[[FastAPI], Handler]] = field(default_factory=dict)
     topics: list[str] = field(default_factory=list)  # besides the areas topic
     routers: list[APIRouter] = field(default_factory=list)
     on_start: Optional[Callable[[FastAPI], Awaitable[None]]] = None
@@ -54,8 +57,13 @@ class ServiceSpec:
     def migrations(self) -> list[migrate.Migration]:
         return migrate.service_migrations(self.migrations_dir)
 
-    def all_handlers(self) -> dict[str, Handler]:
-        return {**areas.HANDLERS, **self.handlers}
+    def all_handlers(self, app: FastAPI) -> dict[str, Handler]:
+        built = {event_type: make(app) for event_type, make in self.handler_factories.items()}
+        return {**areas.HANDLERS, **self.handlers, **built}
+
+    def handled_types(self) -> list[str]:
+        """The event types the service applies (the others on its topics are skipped)."""
+        return [*areas.HANDLERS, *self.handlers, *self.handler_factories]
 
     def all_topics(self) -> list[str]:
         return [T.AREAS, *[t for t in self.topics if t != T.AREAS]]
@@ -102,7 +110,7 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
         app.state.broker = broker
         app.state.broker_started = False
         consumer = EventConsumer(service=spec.name, group_id=spec.name, topics=spec.all_topics(),
-                                 pool=app.state.pool, producer=producer, handlers=spec.all_handlers(),
+                                 pool=app.state.pool, producer=producer, handlers=spec.all_handlers(app),
                                  max_attempts=s.consumer_max_attempts)
         consumer.attach(broker)
         monitor = ConsumerMonitor(consumer, interval=s.consumer_lag_interval_s, stall_after=s.consumer_stall_after_s)

@@ -1,20 +1,41 @@
 """Wiring of the volunteers service: registry, dispatch, timers, and tasks from case events."""
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from gov_contracts import topics as T
+from gov_contracts import topics
+from govkit.consumer import Handler
 from govkit.service import ServiceSpec
 from volunteers import config, recurring, service
 from volunteers.api import import_routes, recurring_routes, routes
+from volunteers.context import Context
 
 log = logging.getLogger(__name__)
 
+PERIODIC: list[Callable[[Context], Awaitable[None]]] = [  # schedule and pairing generators register here
+    recurring.schedule_job,  # tasks of schedule occurrences within the horizon, once each (schedule_runs claim)
+    recurring.pairing_job,  # pairing visits due by tomorrow, once each; next_due advances after a visit
+]
+
+
+def context(app: FastAPI) -> Context:
+    """The one Context of the running service (app.state.volunteers), made on first use: the consumer's
+    handlers ask for it before on_start runs, the routes (api/deps.py) and the timers after."""
+    if getattr(app.state, "volunteers", None) is None:
+        app.state.volunteers = Context(pool=app.state.pool, config=app.state.config,
+                                       pseudonym_key=app.state.settings.pseudonym_key)
+    return app.state.volunteers
+
+
+def on_case_dispatched(app: FastAPI) -> Handler:
+    return service.on_case_dispatched(context(app))
+
 
 async def _timers(app: FastAPI) -> None:
-    ctx: service.Context = app.state.volunteers
+    ctx = context(app)
     while True:
         try:
             n = await service.expire_offers(ctx)
@@ -30,21 +51,15 @@ async def _timers(app: FastAPI) -> None:
 
 
 async def on_start(app: FastAPI) -> None:
-    app.state.volunteers = service.Context(pool=app.state.pool, config=app.state.config,
-                                           pseudonym_key=app.state.settings.pseudonym_key)
-    service.CTX = app.state.volunteers
+    context(app)
     app.state.periodic = list(PERIODIC)
     app.state.timer = asyncio.create_task(_timers(app))
 
 
 async def on_stop(app: FastAPI) -> None:
     app.state.timer.cancel()
+    app.state.volunteers = None  # its pool closes with this lifespan
 
-
-PERIODIC: list = [  # schedule and pairing generators register here
-    recurring.schedule_job,  # tasks of schedule occurrences within the horizon, once each (schedule_runs claim)
-    recurring.pairing_job,  # pairing visits due by tomorrow, once each; next_due advances after a visit
-]
 
 SPEC = ServiceSpec(
     name="volunteers",
@@ -52,8 +67,8 @@ SPEC = ServiceSpec(
     description="Registry of party members, grid managers, workers and volunteers; fair and fast dispatch of "
                 "field tasks with offers; schedules and pairings; hours and points.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
-    handlers={"gov.case.dispatched.v1": service.on_case_dispatched},
-    topics=[T.CASES],
+    handler_factories={"gov.case.dispatched.v1": on_case_dispatched},
+    topics=[topics.CASES],
     routers=[routes.router, import_routes.router, recurring_routes.router],  # + CSV import, schedules, pairings
     on_start=on_start,
     on_stop=on_stop,

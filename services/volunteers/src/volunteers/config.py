@@ -40,7 +40,7 @@ class DispatchConfig(BaseModel):
     case_task_window_hours: float = Field(gt=0)
 
     @model_validator(mode="after")
-    def _check(self) -> "DispatchConfig":
+    def _check(self) -> DispatchConfig:
         if "default" not in self.points:
             raise ValueError("points: needs a 'default' rule")
         for t in [*self.points, *self.default_skills]:
@@ -80,7 +80,7 @@ def load_dispatch(path: Path) -> DispatchConfig:
         return DispatchConfig.model_validate(raw)
     except OSError as e:
         raise ConfigError(f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
+    except yaml.YAMLError:
         raise ConfigError(f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: not valid YAML") from None
     except ValidationError as e:
         err = e.errors()[0]

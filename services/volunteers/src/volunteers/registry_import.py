@@ -22,16 +22,16 @@ import csv
 import io
 import re
 from dataclasses import dataclass, field
-from typing import Optional
 
 import asyncpg
 
+from gov_contracts.errors import InvalidInput
 from govkit.auth import Principal
 from govkit.inputs import AREA_ID_MAX
-from govkit.problems import Problem
-from volunteers import queries as Q
-from volunteers import service
+from volunteers import queries, registry
 from volunteers.config import ROLES, SKILLS
+from volunteers.context import Context
+from volunteers.domain.registry import AlreadyRegistered, NewVolunteer
 
 COLUMNS = ("external_id", "name", "phone", "roles", "party_branch", "home_grid", "skills", "availability",
            "max_concurrent", "account_sub", "active")
@@ -60,21 +60,17 @@ class RowError:
 @dataclass
 class ParsedRow:
     line: int
-    volunteer: Optional[service.NewVolunteer]  # None when the row has errors
+    volunteer: NewVolunteer | None  # None when the row has errors
     errors: list[RowError] = field(default_factory=list)
 
 
 class FileError(Exception):
-    """The file as a whole is refused (too large, not UTF-8, bad header)."""
+    """The file as a whole is refused (too large, not UTF-8, bad header); `status` is the HTTP status the
+    import route answers (api/import_routes.py)."""
 
     def __init__(self, status: int, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.status, self.field, self.message = status, field, message
-
-    def problem(self) -> Problem:
-        title = "Payload too large" if self.status == 413 else "Invalid request"
-        return Problem(self.status, title, f"{self.field}: {self.message}",
-                       errors=[{"field": self.field, "message": self.message}])
 
 
 # -- single fields ------------------------------------------------------------------------------------------------
@@ -147,7 +143,7 @@ def _bool(text: str) -> bool:
     raise ValueError(f"{text!r} is not true or false")
 
 
-def _text(value: str, limit: int, *, required: bool) -> Optional[str]:
+def _text(value: str, limit: int, *, required: bool) -> str | None:
     v = value.strip()
     if not v:
         if required:
@@ -172,7 +168,7 @@ def parse_row(line: int, rec: dict[str, str]) -> ParsedRow:
         except ValueError as e:
             errors.append(RowError(line, name, str(e)))
 
-    def phone(v: str) -> Optional[str]:
+    def phone(v: str) -> str | None:
         v = v.strip()
         if v and not PHONE_RE.match(v):
             raise ValueError(f"{v!r} is not a phone number")
@@ -217,7 +213,7 @@ def parse_row(line: int, rec: dict[str, str]) -> ParsedRow:
     take("active", _bool)
     if errors:
         return ParsedRow(line, None, errors)
-    return ParsedRow(line, service.NewVolunteer(**out))
+    return ParsedRow(line, NewVolunteer(**out))
 
 
 def parse_csv(data: bytes) -> list[ParsedRow]:
@@ -277,49 +273,65 @@ def parse_csv(data: bytes) -> list[ParsedRow]:
 
 # -- writing ------------------------------------------------------------------------------------------------------
 
-async def import_rows(ctx: service.Context, rows: list[ParsedRow], principal: Principal) -> dict:
+class _Report:
+    """The import's answer: counts, the errors by line and field, and every row's outcome."""
+
+    def __init__(self) -> None:
+        self.body: dict = {"created": 0, "skipped": 0, "failed": 0, "errors": [], "rows": []}
+
+    def failed(self, line: int, errs: list[RowError]) -> None:
+        self.body["failed"] += 1
+        self.body["errors"].extend(e.as_dict() for e in errs)
+        self.body["rows"].append({"line": line, "status": "error"})
+
+    def created(self, line: int, external_id: str | None, row: asyncpg.Record) -> None:
+        self.body["created"] += 1
+        self.body["rows"].append({"line": line, "status": "created", "id": str(row["id"]), "external_id": external_id})
+
+    def exists(self, line: int, external_id: str | None, visible_id: str | None) -> None:
+        self.body["skipped"] += 1
+        self.body["rows"].append({"line": line, "status": "exists", "external_id": external_id, "id": visible_id})
+
+
+async def _insert(con: asyncpg.Connection, ctx: Context, line: int,
+                  v: NewVolunteer) -> tuple[asyncpg.Record | None, asyncpg.Record | None, list[RowError]]:
+    """(created, existing, errors): the row inserted in its own savepoint; the row registered meanwhile by a
+    concurrent import of the same external_id; or why it was refused."""
+    try:
+        async with con.transaction():  # savepoint: a failing row leaves the others alone
+            return await registry.register_volunteer(con, ctx, v, field_prefix="row"), None, []
+    except (InvalidInput, AlreadyRegistered) as e:
+        field = e.field.removeprefix("row.")
+        if isinstance(e, AlreadyRegistered) and field == "external_id":  # a concurrent import got there first
+            return None, await con.fetchrow(queries.GET_VOLUNTEER_BY_EXTERNAL, v.external_id), []
+        return None, None, [RowError(line, field, e.message)]
+    except asyncpg.PostgresError as e:  # a constraint the parser did not foresee
+        return None, None, [RowError(line, "row", f"refused by the database: {e.__class__.__name__}")]
+
+
+async def import_rows(ctx: Context, rows: list[ParsedRow], principal: Principal) -> dict:
     """Insert the good rows, each in its own savepoint; the report lists every row."""
-    report: dict = {"created": 0, "skipped": 0, "failed": 0, "errors": [], "rows": []}
-
-    def fail(line: int, errs: list[RowError]) -> None:
-        report["failed"] += 1
-        report["errors"].extend(e.as_dict() for e in errs)
-        report["rows"].append({"line": line, "status": "error"})
-
+    report = _Report()
     async with ctx.pool.acquire() as con, con.transaction():
         ids = [r.volunteer.external_id for r in rows if r.volunteer is not None]
-        existing = {r["external_id"]: r for r in await con.fetch(Q.VOLUNTEERS_BY_EXTERNAL_IDS, ids)}
+        existing = {r["external_id"]: r for r in await con.fetch(queries.VOLUNTEERS_BY_EXTERNAL_IDS, ids)}
         for row in rows:
             v = row.volunteer
             if v is None:
-                fail(row.line, row.errors)
+                report.failed(row.line, row.errors)
                 continue
             if not principal.covers(v.home_grid):
-                fail(row.line, [RowError(row.line, "home_grid", f"{v.home_grid} is outside your area scope")])
+                report.failed(row.line, [RowError(row.line, "home_grid", f"{v.home_grid} is outside your area scope")])
                 continue
             old = existing.get(v.external_id)
             if old is None:
-                try:
-                    async with con.transaction():  # savepoint: a failing row leaves the others alone
-                        new = await service.register_volunteer(con, ctx, v, field_prefix="row")
-                except Problem as e:
-                    err = (e.extra.get("errors") or [{"field": "row", "message": e.detail}])[0]
-                    fld = err["field"].removeprefix("row.")
-                    if e.status == 409 and fld == "external_id":  # a concurrent import got there first
-                        old = await con.fetchrow(Q.GET_VOLUNTEER_BY_EXTERNAL, v.external_id)
-                    else:
-                        fail(row.line, [RowError(row.line, fld, err["message"])])
-                        continue
-                except asyncpg.PostgresError as e:  # a constraint the parser did not foresee
-                    fail(row.line, [RowError(row.line, "row", f"refused by the database: {e.__class__.__name__}")])
+                new, old, errors = await _insert(con, ctx, row.line, v)
+                if errors:
+                    report.failed(row.line, errors)
                     continue
-                else:
+                if new is not None:
                     existing[v.external_id] = new
-                    report["created"] += 1
-                    report["rows"].append({"line": row.line, "status": "created", "id": str(new["id"]),
-                                           "external_id": v.external_id})
+                    report.created(row.line, v.external_id, new)
                     continue
-            report["skipped"] += 1
-            report["rows"].append({"line": row.line, "status": "exists", "external_id": v.external_id,
-                                   "id": str(old["id"]) if principal.covers(old["home_grid"]) else None})
-    return report
+            report.exists(row.line, v.external_id, str(old["id"]) if principal.covers(old["home_grid"]) else None)
+    return report.body

@@ -1,225 +1,178 @@
-"""Use cases of the volunteers service: registry, tasks, the dispatch loop
-(offer, decline, expire, widen, unfilled), check-in/out with hours and points.
-Each runs in one transaction with its events in the outbox."""
+"""Use cases of tasks: create and dispatch (offer, widen, unfilled), answers to
+offers and their expiry, check-in/out with hours and points, cancellation,
+and the task reads. Each runs in one transaction: load, authorize, apply the
+rule of domain/tasks.py, save, and put its events in the outbox."""
 from __future__ import annotations
 
-import json
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
-from typing import Optional
+from typing import Any
 
 import asyncpg
 
-from gov_contracts import tasks as K
-from gov_contracts import volunteers as V
-from govkit import outbox, pseudonym
+from gov_contracts import tasks as task_events
+from gov_contracts.base import EventModel
+from gov_contracts.cases import CaseDispatched
+from gov_contracts.envelope import CloudEvent
+from gov_contracts.errors import Forbidden, NotFound
+from gov_contracts.vocabulary import Severity
+from govkit import outbox, pagination
 from govkit.auth import Principal
-from govkit.problems import Problem
-from volunteers import queries as Q
-from volunteers.config import VolunteersConfig
-from volunteers.domain import dispatch as D
+from govkit.consumer import Handler
+from volunteers import access, queries
+from volunteers.context import Context
+from volunteers.domain import dispatch, tasks
+from volunteers.domain.tasks import NewTask
 
 SOURCE = "volunteers"
-TERMINAL = frozenset({"completed", "cancelled", "unfilled"})
+Row = Mapping[str, Any]
 
 
-@dataclass
-class Context:
-    pool: asyncpg.Pool
-    config: VolunteersConfig
-    pseudonym_key: str
+# -- loading and saving ----------------------------------------------------------------------------------------
+
+def _task(row: Row) -> tasks.Task:
+    return tasks.Task(id=str(row["id"]), task_type=row["task_type"], grid_id=row["grid_id"], status=row["status"],
+                      scope_level=row["scope_level"], headcount=row["headcount"], urgent=row["urgent"],
+                      case_id=str(row["case_id"]) if row["case_id"] else None, filled_at=row["filled_at"])
 
 
-def vref(ctx: Context, volunteer_id) -> str:
-    return pseudonym.ref(ctx.pseudonym_key, "volunteer", str(volunteer_id))
+async def _counts(con: asyncpg.Connection, task_id: Any) -> tasks.Counts:
+    r = await con.fetchrow(queries.TASK_COUNTS, task_id)
+    return tasks.Counts(assigned=r["assigned"], completed=r["completed"], pending=r["pending"])
 
 
-def _problem(status: int, field: str, msg: str) -> Problem:
-    return Problem(status, "Invalid request", f"{field}: {msg}", errors=[{"field": field, "message": msg}])
+async def _save(con: asyncpg.Connection, task: tasks.Task, now: datetime) -> asyncpg.Record:
+    return await con.fetchrow(queries.SET_TASK_STATUS, uuid.UUID(task.id), task.status, task.scope_level, now,
+                              task.filled_at)
 
 
-# -- registry ---------------------------------------------------------------------------------------------------
-
-@dataclass
-class NewVolunteer:
-    name: str
-    roles: list[str]
-    home_grid: str
-    skills: list[str]
-    availability: list[dict]
-    phone: Optional[str] = None
-    party_branch: Optional[str] = None
-    max_concurrent: int = 2
-    active: bool = True
-    account_sub: Optional[str] = None
-    external_id: Optional[str] = None
+async def _publish(con: asyncpg.Connection, events: Sequence[EventModel], key: str) -> None:
+    for e in events:
+        await outbox.add(con, e, key=key, source=SOURCE)
 
 
-def _facts(ctx: Context, row, now) -> dict:
-    return dict(volunteer_ref=vref(ctx, row["id"]), roles=list(row["roles"]),
-                party_member="party_member" in row["roles"], home_grid=row["home_grid"], skills=list(row["skills"]),
-                active=row["active"], occurred_at=now)
+async def _now(con: asyncpg.Connection) -> datetime:
+    return await con.fetchval(queries.DB_NOW)
 
 
-async def register_volunteer(con, ctx: Context, new: NewVolunteer, *, field_prefix: str = "body") -> asyncpg.Record:
-    """Insert a volunteer (the caller holds the transaction)."""
-    if await con.fetchval(Q.AREA_KIND, new.home_grid) != "grid":
-        raise _problem(422, f"{field_prefix}.home_grid", f"{new.home_grid!r} is not a known grid")
-    now = await con.fetchval(Q.DB_NOW)
-    try:
-        row = await con.fetchrow(Q.INSERT_VOLUNTEER, uuid.uuid4(), new.external_id, new.account_sub, new.name,
-                                 new.phone, new.roles, new.party_branch, new.home_grid, new.skills,
-                                 new.availability, new.max_concurrent, new.active, now)
-    except asyncpg.UniqueViolationError as e:
-        field = "account_sub" if "account_sub" in str(e) else "external_id"
-        raise _problem(409, f"{field_prefix}.{field}", "already registered") from None
-    await outbox.add(con, V.VolunteerRegisteredV2(**_facts(ctx, row, now)), key=str(row["id"]), source=SOURCE)
-    return row
+# -- creating and dispatching ----------------------------------------------------------------------------------
 
-
-async def add_leave(con, volunteer_id, starts: datetime, ends: datetime, reason: Optional[str]) -> None:
-    await con.execute(Q.INSERT_LEAVE, volunteer_id, starts, ends, reason)
-
-
-# -- tasks ------------------------------------------------------------------------------------------------------
-
-@dataclass
-class NewTask:
-    task_type: str
-    title: str
-    grid_id: str
-    window_start: datetime
-    window_end: datetime
-    required_skills: Optional[list[str]] = None
-    headcount: int = 1
-    urgent: bool = False
-    beneficiary_ref: Optional[str] = None
-    origin: str = "manual"
-    origin_ref: Optional[str] = None
-    case_id: Optional[str] = None
-
-
-def _task_facts(ctx: Context, task, now, volunteer_id=None, note=None) -> dict:
-    return dict(task_id=str(task["id"]), task_type=task["task_type"], grid_id=task["grid_id"], status=task["status"],
-                case_id=str(task["case_id"]) if task["case_id"] else None, occurred_at=now,
-                volunteer_ref=vref(ctx, volunteer_id) if volunteer_id else None, note=note)
-
-
-async def _emit(con, ctx: Context, model, task, now, volunteer_id=None, note=None, **extra) -> None:
-    await outbox.add(con, model(**_task_facts(ctx, task, now, volunteer_id, note), **extra), key=str(task["id"]),
-                     source=SOURCE)
-
-
-async def create_task(con, ctx: Context, new: NewTask) -> Optional[asyncpg.Record]:
-    """Insert and dispatch; None when a task of the same origin exists already (idempotent)."""
-    if new.task_type not in ctx.config.dispatch.default_skills:
-        raise _problem(422, "body.task_type", f"unknown task type {new.task_type!r}")
-    if await con.fetchval(Q.AREA_KIND, new.grid_id) != "grid":
-        raise _problem(422, "body.grid_id", f"{new.grid_id!r} is not a known grid")
-    if new.window_end <= new.window_start:
-        raise _problem(422, "body.window_end", "must be after window_start")
-    skills = new.required_skills if new.required_skills is not None else ctx.config.dispatch.default_skills[new.task_type]
-    now = await con.fetchval(Q.DB_NOW)
-    task = await con.fetchrow(Q.INSERT_TASK, uuid.uuid4(), new.task_type, new.title, new.grid_id, new.window_start,
-                              new.window_end, skills, new.headcount, new.urgent, new.beneficiary_ref, new.origin,
-                              new.origin_ref, uuid.UUID(new.case_id) if new.case_id else None, now)
-    if task is None:
+async def create_task(con: asyncpg.Connection, ctx: Context, new: NewTask) -> asyncpg.Record | None:
+    """Insert and dispatch (the caller holds the transaction); None when a task of the same origin exists
+    already (idempotent)."""
+    default_skills = ctx.config.dispatch.default_skills
+    tasks.check_new_task(new, task_types=list(default_skills),
+                         grid_kind=await con.fetchval(queries.AREA_KIND, new.grid_id))
+    skills = new.required_skills if new.required_skills is not None else default_skills[new.task_type]
+    now = await _now(con)
+    row = await con.fetchrow(queries.INSERT_TASK, uuid.uuid4(), new.task_type, new.title, new.grid_id,
+                             new.window_start, new.window_end, skills, new.headcount, new.urgent, new.beneficiary_ref,
+                             new.origin, new.origin_ref, uuid.UUID(new.case_id) if new.case_id else None, now)
+    if row is None:
         return None
-    await _emit(con, ctx, K.TaskCreated, task, now, headcount=task["headcount"], urgent=task["urgent"],
-                window_start=task["window_start"], window_end=task["window_end"])
-    return await dispatch_task(con, ctx, task["id"])
+    task = _task(row)
+    await _publish(con, [tasks.event(task_events.TaskCreated, task, now, headcount=task.headcount,
+                                     urgent=task.urgent, window_start=row["window_start"],
+                                     window_end=row["window_end"])], task.id)
+    return await dispatch_task(con, ctx, row["id"])
 
 
-def _candidate(r) -> D.Candidate:
-    windows = tuple(D.Window(int(w["weekday"]), time.fromisoformat(w["start"]), time.fromisoformat(w["end"]))
+async def create_manual_task(ctx: Context, new: NewTask) -> asyncpg.Record:
+    """A task made by staff; a replay of the same Idempotency-Key (origin_ref) answers the task made first."""
+    async with ctx.pool.acquire() as con, con.transaction():
+        row = await create_task(con, ctx, new)
+        if row is None:
+            row = await con.fetchrow(queries.TASK_BY_ORIGIN, new.origin, new.origin_ref)
+        return row
+
+
+def candidate(r: Row) -> dispatch.Candidate:
+    """A row of the CANDIDATES query as the ranking reads it."""
+    windows = tuple(dispatch.Window(int(w["weekday"]), time.fromisoformat(w["start"]), time.fromisoformat(w["end"]))
                     for w in r["availability"])
     leave = tuple((datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in r["leave"])
-    return D.Candidate(id=str(r["id"]), roles=tuple(r["roles"]), home_grid=r["home_grid"], skills=frozenset(r["skills"]),
-                       availability=windows, leave=leave, max_concurrent=r["max_concurrent"], active=r["active"],
-                       load=r["load"], hours_30d=float(r["hours_30d"]), offers_made=r["offers_made"],
-                       offers_accepted=r["offers_accepted"])
+    return dispatch.Candidate(id=str(r["id"]), roles=tuple(r["roles"]), home_grid=r["home_grid"],
+                              skills=frozenset(r["skills"]), availability=windows, leave=leave,
+                              max_concurrent=r["max_concurrent"], active=r["active"], load=r["load"],
+                              hours_30d=float(r["hours_30d"]), offers_made=r["offers_made"],
+                              offers_accepted=r["offers_accepted"])
 
 
-def scope_path(grid_id: str, scope: str) -> str:
-    parts = grid_id.split(".")
-    return ".".join(parts[: {"grid": 3, "village": 2, "town": 1}[scope]])
-
-
-async def ranked_candidates(con, task, now) -> list[D.Candidate]:
-    excluded = frozenset(str(r["volunteer_id"]) for r in await con.fetch(Q.EXCLUDED, task["id"]))
-    spec = D.TaskSpec(id=str(task["id"]), task_type=task["task_type"], grid_id=task["grid_id"],
-                      window_start=task["window_start"], window_end=task["window_end"],
-                      required_skills=frozenset(task["required_skills"]), scope=task["scope_level"], excluded=excluded)
-    rows = await con.fetch(Q.CANDIDATES, scope_path(task["grid_id"], task["scope_level"]), now,
+async def ranked_candidates(con: asyncpg.Connection, task: Row, now: datetime) -> list[dispatch.Candidate]:
+    excluded = frozenset(str(r["volunteer_id"]) for r in await con.fetch(queries.EXCLUDED, task["id"]))
+    spec = dispatch.TaskSpec(id=str(task["id"]), task_type=task["task_type"], grid_id=task["grid_id"],
+                             window_start=task["window_start"], window_end=task["window_end"],
+                             required_skills=frozenset(task["required_skills"]), scope=task["scope_level"],
+                             excluded=excluded)
+    rows = await con.fetch(queries.CANDIDATES, dispatch.scope_area(task["grid_id"], task["scope_level"]), now,
                            task["window_start"], task["window_end"], list(task["required_skills"]))
-    return D.rank([_candidate(r) for r in rows], spec)
+    return dispatch.rank([candidate(r) for r in rows], spec)
 
 
-async def dispatch_task(con, ctx: Context, task_id) -> asyncpg.Record:
+def _expiry(ctx: Context, task: tasks.Task) -> timedelta:
+    return timedelta(seconds=ctx.config.urgent_expiry_s if task.urgent else ctx.config.expiry_s)
+
+
+async def dispatch_task(con: asyncpg.Connection, ctx: Context, task_id: Any) -> asyncpg.Record:
     """Offer the task to as many candidates as it still needs; widen or give up when nobody is left."""
-    task = await con.fetchrow(Q.GET_TASK_FOR_UPDATE, task_id)
-    if task["status"] in TERMINAL:
-        return task
-    now = await con.fetchval(Q.DB_NOW)
+    row = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, task_id)
+    if row["status"] in tasks.TERMINAL:
+        return row
+    now = await _now(con)
     while True:
-        counts = await con.fetchrow(Q.TASK_COUNTS, task_id)
-        needed = task["headcount"] - counts["assigned"] - counts["pending"]
+        task, counts = _task(row), await _counts(con, task_id)
+        needed = tasks.still_needed(task, counts)
         if needed <= 0:
-            return task
-        chosen = (await ranked_candidates(con, task, now))[:needed]
-        if chosen:
-            expiry = ctx.config.urgent_expiry_s if task["urgent"] else ctx.config.expiry_s
-            for i, c in enumerate(chosen):
-                offer = await con.fetchrow(Q.INSERT_OFFER, uuid.uuid4(), task_id, uuid.UUID(c.id), i + 1, now,
-                                           now + timedelta(seconds=expiry))
-                task = await con.fetchrow(Q.SET_TASK_STATUS, task_id, "offered", task["scope_level"], now, None)
-                await _emit(con, ctx, K.TaskOffered, task, now, c.id, expires_at=offer["expires_at"])
-            return task
-        if counts["pending"] > 0:
-            return task  # wait for the outstanding offers
-        wider = D.widen(task["scope_level"])
-        if wider is None:
-            task = await con.fetchrow(Q.SET_TASK_STATUS, task_id, "unfilled", task["scope_level"], now, None)
-            await _emit(con, ctx, K.TaskUnfilled, task, now,
-                        note=f"nobody eligible in the town ({counts['assigned']} of {task['headcount']} filled)")
-            return task
-        task = await con.fetchrow(Q.SET_TASK_STATUS, task_id, task["status"], wider, now, None)
+            return row
+        chosen = [c.id for c in (await ranked_candidates(con, row, now))[:needed]]
+        out = tasks.dispatch_step(task, counts, chosen, now, _expiry(ctx, task), ctx.vref)
+        for offer in out.offers:
+            await con.execute(queries.INSERT_OFFER, uuid.uuid4(), task_id, uuid.UUID(offer.volunteer_id), offer.rank,
+                              now, offer.expires_at)
+        if out.offers or out.task != task:
+            row = await _save(con, out.task, now)
+        await _publish(con, out.events, task.id)
+        if out.settled:
+            return row
 
 
-async def _volunteer_of(con, principal: Principal):
-    row = await con.fetchrow(Q.GET_VOLUNTEER_BY_SUB, principal.sub)
+# -- offers ----------------------------------------------------------------------------------------------------
+
+async def _volunteer_of(con: asyncpg.Connection, principal: Principal) -> asyncpg.Record:
+    row = await con.fetchrow(queries.GET_VOLUNTEER_BY_SUB, principal.sub)
     if row is None:
-        raise Problem(403, "Forbidden", "your account is not registered as a volunteer")
+        raise Forbidden("your account is not registered as a volunteer")
     return row
 
 
-async def respond(ctx: Context, offer_id: uuid.UUID, accept: bool, reason: Optional[str],
+async def respond(ctx: Context, offer_id: uuid.UUID, accept: bool, reason: str | None,
                   principal: Principal) -> asyncpg.Record:
+    """Accept or decline one of the caller's own offers; a decline passes the task on at once."""
     async with ctx.pool.acquire() as con, con.transaction():
         me = await _volunteer_of(con, principal)
-        offer = await con.fetchrow(Q.GET_OFFER, offer_id)
+        offer = await con.fetchrow(queries.GET_OFFER, offer_id)
         if offer is None or offer["volunteer_id"] != me["id"]:
-            raise Problem(404, "Not found", f"no offer {offer_id} for you")
-        task = await con.fetchrow(Q.GET_TASK_FOR_UPDATE, offer["task_id"])  # task first, then offer: one lock order
-        offer = await con.fetchrow(Q.GET_OFFER_FOR_UPDATE, offer_id)
-        if offer["status"] != "pending":
-            raise Problem(409, "Offer no longer open", f"the offer is {offer['status']}",
-                          type_="/problems/illegal-action", status_now=offer["status"], allowed_actions=[])
-        now = await con.fetchval(Q.DB_NOW)
+            raise NotFound(f"no offer {offer_id} for you")
+        # task first, then offer: one lock order everywhere
+        row = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, offer["task_id"])
+        offer = await con.fetchrow(queries.GET_OFFER_FOR_UPDATE, offer_id)
+        tasks.check_offer_open(offer["status"])
+        now = await _now(con)
+        task = _task(row)
         if accept:
-            offer = await con.fetchrow(Q.SET_OFFER, offer_id, "accepted", now, None)
-            await con.execute(Q.INSERT_ASSIGNMENT, task["id"], me["id"], now)
-            counts = await con.fetchrow(Q.TASK_COUNTS, task["id"])
-            full = counts["assigned"] >= task["headcount"]
-            task = await con.fetchrow(Q.SET_TASK_STATUS, task["id"], "assigned" if full else task["status"],
-                                      task["scope_level"], now, now if full else None)
-            await _emit(con, ctx, K.TaskAssigned, task, now, me["id"])
+            out = tasks.accept(task, await _counts(con, row["id"]), now, ctx.vref(me["id"]))
+            offer = await con.fetchrow(queries.SET_OFFER, offer_id, "accepted", now, None)
+            await con.execute(queries.INSERT_ASSIGNMENT, row["id"], me["id"], now)
+            await _save(con, out.task, now)
+            await _publish(con, out.events, task.id)
         else:
-            offer = await con.fetchrow(Q.SET_OFFER, offer_id, "declined", now, reason)
-            await _emit(con, ctx, K.TaskOfferDeclined, task, now, me["id"], note=reason)
-            await dispatch_task(con, ctx, task["id"])
+            out = tasks.decline(task, now, ctx.vref(me["id"]), reason)
+            offer = await con.fetchrow(queries.SET_OFFER, offer_id, "declined", now, reason)
+            await _publish(con, out.events, task.id)
+            await dispatch_task(con, ctx, row["id"])
         return offer
 
 
@@ -227,106 +180,145 @@ async def expire_offers(ctx: Context, *, batch: int = 50) -> int:
     """Pass expired offers on. Tasks are locked SKIP LOCKED, so each offer expires in one replica."""
     done = 0
     async with ctx.pool.acquire() as con, con.transaction():
-        now = await con.fetchval(Q.DB_NOW)
-        for r in await con.fetch(Q.TASKS_WITH_EXPIRED_OFFERS, now, batch):
-            task = await con.fetchrow(Q.GET_TASK, r["id"])
-            for offer in await con.fetch(Q.EXPIRED_OFFERS_OF, r["id"], now):
-                await con.execute(Q.SET_OFFER, offer["id"], "expired", now, "no answer in time")
-                await _emit(con, ctx, K.TaskOfferExpired, task, now, offer["volunteer_id"], note="no answer in time")
+        now = await _now(con)
+        for r in await con.fetch(queries.TASKS_WITH_EXPIRED_OFFERS, now, batch):
+            task = _task(await con.fetchrow(queries.GET_TASK, r["id"]))
+            for offer in await con.fetch(queries.EXPIRED_OFFERS_OF, r["id"], now):
+                out = tasks.expire(task, now, ctx.vref(offer["volunteer_id"]))
+                await con.execute(queries.SET_OFFER, offer["id"], "expired", now, tasks.EXPIRED_NOTE)
+                await _publish(con, out.events, task.id)
                 done += 1
             await dispatch_task(con, ctx, r["id"])
     return done
 
 
-_NEXT_STEP = {"assigned": "check-in", "in_progress": "check-out"}
+async def my_offers(ctx: Context, principal: Principal, status: str | None) -> list[asyncpg.Record]:
+    async with ctx.pool.acquire() as con:
+        me = await _volunteer_of(con, principal)
+        return await con.fetch(queries.OFFERS_OF_VOLUNTEER, me["id"], status)
 
 
-async def _my_assignment(con, task_id: uuid.UUID, principal: Principal, expected: str):
-    """(me, task, assignment), all locked, or a 404/409 problem naming the allowed step."""
+# -- check-in and check-out ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Mine:
+    volunteer: asyncpg.Record
+    task: asyncpg.Record
+    assignment: asyncpg.Record
+
+
+async def _my_assignment(con: asyncpg.Connection, task_id: uuid.UUID, principal: Principal, expected: str) -> _Mine:
+    """The caller's assignment on the task with both locked, or NotFound / IllegalAction naming the allowed step."""
     me = await _volunteer_of(con, principal)
-    task = await con.fetchrow(Q.GET_TASK_FOR_UPDATE, task_id)
-    a = await con.fetchrow(Q.GET_ASSIGNMENT_FOR_UPDATE, task_id, me["id"]) if task else None
+    task = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, task_id)
+    a = await con.fetchrow(queries.GET_ASSIGNMENT_FOR_UPDATE, task_id, me["id"]) if task else None
     if a is None:
-        raise Problem(404, "Not found", f"you have no assignment on task {task_id}")
-    if a["status"] != expected:
-        nxt = _NEXT_STEP.get(a["status"])
-        raise Problem(409, "Action not allowed in this state", f"the assignment is {a['status']}",
-                      type_="/problems/illegal-action", status_now=a["status"], allowed_actions=[nxt] if nxt else [])
-    return me, task, a
+        raise NotFound(f"you have no assignment on task {task_id}")
+    tasks.check_assignment(a["status"], expected)
+    return _Mine(me, task, a)
 
 
-async def check_in(ctx: Context, task_id: uuid.UUID, principal: Principal):
+async def check_in(ctx: Context, task_id: uuid.UUID, principal: Principal) -> asyncpg.Record:
     async with ctx.pool.acquire() as con, con.transaction():
-        me, task, a = await _my_assignment(con, task_id, principal, "assigned")
-        now = await con.fetchval(Q.DB_NOW)
-        a = await con.fetchrow(Q.CHECK_IN, task_id, me["id"], now)
-        task = await con.fetchrow(Q.SET_TASK_STATUS, task_id, "in_progress", task["scope_level"], now, task["filled_at"])
-        await _emit(con, ctx, K.TaskCheckedIn, task, now, me["id"])
+        mine = await _my_assignment(con, task_id, principal, "assigned")
+        now = await _now(con)
+        out = tasks.check_in(_task(mine.task), now, ctx.vref(mine.volunteer["id"]))
+        a = await con.fetchrow(queries.CHECK_IN, task_id, mine.volunteer["id"], now)
+        await _save(con, out.task, now)
+        await _publish(con, out.events, out.task.id)
         return a
 
 
-async def check_out(ctx: Context, task_id: uuid.UUID, principal: Principal):
+async def check_out(ctx: Context, task_id: uuid.UUID, principal: Principal) -> asyncpg.Record:
+    """Hours and points go to the ledger; the task completes with its last assignment."""
     async with ctx.pool.acquire() as con, con.transaction():
-        me, task, a = await _my_assignment(con, task_id, principal, "in_progress")
-        now = await con.fetchval(Q.DB_NOW)
-        raw = (now - a["checked_in_at"]).total_seconds() / 3600
-        hours = round(min(raw, ctx.config.dispatch.max_hours_per_task), 2)
-        points = ctx.config.dispatch.points_for(task["task_type"], hours)
-        a = await con.fetchrow(Q.CHECK_OUT, task_id, me["id"], now, Decimal(str(hours)), points)
-        await con.execute(Q.INSERT_LEDGER, me["id"], task_id, "task", Decimal(str(hours)), points, principal.sub,
-                          None if raw <= hours else f"capped from {raw:.2f} h", now)
-        counts = await con.fetchrow(Q.TASK_COUNTS, task_id)
-        done = counts["completed"] >= counts["assigned"] and counts["assigned"] >= task["headcount"]
-        task = await con.fetchrow(Q.SET_TASK_STATUS, task_id, "completed" if done else task["status"],
-                                  task["scope_level"], now, task["filled_at"])
-        await _emit(con, ctx, K.TaskCompleted, task, now, me["id"], hours=hours, points=points)
+        mine = await _my_assignment(con, task_id, principal, "in_progress")
+        me, task = mine.volunteer["id"], _task(mine.task)
+        now = await _now(con)
+        rules = ctx.config.dispatch
+        got = tasks.credit(mine.assignment["checked_in_at"], now, max_hours=rules.max_hours_per_task,
+                           points_for=rules.points_for, task_type=task.task_type)
+        out = tasks.check_out(task, await _counts(con, task_id), now, ctx.vref(me), got)
+        hours = Decimal(str(got.hours))
+        a = await con.fetchrow(queries.CHECK_OUT, task_id, me, now, hours, got.points)
+        await con.execute(queries.INSERT_LEDGER, me, task_id, "task", hours, got.points, principal.sub, got.note, now)
+        await _save(con, out.task, now)
+        await _publish(con, out.events, task.id)
         return a
 
 
-async def correct_hours(ctx: Context, volunteer_id: uuid.UUID, *, task_id: Optional[uuid.UUID], hours_delta: float,
-                        points_delta: int, reason: str, principal: Principal):
+# -- cancellation ----------------------------------------------------------------------------------------------
+
+async def cancel_task(ctx: Context, task_id: uuid.UUID, reason: str, principal: Principal) -> asyncpg.Record:
     async with ctx.pool.acquire() as con, con.transaction():
-        v = await con.fetchrow(Q.GET_VOLUNTEER, volunteer_id)
-        if v is None or not principal.covers(v["home_grid"]):
-            raise Problem(404, "Not found", f"no volunteer {volunteer_id}")
-        now = await con.fetchval(Q.DB_NOW)
-        await con.execute(Q.INSERT_LEDGER, volunteer_id, task_id, "correction", Decimal(str(hours_delta)),
-                          points_delta, principal.sub, reason, now)
-        await outbox.add(con, V.HoursCorrected(volunteer_ref=vref(ctx, volunteer_id),
-                                               task_id=str(task_id) if task_id else None, hours_delta=hours_delta,
-                                               points_delta=points_delta, actor=principal.sub, reason=reason,
-                                               occurred_at=now), key=str(volunteer_id), source=SOURCE)
-        return await con.fetchrow(Q.TOTALS, volunteer_id)
+        row = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, task_id)
+        if row is None or not principal.covers(row["grid_id"]):
+            raise NotFound(f"no task {task_id}")
+        now = await _now(con)
+        out = tasks.cancel(_task(row), now, reason)
+        await con.execute(queries.WITHDRAW_PENDING, task_id, now)
+        await con.execute(queries.CANCEL_ASSIGNMENTS, task_id)
+        row = await _save(con, out.task, now)
+        await _publish(con, out.events, out.task.id)
+        return row
 
 
-async def cancel_task(ctx: Context, task_id: uuid.UUID, reason: str, principal: Principal):
-    async with ctx.pool.acquire() as con, con.transaction():
-        task = await con.fetchrow(Q.GET_TASK_FOR_UPDATE, task_id)
-        if task is None or not principal.covers(task["grid_id"]):
-            raise Problem(404, "Not found", f"no task {task_id}")
-        if task["status"] in TERMINAL:
-            raise Problem(409, "Action not allowed in this state", f"the task is {task['status']}",
-                          type_="/problems/illegal-action", status_now=task["status"], allowed_actions=[])
-        now = await con.fetchval(Q.DB_NOW)
-        await con.execute(Q.WITHDRAW_PENDING, task_id, now)
-        await con.execute(Q.CANCEL_ASSIGNMENTS, task_id)
-        task = await con.fetchrow(Q.SET_TASK_STATUS, task_id, "cancelled", task["scope_level"], now, task["filled_at"])
-        await _emit(con, ctx, K.TaskCancelled, task, now, note=reason)
-        return task
+# -- reads -----------------------------------------------------------------------------------------------------
+
+async def list_tasks(ctx: Context, principal: Principal, *, status: str | None, cursor: str | None,
+                     limit: int) -> tuple[list[asyncpg.Record], str | None]:
+    """Staff and analysts: the tasks in their areas, a page at a time; a volunteer: their own (one page)."""
+    async with ctx.pool.acquire() as con:
+        if not principal.has_role(*access.VIEWERS):
+            me = await con.fetchrow(queries.GET_VOLUNTEER_BY_SUB, principal.sub)
+            return (await con.fetch(queries.TASKS_OF_VOLUNTEER, me["id"], limit) if me else []), None
+        at, cid = pagination.decode(cursor) if cursor else (None, None)
+        rows = await con.fetch(queries.LIST_TASKS, principal.visible_areas(), status, at, cid, limit + 1)
+    return pagination.page(rows, limit)
 
 
-# -- from cases -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TaskDetail:
+    task: asyncpg.Record
+    offers: list[asyncpg.Record] | None = None  # None: not the caller's to see
+    assignments: list[asyncpg.Record] | None = None
 
-CTX: Optional[Context] = None  # set when the service starts; used by the event handlers
+
+async def task_detail(ctx: Context, task_id: uuid.UUID, principal: Principal) -> TaskDetail:
+    """Staff covering the task see its offers and assignments; a volunteer offered it sees the task alone."""
+    async with ctx.pool.acquire() as con:
+        task = await con.fetchrow(queries.GET_TASK, task_id)
+        if task is None:
+            raise NotFound(f"no task {task_id}")
+        offers = await con.fetch(queries.OFFERS_OF_TASK, task["id"])
+        if principal.has_role(*access.VIEWERS) and principal.covers(task["grid_id"]):
+            return TaskDetail(task, offers, await con.fetch(queries.ASSIGNMENTS_OF_TASK, task["id"]))
+        me = await con.fetchrow(queries.GET_VOLUNTEER_BY_SUB, principal.sub)
+    if me is None or me["id"] not in {o["volunteer_id"] for o in offers}:
+        raise NotFound(f"no task {task_id}")
+    return TaskDetail(task)
 
 
-async def on_case_dispatched(con, event, env) -> None:
-    """A dispatched case whose policy needs field work becomes a task, once per case."""
-    if not event.field_work_task_type or CTX is None:
-        return
-    now = event.occurred_at
-    await create_task(con, CTX, NewTask(
-        task_type=event.field_work_task_type, title=f"{event.number} 现场处置", grid_id=event.grid_id,
-        window_start=now, window_end=now + timedelta(hours=CTX.config.dispatch.case_task_window_hours),
-        urgent=event.severity in ("high", "critical"), origin="case", origin_ref=event.case_id,
-        case_id=event.case_id))
+# -- from cases ------------------------------------------------------------------------------------------------
+
+URGENT_SEVERITIES = frozenset({Severity.high.value, Severity.critical.value})
+
+
+def on_case_dispatched(ctx: Context) -> Handler:
+    """The handler of gov.case.dispatched.v1: a dispatched case whose policy needs field work becomes a task,
+    once per case. A task the domain refuses (a task type this service's configuration does not know, a grid
+    its area copy lacks) raises a domain error, which the consumer dead-letters as `rejected` at once
+    (docs/volunteers.md, "From cases")."""
+
+    async def handle(con: asyncpg.Connection, event: EventModel, env: CloudEvent) -> None:
+        assert isinstance(event, CaseDispatched)
+        if not event.field_work_task_type:
+            return
+        now = event.occurred_at
+        await create_task(con, ctx, NewTask(
+            task_type=event.field_work_task_type, title=f"{event.number} 现场处置", grid_id=event.grid_id,
+            window_start=now, window_end=now + timedelta(hours=ctx.config.dispatch.case_task_window_hours),
+            urgent=event.severity in URGENT_SEVERITIES, origin="case", origin_ref=event.case_id,
+            case_id=event.case_id))
+
+    return handle

@@ -70,7 +70,7 @@ def asyncapi(name: str) -> dict[str, Any]:
     spec = service_spec(name)
     broker = KafkaBroker(KAFKA_SERVER, client_id=name)
 
-    handled = sorted(t for t in spec.all_handlers() if t in REGISTRY)
+    handled = sorted(t for t in set(spec.handled_types()) if t in REGISTRY)
     models = tuple(dict.fromkeys(REGISTRY[t].model for t in handled))
     payload = models[0] if len(models) == 1 else Union[models]  # noqa: UP007 - a runtime Union of models
 

@@ -1,25 +1,22 @@
 """HTTP API of recurring work: schedules (定期任务, e.g. 爱心食堂送餐) and pairings (结对帮扶)."""
 from __future__ import annotations
 
-import re
 from datetime import date, datetime, time
-from typing import Annotated, Optional
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from govkit.auth import PERSONAL_DATA, Principal, current_principal
+from govkit.auth import CurrentPrincipal
 from govkit.inputs import AreaId, BoundedDate
 from govkit.openapi import problems
-from govkit.problems import Problem
-from volunteers import queries as Q
-from volunteers import recurring as R
-from volunteers import service
-from volunteers.api.routes import STAFF, TASK_422, _uuid, ctx, staff
+from volunteers import access, recurring
+from volunteers.api.deps import ServiceContext, parse_uuid
+from volunteers.api.routes import TASK_422
 from volunteers.api.schemas import HHMM, GridId, Skill, TaskType
+from volunteers.context import Context
 
 router = APIRouter(prefix="/v1", tags=["recurring"])
-AREA_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,2}$")
 # pseudonymous references only (e.g. household_3f9a...): no spaces or Chinese, so no names slip in
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$", examples=["household_lc01"])]
 
@@ -37,15 +34,15 @@ class ScheduleCreate(BaseModel):
     start_time: HHMM = Field(description="China Standard Time (Asia/Shanghai)")
     duration_minutes: int = Field(ge=5, le=1440)
     headcount: int = Field(default=1, ge=1, le=50)
-    required_skills: Optional[list[Skill]] = Field(default=None, description="default: the task type's skills")
+    required_skills: list[Skill] | None = Field(default=None, description="default: the task type's skills")
     beneficiary_refs: list[Ref] = Field(default_factory=list, max_length=200,
                                         description="pseudonymous references of the households served")
 
 
 class Occurrence(BaseModel):
     occurs_on: date
-    task_id: Optional[str]
-    status: Optional[str]
+    task_id: str | None
+    status: str | None
 
 
 class ScheduleRead(BaseModel):
@@ -61,7 +58,7 @@ class ScheduleRead(BaseModel):
     beneficiary_refs: list[str]
     active: bool
     created_at: datetime
-    occurrences: Optional[list[Occurrence]] = Field(default=None, description="generated from today on (one schedule)")
+    occurrences: list[Occurrence] | None = Field(default=None, description="generated from today on (one schedule)")
 
 
 class PairingCreate(BaseModel):
@@ -70,12 +67,12 @@ class PairingCreate(BaseModel):
         "household_name": "孔家畈村三组 王奶奶", "grid_id": "changping.kongjiafan.g03", "every_days": 7}]})
     volunteer_id: str
     household_ref: Ref
-    household_name: Optional[str] = Field(default=None, max_length=100,
+    household_name: str | None = Field(default=None, max_length=100,
                                           description="personal data: stored, shown with personal_data:read, "
                                                       "never in events")
     grid_id: GridId
     every_days: int = Field(ge=1, le=365)
-    first_visit_on: Optional[BoundedDate] = Field(default=None, description="default: today (China Standard Time)")
+    first_visit_on: BoundedDate | None = Field(default=None, description="default: today (China Standard Time)")
 
 
 class PairingRead(BaseModel):
@@ -83,18 +80,18 @@ class PairingRead(BaseModel):
     volunteer_id: str
     volunteer_ref: str
     household_ref: str
-    household_name: Optional[str] = None
+    household_name: str | None = None
     grid_id: str
     every_days: int
     next_due: date
-    last_visit_at: Optional[datetime]
+    last_visit_at: datetime | None
     active: bool
     overdue: bool
-    visit_task_id: Optional[str] = None
-    visit_status: Optional[str] = None
+    visit_task_id: str | None = None
+    visit_status: str | None = None
 
 
-def schedule_read(row, occurrences=None) -> ScheduleRead:
+def schedule_read(row: Any, occurrences: list[Any] | None = None) -> ScheduleRead:
     return ScheduleRead(id=str(row["id"]), name=row["name"], task_type=row["task_type"], grid_id=row["grid_id"],
                         weekdays=list(row["weekdays"]), start_time=row["start_time"].strftime("%H:%M"),
                         duration_minutes=row["duration_minutes"], headcount=row["headcount"],
@@ -105,10 +102,10 @@ def schedule_read(row, occurrences=None) -> ScheduleRead:
                                        status=o["status"]) for o in occurrences])
 
 
-def pairing_read(c: service.Context, row, personal: bool) -> PairingRead:
+def pairing_read(ctx: Context, row: Any, personal: bool) -> PairingRead:
     keys = set(row.keys())
     return PairingRead(id=str(row["id"]), volunteer_id=str(row["volunteer_id"]),
-                       volunteer_ref=service.vref(c, row["volunteer_id"]), household_ref=row["household_ref"],
+                       volunteer_ref=ctx.vref(row["volunteer_id"]), household_ref=row["household_ref"],
                        household_name=row["household_name"] if personal else None, grid_id=row["grid_id"],
                        every_days=row["every_days"], next_due=row["next_due"], last_visit_at=row["last_visit_at"],
                        active=row["active"], overdue=bool(row["overdue"]) if "overdue" in keys else False,
@@ -116,68 +113,38 @@ def pairing_read(c: service.Context, row, personal: bool) -> PairingRead:
                        else None, visit_status=row["visit_status"] if "visit_status" in keys else None)
 
 
-def _area(area: Optional[str]) -> Optional[str]:
-    if area is not None and not AREA_RE.match(area):
-        raise Problem(422, "Invalid request", "query.area: not an area id",
-                      errors=[{"field": "query.area", "message": "not an area id like changping.kongjiafan"}])
-    return area
-
-
-def _viewer(p: Principal) -> None:
-    if not p.has_role(*STAFF, "analyst"):
-        raise Problem(403, "Forbidden", f"needs one of the roles: {', '.join((*STAFF, 'analyst'))}")
-
-
 # -- schedules ----------------------------------------------------------------------------------------------------
 
 @router.post("/schedules", status_code=201, response_model=ScheduleRead,
              summary="Create a recurring schedule; its tasks are created ahead for the horizon, once each",
              responses=TASK_422)
-async def create_schedule(body: ScheduleCreate, request: Request, p: Principal = Depends(current_principal)):
-    staff(p, body.grid_id)
-    c = ctx(request)
-    async with c.pool.acquire() as con, con.transaction():
-        row = await R.create_schedule(con, c, R.NewSchedule(
-            **body.model_dump(exclude={"start_time"}), start_time=time.fromisoformat(body.start_time)))
+async def create_schedule(body: ScheduleCreate, ctx: ServiceContext, principal: CurrentPrincipal) -> ScheduleRead:
+    access.require_staff(principal, body.grid_id)
+    row = await recurring.add_schedule(ctx, recurring.NewSchedule(
+        **body.model_dump(exclude={"start_time"}), start_time=time.fromisoformat(body.start_time)))
     return schedule_read(row)
 
 
 @router.get("/schedules", response_model=list[ScheduleRead], summary="Schedules in the caller's areas")
-async def list_schedules(request: Request, p: Principal = Depends(current_principal),
-                         area: Optional[AreaId] = None, active: Optional[bool] = None,
-                         limit: int = Query(default=100, ge=1, le=500)):
-    _viewer(p)
-    async with ctx(request).pool.acquire() as con:
-        rows = await con.fetch(Q.LIST_SCHEDULES, p.visible_areas(), _area(area), active, limit)
+async def list_schedules(ctx: ServiceContext, principal: CurrentPrincipal, area: AreaId | None = None,
+                         active: bool | None = None,
+                         limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[ScheduleRead]:
+    rows = await recurring.list_schedules(ctx, principal, area=area, active=active, limit=limit)
     return [schedule_read(r) for r in rows]
-
-
-async def _visible_schedule(con, p: Principal, schedule_id: str):
-    row = await con.fetchrow(Q.GET_SCHEDULE, _uuid(schedule_id, "path.schedule_id"))
-    if row is None or not p.covers(row["grid_id"]):
-        raise Problem(404, "Not found", f"no schedule {schedule_id}")
-    return row
 
 
 @router.get("/schedules/{schedule_id}", response_model=ScheduleRead,
             summary="One schedule with its generated occurrences from today on", responses=problems(404))
-async def get_schedule(schedule_id: str, request: Request, p: Principal = Depends(current_principal)):
-    _viewer(p)
-    async with ctx(request).pool.acquire() as con:
-        row = await _visible_schedule(con, p, schedule_id)
-        today = R.local_today(await con.fetchval(Q.DB_NOW))
-        runs = await con.fetch(Q.RUNS_OF_SCHEDULE, row["id"], today)
-    return schedule_read(row, runs)
+async def get_schedule(schedule_id: str, ctx: ServiceContext, principal: CurrentPrincipal) -> ScheduleRead:
+    detail = await recurring.schedule_detail(ctx, principal, parse_uuid(schedule_id, "path.schedule_id"))
+    return schedule_read(detail.schedule, detail.runs)
 
 
 @router.post("/schedules/{schedule_id}/deactivate", response_model=ScheduleRead,
              summary="Stop generating tasks (tasks created already stay)", responses=problems(404))
-async def deactivate_schedule(schedule_id: str, request: Request, p: Principal = Depends(current_principal)):
-    async with ctx(request).pool.acquire() as con:
-        row = await _visible_schedule(con, p, schedule_id)
-        staff(p, row["grid_id"])
-        row = await con.fetchrow(Q.SET_SCHEDULE_ACTIVE, row["id"], False)
-    return schedule_read(row)
+async def deactivate_schedule(schedule_id: str, ctx: ServiceContext, principal: CurrentPrincipal) -> ScheduleRead:
+    return schedule_read(await recurring.deactivate_schedule(ctx, principal,
+                                                             parse_uuid(schedule_id, "path.schedule_id")))
 
 
 # -- pairings -----------------------------------------------------------------------------------------------------
@@ -185,51 +152,28 @@ async def deactivate_schedule(schedule_id: str, request: Request, p: Principal =
 @router.post("/pairings", status_code=201, response_model=PairingRead,
              summary="Pair a volunteer with a household (结对帮扶); a visit task is created when due",
              responses=problems(409, 422))
-async def create_pairing(body: PairingCreate, request: Request, p: Principal = Depends(current_principal)):
-    staff(p, body.grid_id)
-    c = ctx(request)
-    async with c.pool.acquire() as con, con.transaction():
-        row = await R.create_pairing(con, c, R.NewPairing(
-            **body.model_dump(exclude={"volunteer_id"}), volunteer_id=_uuid(body.volunteer_id, "body.volunteer_id")))
-    return pairing_read(c, row, personal=False)
+async def create_pairing(body: PairingCreate, ctx: ServiceContext, principal: CurrentPrincipal) -> PairingRead:
+    access.require_staff(principal, body.grid_id)
+    row = await recurring.add_pairing(ctx, recurring.NewPairing(
+        **body.model_dump(exclude={"volunteer_id"}), volunteer_id=parse_uuid(body.volunteer_id, "body.volunteer_id")))
+    return pairing_read(ctx, row, personal=False)
 
 
 @router.get("/pairings", response_model=list[PairingRead],
             summary="Pairings in the caller's areas (or a volunteer's own); overdue=true: visits past due",
             description="household_name is shown to the paired volunteer and, audited, to callers with "
                         "personal_data:read.")
-async def list_pairings(request: Request, p: Principal = Depends(current_principal),
-                        overdue: Optional[bool] = None, volunteer_id: Optional[str] = None,
-                        area: Optional[AreaId] = None, limit: int = Query(default=100, ge=1, le=500)):
-    c = ctx(request)
-    vid = _uuid(volunteer_id, "query.volunteer_id") if volunteer_id else None
-    async with c.pool.acquire() as con, con.transaction():
-        today = R.local_today(await con.fetchval(Q.DB_NOW))
-        if p.has_role(*STAFF, "analyst"):
-            rows = await R.list_pairings(con, areas=p.visible_areas(), today=today, overdue=overdue, volunteer_id=vid,
-                                         area=_area(area), limit=limit)
-            personal = p.can(PERSONAL_DATA)
-            if personal:
-                for r in rows:
-                    if r["household_name"]:
-                        await con.execute(Q.AUDIT_PERSONAL_READ, r["volunteer_id"], p.sub, ["pairing.household_name"])
-            return [pairing_read(c, r, personal) for r in rows]
-        me = await con.fetchrow(Q.GET_VOLUNTEER_BY_SUB, p.sub)
-        if me is None:
-            raise Problem(403, "Forbidden", "your account is not registered as a volunteer")
-        rows = await R.list_pairings(con, areas=[], today=today, own_volunteer_id=me["id"], overdue=overdue,
-                                     volunteer_id=vid, area=_area(area), limit=limit)
-    return [pairing_read(c, r, personal=True) for r in rows]
+async def list_pairings(ctx: ServiceContext, principal: CurrentPrincipal, overdue: bool | None = None,
+                        volunteer_id: str | None = None, area: AreaId | None = None,
+                        limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[PairingRead]:
+    vid = parse_uuid(volunteer_id, "query.volunteer_id") if volunteer_id else None
+    view = await recurring.visible_pairings(ctx, principal, recurring.PairingFilter(
+        overdue=overdue, volunteer_id=vid, area=area, limit=limit))
+    return [pairing_read(ctx, r, view.personal) for r in view.rows]
 
 
 @router.post("/pairings/{pairing_id}/deactivate", response_model=PairingRead, summary="End a pairing",
              responses=problems(404))
-async def deactivate_pairing(pairing_id: str, request: Request, p: Principal = Depends(current_principal)):
-    c = ctx(request)
-    async with c.pool.acquire() as con:
-        row = await con.fetchrow(Q.GET_PAIRING, _uuid(pairing_id, "path.pairing_id"))
-        if row is None or not p.covers(row["grid_id"]):
-            raise Problem(404, "Not found", f"no pairing {pairing_id}")
-        staff(p, row["grid_id"])
-        row = await con.fetchrow(Q.SET_PAIRING_ACTIVE, row["id"], False)
-    return pairing_read(c, row, personal=False)
+async def deactivate_pairing(pairing_id: str, ctx: ServiceContext, principal: CurrentPrincipal) -> PairingRead:
+    row = await recurring.deactivate_pairing(ctx, principal, parse_uuid(pairing_id, "path.pairing_id"))
+    return pairing_read(ctx, row, personal=False)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -38,38 +38,38 @@ class VolunteerCreate(BaseModel):
         "skills": ["mediation", "legal_aid"], "availability": [{"weekday": 0, "start": "08:00", "end": "18:00"}],
         "max_concurrent": 2, "account_sub": "vol-zhang"}]})
     name: str = Field(min_length=1, max_length=50)
-    phone: Optional[Annotated[str, Field(pattern=r"^\+?[0-9 -]{7,20}$")]] = None
+    phone: Annotated[str, Field(pattern=r"^\+?[0-9 -]{7,20}$")] | None = None
     roles: list[Role] = Field(min_length=1)
-    party_branch: Optional[str] = Field(default=None, max_length=100)
+    party_branch: str | None = Field(default=None, max_length=100)
     home_grid: GridId
     skills: list[Skill] = Field(default_factory=list)
     availability: list[AvailabilityWindow] = Field(default_factory=list, max_length=50)
     max_concurrent: int = Field(default=2, ge=1, le=20)
     active: bool = True
-    account_sub: Optional[str] = Field(default=None, max_length=100, description="JWT subject of the volunteer's own account")
-    external_id: Optional[str] = Field(default=None, max_length=100)
+    account_sub: str | None = Field(default=None, max_length=100, description="JWT subject of the volunteer's own account")
+    external_id: str | None = Field(default=None, max_length=100)
 
 
 class VolunteerRead(BaseModel):
     id: str
     volunteer_ref: str
     roles: list[str]
-    party_branch: Optional[str]
+    party_branch: str | None
     home_grid: str
     skills: list[str]
     availability: list[dict]
     max_concurrent: int
     active: bool
-    account_sub: Optional[str]
-    name: Optional[str] = Field(default=None, description="only with personal_data:read (audited) or for oneself")
-    phone: Optional[str] = Field(default=None, description="only with personal_data:read (audited) or for oneself")
+    account_sub: str | None
+    name: str | None = Field(default=None, description="only with personal_data:read (audited) or for oneself")
+    phone: str | None = Field(default=None, description="only with personal_data:read (audited) or for oneself")
 
 
 class LeaveCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     starts_at: BoundedDatetime
     ends_at: BoundedDatetime
-    reason: Optional[str] = Field(default=None, max_length=200, examples=["病假"])
+    reason: str | None = Field(default=None, max_length=200, examples=["病假"])
 
 
 class TaskCreate(BaseModel):
@@ -81,10 +81,10 @@ class TaskCreate(BaseModel):
     grid_id: GridId
     window_start: BoundedDatetime
     window_end: BoundedDatetime
-    required_skills: Optional[list[Skill]] = Field(default=None, description="default: the task type's skills")
+    required_skills: list[Skill] | None = Field(default=None, description="default: the task type's skills")
     headcount: int = Field(default=1, ge=1, le=50)
     urgent: bool = False
-    beneficiary_ref: Optional[str] = Field(default=None, max_length=100)
+    beneficiary_ref: str | None = Field(default=None, max_length=100)
 
 
 class TaskRead(BaseModel):
@@ -98,17 +98,17 @@ class TaskRead(BaseModel):
     headcount: int
     urgent: bool
     origin: str
-    case_id: Optional[str]
+    case_id: str | None
     status: str
     scope_level: str
     created_at: datetime
-    offers: Optional[list[dict]] = None
-    assignments: Optional[list[dict]] = None
+    offers: list[dict] | None = None
+    assignments: list[dict] | None = None
 
 
 class TaskPage(BaseModel):
     items: list[TaskRead]
-    next_cursor: Optional[str]
+    next_cursor: str | None
 
 
 class OfferRead(BaseModel):
@@ -118,16 +118,16 @@ class OfferRead(BaseModel):
     rank: int
     offered_at: datetime
     expires_at: datetime
-    task_type: Optional[str] = None
-    title: Optional[str] = None
-    grid_id: Optional[str] = None
-    window_start: Optional[datetime] = None
-    window_end: Optional[datetime] = None
+    task_type: str | None = None
+    title: str | None = None
+    grid_id: str | None = None
+    window_start: datetime | None = None
+    window_end: datetime | None = None
 
 
 class Decline(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Optional[str] = Field(default=None, max_length=200, examples=["当天在外地"])
+    reason: str | None = Field(default=None, max_length=200, examples=["当天在外地"])
 
 
 class Cancel(BaseModel):
@@ -137,7 +137,7 @@ class Cancel(BaseModel):
 
 class Correction(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    task_id: Optional[str] = None
+    task_id: str | None = None
     hours_delta: float = Field(ge=-24, le=24)
     points_delta: int = Field(default=0, ge=-1000, le=1000)
     reason: str = Field(min_length=2, max_length=200, examples=["签退遗漏，按实际补登"])

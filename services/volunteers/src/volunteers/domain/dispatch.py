@@ -13,13 +13,14 @@ equal output.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Iterable, Optional
-from zoneinfo import ZoneInfo
 
-LOCAL = ZoneInfo("Asia/Shanghai")
-SCOPES = ("grid", "village", "town")
+from gov_contracts.vocabulary import LOCAL_TZ, Level, area_chain, is_within
+
+# the areas a task is offered in, widening in this order; a task never leaves the town
+SCOPES: tuple[str, ...] = (Level.grid.value, Level.village.value, Level.town.value)
 
 # task type -> roles in order of fit (earlier is better); others fit least
 ROLE_FIT: dict[str, tuple[str, ...]] = {
@@ -70,16 +71,19 @@ class TaskSpec:
     excluded: frozenset[str] = field(default_factory=frozenset)  # declined or already offered
 
 
+def scope_area(grid_id: str, scope: str) -> str:
+    """The area a task in `grid_id` is offered in at `scope`: the grid, its village or the town."""
+    return area_chain(grid_id)[SCOPES.index(scope)]
+
+
 def proximity(home_grid: str, task_grid: str) -> int:
-    """0 same grid, 1 same village, 2 same town, 3 elsewhere."""
-    h, t = home_grid.split("."), task_grid.split(".")
-    if h == t:
-        return 0
-    if h[:2] == t[:2]:
-        return 1
-    if h[:1] == t[:1]:
-        return 2
-    return 3
+    """0 same grid, 1 same village, 2 same town, 3 elsewhere: the narrowest scope around the task holding
+    the volunteer's home."""
+    chain = area_chain(task_grid)
+    for distance, area in enumerate(chain):
+        if is_within(home_grid, area):
+            return distance
+    return len(chain)
 
 
 def role_fit(roles: Iterable[str], task_type: str) -> int:
@@ -101,7 +105,7 @@ def available(c: Candidate, start: datetime, end: datetime) -> bool:
     """A short task (up to 4 h: a meal round, a shift) must lie inside one availability
     window of its local day; a longer one (field work "within two days") needs at least
     one hour of availability inside it."""
-    s, e = start.astimezone(LOCAL), end.astimezone(LOCAL)
+    s, e = start.astimezone(LOCAL_TZ), end.astimezone(LOCAL_TZ)
     if e - s <= FIXED_WINDOW:
         if s.date() == e.date():
             return any(w.weekday == s.weekday() and w.start <= s.time() and e.time() <= w.end for w in c.availability)
@@ -111,8 +115,8 @@ def available(c: Candidate, start: datetime, end: datetime) -> bool:
         for w in c.availability:
             if w.weekday != day.weekday():
                 continue
-            ws = datetime.combine(day, w.start, LOCAL)
-            we = datetime.combine(day, w.end, LOCAL)
+            ws = datetime.combine(day, w.start, LOCAL_TZ)
+            we = datetime.combine(day, w.end, LOCAL_TZ)
             if min(we, e) - max(ws, s) >= FLEXIBLE_MIN_OVERLAP:
                 return True
         day += timedelta(days=1)
@@ -123,7 +127,7 @@ def on_leave(c: Candidate, start: datetime, end: datetime) -> bool:
     return any(a < end and start < b for a, b in c.leave)
 
 
-def ineligibility(c: Candidate, task: TaskSpec) -> Optional[str]:
+def ineligibility(c: Candidate, task: TaskSpec) -> str | None:
     """None when eligible, else the first reason why not."""
     if not c.active:
         return "inactive"
@@ -142,7 +146,7 @@ def ineligibility(c: Candidate, task: TaskSpec) -> Optional[str]:
     return None
 
 
-def rank_key(c: Candidate, task: TaskSpec) -> tuple:
+def rank_key(c: Candidate, task: TaskSpec) -> tuple[int, int, int, float, str]:
     return (proximity(c.home_grid, task.grid_id), int(c.hours_30d), role_fit(c.roles, task.task_type),
             -round(reliability(c), 6), c.id)
 
@@ -152,6 +156,6 @@ def rank(candidates: Iterable[Candidate], task: TaskSpec) -> list[Candidate]:
     return sorted((c for c in candidates if ineligibility(c, task) is None), key=lambda c: rank_key(c, task))
 
 
-def widen(scope: str) -> Optional[str]:
+def widen(scope: str) -> str | None:
     i = SCOPES.index(scope)
     return SCOPES[i + 1] if i + 1 < len(SCOPES) else None
