@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -67,7 +68,7 @@ async def read_topic(
                 c.seek(tp, start[tp])
             else:
                 await c.seek_to_beginning(tp)
-        out = []
+        out: list[Any] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while len(out) < expect and loop.time() < deadline:

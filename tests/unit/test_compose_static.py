@@ -102,7 +102,7 @@ def settings_names(service: str) -> dict[str, settings.EnvVar]:
 
 
 def command_text(svc: dict) -> str:
-    parts = []
+    parts: list[str] = []
     for key in ("entrypoint", "command"):
         v = svc.get(key)
         if isinstance(v, list):

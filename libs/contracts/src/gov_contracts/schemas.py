@@ -29,18 +29,19 @@ def generate() -> dict[str, dict[str, Any]]:
     return out
 
 
-def _dump(schema: dict) -> str:
+def _dump(schema: dict[str, Any]) -> str:
     return json.dumps(schema, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
-def _resolve(schema: dict, node: dict) -> dict:
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
     ref = node.get("$ref")
     if ref and ref.startswith("#/$defs/"):
-        return schema.get("$defs", {}).get(ref.split("/")[-1], {})
+        target: dict[str, Any] = schema.get("$defs", {}).get(ref.split("/")[-1], {})
+        return target
     return node
 
 
-def _shape(schema: dict, node: dict, depth: int = 0) -> Any:
+def _shape(schema: dict[str, Any], node: dict[str, Any], depth: int = 0) -> Any:
     """A comparable description of a field's type (ignores titles, descriptions, examples)."""
     node = _resolve(schema, node)
     if depth > 8:
@@ -57,7 +58,7 @@ def _shape(schema: dict, node: dict, depth: int = 0) -> Any:
     return (t, node.get("format"))
 
 
-def breaking_changes(name: str, old: dict, new: dict) -> list[str]:
+def breaking_changes(name: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     problems = []
     old_props, new_props = old.get("properties", {}), new.get("properties", {})
     old_req, new_req = set(old.get("required", [])), set(new.get("required", []))
@@ -72,7 +73,7 @@ def breaking_changes(name: str, old: dict, new: dict) -> list[str]:
     return problems
 
 
-def committed(directory: Path) -> dict[str, dict]:
+def committed(directory: Path) -> dict[str, dict[str, Any]]:
     d = Path(directory) / SUBDIR
     return {f.stem: json.loads(f.read_text(encoding="utf-8")) for f in sorted(d.glob("*.json"))}
 

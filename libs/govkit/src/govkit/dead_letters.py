@@ -63,7 +63,8 @@ class DeadLetter:
 
 def record_size(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> int:
     """The producer's own upper bound for one record sent alone (what it checks against max_request_size)."""
-    return DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers))
+    size: int = DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers))
+    return size
 
 
 def fit(record: ConsumerRecord, headers: Headers, budget: int) -> DeadLetter:

@@ -66,7 +66,8 @@ async def claim(
     """True when the record is to be applied: its offset is above the consumer's
     watermark for the partition and its event id is new. Records the id and
     advances the watermark in the caller's transaction."""
-    return await con.fetchval(CLAIM, consumer, event_id, event_type, topic, partition, offset)
+    applied: bool = await con.fetchval(CLAIM, consumer, event_id, event_type, topic, partition, offset)
+    return applied
 
 
 async def prune(con: asyncpg.Connection, *, older_than: timedelta, batch: int) -> int:

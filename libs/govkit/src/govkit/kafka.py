@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -12,7 +13,7 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_SIZE = 1048576  # aiokafka's default, stated: dead letters are fitted under it
 
 
-def producer_config(bootstrap: str, client_id: str) -> dict:
+def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
     # aiokafka's defaults are acks=1 and no idempotence: neither is safe for the outbox
     return dict(
         bootstrap_servers=bootstrap,

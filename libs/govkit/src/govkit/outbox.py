@@ -9,6 +9,7 @@ import contextlib
 import logging
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 
@@ -39,13 +40,8 @@ async def add(con: asyncpg.Connection, event: EventModel, *, key: str, source: s
     """Record an event to publish when the caller's transaction commits. `key` is the
     aggregate id: the record key and the event's `ce_subject` (docs/events.md)."""
     et = event_type_for(type(event))
-    ce = CloudEvent(
-        type=et.name,
-        source=source,
-        subject=key,
-        traceparent=tracing.current_traceparent(),
-        **({"id": event_id} if event_id else {}),
-    )
+    given_id: dict[str, Any] = {"id": event_id} if event_id else {}
+    ce = CloudEvent(type=et.name, source=source, subject=key, traceparent=tracing.current_traceparent(), **given_id)
     headers = [[k, v.decode()] for k, v in ce.headers()]
     await con.execute(INSERT, uuid.UUID(ce.id), et.topic, key, et.name, headers, event.model_dump_json().encode())
     return ce.id

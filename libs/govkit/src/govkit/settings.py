@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
@@ -170,7 +170,7 @@ def load_model(
     env_vars: tuple[EnvVar, ...],
     service: str,
     environ: dict[str, str] | None = None,
-    fixed: dict | None = None,
+    fixed: dict[str, Any] | None = None,
 ) -> M:
     """Fill `model` from the environment variables `env_vars` (a service's own settings use this too)."""
     env = os.environ if environ is None else environ

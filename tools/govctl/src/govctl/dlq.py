@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,10 +139,9 @@ class DeadLetter:
         return [(k, bytes(v) if v is not None else b"") for k, v in self.headers if not k.startswith(DLQ_PREFIX)]
 
 
-def redrive_max_age_days(env: dict | None = None) -> float:
+def redrive_max_age_days(env: Mapping[str, str] | None = None) -> float:
     """Dead letters older than the inbox retention, less a day's margin, are not re-driven."""
-    env = os.environ if env is None else env
-    raw = env.get("INBOX_RETENTION_DAYS", "30")
+    raw = (os.environ if env is None else env).get("INBOX_RETENTION_DAYS", "30")
     try:
         days = float(raw)
     except ValueError:

@@ -43,7 +43,7 @@ def alive(pid: int | None) -> bool:
 
 def stop(pid: int | None, timeout: float = 30.0) -> None:
     """SIGTERM, wait for a clean exit, SIGKILL after the timeout."""
-    if not alive(pid):
+    if pid is None or not alive(pid):
         return
     try:
         os.kill(pid, signal.SIGTERM)
