@@ -1,6 +1,6 @@
 """The life of a task (volunteers.domain.tasks), pure: the dispatch loop's next step, answers to offers,
 check-in/out and cancellation, with the events each produces."""
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -11,7 +11,7 @@ from gov_contracts.errors import IllegalAction, InvalidInput
 from volunteers.domain import tasks
 from volunteers.domain.tasks import Counts, NewTask, Task
 
-NOW = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 EXPIRY = timedelta(minutes=15)
 TASK = Task(id="t1", task_type="patrol", grid_id="changping.kongjiafan.g03", status="open", scope_level="grid",
             headcount=2, case_id="c1")

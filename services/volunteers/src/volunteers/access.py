@@ -3,11 +3,9 @@ every use case and route shares. A refusal is a domain error (403/404 at the
 HTTP edge)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from gov_contracts.errors import Forbidden
 from govkit.auth import Principal
+from volunteers.context import Row
 
 STAFF = ("grid_manager", "village_admin", "town_admin", "county_admin")
 ADMINS = ("village_admin", "town_admin", "county_admin")  # may correct hours and points
@@ -26,6 +24,6 @@ def require_staff(p: Principal, area: str) -> None:
         raise Forbidden(f"your area scope does not cover {area}")
 
 
-def may_see_volunteer(p: Principal, volunteer: Mapping[str, Any]) -> bool:
+def may_see_volunteer(p: Principal, volunteer: Row) -> bool:
     """The volunteer themself, or staff and analysts whose scope covers the home grid."""
     return volunteer["account_sub"] == p.sub or (p.has_role(*VIEWERS) and p.covers(volunteer["home_grid"]))

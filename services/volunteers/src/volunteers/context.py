@@ -4,13 +4,19 @@ configuration and the pseudonym key. Built once when the service starts
 timers; never held in a module global."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from govkit import pseudonym
 from volunteers.config import VolunteersConfig
+
+# what the use cases are handed: a connection of their own or one from the pool
+Connection = asyncpg.Connection | PoolConnectionProxy
+Row = asyncpg.Record | Mapping[str, Any]
 
 
 @dataclass

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -30,7 +29,7 @@ from gov_contracts.errors import Conflict, DomainError, Forbidden, InvalidInput,
 from gov_contracts.vocabulary import LOCAL_TZ
 from govkit.auth import PERSONAL_DATA, Principal
 from volunteers import access, queries, service
-from volunteers.context import Context
+from volunteers.context import Connection, Context, Row
 from volunteers.domain.registry import check_area_filter, check_grid
 from volunteers.domain.tasks import NewTask
 
@@ -44,7 +43,7 @@ def local_today(now: datetime) -> date:
     return now.astimezone(LOCAL_TZ).date()
 
 
-async def _check_grid(con: asyncpg.Connection, grid_id: str) -> None:
+async def _check_grid(con: Connection, grid_id: str) -> None:
     check_grid("body.grid_id", grid_id, await con.fetchval(queries.AREA_KIND, grid_id))
 
 
@@ -63,7 +62,7 @@ class NewSchedule:
     beneficiary_refs: list[str] = field(default_factory=list)
 
 
-async def create_schedule(con: asyncpg.Connection, ctx: Context, new: NewSchedule) -> asyncpg.Record:
+async def create_schedule(con: Connection, ctx: Context, new: NewSchedule) -> asyncpg.Record:
     """Insert a schedule (the caller holds the transaction); the timer creates its tasks."""
     if new.task_type not in ctx.config.dispatch.default_skills:
         raise InvalidInput("body.task_type", f"unknown task type {new.task_type!r}")
@@ -88,7 +87,7 @@ async def list_schedules(ctx: Context, p: Principal, *, area: str | None, active
         return await con.fetch(queries.LIST_SCHEDULES, p.visible_areas(), check_area_filter(area), active, limit)
 
 
-async def _visible_schedule(con: asyncpg.Connection, p: Principal, schedule_id: uuid.UUID) -> asyncpg.Record:
+async def _visible_schedule(con: Connection, p: Principal, schedule_id: uuid.UUID) -> asyncpg.Record:
     row = await con.fetchrow(queries.GET_SCHEDULE, schedule_id)
     if row is None or not p.covers(row["grid_id"]):
         raise NotFound(f"no schedule {schedule_id}")
@@ -117,7 +116,7 @@ async def deactivate_schedule(ctx: Context, p: Principal, schedule_id: uuid.UUID
         return await con.fetchrow(queries.SET_SCHEDULE_ACTIVE, row["id"], False)
 
 
-def occurrences(schedule: Mapping[str, Any], now: datetime, horizon_days: int) -> list[tuple[date, datetime, datetime]]:
+def occurrences(schedule: Row, now: datetime, horizon_days: int) -> list[tuple[date, datetime, datetime]]:
     """(date, start, end) of each occurrence starting after `now` and at most `horizon_days` ahead."""
     until = now + timedelta(days=horizon_days)
     out = []
@@ -135,7 +134,7 @@ def schedule_ref(schedule_id: Any, day: date) -> str:
     return f"{schedule_id}:{day.isoformat()}"
 
 
-async def _claim_occurrence(ctx: Context, s: Mapping[str, Any], day: date, start: datetime, end: datetime) -> bool:
+async def _claim_occurrence(ctx: Context, s: Row, day: date, start: datetime, end: datetime) -> bool:
     """Create the occurrence's task unless another generator has claimed it; True when this one did."""
     ref = schedule_ref(s["id"], day)
     async with ctx.pool.acquire() as con, con.transaction():
@@ -192,7 +191,7 @@ class NewPairing:
     first_visit_on: date | None = None  # default: today
 
 
-async def create_pairing(con: asyncpg.Connection, ctx: Context, new: NewPairing) -> asyncpg.Record:
+async def create_pairing(con: Connection, ctx: Context, new: NewPairing) -> asyncpg.Record:
     await _check_grid(con, new.grid_id)
     v = await con.fetchrow(queries.GET_VOLUNTEER, new.volunteer_id)
     if v is None or not v["active"]:
@@ -277,7 +276,7 @@ async def pairing_job(ctx: Context) -> None:
         log.info("pairing visits created: %d", n)
 
 
-async def list_pairings(con: asyncpg.Connection, *, areas: list[str], today: date,
+async def list_pairings(con: Connection, *, areas: list[str], today: date,
                         own_volunteer_id: uuid.UUID | None = None, overdue: bool | None = None,
                         volunteer_id: uuid.UUID | None = None, area: str | None = None,
                         limit: int = 100) -> list[asyncpg.Record]:

@@ -15,14 +15,14 @@ from gov_contracts.errors import NotFound
 from govkit import outbox, pagination
 from govkit.auth import PERSONAL_DATA, Principal
 from volunteers import access, queries
-from volunteers.context import Context
+from volunteers.context import Connection, Context
 from volunteers.domain import registry
 from volunteers.domain.registry import NewVolunteer
 
 SOURCE = "volunteers"
 
 
-async def register_volunteer(con: asyncpg.Connection, ctx: Context, new: NewVolunteer, *,
+async def register_volunteer(con: Connection, ctx: Context, new: NewVolunteer, *,
                              field_prefix: str = "body") -> asyncpg.Record:
     """Insert a volunteer (the caller holds the transaction)."""
     kind = await con.fetchval(queries.AREA_KIND, new.home_grid)
@@ -47,7 +47,7 @@ async def register(ctx: Context, new: NewVolunteer) -> asyncpg.Record:
         return await register_volunteer(con, ctx, new)
 
 
-async def _visible(con: asyncpg.Connection, p: Principal, volunteer_id: uuid.UUID) -> asyncpg.Record:
+async def _visible(con: Connection, p: Principal, volunteer_id: uuid.UUID) -> asyncpg.Record:
     row = await con.fetchrow(queries.GET_VOLUNTEER, volunteer_id)
     if row is None or not access.may_see_volunteer(p, row):
         raise NotFound(f"no volunteer {volunteer_id}")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -30,7 +31,7 @@ from govkit.auth import Principal
 from govkit.inputs import AREA_ID_MAX
 from volunteers import queries, registry
 from volunteers.config import ROLES, SKILLS
-from volunteers.context import Context
+from volunteers.context import Connection, Context
 from volunteers.domain.registry import AlreadyRegistered, NewVolunteer
 
 COLUMNS = ("external_id", "name", "phone", "roles", "party_branch", "home_grid", "skills", "availability",
@@ -154,12 +155,48 @@ def _text(value: str, limit: int, *, required: bool) -> str | None:
     return v
 
 
+def _phone(v: str) -> str | None:
+    v = v.strip()
+    if v and not PHONE_RE.match(v):
+        raise ValueError(f"{v!r} is not a phone number")
+    return v or None
+
+
+def _grid(v: str) -> str:
+    v = v.strip()
+    if not v:
+        raise ValueError("required")
+    if not GRID_RE.match(v) or len(v) > AREA_ID_MAX:
+        raise ValueError(f"{v!r} is not a grid id like changping.kongjiafan.g03")
+    return v
+
+
+def _roles(v: str) -> list[str]:
+    r = _choices(v, ROLES, "role")
+    if not r:
+        raise ValueError("required: at least one role, separated by '|'")
+    return r
+
+
+def _max_concurrent(v: str) -> int:
+    v = v.strip()
+    if not v:
+        return 2
+    try:
+        n = int(v)
+    except ValueError:
+        raise ValueError(f"{v!r} is not a whole number") from None
+    if not 1 <= n <= 20:
+        raise ValueError(f"{n} is outside 1 to 20")
+    return n
+
+
 def parse_row(line: int, rec: dict[str, str]) -> ParsedRow:
     """Validate one record (column -> raw text); every bad field is reported, not just the first."""
     errors: list[RowError] = []
     out: dict = {}
 
-    def take(name: str, fn):
+    def take(name: str, fn: Callable[[str], object]) -> None:
         if "\x00" in (rec.get(name) or ""):  # PostgreSQL text cannot hold it
             errors.append(RowError(line, name, "contains a NUL character (U+0000)"))
             return
@@ -168,52 +205,53 @@ def parse_row(line: int, rec: dict[str, str]) -> ParsedRow:
         except ValueError as e:
             errors.append(RowError(line, name, str(e)))
 
-    def phone(v: str) -> str | None:
-        v = v.strip()
-        if v and not PHONE_RE.match(v):
-            raise ValueError(f"{v!r} is not a phone number")
-        return v or None
-
-    def grid(v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("required")
-        if not GRID_RE.match(v) or len(v) > AREA_ID_MAX:
-            raise ValueError(f"{v!r} is not a grid id like changping.kongjiafan.g03")
-        return v
-
-    def roles(v: str) -> list[str]:
-        r = _choices(v, ROLES, "role")
-        if not r:
-            raise ValueError("required: at least one role, separated by '|'")
-        return r
-
-    def max_concurrent(v: str) -> int:
-        v = v.strip()
-        if not v:
-            return 2
-        try:
-            n = int(v)
-        except ValueError:
-            raise ValueError(f"{v!r} is not a whole number") from None
-        if not 1 <= n <= 20:
-            raise ValueError(f"{n} is outside 1 to 20")
-        return n
-
     take("external_id", lambda v: _text(v, 100, required=True))
     take("name", lambda v: _text(v, 50, required=True))
-    take("phone", phone)
-    take("roles", roles)
+    take("phone", _phone)
+    take("roles", _roles)
     take("party_branch", lambda v: _text(v, 100, required=False))
-    take("home_grid", grid)
+    take("home_grid", _grid)
     take("skills", lambda v: _choices(v, SKILLS, "skill"))
     take("availability", parse_availability)
-    take("max_concurrent", max_concurrent)
+    take("max_concurrent", _max_concurrent)
     take("account_sub", lambda v: _text(v, 100, required=False))
     take("active", _bool)
     if errors:
         return ParsedRow(line, None, errors)
     return ParsedRow(line, NewVolunteer(**out))
+
+
+def _header(reader: Iterator[list[str]]) -> list[str]:
+    """The column names of line 1, checked."""
+    header = next(reader, None)
+    if header is None or not any(h.strip() for h in header):
+        raise FileError(422, "header", f"the file is empty; line 1 names the columns: {','.join(COLUMNS)}")
+    names = [h.strip().lower() for h in header]
+    for n in names:
+        if n not in COLUMNS:
+            raise FileError(422, "header", f"unknown column {n!r}; columns are {','.join(COLUMNS)}")
+        if names.count(n) > 1:
+            raise FileError(422, "header", f"column {n!r} appears twice")
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise FileError(422, "header", f"missing column(s) {', '.join(missing)}")
+    return names
+
+
+def _no_repeats(row: ParsedRow, first_seen: dict[tuple[str, str], int]) -> None:
+    """An external_id or account_sub repeating an earlier line is this row's error."""
+    if row.volunteer is None:
+        return
+    for key in ("external_id", "account_sub"):
+        value = getattr(row.volunteer, key)
+        if value is None:
+            continue
+        if (key, value) in first_seen:
+            row.errors.append(RowError(row.line, key, f"{value!r} repeats line {first_seen[(key, value)]}"))
+        else:
+            first_seen[(key, value)] = row.line
+    if row.errors:
+        row.volunteer = None
 
 
 def parse_csv(data: bytes) -> list[ParsedRow]:
@@ -226,18 +264,7 @@ def parse_csv(data: bytes) -> list[ParsedRow]:
         raise FileError(422, "body", f"not UTF-8 (byte {e.start})") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(reader, None)
-        if header is None or not any(h.strip() for h in header):
-            raise FileError(422, "header", f"the file is empty; line 1 names the columns: {','.join(COLUMNS)}")
-        names = [h.strip().lower() for h in header]
-        for n in names:
-            if n not in COLUMNS:
-                raise FileError(422, "header", f"unknown column {n!r}; columns are {','.join(COLUMNS)}")
-            if names.count(n) > 1:
-                raise FileError(422, "header", f"column {n!r} appears twice")
-        missing = [c for c in REQUIRED_COLUMNS if c not in names]
-        if missing:
-            raise FileError(422, "header", f"missing column(s) {', '.join(missing)}")
+        names = _header(reader)
         rows: list[ParsedRow] = []
         first_seen: dict[tuple[str, str], int] = {}
         while True:
@@ -253,18 +280,8 @@ def parse_csv(data: bytes) -> list[ParsedRow]:
                 rows.append(ParsedRow(line, None, [RowError(
                     line, "row", f"{len(cells)} values but the header has {len(names)} columns")]))
                 continue
-            row = parse_row(line, dict(zip(names, cells)))
-            if row.volunteer is not None:
-                for key in ("external_id", "account_sub"):
-                    value = getattr(row.volunteer, key)
-                    if value is None:
-                        continue
-                    if (key, value) in first_seen:
-                        row.errors.append(RowError(line, key, f"{value!r} repeats line {first_seen[(key, value)]}"))
-                    else:
-                        first_seen[(key, value)] = line
-                if row.errors:
-                    row.volunteer = None
+            row = parse_row(line, dict(zip(names, cells, strict=False)))  # short rows: the missing cells are empty
+            _no_repeats(row, first_seen)
             rows.append(row)
     except csv.Error as e:
         raise FileError(422, "body", f"line {reader.line_num}: not valid CSV ({e})") from None
@@ -293,7 +310,7 @@ class _Report:
         self.body["rows"].append({"line": line, "status": "exists", "external_id": external_id, "id": visible_id})
 
 
-async def _insert(con: asyncpg.Connection, ctx: Context, line: int,
+async def _insert(con: Connection, ctx: Context, line: int,
                   v: NewVolunteer) -> tuple[asyncpg.Record | None, asyncpg.Record | None, list[RowError]]:
     """(created, existing, errors): the row inserted in its own savepoint; the row registered meanwhile by a
     concurrent import of the same external_id; or why it was refused."""

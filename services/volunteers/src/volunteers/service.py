@@ -5,7 +5,7 @@ rule of domain/tasks.py, save, and put its events in the outbox."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -23,12 +23,11 @@ from govkit import outbox, pagination
 from govkit.auth import Principal
 from govkit.consumer import Handler
 from volunteers import access, queries
-from volunteers.context import Context
+from volunteers.context import Connection, Context, Row
 from volunteers.domain import dispatch, tasks
 from volunteers.domain.tasks import NewTask
 
 SOURCE = "volunteers"
-Row = Mapping[str, Any]
 
 
 # -- loading and saving ----------------------------------------------------------------------------------------
@@ -39,28 +38,28 @@ def _task(row: Row) -> tasks.Task:
                       case_id=str(row["case_id"]) if row["case_id"] else None, filled_at=row["filled_at"])
 
 
-async def _counts(con: asyncpg.Connection, task_id: Any) -> tasks.Counts:
+async def _counts(con: Connection, task_id: Any) -> tasks.Counts:
     r = await con.fetchrow(queries.TASK_COUNTS, task_id)
     return tasks.Counts(assigned=r["assigned"], completed=r["completed"], pending=r["pending"])
 
 
-async def _save(con: asyncpg.Connection, task: tasks.Task, now: datetime) -> asyncpg.Record:
+async def _save(con: Connection, task: tasks.Task, now: datetime) -> asyncpg.Record:
     return await con.fetchrow(queries.SET_TASK_STATUS, uuid.UUID(task.id), task.status, task.scope_level, now,
                               task.filled_at)
 
 
-async def _publish(con: asyncpg.Connection, events: Sequence[EventModel], key: str) -> None:
+async def _publish(con: Connection, events: Sequence[EventModel], key: str) -> None:
     for e in events:
         await outbox.add(con, e, key=key, source=SOURCE)
 
 
-async def _now(con: asyncpg.Connection) -> datetime:
+async def _now(con: Connection) -> datetime:
     return await con.fetchval(queries.DB_NOW)
 
 
 # -- creating and dispatching ----------------------------------------------------------------------------------
 
-async def create_task(con: asyncpg.Connection, ctx: Context, new: NewTask) -> asyncpg.Record | None:
+async def create_task(con: Connection, ctx: Context, new: NewTask) -> asyncpg.Record | None:
     """Insert and dispatch (the caller holds the transaction); None when a task of the same origin exists
     already (idempotent)."""
     default_skills = ctx.config.dispatch.default_skills
@@ -101,7 +100,7 @@ def candidate(r: Row) -> dispatch.Candidate:
                               offers_accepted=r["offers_accepted"])
 
 
-async def ranked_candidates(con: asyncpg.Connection, task: Row, now: datetime) -> list[dispatch.Candidate]:
+async def ranked_candidates(con: Connection, task: Row, now: datetime) -> list[dispatch.Candidate]:
     excluded = frozenset(str(r["volunteer_id"]) for r in await con.fetch(queries.EXCLUDED, task["id"]))
     spec = dispatch.TaskSpec(id=str(task["id"]), task_type=task["task_type"], grid_id=task["grid_id"],
                              window_start=task["window_start"], window_end=task["window_end"],
@@ -116,7 +115,7 @@ def _expiry(ctx: Context, task: tasks.Task) -> timedelta:
     return timedelta(seconds=ctx.config.urgent_expiry_s if task.urgent else ctx.config.expiry_s)
 
 
-async def dispatch_task(con: asyncpg.Connection, ctx: Context, task_id: Any) -> asyncpg.Record:
+async def dispatch_task(con: Connection, ctx: Context, task_id: Any) -> asyncpg.Record:
     """Offer the task to as many candidates as it still needs; widen or give up when nobody is left."""
     row = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, task_id)
     if row["status"] in tasks.TERMINAL:
@@ -141,7 +140,7 @@ async def dispatch_task(con: asyncpg.Connection, ctx: Context, task_id: Any) -> 
 
 # -- offers ----------------------------------------------------------------------------------------------------
 
-async def _volunteer_of(con: asyncpg.Connection, principal: Principal) -> asyncpg.Record:
+async def _volunteer_of(con: Connection, principal: Principal) -> asyncpg.Record:
     row = await con.fetchrow(queries.GET_VOLUNTEER_BY_SUB, principal.sub)
     if row is None:
         raise Forbidden("your account is not registered as a volunteer")
@@ -207,7 +206,7 @@ class _Mine:
     assignment: asyncpg.Record
 
 
-async def _my_assignment(con: asyncpg.Connection, task_id: uuid.UUID, principal: Principal, expected: str) -> _Mine:
+async def _my_assignment(con: Connection, task_id: uuid.UUID, principal: Principal, expected: str) -> _Mine:
     """The caller's assignment on the task with both locked, or NotFound / IllegalAction naming the allowed step."""
     me = await _volunteer_of(con, principal)
     task = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, task_id)
@@ -310,7 +309,7 @@ def on_case_dispatched(ctx: Context) -> Handler:
     its area copy lacks) raises a domain error, which the consumer dead-letters as `rejected` at once
     (docs/volunteers.md, "From cases")."""
 
-    async def handle(con: asyncpg.Connection, event: EventModel, env: CloudEvent) -> None:
+    async def handle(con: Connection, event: EventModel, env: CloudEvent) -> None:
         assert isinstance(event, CaseDispatched)
         if not event.field_work_task_type:
             return

@@ -28,7 +28,7 @@ from volunteers.domain.tasks import NewTask
 
 router = APIRouter(prefix="/v1", tags=["volunteers"])
 # valid task types depend on the dispatch configuration: the OpenAPI enum lists them all
-TASK_422 = {422: {"description": "Invalid request, naming the field; also a `task_type` the dispatch configuration "
+TASK_422: dict[int | str, dict[str, Any]] = {422: {"description": "Invalid request, naming the field; also a `task_type` the dispatch configuration "
                                  "(VOLUNTEERS_DISPATCH_FILE, default_skills) does not define, or a `grid_id` the "
                                  "area tree does not hold"}}
 
@@ -54,7 +54,7 @@ def offer_read(row: Any) -> OfferRead:
     keys = ("task_type", "title", "grid_id", "window_start", "window_end")
     return OfferRead(id=str(row["id"]), task_id=str(row["task_id"]), status=row["status"], rank=row["rank"],
                      offered_at=row["offered_at"], expires_at=row["expires_at"],
-                     **{k: row[k] for k in keys if k in row.keys()})
+                     **{k: row[k] for k in keys if k in row.keys()})  # noqa: SIM118 - `in` on a Record looks at values
 
 
 def ledger_read(book: registry.Ledger) -> LedgerRead:
