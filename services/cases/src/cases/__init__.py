@@ -1,1 +1,2 @@
-"""Cases service: Cases found in the grids: the closed loop from report to verified close, deadlines, escalation, duplicates, Open311."""
+"""Cases service: cases found in the grids, the closed loop from report to verified close, deadlines,
+escalation, duplicates, Open311."""

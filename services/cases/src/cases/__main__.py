@@ -1,6 +1,5 @@
-from govkit.service import main
-
 from cases.app import SPEC
+from govkit.service import main
 
 if __name__ == "__main__":
     main(SPEC)

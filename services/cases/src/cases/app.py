@@ -9,9 +9,14 @@ from cases import config, service
 from cases.api import open311, routes
 from gov_contracts import topics
 from gov_contracts.registry import REGISTRY
+from govkit.handlers import HandlerRegistry
 from govkit.service import ServiceSpec
 
 log = logging.getLogger(__name__)
+
+# every task event puts the task's step on the timeline of the case it came from
+task_progress = HandlerRegistry()
+task_progress.handles(*(et.model for et in REGISTRY.values() if et.topic == topics.TASKS))(service.on_task_event)
 
 
 async def _sla_timer(app: FastAPI) -> None:
@@ -47,7 +52,7 @@ SPEC = ServiceSpec(
     description="Cases found in the grids: the closed loop from report to verified close, deadlines, escalation, "
                 "duplicates, Open311 GeoReport v2.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
-    handlers={name: service.on_task_event for name, et in REGISTRY.items() if et.topic == topics.TASKS},
+    handlers=task_progress.handlers(),
     topics=[topics.TASKS],
     routers=[routes.router, open311.router],
     on_start=on_start,

@@ -18,8 +18,10 @@ from cases.domain.lifecycle import SYSTEM, ActionInput, Actor, Case, InvalidCase
 from cases.domain.model import Action, Level
 from cases.domain.policy import Policy
 from cases.repository import Connection
+from gov_contracts import CloudEvent
 from gov_contracts import cases as events
 from gov_contracts.errors import Forbidden, InvalidInput, NotFound
+from gov_contracts.tasks import TaskFacts
 from govkit import pseudonym
 from govkit.auth import Principal
 
@@ -282,7 +284,7 @@ async def add_attachment(ctx: Context, case_ref: CaseRef, url: str, principal: P
 
 # -- consumer handlers --------------------------------------------------------------------------------------------
 
-async def on_task_event(con: Connection, event: Any, env: Any) -> None:
+async def on_task_event(con: asyncpg.Connection, event: TaskFacts, env: CloudEvent) -> None:
     """A task's progress appears on the timeline of the case it came from."""
     if not event.case_id:
         return

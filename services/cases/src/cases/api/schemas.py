@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
 
@@ -18,8 +18,8 @@ Phone = Annotated[str, Field(pattern=r"^\+?[0-9 -]{7,20}$", examples=["138123412
 class Party(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50, examples=["张某"])
-    phone: Optional[Phone] = None
-    role: Optional[str] = Field(default=None, max_length=30, examples=["当事人"])
+    phone: Phone | None = None
+    role: str | None = Field(default=None, max_length=30, examples=["当事人"])
 
 
 class CaseCreate(BaseModel):
@@ -37,11 +37,11 @@ class CaseCreate(BaseModel):
     grid_id: AreaId
     severity: Severity = "medium"
     source: Source = "grid_patrol"
-    address: Optional[str] = Field(default=None, max_length=200)
-    lat: Optional[float] = Field(default=None, ge=-90, le=90)
-    lon: Optional[float] = Field(default=None, ge=-180, le=180)
-    reporter_name: Optional[str] = Field(default=None, max_length=50)
-    reporter_phone: Optional[Phone] = None
+    address: str | None = Field(default=None, max_length=200)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+    reporter_name: str | None = Field(default=None, max_length=50)
+    reporter_phone: Phone | None = None
     parties: list[Party] = Field(default_factory=list, max_length=20)
     attachments: list[AnyHttpUrl] = Field(default_factory=list, max_length=20)
     tags: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list, max_length=20)
@@ -49,20 +49,21 @@ class CaseCreate(BaseModel):
 
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Optional[str] = Field(default=None, max_length=2000, examples=["双方同意由村调委会调解"])
-    unit_level: Optional[Literal["grid", "village", "town", "county"]] = Field(default=None, examples=["village"])
-    unit_id: Optional[str] = Field(default=None, max_length=100, examples=["changping.kongjiafan"])
-    assignee: Optional[str] = Field(default=None, max_length=100, examples=["va-kongjiafan"])
-    resolution: Optional[str] = Field(default=None, max_length=5000, examples=["经村调委会调解，双方重新确认边界并签订协议"])
-    court: Optional[str] = Field(default=None, max_length=100, examples=["南漳县人民法院"])
-    outcome: Optional[str] = Field(default=None, max_length=5000, examples=["经法院诉前调解达成协议"])
-    into: Optional[str] = Field(default=None, description="id or number of the case to merge into",
+    reason: str | None = Field(default=None, max_length=2000, examples=["双方同意由村调委会调解"])
+    unit_level: Literal["grid", "village", "town", "county"] | None = Field(default=None, examples=["village"])
+    unit_id: str | None = Field(default=None, max_length=100, examples=["changping.kongjiafan"])
+    assignee: str | None = Field(default=None, max_length=100, examples=["va-kongjiafan"])
+    resolution: str | None = Field(default=None, max_length=5000,
+                                   examples=["经村调委会调解，双方重新确认边界并签订协议"])
+    court: str | None = Field(default=None, max_length=100, examples=["南漳县人民法院"])
+    outcome: str | None = Field(default=None, max_length=5000, examples=["经法院诉前调解达成协议"])
+    into: str | None = Field(default=None, description="id or number of the case to merge into",
                                 examples=["CP-2026-000123"])
 
 
 class Reporter(BaseModel):
-    name: Optional[str]
-    phone: Optional[str]
+    name: str | None
+    phone: str | None
     parties: list[dict]
 
 
@@ -74,49 +75,49 @@ class CaseRead(BaseModel):
     title: str
     description: str
     grid_id: str
-    address: Optional[str]
-    lat: Optional[float]
-    lon: Optional[float]
+    address: str | None
+    lat: float | None
+    lon: float | None
     source: str
     severity: str
     status: str
     level: str
-    assigned_unit: Optional[str]
-    assignee: Optional[str]
+    assigned_unit: str | None
+    assignee: str | None
     report_count: int
     duplicate_candidates: list[str]
-    merged_into: Optional[str]
-    accept_due: Optional[datetime]
-    resolve_due: Optional[datetime]
+    merged_into: str | None
+    accept_due: datetime | None
+    resolve_due: datetime | None
     overdue: bool
     escalations: int
     reopen_count: int
-    resolution: Optional[str]
-    referral_court: Optional[str]
-    satisfaction: Optional[int]
+    resolution: str | None
+    referral_court: str | None
+    satisfaction: int | None
     attachments: list[str]
     tags: list[str]
     created_at: datetime
     updated_at: datetime
-    closed_at: Optional[datetime]
+    closed_at: datetime | None
     allowed_actions: list[str]
-    reporter: Optional[Reporter] = Field(default=None, description="only with the personal_data:read permission; audited")
+    reporter: Reporter | None = Field(default=None, description="only with the personal_data:read permission; audited")
 
 
 class CasePage(BaseModel):
     items: list[CaseRead]
-    next_cursor: Optional[str] = Field(description="pass as ?cursor= for the next page; null at the end")
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null at the end")
 
 
 class TimelineEntry(BaseModel):
     kind: Literal["transition", "task"]
     what: str = Field(examples=["accept", "gov.task.assigned.v1"])
-    from_status: Optional[str]
-    to_status: Optional[str]
-    from_level: Optional[str]
-    to_level: Optional[str]
+    from_status: str | None
+    to_status: str | None
+    from_level: str | None
+    to_level: str | None
     actor: str
-    reason: Optional[str]
+    reason: str | None
     data: dict
     at: datetime
 
@@ -124,7 +125,7 @@ class TimelineEntry(BaseModel):
 class Satisfaction(BaseModel):
     model_config = ConfigDict(extra="forbid")
     score: int = Field(ge=1, le=5, examples=[5])
-    note: Optional[str] = Field(default=None, max_length=500, examples=["处理及时，很满意"])
+    note: str | None = Field(default=None, max_length=500, examples=["处理及时，很满意"])
 
 
 class AttachmentAdd(BaseModel):

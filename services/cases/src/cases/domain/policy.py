@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
 from pathlib import Path
-from typing import Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -26,7 +25,7 @@ class PolicyError(Exception):
     pass
 
 
-class Visibility(str, Enum):
+class Visibility(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member)
     """What the public reads (Open311, no credentials) show of a case of the category."""
     public = "public"            # everything public, the description and address with phones and ID numbers redacted
     status_only = "status_only"  # number, category, status and dates; no description, place or media
@@ -46,14 +45,14 @@ class CategoryPolicy(BaseModel):
     accept_hours: float = Field(gt=0)
     resolve_hours: float = Field(gt=0)
     by_severity: dict[str, Deadlines] = Field(default_factory=dict)
-    field_work: Optional[str] = None
+    field_work: str | None = None
     service_code: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     keywords: list[str] = Field(default_factory=list)
     # a category the file does not mark shows its status only: nothing private goes public by omission
     visibility: Visibility = Visibility.status_only
 
     @model_validator(mode="after")
-    def _check(self) -> "CategoryPolicy":
+    def _check(self) -> CategoryPolicy:
         for sev in self.by_severity:
             if sev not in SEVERITIES:
                 raise ValueError(f"by_severity: unknown severity {sev!r}; use {', '.join(SEVERITIES)}")
@@ -87,7 +86,7 @@ class Policy:
     def with_visibility(self, visibility: Visibility) -> list[str]:
         return [name for name, c in self.categories.items() if c.visibility is visibility]
 
-    def by_service_code(self, code: str) -> Optional[str]:
+    def by_service_code(self, code: str) -> str | None:
         for name, c in self.categories.items():
             if c.service_code == code:
                 return name
@@ -119,7 +118,8 @@ def load(path: Path) -> Policy:
             where = f"categories.{name}: {field}: " if field else f"categories.{name}: "
             raise PolicyError(f"policy {path}: {where}{err['msg'].removeprefix('Value error, ')}") from None
         if c.service_code in codes:
-            raise PolicyError(f"policy {path}: categories.{name}: service_code: {c.service_code!r} already used by {codes[c.service_code]}")
+            raise PolicyError(f"policy {path}: categories.{name}: service_code: {c.service_code!r} "
+                              f"already used by {codes[c.service_code]}")
         codes[c.service_code] = name
         cats[str(name)] = c
     return Policy(cats, float(factor))

@@ -9,7 +9,6 @@ is not cut into a phone number and a remainder.
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 PHONE_MARK = "〔电话已隐去〕"
 ID_MARK = "〔身份证号已隐去〕"
@@ -26,7 +25,7 @@ _LANDLINE = re.compile(r"(?<!\d)(?:[(（]" + _ZERO + r"\d{2,3}[)）]|" + _ZERO +
                        + _NOT_ZERO + r"\d{6,7}(?!\d)")
 
 
-def redact(text: Optional[str]) -> Optional[str]:
+def redact(text: str | None) -> str | None:
     if not text:
         return text
     text = _ID.sub(ID_MARK, text)
