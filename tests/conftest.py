@@ -4,6 +4,7 @@ Unit tests need nothing running. Integration and end-to-end tests share one
 throwaway stack (real Kafka, real PostgreSQL) per test session, started on
 first use in a temporary directory and removed at the end.
 """
+
 from __future__ import annotations
 
 import os

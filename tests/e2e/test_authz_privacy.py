@@ -1,6 +1,7 @@
 """Authorization and privacy against the running services on the throwaway stack (issue 9,
 items 9, 10, 11, 13): area scopes of tokens, no phone on the bus, what the public Open311
 reads show, and what a dispatched assignee from outside the case's area may do."""
+
 from __future__ import annotations
 
 import asyncio
@@ -8,14 +9,15 @@ import json
 import os
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import jwt
 import pytest
 import yaml
 
-from gov_contracts import CloudEvent, topics as T
+from gov_contracts import CloudEvent
+from gov_contracts import topics as T
 from gov_contracts.cases import CaseReported
 from gov_contracts.volunteers import VolunteerRegistered
 from govkit import db
@@ -49,6 +51,7 @@ def services(stack, tmp_path_factory):
         else:
             os.environ["CASES_POLICY_FILE"] = saved
     from govctl import areas as area_file
+
     area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE)
     for svc in ("cases", "volunteers", "reporting"):
         stack.wait_areas(svc, 137)
@@ -70,8 +73,15 @@ def raw_client(stack, svc: str, **claims) -> httpx.Client:
 
 
 def new_case(c: httpx.Client, category: str, description: str, grid: str = GRID, **extra) -> dict:
-    body = {"category": category, "title": description[:30], "description": description, "grid_id": grid,
-            "severity": "medium", "source": "grid_patrol", **extra}
+    body = {
+        "category": category,
+        "title": description[:30],
+        "description": description,
+        "grid_id": grid,
+        "severity": "medium",
+        "source": "grid_patrol",
+        **extra,
+    }
     r = c.post("/v1/cases", json=body)
     assert r.status_code == 201, r.text
     return r.json()
@@ -79,25 +89,36 @@ def new_case(c: httpx.Client, category: str, description: str, grid: str = GRID,
 
 # -- item 9: area scopes of tokens ----------------------------------------------------------------------------------
 
+
 def test_an_empty_or_unknown_area_scope_lists_nothing_anywhere(services):
     stack = services
     town_cases = client(stack, "cases", "ta-9", ["town_admin"], ["changping"])
     town_vols = client(stack, "volunteers", "ta-9", ["town_admin"], ["changping"])
     mine = new_case(town_cases, "hazard.safety", "孔家畈三组电线杆倾斜")
     theirs = new_case(town_cases, "hazard.safety", "钟鼓坪一组路面塌陷", grid=OTHER_GRID)
-    start = datetime.now(timezone.utc) + timedelta(days=1)
+    start = datetime.now(UTC) + timedelta(days=1)
     for grid in (GRID, OTHER_GRID):
         r = town_vols.post("/v1/volunteers", json={"name": "测试志愿者", "roles": ["party_member"], "home_grid": grid})
         assert r.status_code == 201, r.text
-        r = town_vols.post("/v1/tasks", json={"task_type": "patrol", "title": "巡查", "grid_id": grid,
-                                              "window_start": start.isoformat(),
-                                              "window_end": (start + timedelta(hours=1)).isoformat()})
+        r = town_vols.post(
+            "/v1/tasks",
+            json={
+                "task_type": "patrol",
+                "title": "巡查",
+                "grid_id": grid,
+                "window_start": start.isoformat(),
+                "window_end": (start + timedelta(hours=1)).isoformat(),
+            },
+        )
         assert r.status_code == 201, r.text
 
-    lists = [("cases", "/v1/cases"), ("volunteers", "/v1/volunteers"), ("volunteers", "/v1/tasks"),
-             ("reporting", "/v1/reports/weekly?area=changping")]
-    for claim, status in (([""], 401), (["changping", ""], 401), (["changping..x"], 401),
-                          (["changping.nowhere"], 403)):
+    lists = [
+        ("cases", "/v1/cases"),
+        ("volunteers", "/v1/volunteers"),
+        ("volunteers", "/v1/tasks"),
+        ("reporting", "/v1/reports/weekly?area=changping"),
+    ]
+    for claim, status in (([""], 401), (["changping", ""], 401), (["changping..x"], 401), (["changping.nowhere"], 403)):
         for role in ("town_admin", "analyst"):
             for svc, path in lists:
                 r = raw_client(stack, svc, roles=[role], areas=claim).get(path)
@@ -121,21 +142,33 @@ def test_an_empty_or_unknown_area_scope_lists_nothing_anywhere(services):
 
 # -- item 10: no phone on the bus --------------------------------------------------------------------------------
 
+
 def test_no_phone_goes_onto_the_bus_and_old_records_are_still_read(services):
     stack = services
     start_cases = asyncio.run(end_offsets(stack.bootstrap, T.CASES))
     start_vols = asyncio.run(end_offsets(stack.bootstrap, T.VOLUNTEERS))
-    case = new_case(client(stack, "cases", "ta-10", ["town_admin"], ["changping"]), "environment.sanitation",
-                    "村口垃圾堆放多日", reporter_name="李某", reporter_phone="7654321")
+    case = new_case(
+        client(stack, "cases", "ta-10", ["town_admin"], ["changping"]),
+        "environment.sanitation",
+        "村口垃圾堆放多日",
+        reporter_name="李某",
+        reporter_phone="7654321",
+    )
     r = client(stack, "volunteers", "ta-10", ["town_admin"], ["changping"]).post(
-        "/v1/volunteers", json={"name": "张某", "phone": "7654321", "roles": ["party_member"], "home_grid": GRID})
+        "/v1/volunteers", json={"name": "张某", "phone": "7654321", "roles": ["party_member"], "home_grid": GRID}
+    )
     assert r.status_code == 201, r.text
     volunteer_ref = r.json()["volunteer_ref"]
 
     def record(topic, start, key_match):
-        found = wait_for(lambda: [rec for rec in asyncio.run(read_topic(stack.bootstrap, topic, expect=1000,
-                                                                         timeout=3, start=start))
-                                  if key_match(rec)], timeout=30)
+        found = wait_for(
+            lambda: [
+                rec
+                for rec in asyncio.run(read_topic(stack.bootstrap, topic, expect=1000, timeout=3, start=start))
+                if key_match(rec)
+            ],
+            timeout=30,
+        )
         return found[0]
 
     rec = record(T.CASES, start_cases, lambda rec: rec.key == case["id"].encode())
@@ -146,24 +179,54 @@ def test_no_phone_goes_onto_the_bus_and_old_records_are_still_read(services):
     assert b"phone" not in rec.value and b"7654321" not in rec.value and b"****" not in rec.value
 
     # records of the old versions, already on the topics, are still applied by reporting
-    old_case = CaseReported(case_id=str(uuid.uuid4()), number="CP-2025-900001", category="hazard.safety",
-                            severity="low", grid_id=GRID, status="reported", level="grid",
-                            occurred_at=datetime.now(timezone.utc), actor="gm-old", title="旧版事件",
-                            source="grid_patrol", reporter_ref="person_old", reporter_phone_masked="138****1234")
-    old_volunteer = VolunteerRegistered(volunteer_ref=f"volunteer_old{uuid.uuid4().hex[:8]}", roles=["party_member"],
-                                        party_member=True, home_grid=GRID, skills=[], active=True,
-                                        occurred_at=datetime.now(timezone.utc), phone_masked="139****5678")
-    for topic, event, type_, key in ((T.CASES, old_case, "gov.case.reported.v1", old_case.case_id),
-                                     (T.VOLUNTEERS, old_volunteer, "gov.volunteer.registered.v1", "v-old")):
-        asyncio.run(publish_raw(stack.bootstrap, topic, event.model_dump_json().encode(), key=key.encode(),
-                                headers=CloudEvent(type=type_, source="cases", subject=key).headers()))
+    old_case = CaseReported(
+        case_id=str(uuid.uuid4()),
+        number="CP-2025-900001",
+        category="hazard.safety",
+        severity="low",
+        grid_id=GRID,
+        status="reported",
+        level="grid",
+        occurred_at=datetime.now(UTC),
+        actor="gm-old",
+        title="旧版事件",
+        source="grid_patrol",
+        reporter_ref="person_old",
+        reporter_phone_masked="138****1234",
+    )
+    old_volunteer = VolunteerRegistered(
+        volunteer_ref=f"volunteer_old{uuid.uuid4().hex[:8]}",
+        roles=["party_member"],
+        party_member=True,
+        home_grid=GRID,
+        skills=[],
+        active=True,
+        occurred_at=datetime.now(UTC),
+        phone_masked="139****5678",
+    )
+    for topic, event, type_, key in (
+        (T.CASES, old_case, "gov.case.reported.v1", old_case.case_id),
+        (T.VOLUNTEERS, old_volunteer, "gov.volunteer.registered.v1", "v-old"),
+    ):
+        asyncio.run(
+            publish_raw(
+                stack.bootstrap,
+                topic,
+                event.model_dump_json().encode(),
+                key=key.encode(),
+                headers=CloudEvent(type=type_, source="cases", subject=key).headers(),
+            )
+        )
 
     async def projected():
         con = await db.connect(stack.service_dsn("reporting"), "reporting")
         try:
-            return (await con.fetchval("select number from r_cases where case_id = $1", uuid.UUID(old_case.case_id)),
-                    await con.fetchval("select home_grid from r_volunteers where volunteer_ref = $1",
-                                       old_volunteer.volunteer_ref))
+            return (
+                await con.fetchval("select number from r_cases where case_id = $1", uuid.UUID(old_case.case_id)),
+                await con.fetchval(
+                    "select home_grid from r_volunteers where volunteer_ref = $1", old_volunteer.volunteer_ref
+                ),
+            )
         finally:
             await con.close()
 
@@ -171,6 +234,7 @@ def test_no_phone_goes_onto_the_bus_and_old_records_are_still_read(services):
 
 
 # -- item 11: the public Open311 reads ---------------------------------------------------------------------------
+
 
 def test_open311_shows_sensitive_categories_status_only_hides_hidden_ones_and_redacts_the_rest(services):
     stack = services
@@ -183,13 +247,21 @@ def test_open311_shows_sensitive_categories_status_only_hides_hidden_ones_and_re
         "dispute.neighbor": new_case(staff, "dispute.neighbor", "两户因宅基地滴水发生争吵" + said),
     }
     hidden = new_case(staff, "other", "其他事项" + said)
-    public = new_case(staff, "hazard.safety", "村小学旁电线杆倾斜" + said, address="村小学旁，电话0710-5551234",
-                      lat=31.7362, lon=111.8398)
+    public = new_case(
+        staff,
+        "hazard.safety",
+        "村小学旁电线杆倾斜" + said,
+        address="村小学旁，电话0710-5551234",
+        lat=31.7362,
+        lon=111.8398,
+    )
     base = stack.url("cases") + "/open311/v2"
     numbers = [c["number"] for c in (*sensitive.values(), hidden, public)]
 
-    listed = {r["service_request_id"]: r for r in
-              httpx.get(f"{base}/requests.json", params={"service_request_id": ",".join(numbers)}).json()}
+    listed = {
+        r["service_request_id"]: r
+        for r in httpx.get(f"{base}/requests.json", params={"service_request_id": ",".join(numbers)}).json()
+    }
     recent = {r["service_request_id"]: r for r in httpx.get(f"{base}/requests.json").json()}
     for number in numbers:
         one = httpx.get(f"{base}/requests/{number}.json")
@@ -201,7 +273,10 @@ def test_open311_shows_sensitive_categories_status_only_hides_hidden_ones_and_re
             text = json.dumps(got, ensure_ascii=False)
             assert SECRET_PHONE not in text and SECRET_ID not in text and "5551234" not in text
             if number == public["number"]:
-                assert got["description"] == "村小学旁电线杆倾斜，联系电话〔电话已隐去〕，身份证〔身份证号已隐去〕，住三组12号"
+                assert (
+                    got["description"]
+                    == "村小学旁电线杆倾斜，联系电话〔电话已隐去〕，身份证〔身份证号已隐去〕，住三组12号"
+                )
                 assert got["address"] == "村小学旁，电话〔电话已隐去〕" and got["lat"] == 31.7362
             else:
                 assert got["status"] == "open" and got["requested_datetime"] and got["service_code"]
@@ -215,6 +290,7 @@ def test_open311_shows_sensitive_categories_status_only_hides_hidden_ones_and_re
 
 # -- item 13: the dispatched assignee, for every role -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("role", sorted(ROLES))
 def test_a_dispatched_assignee_of_any_role_reads_starts_and_resolves_and_nothing_else(services, role):
     stack = services
@@ -222,8 +298,10 @@ def test_a_dispatched_assignee_of_any_role_reads_starts_and_resolves_and_nothing
     case = new_case(town, "hazard.safety", f"山体裂缝需镇应急办处置（{role}）")
     assert town.post(f"/v1/cases/{case['id']}/accept", json={}).status_code == 200
     handler = f"dept-handler-{role}"
-    r = town.post(f"/v1/cases/{case['id']}/dispatch",
-                  json={"unit_level": "town", "unit_id": "dept.emergency", "assignee": handler})
+    r = town.post(
+        f"/v1/cases/{case['id']}/dispatch",
+        json={"unit_level": "town", "unit_id": "dept.emergency", "assignee": handler},
+    )
     assert r.status_code == 200, r.text
     me = client(stack, "cases", handler, [role], [])
     stranger = client(stack, "cases", f"someone-{role}", [role], [])

@@ -2,18 +2,20 @@
 is reported by a resident, escalates once by deadline to the village, is
 dispatched, resolved, verified by someone else, closed and rated; every step
 is on the timeline and on gov.cases.v1, and a task's progress shows up too."""
+
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 import yaml
 
-from gov_contracts import CloudEvent, topics as T
+from gov_contracts import CloudEvent
+from gov_contracts import topics as T
 from gov_contracts.tasks import TaskAssigned
 from govctl import areas as area_file
 from govkit.auth import PERSONAL_DATA, mint
@@ -62,10 +64,17 @@ def test_land_dispute_escalates_once_by_deadline_and_is_resolved_and_verified_at
     auditor = client(stack, "ta-audit", ["town_admin"], ["changping"], [PERSONAL_DATA])
     start = asyncio.run(end_offsets(stack.bootstrap, T.CASES))
 
-    body = {"category": "dispute.land", "title": "孔家畈村三组与四组山林边界纠纷",
-            "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求调处。",
-            "grid_id": GRID, "severity": "medium", "reporter_name": "李某", "reporter_phone": "13812341234",
-            "parties": [{"name": "王某"}, {"name": "赵某"}], "address": "孔家畈村三组后山"}
+    body = {
+        "category": "dispute.land",
+        "title": "孔家畈村三组与四组山林边界纠纷",
+        "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求调处。",
+        "grid_id": GRID,
+        "severity": "medium",
+        "reporter_name": "李某",
+        "reporter_phone": "13812341234",
+        "parties": [{"name": "王某"}, {"name": "赵某"}],
+        "address": "孔家畈村三组后山",
+    }
     r = resident.post("/v1/cases", json=body, headers={"Idempotency-Key": "li-1"})
     assert r.status_code == 201, r.text
     case = r.json()
@@ -86,20 +95,38 @@ def test_land_dispute_escalates_once_by_deadline_and_is_resolved_and_verified_at
     assert r.status_code == 409
     problem = r.json()
     assert problem["status_now"] == "accepted" and "dispatch" in problem["allowed_actions"]
-    r = va1.post(f"/v1/cases/{number}/dispatch", json={"unit_level": "village", "unit_id": VILLAGE,
-                                                        "assignee": "mediator-zhang"})
+    r = va1.post(
+        f"/v1/cases/{number}/dispatch", json={"unit_level": "village", "unit_id": VILLAGE, "assignee": "mediator-zhang"}
+    )
     assert r.status_code == 200 and r.json()["assigned_unit"] == VILLAGE
 
     # the volunteers service reports task progress for this case: it lands on the timeline
-    ev = TaskAssigned(task_id="task-77", task_type="dispute_mediation", grid_id=GRID, status="assigned",
-                      case_id=cid, occurred_at=datetime.now(timezone.utc), volunteer_ref="person_abc")
-    asyncio.run(publish_raw(stack.bootstrap, T.TASKS, ev.model_dump_json().encode(), key=b"task-77",
-                            headers=CloudEvent(type="gov.task.assigned.v1", source="volunteers",
-                                               subject="task-77").headers()))
+    ev = TaskAssigned(
+        task_id="task-77",
+        task_type="dispute_mediation",
+        grid_id=GRID,
+        status="assigned",
+        case_id=cid,
+        occurred_at=datetime.now(UTC),
+        volunteer_ref="person_abc",
+    )
+    asyncio.run(
+        publish_raw(
+            stack.bootstrap,
+            T.TASKS,
+            ev.model_dump_json().encode(),
+            key=b"task-77",
+            headers=CloudEvent(type="gov.task.assigned.v1", source="volunteers", subject="task-77").headers(),
+        )
+    )
 
     assert va1.post(f"/v1/cases/{number}/start").json()["status"] == "in_progress"
-    assert va1.post(f"/v1/cases/{number}/resolve", json={"resolution": "村调委会组织双方现场指界，签订调解协议"}
-                    ).json()["status"] == "resolved"
+    assert (
+        va1.post(f"/v1/cases/{number}/resolve", json={"resolution": "村调委会组织双方现场指界，签订调解协议"}).json()[
+            "status"
+        ]
+        == "resolved"
+    )
     r = va1.post(f"/v1/cases/{number}/verify")
     assert r.status_code == 403 and "verifier" in r.json()["detail"]
     assert va2.post(f"/v1/cases/{number}/verify").json()["status"] == "verified"
@@ -108,20 +135,41 @@ def test_land_dispute_escalates_once_by_deadline_and_is_resolved_and_verified_at
     rated = resident.post(f"/v1/cases/{number}/satisfaction", json={"score": 5, "note": "很满意"})
     assert rated.json()["satisfaction"] == 5
 
-    timeline = wait_for(lambda: (t := gm.get(f"/v1/cases/{cid}/timeline").json()) and
-                        any(e["kind"] == "task" for e in t) and t, timeout=30)
+    timeline = wait_for(
+        lambda: (t := gm.get(f"/v1/cases/{cid}/timeline").json()) and any(e["kind"] == "task" for e in t) and t,
+        timeout=30,
+    )
     steps = [e["what"] for e in timeline if e["kind"] == "transition"]
-    assert steps == ["report", "overdue", "escalate", "accept", "dispatch", "start", "resolve", "verify", "close",
-                     "rate"]
+    assert steps == [
+        "report",
+        "overdue",
+        "escalate",
+        "accept",
+        "dispatch",
+        "start",
+        "resolve",
+        "verify",
+        "close",
+        "rate",
+    ]
     task = [e for e in timeline if e["kind"] == "task"]
     assert task[0]["what"] == "gov.task.assigned.v1" and task[0]["data"]["task_id"] == "task-77"
 
     records = asyncio.run(read_topic(stack.bootstrap, T.CASES, expect=200, timeout=8, start=start))
     mine = [r for r in records if r.key == cid.encode()]
     types = [dict(r.headers)["ce_type"].decode() for r in mine]
-    assert types == ["gov.case.reported.v2", "gov.case.overdue.v1", "gov.case.escalated.v1",
-                     "gov.case.accepted.v1", "gov.case.dispatched.v1", "gov.case.started.v1",
-                     "gov.case.resolved.v1", "gov.case.verified.v1", "gov.case.closed.v1", "gov.case.rated.v1"]
+    assert types == [
+        "gov.case.reported.v2",
+        "gov.case.overdue.v1",
+        "gov.case.escalated.v1",
+        "gov.case.accepted.v1",
+        "gov.case.dispatched.v1",
+        "gov.case.started.v1",
+        "gov.case.resolved.v1",
+        "gov.case.verified.v1",
+        "gov.case.closed.v1",
+        "gov.case.rated.v1",
+    ]
     payloads = [json.loads(r.value) for r in mine]
     assert payloads[2]["automatic"] is True and payloads[2]["from_level"] == "grid"
     assert payloads[4]["field_work_task_type"] == "dispute_mediation"
@@ -134,8 +182,9 @@ def test_land_dispute_escalates_once_by_deadline_and_is_resolved_and_verified_at
     assert seen["reporter"]["phone"] == "13812341234" and seen["reporter"]["name"] == "李某"
 
     # the list: area subtree, status, category, Chinese text; residents see only their own
-    found = va1.get("/v1/cases", params={"area": VILLAGE, "status": "closed", "category": "dispute.land",
-                                         "q": "山林"}).json()["items"]
+    found = va1.get(
+        "/v1/cases", params={"area": VILLAGE, "status": "closed", "category": "dispute.land", "q": "山林"}
+    ).json()["items"]
     assert cid in [c["id"] for c in found]
     assert [c["id"] for c in resident.get("/v1/cases").json()["items"]] == [cid]
     other = client(stack, "gm-zgp", ["grid_manager"], ["changping.zhongguping.g01"])
@@ -145,17 +194,29 @@ def test_land_dispute_escalates_once_by_deadline_and_is_resolved_and_verified_at
 
 def test_bad_input_is_a_problem_naming_the_field(cases_stack):
     gm = client(cases_stack, "gm-3", ["grid_manager"], [GRID])
-    r = gm.post("/v1/cases", json={"category": "dispute.land", "title": "x题", "description": "描述",
-                                   "grid_id": GRID, "severity": "apocalyptic"})
+    r = gm.post(
+        "/v1/cases",
+        json={
+            "category": "dispute.land",
+            "title": "x题",
+            "description": "描述",
+            "grid_id": GRID,
+            "severity": "apocalyptic",
+        },
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.severity"
     r = gm.post("/v1/cases", json={"category": "dispute.moon", "title": "标题", "description": "描述", "grid_id": GRID})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.category"
-    r = gm.post("/v1/cases", json={"category": "other", "title": "标题", "description": "描述",
-                                   "grid_id": "changping.kongjiafan.g04"})
+    r = gm.post(
+        "/v1/cases",
+        json={"category": "other", "title": "标题", "description": "描述", "grid_id": "changping.kongjiafan.g04"},
+    )
     assert r.status_code == 403  # outside the grid manager's scope
     ta = client(cases_stack, "ta-1", ["town_admin"], ["changping"])
-    r = ta.post("/v1/cases", json={"category": "other", "title": "标题", "description": "描述",
-                                   "grid_id": "changping.kongjiafan.g99"})
+    r = ta.post(
+        "/v1/cases",
+        json={"category": "other", "title": "标题", "description": "描述", "grid_id": "changping.kongjiafan.g99"},
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.grid_id"
     r = gm.get("/v1/cases", params={"cursor": "garbage"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.cursor"
@@ -164,13 +225,23 @@ def test_bad_input_is_a_problem_naming_the_field(cases_stack):
 def test_cursor_pagination_walks_every_case_once(cases_stack):
     ta = client(cases_stack, "ta-1", ["town_admin"], ["changping"])
     for i in range(7):
-        assert ta.post("/v1/cases", json={"category": "livelihood.request", "title": f"路灯不亮{i}",
-                                          "description": f"钟鼓坪村{i}组路灯不亮", "grid_id": "changping.zhongguping.g02"}
-                       ).status_code == 201
+        assert (
+            ta.post(
+                "/v1/cases",
+                json={
+                    "category": "livelihood.request",
+                    "title": f"路灯不亮{i}",
+                    "description": f"钟鼓坪村{i}组路灯不亮",
+                    "grid_id": "changping.zhongguping.g02",
+                },
+            ).status_code
+            == 201
+        )
     seen, cursor = [], None
     while True:
-        page = ta.get("/v1/cases", params={"area": "changping.zhongguping", "limit": 3,
-                                           **({"cursor": cursor} if cursor else {})}).json()
+        page = ta.get(
+            "/v1/cases", params={"area": "changping.zhongguping", "limit": 3, **({"cursor": cursor} if cursor else {})}
+        ).json()
         seen += [c["id"] for c in page["items"]]
         cursor = page["next_cursor"]
         if not cursor:

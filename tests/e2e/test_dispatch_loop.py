@@ -1,6 +1,7 @@
 """A case-driven mediation task through both services: offered, declined by the
 first candidate, expired for the second, accepted by the third, checked in and
 out; hours and points recorded; each step on the case's timeline."""
+
 from __future__ import annotations
 
 import os
@@ -48,16 +49,32 @@ def test_mediation_task_declined_expired_accepted_and_completed(live):
     admin = as_(stack, "volunteers", "ta-1", ["town_admin"], ["changping"])
     subs = ["med-a", "med-b", "med-c"]
     for sub in subs:
-        r = admin.post("/v1/volunteers", json={"name": f"调解员{sub}", "phone": "13900001111", "roles": ["mediator"],
-                                               "home_grid": GRID, "skills": ["mediation"], "availability": ALL_WEEK,
-                                               "account_sub": sub})
+        r = admin.post(
+            "/v1/volunteers",
+            json={
+                "name": f"调解员{sub}",
+                "phone": "13900001111",
+                "roles": ["mediator"],
+                "home_grid": GRID,
+                "skills": ["mediation"],
+                "availability": ALL_WEEK,
+                "account_sub": sub,
+            },
+        )
         assert r.status_code == 201, r.text
         assert r.json()["phone"] is None  # personal data is not echoed without the permission
     vols = {sub: as_(stack, "volunteers", sub, ["volunteer"], []) for sub in subs}
 
     cases = as_(stack, "cases", "gm-zgp3", ["grid_manager"], [GRID])
-    case = cases.post("/v1/cases", json={"category": "dispute.neighbor", "title": "钟鼓坪村三组宅基地排水纠纷",
-                                         "description": "两户因排水沟走向发生争执", "grid_id": GRID}).json()
+    case = cases.post(
+        "/v1/cases",
+        json={
+            "category": "dispute.neighbor",
+            "title": "钟鼓坪村三组宅基地排水纠纷",
+            "description": "两户因排水沟走向发生争执",
+            "grid_id": GRID,
+        },
+    ).json()
     cases.post(f"/v1/cases/{case['id']}/accept").raise_for_status()
     cases.post(f"/v1/cases/{case['id']}/dispatch", json={"unit_level": "grid", "unit_id": GRID}).raise_for_status()
 
@@ -68,6 +85,7 @@ def test_mediation_task_declined_expired_accepted_and_completed(live):
             if o:
                 return sub, o
         return None
+
     first, offer1 = wait_for(who_has_an_offer, timeout=30)
     task_id = offer1["task_id"]
     assert offer1["task_type"] == "dispute_mediation" and offer1["rank"] == 1
@@ -98,18 +116,34 @@ def test_mediation_task_declined_expired_accepted_and_completed(live):
     assert ledger["points"] == out["points"] and ledger["entries"][0]["task_id"] == task_id
 
     # an admin correction is recorded with who and why
-    fixed = admin.post(f"/v1/volunteers/{me['id']}/corrections",
-                       json={"task_id": task_id, "hours_delta": 1.5, "points_delta": 15, "reason": "签到延迟，按实际补登"})
+    fixed = admin.post(
+        f"/v1/volunteers/{me['id']}/corrections",
+        json={"task_id": task_id, "hours_delta": 1.5, "points_delta": 15, "reason": "签到延迟，按实际补登"},
+    )
     assert fixed.json()["points"] == out["points"] + 15
     assert fixed.json()["entries"][-1]["actor"] == "ta-1"
-    assert vols[third].post(f"/v1/volunteers/{me['id']}/corrections",
-                            json={"hours_delta": 5, "reason": "自己加"}).status_code == 403
+    assert (
+        vols[third]
+        .post(f"/v1/volunteers/{me['id']}/corrections", json={"hours_delta": 5, "reason": "自己加"})
+        .status_code
+        == 403
+    )
 
     # every step shows on the case's timeline in the cases service
     def task_steps():
         t = cases.get(f"/v1/cases/{case['id']}/timeline").json()
         steps = [e["what"].split(".")[2] for e in t if e["kind"] == "task"]
         return steps if "completed" in steps else None
+
     steps = wait_for(task_steps, timeout=30)
-    assert steps == ["created", "offered", "offer_declined", "offered", "offer_expired", "offered", "assigned",
-                     "checked_in", "completed"]
+    assert steps == [
+        "created",
+        "offered",
+        "offer_declined",
+        "offered",
+        "offer_expired",
+        "offered",
+        "assigned",
+        "checked_in",
+        "completed",
+    ]

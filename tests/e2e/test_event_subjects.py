@@ -3,6 +3,7 @@ is its record key, the aggregate id. Checked on every record the services and
 the area publisher put on the topics: those of this module's flow (an area
 tree, a case dispatched into a task, a volunteer, the weekly reports) and of
 any test that ran before it in the session."""
+
 from __future__ import annotations
 
 import asyncio
@@ -34,7 +35,8 @@ def live(stack):
     yield stack
     stack.stop_services()
     os.environ.pop("REPORTING_PUBLISH_INTERVAL_S") if saved is None else os.environ.__setitem__(
-        "REPORTING_PUBLISH_INTERVAL_S", saved)
+        "REPORTING_PUBLISH_INTERVAL_S", saved
+    )
 
 
 def as_(stack, svc, sub, roles, areas):
@@ -56,7 +58,9 @@ async def published_records(bootstrap: str) -> dict[str, list]:
         pending = {tp for tp in tps if end[tp] > 0}
         while pending:
             for tp, recs in (await c.getmany(*pending, timeout_ms=500)).items():
-                out[tp.topic] += [r for r in recs if r.offset < end[tp] and dict(r.headers).get("ce_source") != b"tests"]
+                out[tp.topic] += [
+                    r for r in recs if r.offset < end[tp] and dict(r.headers).get("ce_source") != b"tests"
+                ]
             pending = {tp for tp in pending if await c.position(tp) < end[tp]}
         return out
     finally:
@@ -66,27 +70,50 @@ async def published_records(bootstrap: str) -> dict[str, list]:
 def test_every_event_s_subject_is_its_record_key(live):
     stack = live
     admin = as_(stack, "volunteers", "ta-subj", ["town_admin"], ["changping"])
-    r = admin.post("/v1/volunteers", json={"name": "主题校验志愿者", "phone": "13900002222", "roles": ["mediator"],
-                                           "home_grid": GRID, "skills": ["mediation"], "account_sub": "vol-subj"})
+    r = admin.post(
+        "/v1/volunteers",
+        json={
+            "name": "主题校验志愿者",
+            "phone": "13900002222",
+            "roles": ["mediator"],
+            "home_grid": GRID,
+            "skills": ["mediation"],
+            "account_sub": "vol-subj",
+        },
+    )
     assert r.status_code == 201, r.text
     gm = as_(stack, "cases", "gm-subj", ["grid_manager"], [GRID])
-    case = gm.post("/v1/cases", json={"category": "dispute.neighbor", "title": "孔家畈村二组邻里排水纠纷",
-                                      "description": "两户因排水沟走向发生争执", "grid_id": GRID}).json()
+    case = gm.post(
+        "/v1/cases",
+        json={
+            "category": "dispute.neighbor",
+            "title": "孔家畈村二组邻里排水纠纷",
+            "description": "两户因排水沟走向发生争执",
+            "grid_id": GRID,
+        },
+    ).json()
     gm.post(f"/v1/cases/{case['id']}/accept").raise_for_status()
     gm.post(f"/v1/cases/{case['id']}/dispatch", json={"unit_level": "grid", "unit_id": GRID}).raise_for_status()
 
     def case_task_and_reports_out():
         records = asyncio.run(published_records(stack.bootstrap))
         keys = {t: {r.key for r in recs} for t, recs in records.items()}
-        done = (case["id"].encode() in keys[T.CASES] and keys[T.TASKS] and keys[T.REPORTS]
-                and keys[T.VOLUNTEERS] and keys[T.AREAS])
+        done = (
+            case["id"].encode() in keys[T.CASES]
+            and keys[T.TASKS]
+            and keys[T.REPORTS]
+            and keys[T.VOLUNTEERS]
+            and keys[T.AREAS]
+        )
         return records if done else None
+
     records = wait_for(case_task_and_reports_out, timeout=90, every=2)
 
     for topic, recs in records.items():
         for r in recs:
             subject = dict(r.headers).get("ce_subject")
             assert subject is not None and subject == r.key, (
-                f"{topic}/{r.partition}@{r.offset} {dict(r.headers).get('ce_type')}: key {r.key!r}, subject {subject!r}")
+                f"{topic}/{r.partition}@{r.offset} {dict(r.headers).get('ce_type')}: key {r.key!r}, subject {subject!r}"
+            )
     reports = records[T.REPORTS]
     assert {r.key for r in reports} >= {b"changping", b"changping.kongjiafan"}

@@ -1,12 +1,13 @@
 """Open311 GeoReport v2 on the cases service, on the throwaway stack: a real
 Open311 client library reads it, form-encoded reports become cases the staff
 API sees, and the public reads carry no personal data."""
+
 from __future__ import annotations
 
 import os
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -48,15 +49,26 @@ def base(services):
 
 @pytest.fixture(scope="module")
 def staff(services):
-    token = mint(key=services.state["jwt_secret"], sub="t", roles=["town_admin"], areas=["changping"],
-                 permissions=["personal_data:read"])
+    token = mint(
+        key=services.state["jwt_secret"],
+        sub="t",
+        roles=["town_admin"],
+        areas=["changping"],
+        permissions=["personal_data:read"],
+    )
     return httpx.Client(base_url=services.url("cases"), headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
 def post(base: str, fmt: str = "json", **fields) -> httpx.Response:
-    form = {"api_key": API_KEY, "service_code": "103", "lat": "31.7362", "long": "111.8398",
-            "address_string": "孔家畈村三组后山", "attribute[grid_id]": GRID,
-            "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。"}
+    form = {
+        "api_key": API_KEY,
+        "service_code": "103",
+        "lat": "31.7362",
+        "long": "111.8398",
+        "address_string": "孔家畈村三组后山",
+        "attribute[grid_id]": GRID,
+        "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。",
+    }
     form.update(fields)
     form = {k: v for k, v in form.items() if v is not None}
     return httpx.post(f"{base}/requests.{fmt}", data=form, timeout=10)
@@ -80,8 +92,7 @@ def when(s: str) -> datetime:
 
 def test_a_real_open311_client_lists_services_reads_definitions_and_follows_requests(base):
     for fmt in ("json", "xml"):
-        client = GeoReport(root_address=base, api_key=API_KEY, jurisdiction="changping.xiangyang.cn",
-                           output_format=fmt)
+        client = GeoReport(root_address=base, api_key=API_KEY, jurisdiction="changping.xiangyang.cn", output_format=fmt)
         services = client.get_service_list()
         land = next(s for s in services if s["service_code"] == "103")
         assert land["service_name"] == "土地山林纠纷" and land["group"] == "dispute"
@@ -127,22 +138,32 @@ def test_a_real_open311_client_lists_services_reads_definitions_and_follows_requ
     assert xml_client.get_service_request(labor_case)["service_code"] == "104"
 
     # date filters on requested_datetime
-    now = datetime.now(timezone.utc)
-    recent = client.get_service_requests(service_request_id=None, service_code="104",
-                                         start_date=(now - timedelta(hours=1)).isoformat(),
-                                         end_date=(now + timedelta(hours=1)).isoformat())
+    now = datetime.now(UTC)
+    recent = client.get_service_requests(
+        service_request_id=None,
+        service_code="104",
+        start_date=(now - timedelta(hours=1)).isoformat(),
+        end_date=(now + timedelta(hours=1)).isoformat(),
+    )
     assert labor_case in {r["service_request_id"] for r in recent}
-    earlier = client.get_service_requests(service_code="104", start_date="2020-01-01T00:00:00Z",
-                                          end_date="2020-02-01T00:00:00Z")
+    earlier = client.get_service_requests(
+        service_code="104", start_date="2020-01-01T00:00:00Z", end_date="2020-02-01T00:00:00Z"
+    )
     assert earlier == []
 
 
 def test_a_form_encoded_report_becomes_a_case_that_staff_handle_and_the_public_follows(base, staff):
     text = "孔家畈村三组与四组因山林边界发生纠纷，四组村民在争议山林内砍伐树木，请求调处。"
-    r = post(base, description=text,
-             first_name=NAME_FIRST, last_name=NAME_LAST, phone=PHONE, email="ouyang@example.org",
-             media_url="https://files.changping.example/open311/photo-1.jpg",
-             **{"attribute[severity]": "high", "attribute[parties]": "王某,13800000001,三组村民；赵某,,四组村民"})
+    r = post(
+        base,
+        description=text,
+        first_name=NAME_FIRST,
+        last_name=NAME_LAST,
+        phone=PHONE,
+        email="ouyang@example.org",
+        media_url="https://files.changping.example/open311/photo-1.jpg",
+        **{"attribute[severity]": "high", "attribute[parties]": "王某,13800000001,三组村民；赵某,,四组村民"},
+    )
     assert r.status_code == 201, r.text
     assert r.headers["content-type"] == "application/json; charset=utf-8"
     body = r.json()
@@ -171,7 +192,9 @@ def test_a_form_encoded_report_becomes_a_case_that_staff_handle_and_the_public_f
     assert accepted.status_code == 200, accepted.text
     pub = one(base, number)
     assert pub["status"] == "open" and pub["status_notes"] == "已受理，网格办理中"
-    assert when(pub["expected_datetime"]) == datetime.fromisoformat(accepted.json()["resolve_due"].replace("Z", "+00:00"))
+    assert when(pub["expected_datetime"]) == datetime.fromisoformat(
+        accepted.json()["resolve_due"].replace("Z", "+00:00")
+    )
 
     escalated = staff.post(f"/v1/cases/{number}/escalate", json={"reason": "涉及两个村民小组，需村调委会调处"})
     assert escalated.status_code == 200, escalated.text
@@ -179,8 +202,14 @@ def test_a_form_encoded_report_becomes_a_case_that_staff_handle_and_the_public_f
     assert pub["agency_responsible"] == "村(社区) (village)" and pub["status_notes"] == "已受理，村级办理中"
 
     # a second report is rejected: closed for Open311
-    other = created(base, service_code="401", description="村口垃圾堆放多日无人清运，气味很大。",
-                    first_name="Li", last_name="Lei", phone="13700000002")
+    other = created(
+        base,
+        service_code="401",
+        description="村口垃圾堆放多日无人清运，气味很大。",
+        first_name="Li",
+        last_name="Lei",
+        phone="13700000002",
+    )
     assert one(base, other)["status"] == "open"
     rejected = staff.post(f"/v1/cases/{other}/reject", json={"reason": "重复反映，已在处理"})
     assert rejected.status_code == 200, rejected.text
@@ -188,17 +217,32 @@ def test_a_form_encoded_report_becomes_a_case_that_staff_handle_and_the_public_f
     assert pub["status"] == "closed" and pub["status_notes"] == "不予受理"
     assert pub["agency_responsible"] == "网格 (grid)" and pub["service_code"] == "401"
     closed = httpx.get(f"{base}/requests.json", params={"status": "closed"}).json()
-    assert other in {x["service_request_id"] for x in closed} and number not in {x["service_request_id"] for x in closed}
+    assert other in {x["service_request_id"] for x in closed} and number not in {
+        x["service_request_id"] for x in closed
+    }
     assert staff.get(f"/v1/cases/{other}").json()["reporter"]["name"] == "Li Lei"
 
     # nothing personal in any public read, JSON or XML
     reads = [httpx.get(f"{base}/requests/{number}.{fmt}") for fmt in ("json", "xml")]
-    reads += [httpx.get(f"{base}/requests.{fmt}", params=p) for fmt in ("json", "xml")
-              for p in ({}, {"service_request_id": f"{number},{other}"})]
+    reads += [
+        httpx.get(f"{base}/requests.{fmt}", params=p)
+        for fmt in ("json", "xml")
+        for p in ({}, {"service_request_id": f"{number},{other}"})
+    ]
     for resp in reads:
         assert resp.status_code == 200
-        for secret in (NAME_FIRST, NAME_LAST, PHONE, "13800000001", "王某", "Li Lei", "13700000002",
-                       "ouyang@example.org", "reporter", "open311:"):
+        for secret in (
+            NAME_FIRST,
+            NAME_LAST,
+            PHONE,
+            "13800000001",
+            "王某",
+            "Li Lei",
+            "13700000002",
+            "ouyang@example.org",
+            "reporter",
+            "open311:",
+        ):
             assert secret not in resp.text, f"{secret} leaked in {resp.request.url}"
 
     root = ET.fromstring(httpx.get(f"{base}/requests/{number}.xml").content)
@@ -257,16 +301,24 @@ def test_errors_come_in_open311_format_and_name_the_field(base):
     assert "CP-1999-999999" in _error(httpx.get(f"{base}/requests/CP-1999-999999.xml"), 404)
     assert "status" in _error(httpx.get(f"{base}/requests.json", params={"status": "pending"}), 400)
     assert "start_date" in _error(httpx.get(f"{base}/requests.xml", params={"start_date": "yesterday"}), 400)
-    assert "90 days" in _error(httpx.get(f"{base}/requests.json", params={
-        "start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"}), 400)
+    assert "90 days" in _error(
+        httpx.get(
+            f"{base}/requests.json", params={"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-06-01T00:00:00Z"}
+        ),
+        400,
+    )
     assert "service_code" in _error(httpx.get(f"{base}/requests.json", params={"service_code": "999"}), 400)
     assert "jurisdiction_id" in _error(httpx.get(f"{base}/services.json", params={"jurisdiction_id": "x"}), 404)
     assert "json or .xml" in _error(httpx.get(f"{base}/services.csv"), 400)
     assert _error(httpx.get(f"{base}/tokens/abc.json"), 404)
     assert _error(httpx.delete(f"{base}/services.json"), 405)
 
-    for path, root in (("services.xml", "services"), ("services/103.xml", "service_definition"),
-                       ("requests.xml", "service_requests"), ("discovery.xml", "discovery")):
+    for path, root in (
+        ("services.xml", "services"),
+        ("services/103.xml", "service_definition"),
+        ("requests.xml", "service_requests"),
+        ("discovery.xml", "discovery"),
+    ):
         r = httpx.get(f"{base}/{path}")
         assert r.status_code == 200 and r.headers["content-type"] == "text/xml; charset=utf-8"
         assert ET.fromstring(r.content).tag == root
@@ -280,7 +332,10 @@ def test_discovery_and_openapi(base, services):
     assert ep["specification"] == "http://wiki.open311.org/GeoReport_v2" and ep["type"] == "production"
     assert ep["url"] == base and set(ep["formats"]) == {"application/json", "text/xml"}
     paths = httpx.get(services.url("cases") + "/openapi.json").json()["paths"]
-    assert {"/open311/v2/services.{fmt}", "/open311/v2/requests.{fmt}",
-            "/open311/v2/requests/{service_request_id}.{fmt}"} <= set(paths)
+    assert {
+        "/open311/v2/services.{fmt}",
+        "/open311/v2/requests.{fmt}",
+        "/open311/v2/requests/{service_request_id}.{fmt}",
+    } <= set(paths)
     post_op = paths["/open311/v2/requests.{fmt}"]["post"]
     assert "application/x-www-form-urlencoded" in post_op["requestBody"]["content"]

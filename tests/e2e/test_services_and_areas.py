@@ -1,6 +1,7 @@
 """The three services as processes on the throwaway stack: each keeps its own
 copy of the area tree from the compacted topic, and answers health, readiness,
 metrics and OpenAPI."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,9 +46,11 @@ def wait_caught_up(stack, timeout=240.0):
     from cases.app import SPEC as cases_spec
     from reporting.app import SPEC as reporting_spec
     from volunteers.app import SPEC as volunteers_spec
+
     for spec in (cases_spec, volunteers_spec, reporting_spec):
-        wait_for(lambda: asyncio.run(group_lag(stack.bootstrap, spec.name, spec.all_topics())) == 0,
-                 timeout=timeout, every=1)
+        wait_for(
+            lambda: asyncio.run(group_lag(stack.bootstrap, spec.name, spec.all_topics())) == 0, timeout=timeout, every=1
+        )
 
 
 def tree(stack, svc):
@@ -66,8 +69,9 @@ def counter(stack, svc, name, **labels) -> float:
 def test_all_three_services_hold_the_same_area_tree(services):
     stack = services
     events, _ = area_file.load(area_file.DEFAULT_FILE)
-    expected = tree_checksum([AreaRead(id=e.id, kind=e.kind.value, name=e.name, parent_id=e.parent_id,
-                                       invented=e.invented) for e in events])
+    expected = tree_checksum(
+        [AreaRead(id=e.id, kind=e.kind.value, name=e.name, parent_id=e.parent_id, invented=e.invented) for e in events]
+    )
     assert area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE) == len(events)
     for svc in SERVICES:
         wait_for(lambda: tree(stack, svc)["count"] == len(events))
@@ -82,20 +86,28 @@ def test_all_three_services_hold_the_same_area_tree(services):
     before = {svc: counter(stack, svc, "gov_events_consumed_total", outcome="duplicate") for svc in SERVICES}
     area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE)
     for svc in SERVICES:
-        wait_for(lambda: counter(stack, svc, "gov_events_consumed_total", outcome="duplicate")
-                 >= before[svc] + len(events))
+        wait_for(
+            lambda: counter(stack, svc, "gov_events_consumed_total", outcome="duplicate") >= before[svc] + len(events)
+        )
         assert tree(stack, svc)["checksum"] == expected
 
 
 def test_a_bad_area_file_is_refused_with_the_entry_and_field_and_nothing_is_published(services, tmp_path):
     stack = services
     bad = tmp_path / "bad.yaml"
-    bad.write_text("areas:\n  - {id: changping, kind: town, name: 长坪镇}\n"
-                   "  - {id: changping.a, kind: village, name: 甲村}\n"
-                   "  - {id: changping.g01, kind: grid, name: 错位网格}\n", encoding="utf-8")
+    bad.write_text(
+        "areas:\n  - {id: changping, kind: town, name: 长坪镇}\n"
+        "  - {id: changping.a, kind: village, name: 甲村}\n"
+        "  - {id: changping.g01, kind: grid, name: 错位网格}\n",
+        encoding="utf-8",
+    )
     before = asyncio.run(end_offsets(stack.bootstrap, T.AREAS))
-    r = subprocess.run([sys.executable, "-m", "govctl", "areas", "publish", str(bad)], capture_output=True,
-                       text=True, env={**os.environ, "GOV_HOME": str(stack.home)})
+    r = subprocess.run(
+        [sys.executable, "-m", "govctl", "areas", "publish", str(bad)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GOV_HOME": str(stack.home)},
+    )
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr
@@ -114,25 +126,33 @@ def test_health_readiness_metrics_openapi_and_json_logs_with_trace_ids(services)
         r = httpx.get(url + "/v1/areas", headers={"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"})
         assert r.headers["traceparent"].startswith(f"00-{trace_id}-")
         metrics = httpx.get(url + "/metrics").text
-        for name in ("gov_http_requests_total", "gov_events_consumed_total", "gov_outbox_backlog",
-                     "gov_dead_letters_total", "gov_consumer_lag"):
+        for name in (
+            "gov_http_requests_total",
+            "gov_events_consumed_total",
+            "gov_outbox_backlog",
+            "gov_dead_letters_total",
+            "gov_consumer_lag",
+        ):
             assert name in metrics, f"{svc} /metrics lacks {name}"
         paths = httpx.get(url + "/openapi.json").json()["paths"]
         assert {"/healthz", "/readyz", "/metrics", "/v1/areas"} <= set(paths)
         log_lines = (stack.logs / f"{svc}.log").read_text().splitlines()
         parsed = [json.loads(line) for line in log_lines if line.startswith("{")]
         assert parsed and all({"ts", "level", "service", "msg"} <= set(p) for p in parsed)
-        assert any(p.get("trace_id") == trace_id and "/v1/areas" in p["msg"] for p in parsed), \
+        assert any(p.get("trace_id") == trace_id and "/v1/areas" in p["msg"] for p in parsed), (
             f"{svc} logs do not carry the caller's trace id"
+        )
 
 
 def test_readiness_follows_the_broker(services):
     stack = services
     stack.stop_kafka()
     try:
+
         def not_ready():
             r = httpx.get(stack.url("cases") + "/readyz", timeout=10)
             return r if r.status_code == 503 else None
+
         r = wait_for(not_ready, timeout=30)
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["checks"]["broker"].startswith("unreachable")

@@ -1,6 +1,7 @@
 """The cases service with one more route that fails on purpose, served by
 uvicorn like the real one (`python -m tests.integration.edge_service`): the
 HTTP edge test proves on it what a client gets from an unexpected exception."""
+
 from __future__ import annotations
 
 import dataclasses

@@ -1,6 +1,7 @@
 """A loopback TCP forwarder that a test can cut: closing it drops every
 connection and refuses new ones, as an unreachable server would; opening it
 listens again on the same port."""
+
 from __future__ import annotations
 
 import socket

@@ -11,6 +11,7 @@ documents' own examples (real grids and categories reach deeper). The run
 writes what it manages to create through the APIs, so it runs after every
 other test of the session (tests/conftest.py).
 """
+
 from __future__ import annotations
 
 import time
@@ -25,8 +26,11 @@ from hypothesis.errors import Unsatisfiable
 from hypothesis.strategies import one_of
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from govctl import areas as area_file
 from govkit.auth import PERSONAL_DATA, mint
@@ -73,10 +77,17 @@ def _config() -> schemathesis.Config:
     return schemathesis.Config.from_dict({"generation": {"with-security-parameters": False}})
 
 
-def _fuzz(operation, strategy, examples: int, base_url: str, headers: dict, session: requests.Session,
-          tally: Tally) -> None:
-    @settings(max_examples=examples, derandomize=True, database=None, deadline=None,
-              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+def _fuzz(
+    operation, strategy, examples: int, base_url: str, headers: dict, session: requests.Session, tally: Tally
+) -> None:
+    @settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(strategy)
     def run(case):
         try:
@@ -94,9 +105,12 @@ def _fuzz(operation, strategy, examples: int, base_url: str, headers: dict, sess
             failures = e.exceptions if isinstance(e, BaseExceptionGroup) else [e]
             for failure in failures:
                 title = getattr(failure, "title", type(failure).__name__)
-                tally.fail(operation.label, title,
-                           f"{failure}\n{case.as_curl_command(headers=headers)}\n-> {response.status_code} "
-                           f"{response.headers.get('content-type')} {response.text[:300]}")
+                tally.fail(
+                    operation.label,
+                    title,
+                    f"{failure}\n{case.as_curl_command(headers=headers)}\n-> {response.status_code} "
+                    f"{response.headers.get('content-type')} {response.text[:300]}",
+                )
 
     started = time.monotonic()
     try:
@@ -122,14 +136,21 @@ def test_fuzzed_requests_get_no_5xx_and_only_documented_answers(services, servic
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 8, f"{service}: only {len(operations)} operations in its OpenAPI"
 
-    token = mint(key=stack.state["jwt_secret"], sub="fuzz-town-admin", roles=["town_admin", "analyst"],
-                 areas=["changping"], permissions=[PERSONAL_DATA])
+    token = mint(
+        key=stack.state["jwt_secret"],
+        sub="fuzz-town-admin",
+        roles=["town_admin", "analyst"],
+        areas=["changping"],
+        permissions=[PERSONAL_DATA],
+    )
     forged = mint(key="not-the-secret-" * 3, sub="fuzz-forger", roles=["town_admin"], areas=["changping"])
-    runs = {"examples": (None, {"Authorization": f"Bearer {token}"}),
-            "positive": (GenerationMode.POSITIVE, {"Authorization": f"Bearer {token}"}),
-            "negative": (GenerationMode.NEGATIVE, {"Authorization": f"Bearer {token}"}),
-            "no token": (GenerationMode.POSITIVE, {}),
-            "forged token": (GenerationMode.POSITIVE, {"Authorization": f"Bearer {forged}"})}
+    runs = {
+        "examples": (None, {"Authorization": f"Bearer {token}"}),
+        "positive": (GenerationMode.POSITIVE, {"Authorization": f"Bearer {token}"}),
+        "negative": (GenerationMode.NEGATIVE, {"Authorization": f"Bearer {token}"}),
+        "no token": (GenerationMode.POSITIVE, {}),
+        "forged token": (GenerationMode.POSITIVE, {"Authorization": f"Bearer {forged}"}),
+    }
     tally = Tally()
     by_run: dict[str, Counter] = {}
     started = time.monotonic()
@@ -137,8 +158,11 @@ def test_fuzzed_requests_get_no_5xx_and_only_documented_answers(services, servic
         for name, (mode, headers) in runs.items():
             targets = [op for op in operations if _protected(op)] if name.endswith("token") else operations
             # an operation without parameters has one request to make (/healthz); the others share the budget
-            examples = SCHEMA_EXAMPLES if mode is None else max(
-                1, round(BUDGET * SHARE[name] / sum(1 for op in targets if _has_inputs(op))))
+            examples = (
+                SCHEMA_EXAMPLES
+                if mode is None
+                else max(1, round(BUDGET * SHARE[name] / sum(1 for op in targets if _has_inputs(op))))
+            )
             before = Counter(tally.statuses)
             for operation in targets:
                 if mode is None:
@@ -146,17 +170,27 @@ def test_fuzzed_requests_get_no_5xx_and_only_documented_answers(services, servic
                     if from_examples:
                         _fuzz(operation, one_of(from_examples), examples, base_url, headers, session, tally)
                 else:
-                    _fuzz(operation, operation.as_strategy(generation_mode=mode), examples, base_url, headers,
-                          session, tally)
+                    _fuzz(
+                        operation,
+                        operation.as_strategy(generation_mode=mode),
+                        examples,
+                        base_url,
+                        headers,
+                        session,
+                        tally,
+                    )
             by_run[name] = tally.statuses - before
     elapsed = time.monotonic() - started
-    print(f"\nfuzz {service}: {tally.requests} requests in {elapsed:.1f}s over {len(operations)} operations "
-          f"({', '.join(f'{k} {v.total()}' for k, v in by_run.items())}); 5xx: {tally.server_errors}; "
-          f"statuses: {dict(sorted(tally.statuses.items()))}; slowest: "
-          + ", ".join(f"{label} {sec:.1f}s" for label, sec in tally.seconds.most_common(3)))
+    print(
+        f"\nfuzz {service}: {tally.requests} requests in {elapsed:.1f}s over {len(operations)} operations "
+        f"({', '.join(f'{k} {v.total()}' for k, v in by_run.items())}); 5xx: {tally.server_errors}; "
+        f"statuses: {dict(sorted(tally.statuses.items()))}; slowest: "
+        + ", ".join(f"{label} {sec:.1f}s" for label, sec in tally.seconds.most_common(3))
+    )
 
     assert not tally.failures, f"{service}: {len(tally.failures)} kind(s) of failure:\n\n" + "\n\n".join(
-        f"{key}\n{text}" for key, text in sorted(tally.failures.items()))
+        f"{key}\n{text}" for key, text in sorted(tally.failures.items())
+    )
     assert tally.server_errors == 0
     assert tally.requests >= FLOOR, f"{service}: only {tally.requests} requests generated"
     assert tally.protected_successes > 0, "the valid token never got an operation that needs one to succeed"

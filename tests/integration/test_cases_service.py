@@ -1,5 +1,6 @@
 """The cases use cases against the real database: numbering, duplicates, merge,
 idempotency, the deadline sweep across replicas, personal data kept out of events."""
+
 import asyncio
 import json
 import re
@@ -34,14 +35,26 @@ async def ctx(cases_pool):
     async with cases_pool.acquire() as con:
         for e in events:
             await on_area_upserted(con, e, None)
-    return service.Context(pool=cases_pool, policy=policy_mod.load(DEFAULT_POLICY),
-                           pseudonym_key="k" * 40, number_prefix="CP")
+    return service.Context(
+        pool=cases_pool, policy=policy_mod.load(DEFAULT_POLICY), pseudonym_key="k" * 40, number_prefix="CP"
+    )
 
 
-def land(title="孔家畈村三组与四组山林边界纠纷", description="三组村民反映四组在争议山林内砍伐树木，请求调处",
-         grid=GRID, **kw):
-    return service.NewCase(category=kw.pop("category", "dispute.land"), title=title, description=description,
-                           grid_id=grid, severity=kw.pop("severity", "medium"), source="grid_patrol", **kw)
+def land(
+    title="孔家畈村三组与四组山林边界纠纷",
+    description="三组村民反映四组在争议山林内砍伐树木，请求调处",
+    grid=GRID,
+    **kw,
+):
+    return service.NewCase(
+        category=kw.pop("category", "dispute.land"),
+        title=title,
+        description=description,
+        grid_id=grid,
+        severity=kw.pop("severity", "medium"),
+        source="grid_patrol",
+        **kw,
+    )
 
 
 async def outbox_events(pool, case_id):
@@ -50,8 +63,12 @@ async def outbox_events(pool, case_id):
 
 
 async def test_case_numbers_are_unique_under_concurrent_creation(ctx):
-    results = await asyncio.gather(*(service.create_case(ctx, land(title=f"纠纷{i}", description=f"描述{i}号"),
-                                                         principal=GM, reporter_sub=None) for i in range(40)))
+    results = await asyncio.gather(
+        *(
+            service.create_case(ctx, land(title=f"纠纷{i}", description=f"描述{i}号"), principal=GM, reporter_sub=None)
+            for i in range(40)
+        )
+    )
     numbers = [row["number"] for row, _ in results]
     assert len(set(numbers)) == 40
     year = datetime.now(UTC).year
@@ -61,18 +78,27 @@ async def test_case_numbers_are_unique_under_concurrent_creation(ctx):
 async def test_similar_report_in_same_grid_is_flagged_and_merge_raises_the_report_count(ctx, cases_pool):
     first, _ = await service.create_case(ctx, land(), principal=GM, reporter_sub=None)
     second, _ = await service.create_case(
-        ctx, land(title="孔家畈村三组和四组山林边界纠纷", description="村民再次反映四组砍伐争议山林树木"),
-        principal=GM, reporter_sub=None)
+        ctx,
+        land(title="孔家畈村三组和四组山林边界纠纷", description="村民再次反映四组砍伐争议山林树木"),
+        principal=GM,
+        reporter_sub=None,
+    )
     assert first["id"] in second["duplicate_candidates"]
-    other_grid, _ = await service.create_case(ctx, land(grid="changping.kongjiafan.g04"), principal=GM.model_copy(
-        update={"areas": ["changping.kongjiafan.g04"]}), reporter_sub=None)
+    other_grid, _ = await service.create_case(
+        ctx,
+        land(grid="changping.kongjiafan.g04"),
+        principal=GM.model_copy(update={"areas": ["changping.kongjiafan.g04"]}),
+        reporter_sub=None,
+    )
     assert other_grid["duplicate_candidates"] == []
-    unrelated, _ = await service.create_case(ctx, land(title="路灯不亮", description="村口路灯坏了一个月"),
-                                             principal=GM, reporter_sub=None)
+    unrelated, _ = await service.create_case(
+        ctx, land(title="路灯不亮", description="村口路灯坏了一个月"), principal=GM, reporter_sub=None
+    )
     assert first["id"] not in unrelated["duplicate_candidates"]
 
-    merged = await service.act(ctx, second["id"], Action.merge,
-                               service.ActionInput(into=first["number"], reason="同一纠纷"), principal=GM)
+    merged = await service.act(
+        ctx, second["id"], Action.merge, service.ActionInput(into=first["number"], reason="同一纠纷"), principal=GM
+    )
     assert merged["status"] == "merged" and merged["merged_into"] == first["id"]
     target = await cases_pool.fetchrow("select report_count from cases where id = $1", first["id"])
     assert target["report_count"] == 2
@@ -83,8 +109,9 @@ async def test_similar_report_in_same_grid_is_flagged_and_merge_raises_the_repor
 
 async def test_idempotency_key_replays_and_refuses_a_different_body(ctx, cases_pool):
     key = f"key-{uuid.uuid4()}"
-    rows = await asyncio.gather(*(service.create_case(ctx, land(), principal=GM, reporter_sub=None,
-                                                      idempotency_key=key) for _ in range(5)))
+    rows = await asyncio.gather(
+        *(service.create_case(ctx, land(), principal=GM, reporter_sub=None, idempotency_key=key) for _ in range(5))
+    )
     assert len({r["id"] for r, _ in rows}) == 1
     assert sorted(created for _, created in rows) == [False, False, False, False, True]
     with pytest.raises(DomainError) as e:
@@ -93,10 +120,18 @@ async def test_idempotency_key_replays_and_refuses_a_different_body(ctx, cases_p
 
 
 async def test_events_carry_no_personal_data(ctx, cases_pool):
-    row, _ = await service.create_case(ctx, land(reporter_name="李某某", reporter_phone="13812341234",
-                                                 parties=[{"name": "王某", "phone": "13900001111"}],
-                                                 address="孔家畈村三组后山"), principal=GM, reporter_sub=None)
-    (etype, payload), = await outbox_events(cases_pool, row["id"])
+    row, _ = await service.create_case(
+        ctx,
+        land(
+            reporter_name="李某某",
+            reporter_phone="13812341234",
+            parties=[{"name": "王某", "phone": "13900001111"}],
+            address="孔家畈村三组后山",
+        ),
+        principal=GM,
+        reporter_sub=None,
+    )
+    ((etype, payload),) = await outbox_events(cases_pool, row["id"])
     raw = json.dumps(payload, ensure_ascii=False)
     assert etype == "gov.case.reported.v2"
     for secret in ("李某某", "13812341234", "王某", "13900001111", "后山"):
@@ -104,40 +139,56 @@ async def test_events_carry_no_personal_data(ctx, cases_pool):
     assert "reporter_phone_masked" not in payload
     assert payload["reporter_ref"].startswith("person_") and len(payload["party_refs"]) == 1
     # the same phone gives the same reference: repeat reporters are visible without their identity
-    again, _ = await service.create_case(ctx, land(title="另一件事", description="同一个人再次反映",
-                                                   reporter_phone="138 1234 1234"), principal=GM, reporter_sub=None)
+    again, _ = await service.create_case(
+        ctx,
+        land(title="另一件事", description="同一个人再次反映", reporter_phone="138 1234 1234"),
+        principal=GM,
+        reporter_sub=None,
+    )
     assert again["reporter_ref"] == payload["reporter_ref"]
 
 
 async def test_deadline_sweep_fires_once_across_replicas(ctx, cases_pool):
     ids = []
     for i in range(12):
-        row, _ = await service.create_case(ctx, land(title=f"超期{i}", description=f"超期测试{i}"), principal=GM,
-                                           reporter_sub=None)
+        row, _ = await service.create_case(
+            ctx, land(title=f"超期{i}", description=f"超期测试{i}"), principal=GM, reporter_sub=None
+        )
         ids.append(row["id"])
-    await cases_pool.execute("update cases set due_at = now() - interval '1 minute', "
-                             "accept_due = now() - interval '1 minute' where id = any($1::uuid[])", ids)
+    await cases_pool.execute(
+        "update cases set due_at = now() - interval '1 minute', "
+        "accept_due = now() - interval '1 minute' where id = any($1::uuid[])",
+        ids,
+    )
     # three replicas sweep at once, each on its own connections
     counts = await asyncio.gather(*(service.sweep_deadlines(ctx) for _ in range(3)))
     assert sum(counts) == 12
-    rows = await cases_pool.fetch("select escalations, level, status, overdue, due_at > now() as future "
-                                  "from cases where id = any($1::uuid[])", ids)
-    assert all(r["escalations"] == 1 and r["level"] == "village" and r["status"] == "reported" and r["overdue"]
-               and r["future"] for r in rows)
+    rows = await cases_pool.fetch(
+        "select escalations, level, status, overdue, due_at > now() as future from cases where id = any($1::uuid[])",
+        ids,
+    )
+    assert all(
+        r["escalations"] == 1 and r["level"] == "village" and r["status"] == "reported" and r["overdue"] and r["future"]
+        for r in rows
+    )
     for cid in ids:
         types = [t for t, _ in await outbox_events(cases_pool, cid)]
         assert types.count("gov.case.overdue.v1") == 1 and types.count("gov.case.escalated.v1") == 1
     # a second round finds nothing due: the escalation gave the village a fresh deadline
     assert await service.sweep_deadlines(ctx) == 0
-    assert all(r["escalations"] == 1 for r in await cases_pool.fetch(
-        "select escalations from cases where id = any($1::uuid[])", ids))
+    assert all(
+        r["escalations"] == 1
+        for r in await cases_pool.fetch("select escalations from cases where id = any($1::uuid[])", ids)
+    )
 
 
 async def test_at_county_level_the_case_is_marked_overdue_once_and_not_escalated(ctx, cases_pool):
-    row, _ = await service.create_case(ctx, land(title="县级超期", description="县级超期测试"), principal=GM,
-                                       reporter_sub=None)
-    await cases_pool.execute("update cases set level = 'county', due_at = now() - interval '1 minute' where id = $1",
-                             row["id"])
+    row, _ = await service.create_case(
+        ctx, land(title="县级超期", description="县级超期测试"), principal=GM, reporter_sub=None
+    )
+    await cases_pool.execute(
+        "update cases set level = 'county', due_at = now() - interval '1 minute' where id = $1", row["id"]
+    )
     await service.sweep_deadlines(ctx)
     await service.sweep_deadlines(ctx)
     after = await cases_pool.fetchrow("select level, overdue, due_at, escalations from cases where id = $1", row["id"])
@@ -147,8 +198,7 @@ async def test_at_county_level_the_case_is_marked_overdue_once_and_not_escalated
 
 
 async def test_transitions_are_append_only(ctx, cases_pool):
-    row, _ = await service.create_case(ctx, land(title="只增", description="只增不改"), principal=GM,
-                                       reporter_sub=None)
+    row, _ = await service.create_case(ctx, land(title="只增", description="只增不改"), principal=GM, reporter_sub=None)
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
         await cases_pool.execute("update case_transitions set actor = 'x' where case_id = $1", row["id"])
     with pytest.raises(asyncpg.RaiseError, match="append-only"):
@@ -166,8 +216,13 @@ async def test_scopes_levels_and_the_four_eyes_rule(ctx):
         await service.act(ctx, row["id"], Action.accept, service.ActionInput(), principal=GM)
     assert from_domain(e.value).status == 403 and "village level" in e.value.detail
     await service.act(ctx, row["id"], Action.accept, service.ActionInput(), principal=VA)
-    await service.act(ctx, row["id"], Action.dispatch,
-                      service.ActionInput(unit_level="village", unit_id="changping.kongjiafan"), principal=VA)
+    await service.act(
+        ctx,
+        row["id"],
+        Action.dispatch,
+        service.ActionInput(unit_level="village", unit_id="changping.kongjiafan"),
+        principal=VA,
+    )
     await service.act(ctx, row["id"], Action.start, service.ActionInput(), principal=VA)
     await service.act(ctx, row["id"], Action.resolve, service.ActionInput(resolution="已调解"), principal=VA)
     with pytest.raises(DomainError) as e:
@@ -181,29 +236,47 @@ async def test_dispatch_respects_the_category_level(ctx):
     row, _ = await service.create_case(ctx, land(title="派遣", description="派遣测试"), principal=GM, reporter_sub=None)
     await service.act(ctx, row["id"], Action.accept, service.ActionInput(), principal=TA)
     with pytest.raises(DomainError) as e:
-        await service.act(ctx, row["id"], Action.dispatch,
-                          service.ActionInput(unit_level="grid", unit_id=GRID), principal=TA)
+        await service.act(
+            ctx, row["id"], Action.dispatch, service.ActionInput(unit_level="grid", unit_id=GRID), principal=TA
+        )
     assert from_domain(e.value).status == 422 and "village level or above" in e.value.detail
     with pytest.raises(DomainError) as e:
-        await service.act(ctx, row["id"], Action.dispatch,
-                          service.ActionInput(unit_level="village", unit_id="changping.zhongguping"), principal=TA)
+        await service.act(
+            ctx,
+            row["id"],
+            Action.dispatch,
+            service.ActionInput(unit_level="village", unit_id="changping.zhongguping"),
+            principal=TA,
+        )
     assert "body.unit_id" in e.value.detail
-    out = await service.act(ctx, row["id"], Action.dispatch,
-                            service.ActionInput(unit_level="town", unit_id="dept.justice"), principal=TA)
+    out = await service.act(
+        ctx, row["id"], Action.dispatch, service.ActionInput(unit_level="town", unit_id="dept.justice"), principal=TA
+    )
     assert (out["level"], out["assigned_unit"]) == ("town", "dept.justice")
 
 
 async def test_task_progress_lands_on_the_case_timeline(ctx, cases_pool):
-    row, _ = await service.create_case(ctx, land(title="任务", description="任务时间线"), principal=GM,
-                                       reporter_sub=None)
-    ev = TaskAssigned(task_id="t-1", task_type="dispute_mediation", grid_id=GRID, status="assigned",
-                      case_id=str(row["id"]), occurred_at=datetime.now(UTC), volunteer_ref="person_x")
+    row, _ = await service.create_case(
+        ctx, land(title="任务", description="任务时间线"), principal=GM, reporter_sub=None
+    )
+    ev = TaskAssigned(
+        task_id="t-1",
+        task_type="dispute_mediation",
+        grid_id=GRID,
+        status="assigned",
+        case_id=str(row["id"]),
+        occurred_at=datetime.now(UTC),
+        volunteer_ref="person_x",
+    )
     env = CloudEvent(type="gov.task.assigned.v1", source="volunteers")
     async with cases_pool.acquire() as con:
         await service.on_task_event(con, ev, env)
         await service.on_task_event(con, ev, env)  # the same event twice: once on the timeline
-        await service.on_task_event(con, ev.model_copy(update={"case_id": str(uuid.uuid4())}),
-                                    CloudEvent(type="gov.task.assigned.v1", source="volunteers"))
+        await service.on_task_event(
+            con,
+            ev.model_copy(update={"case_id": str(uuid.uuid4())}),
+            CloudEvent(type="gov.task.assigned.v1", source="volunteers"),
+        )
         timeline = await con.fetch(queries.TIMELINE, row["id"])
     tasks = [t for t in timeline if t["kind"] == "task"]
     assert len(tasks) == 1 and tasks[0]["what"] == "gov.task.assigned.v1" and tasks[0]["to_status"] == "assigned"

@@ -1,4 +1,5 @@
 """Inbox, commit-after-database, dead letters and retries, on the real broker and database."""
+
 import asyncio
 import uuid
 
@@ -19,7 +20,9 @@ TYPE = "gov.test.thing_happened.v1"
 @pytest.fixture
 async def applied(cases_pool):
     table = f"applied_{uuid.uuid4().hex[:8]}"
-    await cases_pool.execute(f"create table {table} (event_id text, thing_id text, seq int, at timestamptz default clock_timestamp())")
+    await cases_pool.execute(
+        f"create table {table} (event_id text, thing_id text, seq int, at timestamptz default clock_timestamp())"
+    )
     yield table
 
 
@@ -31,14 +34,23 @@ async def producer(stack):
 
 
 def make_consumer(stack, pool, producer, topic, handler, **kw):
-    return EventConsumer(service="test", group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[topic], pool=pool,
-                         producer=producer, handlers={TYPE: handler}, **kw)
+    return EventConsumer(
+        service="test",
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        topics=[topic],
+        pool=pool,
+        producer=producer,
+        handlers={TYPE: handler},
+        **kw,
+    )
 
 
 def inserting(table):
     async def handler(con, event, env):
-        await con.execute(f"insert into {table} (event_id, thing_id, seq) values ($1, $2, $3)",
-                          env.id, event.thing_id, event.seq)
+        await con.execute(
+            f"insert into {table} (event_id, thing_id, seq) values ($1, $2, $3)", env.id, event.thing_id, event.seq
+        )
+
     return handler
 
 
@@ -59,14 +71,20 @@ async def test_offset_is_committed_only_after_the_database_commit(stack, test_to
     entered, release = asyncio.Event(), asyncio.Event()
 
     async def slow(con, event, env):
-        await con.execute(f"insert into {applied} (event_id, thing_id, seq) values ($1, $2, $3)",
-                          env.id, event.thing_id, event.seq)
+        await con.execute(
+            f"insert into {applied} (event_id, thing_id, seq) values ($1, $2, $3)", env.id, event.thing_id, event.seq
+        )
         entered.set()
         await release.wait()
 
     c = make_consumer(stack, cases_pool, producer, test_topic, slow)
-    meta = await publish_raw(stack.bootstrap, test_topic, ThingHappened(thing_id="slow", seq=1).model_dump_json().encode(),
-                             key=b"slow", headers=ce_headers(TYPE, subject="slow"))
+    meta = await publish_raw(
+        stack.bootstrap,
+        test_topic,
+        ThingHappened(thing_id="slow", seq=1).model_dump_json().encode(),
+        key=b"slow",
+        headers=ce_headers(TYPE, subject="slow"),
+    )
     async with running(stack.bootstrap, c):
         await asyncio.wait_for(entered.wait(), 30)
         await asyncio.sleep(1.5)  # FastStream's default would have committed by now
@@ -76,11 +94,14 @@ async def test_offset_is_committed_only_after_the_database_commit(stack, test_to
 
         async def committed():
             return await committed_offset(stack.bootstrap, c.group_id, test_topic, meta.partition) == meta.offset + 1
+
         await eventually(committed, timeout=20)
     assert await cases_pool.fetchval(f"select count(*) from {applied}") == 1
 
 
-async def test_a_crash_before_the_database_commit_redelivers_the_event(stack, test_topic, cases_pool, producer, applied):
+async def test_a_crash_before_the_database_commit_redelivers_the_event(
+    stack, test_topic, cases_pool, producer, applied
+):
     calls = 0
 
     async def failing(con, event, env):
@@ -89,23 +110,42 @@ async def test_a_crash_before_the_database_commit_redelivers_the_event(stack, te
         raise ConnectionRefusedError("database unreachable")  # transient: retried, never skipped
 
     group = f"g-{uuid.uuid4().hex[:8]}"
-    first = EventConsumer(service="test", group_id=group, topics=[test_topic], pool=cases_pool, producer=producer,
-                          handlers={TYPE: failing}, max_backoff=0.2)
-    meta = await publish_raw(stack.bootstrap, test_topic, ThingHappened(thing_id="c", seq=3).model_dump_json().encode(),
-                             key=b"c", headers=ce_headers(TYPE, subject="c"))
+    first = EventConsumer(
+        service="test",
+        group_id=group,
+        topics=[test_topic],
+        pool=cases_pool,
+        producer=producer,
+        handlers={TYPE: failing},
+        max_backoff=0.2,
+    )
+    meta = await publish_raw(
+        stack.bootstrap,
+        test_topic,
+        ThingHappened(thing_id="c", seq=3).model_dump_json().encode(),
+        key=b"c",
+        headers=ce_headers(TYPE, subject="c"),
+    )
     async with running(stack.bootstrap, first):
         await eventually(lambda: _true(calls >= 5), timeout=30)
     # the process "crashed" while retrying: nothing committed, nothing dead-lettered
     assert await committed_offset(stack.bootstrap, group, test_topic, meta.partition) in (None, -1)
-    second = EventConsumer(service="test", group_id=group, topics=[test_topic], pool=cases_pool, producer=producer,
-                           handlers={TYPE: inserting(applied)})
+    second = EventConsumer(
+        service="test",
+        group_id=group,
+        topics=[test_topic],
+        pool=cases_pool,
+        producer=producer,
+        handlers={TYPE: inserting(applied)},
+    )
     async with running(stack.bootstrap, second):
         await eventually(lambda: _rows(cases_pool, applied, 1), timeout=30)
     assert await cases_pool.fetchval(f"select thing_id from {applied}") == "c"
 
 
 async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
-        stack, test_topic, cases_pool, producer, applied):
+    stack, test_topic, cases_pool, producer, applied
+):
     async def handler(con, event, env):
         if event.thing_id == "explode":
             raise ValueError("cannot apply an exploding thing")
@@ -147,17 +187,26 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
     assert metrics.DEAD_LETTERS.labels("test", "invalid_json")._value.get() == before + 1
 
 
-async def test_database_down_is_retried_with_backoff_and_never_skipped(stack, test_topic, cases_pool, producer, applied):
+async def test_database_down_is_retried_with_backoff_and_never_skipped(
+    stack, test_topic, cases_pool, producer, applied
+):
     c = make_consumer(stack, cases_pool, producer, test_topic, inserting(applied), max_backoff=0.5)
     retries_before = metrics.HANDLER_RETRIES.labels("test", "transient")._value.get()
     async with running(stack.bootstrap, c):
         await asyncio.to_thread(stack.down_postgres)
         try:
             for i in range(3):
-                await publish_raw(stack.bootstrap, test_topic, ThingHappened(thing_id="db", seq=i).model_dump_json().encode(),
-                                  key=b"db", headers=ce_headers(TYPE, subject="db"))
-            await eventually(lambda: _true(
-                metrics.HANDLER_RETRIES.labels("test", "transient")._value.get() >= retries_before + 3), timeout=30)
+                await publish_raw(
+                    stack.bootstrap,
+                    test_topic,
+                    ThingHappened(thing_id="db", seq=i).model_dump_json().encode(),
+                    key=b"db",
+                    headers=ce_headers(TYPE, subject="db"),
+                )
+            await eventually(
+                lambda: _true(metrics.HANDLER_RETRIES.labels("test", "transient")._value.get() >= retries_before + 3),
+                timeout=30,
+            )
         finally:
             await asyncio.to_thread(stack.up_postgres, lambda *_: None)
         await eventually(lambda: _rows(cases_pool, applied, 3), timeout=60)

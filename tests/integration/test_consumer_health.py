@@ -1,6 +1,7 @@
 """A stalled consumer is visible: lag measured on a timer from committed vs end
 offsets, the stall time growing, /healthz/consumer answering 503 after
 CONSUMER_STALL_AFTER_S, and all of it recovering once the partition moves."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,8 @@ def gauge(g, *labels) -> float:
 
 
 async def test_a_partition_stuck_on_a_record_shows_lag_and_a_growing_stall_then_recovers(
-        stack, test_topic, cases_pool, producer):
+    stack, test_topic, cases_pool, producer
+):
     stuck = True
     applied = []
 
@@ -51,17 +53,34 @@ async def test_a_partition_stuck_on_a_record_shows_lag_and_a_growing_stall_then_
         applied.append(event.seq)
 
     service = f"health-{uuid.uuid4().hex[:6]}"
-    c = EventConsumer(service=service, group_id=f"g-{uuid.uuid4().hex[:8]}", topics=[test_topic], pool=cases_pool,
-                      producer=producer, handlers={TYPE: handler}, max_backoff=0.2)
+    c = EventConsumer(
+        service=service,
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        topics=[test_topic],
+        pool=cases_pool,
+        producer=producer,
+        handlers={TYPE: handler},
+        max_backoff=0.2,
+    )
     monitor = ConsumerMonitor(c, interval=0.3, stall_after=2.0)
-    metas = [await publish_raw(stack.bootstrap, test_topic, ThingHappened(thing_id="s", seq=i).model_dump_json().encode(),
-                               key=b"stuck", headers=ce_headers(TYPE, subject="stuck")) for i in range(3)]
+    metas = [
+        await publish_raw(
+            stack.bootstrap,
+            test_topic,
+            ThingHappened(thing_id="s", seq=i).model_dump_json().encode(),
+            key=b"stuck",
+            headers=ce_headers(TYPE, subject="stuck"),
+        )
+        for i in range(3)
+    ]
     p = str(metas[0].partition)
     async with running(stack.bootstrap, c):
         monitor.start()
         try:
+
             async def lag_seen():
                 return any(s.partition == metas[0].partition and s.lag == 3 for s in monitor.states)
+
             await eventually(lag_seen, timeout=30)
             assert gauge(metrics.CONSUMER_LAG, service, test_topic, p) == 3  # today's code read 0 here
             others = [s for s in monitor.states if s.partition != metas[0].partition]
@@ -71,6 +90,7 @@ async def test_a_partition_stuck_on_a_record_shows_lag_and_a_growing_stall_then_
 
             async def grows():
                 return gauge(metrics.CONSUMER_STALLED, service, test_topic, p) >= first + 1.0
+
             await eventually(grows, timeout=10)
             stall = next(s for s in monitor.states if s.partition == metas[0].partition)
             assert stall.lag == 3 and stall.next_offset == metas[0].offset
@@ -79,6 +99,7 @@ async def test_a_partition_stuck_on_a_record_shows_lag_and_a_growing_stall_then_
 
             async def reported_stalled():
                 return monitor.report()["status"] == "stalled"
+
             await eventually(reported_stalled, timeout=10)
             report = monitor.report()
             assert f"{test_topic}/{p} stuck at offset {metas[0].offset} for" in report["detail"]
@@ -89,9 +110,12 @@ async def test_a_partition_stuck_on_a_record_shows_lag_and_a_growing_stall_then_
             stuck = False
 
             async def recovered():
-                return (monitor.report()["status"] == "ok"
-                        and gauge(metrics.CONSUMER_LAG, service, test_topic, p) == 0
-                        and gauge(metrics.CONSUMER_STALLED, service, test_topic, p) == 0)
+                return (
+                    monitor.report()["status"] == "ok"
+                    and gauge(metrics.CONSUMER_LAG, service, test_topic, p) == 0
+                    and gauge(metrics.CONSUMER_STALLED, service, test_topic, p) == 0
+                )
+
             await eventually(recovered, timeout=30)
             assert applied == [0, 1, 2]
             assert gauge(metrics.CONSUMER_OLDEST_UNPROCESSED, service, test_topic, p) == 0
@@ -110,21 +134,34 @@ def free_port() -> int:
 async def cases_service(stack, tmp_path):
     """The cases service as a process, measuring lag every 0.5 s and calling 3 s without progress a stall."""
     port = free_port()
-    env = {**os.environ, **stack.service_env("cases"), "CASES_HTTP_PORT": str(port),
-           "CONSUMER_LAG_INTERVAL_S": "0.5", "CONSUMER_STALL_AFTER_S": "3"}
+    env = {
+        **os.environ,
+        **stack.service_env("cases"),
+        "CASES_HTTP_PORT": str(port),
+        "CONSUMER_LAG_INTERVAL_S": "0.5",
+        "CONSUMER_STALL_AFTER_S": "3",
+    }
     log = tmp_path / "cases.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "cases", "serve"], stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cases", "serve"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+
             async def ready():
                 assert proc.poll() is None, log.read_text()[-2000:]
                 try:
                     return (await client.get("/readyz")).status_code == 200
                 except httpx.HTTPError:
                     return False
+
             await eventually(ready, timeout=60, every=0.3)
             yield client
     finally:
@@ -156,6 +193,7 @@ async def test_the_service_reports_a_consumer_blocked_on_a_lock_and_recovers(sta
 
         async def unhealthy():
             return (await client.get("/healthz/consumer")).status_code == 503
+
         await eventually(unhealthy, timeout=30)
         r = await client.get("/healthz/consumer")
         assert r.headers["content-type"].startswith("application/problem+json")
@@ -179,8 +217,11 @@ async def test_the_service_reports_a_consumer_blocked_on_a_lock_and_recovers(sta
         if r.status_code != 200:
             return False
         text = (await client.get("/metrics")).text
-        return (sum(metric_values(text, "gov_consumer_lag", service="cases", topic=T.AREAS)) == 0
-                and max(metric_values(text, "gov_consumer_stalled_seconds", service="cases", topic=T.AREAS)) == 0)
+        return (
+            sum(metric_values(text, "gov_consumer_lag", service="cases", topic=T.AREAS)) == 0
+            and max(metric_values(text, "gov_consumer_stalled_seconds", service="cases", topic=T.AREAS)) == 0
+        )
+
     await eventually(recovered, timeout=60)
     body = (await client.get("/healthz/consumer")).json()
     assert body["status"] == "ok" and body["behind"] == [] and body["assigned_partitions"] >= 3

@@ -1,6 +1,7 @@
 """Records that can never be applied, on the real broker and database: each
 reaches the dead-letter topic with its reason, at the first attempt, and the
 partition moves on to the next record (issue 9, items 1, 2, 3 and 5)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,14 +44,24 @@ async def producer(stack):
 
 def inserting(table):
     async def handler(con, event, env):
-        await con.execute(f"insert into {table} (event_id, thing_id, seq) values ($1, $2, $3)",
-                          env.id, event.thing_id, event.seq)
+        await con.execute(
+            f"insert into {table} (event_id, thing_id, seq) values ($1, $2, $3)", env.id, event.thing_id, event.seq
+        )
+
     return handler
 
 
 def consumer(pool, producer, topic, handler, **kw) -> EventConsumer:
-    return EventConsumer(service="test", group_id=f"poison-{uuid.uuid4().hex[:8]}", topics=[topic], pool=pool,
-                         producer=producer, handlers={TYPE: handler}, max_backoff=0.2, **kw)
+    return EventConsumer(
+        service="test",
+        group_id=f"poison-{uuid.uuid4().hex[:8]}",
+        topics=[topic],
+        pool=pool,
+        producer=producer,
+        handlers={TYPE: handler},
+        max_backoff=0.2,
+        **kw,
+    )
 
 
 def good(thing: str = "good") -> bytes:
@@ -95,7 +106,8 @@ def near_max_value(key: bytes, headers) -> bytes:
 
 
 async def test_a_record_near_1_mib_is_dead_lettered_truncated_and_the_partition_moves_on(
-        stack, test_topic, cases_pool, producer, applied):
+    stack, test_topic, cases_pool, producer, applied
+):
     headers = ce_headers(TYPE, subject="k")
     value = near_max_value(b"k", headers)
     dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
@@ -118,7 +130,8 @@ async def test_a_record_near_1_mib_is_dead_lettered_truncated_and_the_partition_
 
 
 async def test_a_dead_letter_the_broker_refuses_as_too_large_is_stored_smaller(
-        stack, test_topic, cases_pool, producer, applied):
+    stack, test_topic, cases_pool, producer, applied
+):
     """The dead-letter topic takes less than the producer may send (max.message.bytes 32 KiB):
     the broker's refusal is not retried as it is; the dead letter is cut to fit."""
     headers = ce_headers(TYPE, subject="k")
@@ -171,7 +184,8 @@ async def test_a_dead_letter_waits_out_a_broker_outage(stack, test_topic, cases_
 
 
 async def test_deeply_nested_json_is_invalid_json_and_the_partition_moves_on(
-        stack, test_topic, cases_pool, producer, applied):
+    stack, test_topic, cases_pool, producer, applied
+):
     value = b"[" * 1100 + b"]" * 1100  # json.loads: RecursionError
     dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
     bad, ok = await poison_then_good(stack, test_topic, value, ce_headers(TYPE, subject="k"))
@@ -188,7 +202,8 @@ async def test_deeply_nested_json_is_invalid_json_and_the_partition_moves_on(
 
 
 async def test_a_header_that_is_not_utf8_is_dead_lettered_as_invalid_envelope_not_dropped(
-        stack, test_topic, cases_pool, producer, applied):
+    stack, test_topic, cases_pool, producer, applied
+):
     headers = [(k, b"\xff\xfe" if k == "ce_id" else v) for k, v in ce_headers(TYPE, subject="k")]
     value = good("not-utf8")
     dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
@@ -215,14 +230,18 @@ DATA_FAULTS = {  # thing_id: (statement, argument, what the dead letter's error 
     "invalid_text": ("insert into {t} (n) values ($1::text::int)", "三", "invalid input syntax for type integer"),
     "ltree_syntax": ("insert into {t} (p) values ($1::text::ltree)", "changping..x", "ltree syntax error"),
     "ltree_end": ("insert into {t} (p) values ($1::text::ltree)", "changping.", "ltree syntax error"),
-    "ltree_label": ("insert into {t} (p) values ($1::text::ltree)", "changping." + "a" * 2000,
-                    "label string is too long"),
+    "ltree_label": (
+        "insert into {t} (p) values ($1::text::ltree)",
+        "changping." + "a" * 2000,
+        "label string is too long",
+    ),
     "too_long": ("insert into {t} (code) values ($1)", "x" * 20, "value too long"),
 }
 
 
 async def test_values_the_database_refuses_are_dead_lettered_at_the_first_attempt(
-        stack, test_topic, cases_pool, producer, applied):
+    stack, test_topic, cases_pool, producer, applied
+):
     table = f"typed_{uuid.uuid4().hex[:8]}"
     await cases_pool.execute(f"create table {table} (n int, p ltree, code varchar(8))")
     attempts = Counter()
@@ -238,8 +257,9 @@ async def test_values_the_database_refuses_are_dead_lettered_at_the_first_attemp
     dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
     sent = {}
     for thing in DATA_FAULTS:
-        sent[thing] = await publish_raw(stack.bootstrap, test_topic, good(thing), key=b"k",
-                                        headers=ce_headers(TYPE, subject="k"))
+        sent[thing] = await publish_raw(
+            stack.bootstrap, test_topic, good(thing), key=b"k", headers=ce_headers(TYPE, subject="k")
+        )
     ok = await publish_raw(stack.bootstrap, test_topic, good(), key=b"k", headers=ce_headers(TYPE, subject="k"))
     c = consumer(cases_pool, producer, test_topic, handler)
     before = metrics.DEAD_LETTERS.labels("test", "data_error")._value.get()
@@ -262,7 +282,8 @@ async def _true(v):
 
 
 async def test_an_event_the_domain_rejects_is_dead_lettered_as_rejected_at_the_first_attempt(
-        stack, test_topic, cases_pool, producer, applied):
+    stack, test_topic, cases_pool, producer, applied
+):
     """A handler's use case refusing the event (gov_contracts.errors) refuses it every time: no retry loop."""
     attempts = Counter()
 

@@ -1,4 +1,5 @@
 """Each service's login role owns its schema and holds no privilege on the others."""
+
 import asyncpg
 import pytest
 
@@ -17,15 +18,15 @@ async def test_cases_role_cannot_read_or_write_the_volunteers_schema(stack, case
         await cases_con.fetch("select * from volunteers.areas")
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="schema volunteers"):
         await cases_con.execute(
-            "insert into volunteers.inbox (consumer, event_id, event_type, topic, partition, \"offset\") "
-            "values ('x', 'y', 't', 'gov.x', 0, 0)")
+            'insert into volunteers.inbox (consumer, event_id, event_type, topic, partition, "offset") '
+            "values ('x', 'y', 't', 'gov.x', 0, 0)"
+        )
     with pytest.raises(asyncpg.InsufficientPrivilegeError):
         await cases_con.execute("create table volunteers.intruder (id int)")
 
 
 async def test_cases_role_owns_its_schema_and_cannot_create_elsewhere(cases_con):
-    owner = await cases_con.fetchval(
-        "select pg_get_userbyid(nspowner) from pg_namespace where nspname = 'cases'")
+    owner = await cases_con.fetchval("select pg_get_userbyid(nspowner) from pg_namespace where nspname = 'cases'")
     assert owner == "cases"
     assert await cases_con.fetchval("select current_schema()") == "cases"
     with pytest.raises(asyncpg.InsufficientPrivilegeError):

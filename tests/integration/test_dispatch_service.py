@@ -1,5 +1,6 @@
 """The dispatch loop against the real database: widening, unfilled, expiry once
 across replicas, one task per case."""
+
 import asyncio
 import json
 import uuid
@@ -29,8 +30,10 @@ async def vctx(stack):
     async with pool.acquire() as con:
         for e in events:
             await on_area_upserted(con, e, None)
-    settings = load_settings("volunteers", {"VOLUNTEERS_DATABASE_URL": stack.service_dsn("volunteers"),
-                                            "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap})
+    settings = load_settings(
+        "volunteers",
+        {"VOLUNTEERS_DATABASE_URL": stack.service_dsn("volunteers"), "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap},
+    )
     cfg = vconfig.configure(settings, {"VOLUNTEERS_OFFER_EXPIRY_S": "60"})
     ctx = Context(pool=pool, config=cfg, pseudonym_key="k" * 40)
     yield ctx
@@ -39,15 +42,30 @@ async def vctx(stack):
 
 async def volunteer(ctx, grid, skills=("cleanup",), roles=("sanitation_worker",)):
     async with ctx.pool.acquire() as con, con.transaction():
-        return await registry.register_volunteer(con, ctx, NewVolunteer(
-            name="测试", roles=list(roles), home_grid=grid, skills=list(skills), availability=ALL_WEEK,
-            account_sub=f"sub-{uuid.uuid4().hex[:8]}"))
+        return await registry.register_volunteer(
+            con,
+            ctx,
+            NewVolunteer(
+                name="测试",
+                roles=list(roles),
+                home_grid=grid,
+                skills=list(skills),
+                availability=ALL_WEEK,
+                account_sub=f"sub-{uuid.uuid4().hex[:8]}",
+            ),
+        )
 
 
 def new_task(grid, **kw):
     now = datetime.now(UTC)
-    return NewTask(task_type=kw.pop("task_type", "sanitation_cleanup"), title="清理", grid_id=grid,
-                           window_start=now + timedelta(minutes=5), window_end=now + timedelta(minutes=65), **kw)
+    return NewTask(
+        task_type=kw.pop("task_type", "sanitation_cleanup"),
+        title="清理",
+        grid_id=grid,
+        window_start=now + timedelta(minutes=5),
+        window_end=now + timedelta(minutes=65),
+        **kw,
+    )
 
 
 async def task_events(pool, task_id):
@@ -58,7 +76,9 @@ async def task_events(pool, task_id):
 async def test_nobody_in_the_grid_widens_to_the_village_then_the_town_then_unfilled(vctx):
     # a skill nobody has: widening reaches the town and gives up
     async with vctx.pool.acquire() as con, con.transaction():
-        t = await service.create_task(con, vctx, new_task("changping.shuanghe.g01", required_skills=["driving", "legal_aid"]))
+        t = await service.create_task(
+            con, vctx, new_task("changping.shuanghe.g01", required_skills=["driving", "legal_aid"])
+        )
     assert (t["status"], t["scope_level"]) == ("unfilled", "town")
     types = [e for e, _ in await task_events(vctx.pool, t["id"])]
     assert types == ["gov.task.created.v1", "gov.task.unfilled.v1"]
@@ -67,7 +87,9 @@ async def test_nobody_in_the_grid_widens_to_the_village_then_the_town_then_unfil
 async def test_a_village_volunteer_gets_the_task_when_the_grid_has_nobody(vctx):
     v = await volunteer(vctx, "changping.dongfeng.g02", skills=("cleanup", "driving"))
     async with vctx.pool.acquire() as con, con.transaction():
-        t = await service.create_task(con, vctx, new_task("changping.dongfeng.g05", required_skills=["cleanup", "driving"]))
+        t = await service.create_task(
+            con, vctx, new_task("changping.dongfeng.g05", required_skills=["cleanup", "driving"])
+        )
     assert (t["status"], t["scope_level"]) == ("offered", "village")
     offers = await vctx.pool.fetch("select volunteer_id from offers where task_id = $1", t["id"])
     assert [o["volunteer_id"] for o in offers] == [v["id"]]
@@ -91,15 +113,26 @@ async def test_offers_expire_once_across_replicas(vctx):
 async def test_a_dispatched_case_makes_one_task_however_often_it_arrives(vctx):
     handle = service.on_case_dispatched(vctx)
     case_id = str(uuid.uuid4())
-    ev = CaseDispatched(case_id=case_id, number="CP-2026-999999", category="environment.sanitation",
-                        severity="high", grid_id="changping.songlin.g02", status="dispatched", level="grid",
-                        occurred_at=datetime.now(UTC), actor="gm", unit_level="grid",
-                        unit_id="changping.songlin.g02", field_work_task_type="sanitation_cleanup")
+    ev = CaseDispatched(
+        case_id=case_id,
+        number="CP-2026-999999",
+        category="environment.sanitation",
+        severity="high",
+        grid_id="changping.songlin.g02",
+        status="dispatched",
+        level="grid",
+        occurred_at=datetime.now(UTC),
+        actor="gm",
+        unit_level="grid",
+        unit_id="changping.songlin.g02",
+        field_work_task_type="sanitation_cleanup",
+    )
     for _ in range(3):  # redelivered under different event ids (e.g. a republished outbox row)
         async with vctx.pool.acquire() as con, con.transaction():
             await handle(con, ev, CloudEvent(type="gov.case.dispatched.v1", source="cases"))
-    rows = await vctx.pool.fetch("select task_type, urgent, case_id from tasks where origin = 'case' and origin_ref = $1",
-                                 case_id)
+    rows = await vctx.pool.fetch(
+        "select task_type, urgent, case_id from tasks where origin = 'case' and origin_ref = $1", case_id
+    )
     assert len(rows) == 1 and rows[0]["task_type"] == "sanitation_cleanup" and rows[0]["urgent"]
     no_field_work = ev.model_copy(update={"case_id": str(uuid.uuid4()), "field_work_task_type": None})
     async with vctx.pool.acquire() as con, con.transaction():

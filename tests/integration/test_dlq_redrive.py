@@ -1,6 +1,7 @@
 """`./gov dlq list` and `./gov dlq redrive` on the real broker: a dead letter of a
 record of a test topic is re-published to that topic with the original key,
 value and headers, exactly once."""
+
 from __future__ import annotations
 
 import json
@@ -14,6 +15,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from gov_contracts.topics import DEADLETTER
+
 from .conftest import end_offsets, read_topic
 from .kafka_helpers import ce_headers, publish_raw
 
@@ -23,8 +25,14 @@ ROOT = Path(__file__).resolve().parents[2]
 def gov_run(home: Path, bootstrap: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "GOV_HOME": str(home), "GOV_ROOT": str(ROOT)}
     env.pop("KAFKA_BOOTSTRAP_SERVERS", None)
-    return subprocess.run([sys.executable, "-m", "govctl", "dlq", *args, "--bootstrap", bootstrap],
-                          capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "govctl", "dlq", *args, "--bootstrap", bootstrap],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=ROOT,
+    )
 
 
 def gov(home: Path, bootstrap: str, *args: str) -> str:
@@ -61,8 +69,14 @@ async def test_redrive_puts_the_original_record_back_once(stack, test_topic, tmp
     rows = [line for line in out.splitlines() if line.startswith(f"{dead.partition}:{dead.offset} ")]
     assert len(rows) == 1, out
     row = rows[0]
-    for part in ("handler_error", group, f"{test_topic}/{original.partition}@{original.offset}",
-                 "gov.test.thing_happened.v1", event_id, "RuntimeError: 处理失败 (test)"):
+    for part in (
+        "handler_error",
+        group,
+        f"{test_topic}/{original.partition}@{original.offset}",
+        "gov.test.thing_happened.v1",
+        event_id,
+        "RuntimeError: 处理失败 (test)",
+    ):
         assert part in row, f"{part!r} not in {row!r}"
     assert " no " in row  # not re-driven yet
     assert "no dead letters of group" in gov(home, bootstrap, "list", "--group", f"{group}-other")
@@ -98,8 +112,11 @@ async def test_redrive_puts_the_original_record_back_once(stack, test_topic, tmp
     out = gov(home, bootstrap, "redrive", "--group", group)
     assert "re-drove 0 dead letter(s)" in out and "1 already re-driven" in out, out
     assert await end_offsets(bootstrap, test_topic) == after
-    row = [line for line in gov(home, bootstrap, "list", "--group", group).splitlines()
-           if line.startswith(f"{dead.partition}:{dead.offset} ")][0]
+    row = [
+        line
+        for line in gov(home, bootstrap, "list", "--group", group).splitlines()
+        if line.startswith(f"{dead.partition}:{dead.offset} ")
+    ][0]
     assert " yes " in row
 
 
@@ -111,13 +128,22 @@ async def test_invalid_envelopes_and_truncated_dead_letters_are_never_redriven(s
 
     def dead_letter(reason: str, extra=(), stored: bytes = value):
         headers = ce_headers("gov.test.thing_happened.v1", subject="t") + [
-            ("dlq_reason", reason.encode()), ("dlq_error", b"boom"), ("dlq_topic", test_topic.encode()),
-            ("dlq_partition", b"0"), ("dlq_offset", b"5"), ("dlq_consumer_group", group.encode()), *extra]
+            ("dlq_reason", reason.encode()),
+            ("dlq_error", b"boom"),
+            ("dlq_topic", test_topic.encode()),
+            ("dlq_partition", b"0"),
+            ("dlq_offset", b"5"),
+            ("dlq_consumer_group", group.encode()),
+            *extra,
+        ]
         return publish_raw(bootstrap, DEADLETTER, stored, key=b"t", headers=headers)
 
     envelope = await dead_letter("invalid_envelope")
-    truncated = await dead_letter("schema_violation", [("dlq_truncated", b"true"), ("dlq_original_size", b"1048000"),
-                                                       ("dlq_original_sha256", b"ab" * 32)], stored=value[:10])
+    truncated = await dead_letter(
+        "schema_violation",
+        [("dlq_truncated", b"true"), ("dlq_original_size", b"1048000"), ("dlq_original_sha256", b"ab" * 32)],
+        stored=value[:10],
+    )
     fine = await dead_letter("handler_error")
     before = await end_offsets(bootstrap, test_topic)
 
@@ -142,8 +168,12 @@ async def test_invalid_envelopes_and_truncated_dead_letters_are_never_redriven(s
     assert "re-drove 1 dead letter(s)" in out and "2 cannot be re-driven" in out, out
     lines = out.splitlines()
     assert any(f"{envelope.partition}:{envelope.offset}" in x and "skipped: invalid_envelope" in x for x in lines), out
-    assert any(f"{truncated.partition}:{truncated.offset}" in x and "skipped: stored truncated" in x
-               and f"{test_topic}/0@5" in x for x in lines), out
+    assert any(
+        f"{truncated.partition}:{truncated.offset}" in x
+        and "skipped: stored truncated" in x
+        and f"{test_topic}/0@5" in x
+        for x in lines
+    ), out
     after = await end_offsets(bootstrap, test_topic)
     assert sum(after.values()) - sum(before.values()) == 1
 
@@ -158,8 +188,13 @@ async def test_dead_letters_older_than_the_inbox_retention_are_not_redriven(stac
 
     def headers():
         return ce_headers("gov.test.thing_happened.v1", subject="t") + [
-            ("dlq_reason", b"handler_error"), ("dlq_error", b"boom"), ("dlq_topic", test_topic.encode()),
-            ("dlq_partition", b"0"), ("dlq_offset", b"7"), ("dlq_consumer_group", group.encode())]
+            ("dlq_reason", b"handler_error"),
+            ("dlq_error", b"boom"),
+            ("dlq_topic", test_topic.encode()),
+            ("dlq_partition", b"0"),
+            ("dlq_offset", b"7"),
+            ("dlq_consumer_group", group.encode()),
+        ]
 
     forty_days_ago = int((time.time() - 40 * 86400) * 1000)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
@@ -181,6 +216,12 @@ async def test_dead_letters_older_than_the_inbox_retention_are_not_redriven(stac
 
     # a longer retention, as the operator configured it for the services, lets the old one through
     env = {**os.environ, "GOV_HOME": str(home), "GOV_ROOT": str(ROOT), "INBOX_RETENTION_DAYS": "60"}
-    r = subprocess.run([sys.executable, "-m", "govctl", "dlq", "redrive", "--group", group, "--bootstrap", bootstrap],
-                       capture_output=True, text=True, env=env, timeout=120, cwd=ROOT)
+    r = subprocess.run(
+        [sys.executable, "-m", "govctl", "dlq", "redrive", "--group", group, "--bootstrap", bootstrap],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert r.returncode == 0 and "re-drove 1 dead letter(s)" in r.stdout, r

@@ -1,6 +1,7 @@
 """examples/notifier: an outside team's subscriber (confluent-kafka, its own group,
 the published gov_contracts models) reads case events from gov.cases.v1 on the
 real broker, prints one Chinese line per event, and commits only after printing."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,7 @@ import random
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -24,18 +25,32 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTIFIER = ROOT / "examples" / "notifier" / "notifier.py"
 # long ago: reporting's weekly figures of the current weeks are not touched by these events,
 # and as events of cases nobody reported they change no projection
-WHEN = datetime(2020, 3, 2, 8, 30, tzinfo=timezone.utc)
+WHEN = datetime(2020, 3, 2, 8, 30, tzinfo=UTC)
 
 
 def facts(case_id: str, number: str, category: str, grid: str, status: str, level: str) -> dict:
-    return dict(case_id=case_id, number=number, category=category, severity="medium", grid_id=grid, status=status,
-                level=level, occurred_at=WHEN, actor="system")
+    return dict(
+        case_id=case_id,
+        number=number,
+        category=category,
+        severity="medium",
+        grid_id=grid,
+        status=status,
+        level=level,
+        occurred_at=WHEN,
+        actor="system",
+    )
 
 
 async def publish(bootstrap: str, event: C.CaseFacts):
     et = event_type_for(type(event))
-    return await publish_raw(bootstrap, T.CASES, event.model_dump_json().encode(), key=event.case_id.encode(),
-                             headers=ce_headers(et.name, subject=event.case_id))
+    return await publish_raw(
+        bootstrap,
+        T.CASES,
+        event.model_dump_json().encode(),
+        key=event.case_id.encode(),
+        headers=ce_headers(et.name, subject=event.case_id),
+    )
 
 
 async def start_group_at_end(bootstrap: str, group: str) -> dict:
@@ -53,8 +68,14 @@ async def start_group_at_end(bootstrap: str, group: str) -> dict:
 
 def notifier(bootstrap: str, group: str, *args: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # it finds gov_contracts itself
-    return subprocess.run([sys.executable, str(NOTIFIER), "--bootstrap", bootstrap, "--group", group, *args],
-                          capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(NOTIFIER), "--bootstrap", bootstrap, "--group", group, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=ROOT,
+    )
 
 
 async def test_notifier_prints_case_events_and_commits_after_printing(stack):
@@ -68,23 +89,29 @@ async def test_notifier_prints_case_events_and_commits_after_printing(stack):
     g03, g01 = "changping.kongjiafan.g03", "changping.kongjiafan.g01"
     events = [
         C.CaseOverdue(**facts(land, land_no, "dispute.land", g03, "accepted", "grid"), deadline="resolve", due_at=WHEN),
-        C.CaseEscalated(**facts(land, land_no, "dispute.land", g03, "accepted", "village"), from_level="grid",
-                        automatic=True),
-        C.CaseResolved(**facts(sanitation, san_no, "environment.sanitation", g01, "resolved", "grid"),
-                       resolution="垃圾已清运"),
+        C.CaseEscalated(
+            **facts(land, land_no, "dispute.land", g03, "accepted", "village"), from_level="grid", automatic=True
+        ),
+        C.CaseResolved(
+            **facts(sanitation, san_no, "environment.sanitation", g01, "resolved", "grid"), resolution="垃圾已清运"
+        ),
     ]
     sent = [await publish(bootstrap, e) for e in events]
 
     r = notifier(bootstrap, group, "--max-messages", "3", "--timeout", "60")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert sorted(lines) == sorted([
-        f"[{land_no}] 土地山林纠纷 办结超期 ({g03})",
-        f"[{land_no}] 土地山林纠纷 已升级至村级 ({g03})",
-        f"[{san_no}] 环境卫生 已办结 ({g01})",
-    ]), r.stdout + r.stderr
+    assert sorted(lines) == sorted(
+        [
+            f"[{land_no}] 土地山林纠纷 办结超期 ({g03})",
+            f"[{land_no}] 土地山林纠纷 已升级至村级 ({g03})",
+            f"[{san_no}] 环境卫生 已办结 ({g01})",
+        ]
+    ), r.stdout + r.stderr
     # one case's events come in the order they were published (one key, one partition)
-    assert lines.index(f"[{land_no}] 土地山林纠纷 办结超期 ({g03})") < lines.index(f"[{land_no}] 土地山林纠纷 已升级至村级 ({g03})")
+    assert lines.index(f"[{land_no}] 土地山林纠纷 办结超期 ({g03})") < lines.index(
+        f"[{land_no}] 土地山林纠纷 已升级至村级 ({g03})"
+    )
     assert "3 record(s) handled" in r.stderr
 
     # every printed record's offset is committed for the group, and nothing is printed twice
@@ -103,14 +130,24 @@ def test_notification_lines():
         import notifier as N
     finally:
         sys.path.remove(str(NOTIFIER.parent))
-    base = facts(str(uuid.uuid4()), "CP-2026-000123", "dispute.land", "changping.kongjiafan.g03", "dispatched", "village")
-    assert N.notification(C.CaseEscalated(**base, from_level="grid", automatic=False)) == \
-        "[CP-2026-000123] 土地山林纠纷 已升级至村级 (changping.kongjiafan.g03)"
-    assert N.notification(C.CaseDispatched(**base, unit_level="village", unit_id="changping.kongjiafan")) == \
-        "[CP-2026-000123] 土地山林纠纷 已派遣至村级 changping.kongjiafan (changping.kongjiafan.g03)"
-    assert N.notification(C.CaseClosed(**base, on_time=True, escalations=1, reopen_count=0)).endswith("已结案（按期） (changping.kongjiafan.g03)")
+    base = facts(
+        str(uuid.uuid4()), "CP-2026-000123", "dispute.land", "changping.kongjiafan.g03", "dispatched", "village"
+    )
+    assert (
+        N.notification(C.CaseEscalated(**base, from_level="grid", automatic=False))
+        == "[CP-2026-000123] 土地山林纠纷 已升级至村级 (changping.kongjiafan.g03)"
+    )
+    assert (
+        N.notification(C.CaseDispatched(**base, unit_level="village", unit_id="changping.kongjiafan"))
+        == "[CP-2026-000123] 土地山林纠纷 已派遣至村级 changping.kongjiafan (changping.kongjiafan.g03)"
+    )
+    assert N.notification(C.CaseClosed(**base, on_time=True, escalations=1, reopen_count=0)).endswith(
+        "已结案（按期） (changping.kongjiafan.g03)"
+    )
     assert N.parse([], b"{}") is None  # no envelope: skipped, not a crash
     headers = ce_headers("gov.case.escalated.v1")
     assert N.parse(headers, b'{"case_id": 1}') is None  # not the schema: skipped
-    assert isinstance(N.parse(headers, C.CaseEscalated(**base, from_level="grid", automatic=True)
-                              .model_dump_json().encode()), C.CaseEscalated)
+    assert isinstance(
+        N.parse(headers, C.CaseEscalated(**base, from_level="grid", automatic=True).model_dump_json().encode()),
+        C.CaseEscalated,
+    )

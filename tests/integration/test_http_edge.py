@@ -2,6 +2,7 @@
 once gave a plain-text 500 gets a 4xx problem naming the field; an unexpected
 exception gets a 500 problem with the trace id; a database out of reach gets
 a 503 with Retry-After."""
+
 from __future__ import annotations
 
 import base64
@@ -70,8 +71,13 @@ def assert_open311_error(r: httpx.Response, field: str) -> None:
 
 
 CASE = {"category": "dispute.land", "title": "山林边界纠纷", "description": "两组村民为山林边界争执", "grid_id": GRID}
-TASK = {"task_type": "meal_delivery", "title": "送餐", "grid_id": GRID, "window_start": "2026-12-01T11:00:00+08:00",
-        "window_end": "2026-12-01T12:00:00+08:00"}
+TASK = {
+    "task_type": "meal_delivery",
+    "title": "送餐",
+    "grid_id": GRID,
+    "window_start": "2026-12-01T11:00:00+08:00",
+    "window_end": "2026-12-01T12:00:00+08:00",
+}
 VOLUNTEER = {"name": "张建国", "roles": ["mediator"], "home_grid": GRID}
 
 # (service, method, path, query, json body, field the problem must name)
@@ -98,21 +104,38 @@ REFUSED = [
     ("volunteers", "GET", "/v1/volunteers", {"area": LONG_LABEL}, None, "query.area"),
     ("volunteers", "GET", "/v1/schedules", {"area": LONG_LABEL}, None, "query.area"),
     ("volunteers", "GET", "/v1/pairings", {"area": LONG_LABEL}, None, "query.area"),
-    ("volunteers", "POST", "/v1/tasks", None, {**TASK, "grid_id": f"changping.kongjiafan.{LONG_LABEL}"},
-     "body.grid_id"),
+    (
+        "volunteers",
+        "POST",
+        "/v1/tasks",
+        None,
+        {**TASK, "grid_id": f"changping.kongjiafan.{LONG_LABEL}"},
+        "body.grid_id",
+    ),
     # dates and weeks outside what the services (and Python's datetime) can compute with
     ("cases", "GET", "/v1/cases", {"from": EARLY}, None, "query.from"),
     ("cases", "GET", "/v1/cases", {"to": "9999-12-31T23:59:59-14:00"}, None, "query.to"),
     ("cases", "GET", "/v1/cases", {"cursor": cursor_at(EARLY)}, None, "query.cursor"),
     ("volunteers", "GET", "/v1/tasks", {"cursor": cursor_at(EARLY)}, None, "query.cursor"),
     ("volunteers", "GET", "/v1/volunteers", {"cursor": cursor_at(EARLY)}, None, "query.cursor"),
-    ("volunteers", "POST", "/v1/tasks", None,
-     {**TASK, "window_start": "9999-12-31T11:00:00+08:00", "window_end": "9999-12-31T23:00:00-08:00"},
-     "body.window_start"),
+    (
+        "volunteers",
+        "POST",
+        "/v1/tasks",
+        None,
+        {**TASK, "window_start": "9999-12-31T11:00:00+08:00", "window_end": "9999-12-31T23:00:00-08:00"},
+        "body.window_start",
+    ),
     ("reporting", "GET", "/v1/reports/weekly", {"area": "changping", "week": "9999-W52"}, None, "query.week"),
     ("reporting", "GET", "/v1/reports/weekly.csv", {"area": "changping", "week": "0001-W01"}, None, "query.week"),
-    ("reporting", "GET", "/v1/reports/livelihood", {"area": "changping", "from": "0001-01-01", "to": "9999-12-31"},
-     None, "query.from"),
+    (
+        "reporting",
+        "GET",
+        "/v1/reports/livelihood",
+        {"area": "changping", "from": "0001-01-01", "to": "9999-12-31"},
+        None,
+        "query.from",
+    ),
 ]
 
 
@@ -134,33 +157,51 @@ def test_leave_and_pairing_dates_are_bounded(live):
     vid = r.json()["id"]
     r = vols.post(f"/v1/volunteers/{vid}/leave", json={"starts_at": EARLY, "ends_at": "2026-01-01T00:00:00+08:00"})
     assert_problem(r, "body.starts_at")
-    r = vols.post("/v1/pairings", json={"volunteer_id": vid, "household_ref": "household_edge", "grid_id": GRID,
-                                        "every_days": 7, "first_visit_on": "9999-12-31"})
+    r = vols.post(
+        "/v1/pairings",
+        json={
+            "volunteer_id": vid,
+            "household_ref": "household_edge",
+            "grid_id": GRID,
+            "every_days": 7,
+            "first_visit_on": "9999-12-31",
+        },
+    )
     assert_problem(r, "body.first_visit_on")
     # the bounds are wide enough for real use
-    r = vols.post(f"/v1/volunteers/{vid}/leave", json={"starts_at": "2026-12-01T00:00:00+08:00",
-                                                       "ends_at": "2026-12-02T00:00:00+08:00"})
+    r = vols.post(
+        f"/v1/volunteers/{vid}/leave",
+        json={"starts_at": "2026-12-01T00:00:00+08:00", "ends_at": "2026-12-02T00:00:00+08:00"},
+    )
     assert r.status_code == 204, r.text
 
 
 def test_open311_answers_bad_input_in_its_own_error_shape(live):
     base = live.url("cases") + OPEN311
-    assert_open311_error(httpx.get(base + "/requests.json", params={"start_date": "0001-01-01T00:00:00"}),
-                         "start_date")
-    assert_open311_error(httpx.get(base + "/requests.json", params={"end_date": "9999-12-31T23:59:59-14:00"}),
-                         "end_date")
-    assert_open311_error(httpx.get(base + "/requests.json", params={"service_request_id": "CP\u00001"}),
-                         "service_request_id")
+    assert_open311_error(httpx.get(base + "/requests.json", params={"start_date": "0001-01-01T00:00:00"}), "start_date")
+    assert_open311_error(
+        httpx.get(base + "/requests.json", params={"end_date": "9999-12-31T23:59:59-14:00"}), "end_date"
+    )
+    assert_open311_error(
+        httpx.get(base + "/requests.json", params={"service_request_id": "CP\u00001"}), "service_request_id"
+    )
     assert_open311_error(httpx.get(base + "/requests/CP%00.json"), "service_request_id")
-    form = {"api_key": "x", "service_code": "103", "description": "山林\u0000纠纷", "attribute[grid_id]": GRID,
-            "address_string": "三组后山"}
+    form = {
+        "api_key": "x",
+        "service_code": "103",
+        "description": "山林\u0000纠纷",
+        "attribute[grid_id]": GRID,
+        "address_string": "三组后山",
+    }
     assert_open311_error(httpx.post(base + "/requests.json", data=form), "description")
 
 
 def test_nul_in_a_csv_import_is_a_row_error(live):
     vols = client(live, "volunteers")
     run = uuid.uuid4().hex[:8]
-    csv = f"external_id,name,roles,home_grid\nEDGE-{run}-1,张\x00三,mediator,{GRID}\nEDGE-{run}-2,李四,mediator,{GRID}\n"
+    csv = (
+        f"external_id,name,roles,home_grid\nEDGE-{run}-1,张\x00三,mediator,{GRID}\nEDGE-{run}-2,李四,mediator,{GRID}\n"
+    )
     r = vols.post("/v1/volunteers/import", content=csv.encode(), headers={"content-type": "text/csv"})
     assert r.status_code == 200, r.text
     report = r.json()
@@ -172,17 +213,23 @@ def test_a_valid_request_still_works_with_every_check_in_place(live):
     cases = client(live, "cases")
     r = cases.post("/v1/cases", json=CASE)
     assert r.status_code == 201, r.text
-    r = cases.get("/v1/cases", params={"area": "changping.kongjiafan", "q": "山林", "from": "2000-01-01T00:00:00Z",
-                                       "limit": 1})
+    r = cases.get(
+        "/v1/cases", params={"area": "changping.kongjiafan", "q": "山林", "from": "2000-01-01T00:00:00Z", "limit": 1}
+    )
     assert r.status_code == 200 and r.json()["items"], r.text
     page2 = cases.get("/v1/cases", params={"cursor": r.json()["next_cursor"]}) if r.json()["next_cursor"] else None
     assert page2 is None or page2.status_code == 200
-    assert client(live, "reporting").get("/v1/reports/weekly",
-                                         params={"area": "changping", "week": "2026-W48"}).status_code == 200
+    assert (
+        client(live, "reporting")
+        .get("/v1/reports/weekly", params={"area": "changping", "week": "2026-W48"})
+        .status_code
+        == 200
+    )
 
 
-@pytest.mark.parametrize("text", ["changping", "changping.kongjiafan.g03", "a-b_c.D9", "x" * 255,
-                                  ".".join(["abc"] * 60), "ab." + "c" * 250])
+@pytest.mark.parametrize(
+    "text", ["changping", "changping.kongjiafan.g03", "a-b_c.D9", "x" * 255, ".".join(["abc"] * 60), "ab." + "c" * 250]
+)
 async def test_every_area_id_the_type_accepts_is_a_valid_ltree(stack, text):
     try:
         TypeAdapter(AreaId).validate_python(text)
@@ -203,6 +250,7 @@ def test_the_area_id_type_refuses_what_ltree_refuses_or_no_area_can_be(text):
 
 # -- a real uvicorn process: the last-resort handler and a database out of reach ---------------------------------
 
+
 @pytest.fixture(scope="module")
 def edge_service(stack):
     """The cases service with a failing route, its database reached through a proxy the test can cut,
@@ -210,10 +258,15 @@ def edge_service(stack):
     proxy = TcpProxy("127.0.0.1", stack.state["postgres"]["port"])
     proxy.open()
     port = free_port()
-    env = {**os.environ, **stack.service_env("cases"),
-           "CASES_DATABASE_URL": postgres.dsn(user="cases", password=stack.state["passwords"]["cases"],
-                                              host="127.0.0.1", port=proxy.port),
-           "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}", "CASES_HTTP_PORT": str(port)}
+    env = {
+        **os.environ,
+        **stack.service_env("cases"),
+        "CASES_DATABASE_URL": postgres.dsn(
+            user="cases", password=stack.state["passwords"]["cases"], host="127.0.0.1", port=proxy.port
+        ),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+        "CASES_HTTP_PORT": str(port),
+    }
     log = stack.logs / "edge-service.log"
     pid = procs.spawn([sys.executable, "-m", "tests.integration.edge_service"], log=log, env=env, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"

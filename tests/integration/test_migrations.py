@@ -1,4 +1,5 @@
 """Forward-only, checksummed migrations applied in one transaction."""
+
 import uuid
 
 import asyncpg
@@ -61,6 +62,7 @@ async def test_a_failing_migration_applies_nothing(scratch):
 async def test_service_migrations_are_applied_by_the_stack(cases_con):
     rows = await cases_con.fetch("select stream, version from schema_migrations order by stream, version")
     assert ("platform", 1) in [(r["stream"], r["version"]) for r in rows]
-    pending = await migrate.pending(cases_con, migrate.service_migrations(
-        __import__("cases.app", fromlist=["SPEC"]).SPEC.migrations_dir))
+    pending = await migrate.pending(
+        cases_con, migrate.service_migrations(__import__("cases.app", fromlist=["SPEC"]).SPEC.migrations_dir)
+    )
     assert pending == []

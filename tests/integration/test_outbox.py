@@ -1,6 +1,7 @@
 """Outbox: a state change and its events commit together; the relay publishes
 them in order per key with an idempotent acks=all producer; a broker outage
 loses nothing and applies nothing twice downstream."""
+
 import asyncio
 import uuid
 
@@ -19,8 +20,14 @@ from .kafka_helpers import eventually, running
 @pytest.fixture
 async def relay(stack, cases_pool):
     producer = Producer(stack.bootstrap, "test-relay")
-    r = OutboxRelay(dsn=stack.service_dsn("cases"), schema="cases", pool=cases_pool, producer=producer,
-                    service="test", poll_interval=0.2)
+    r = OutboxRelay(
+        dsn=stack.service_dsn("cases"),
+        schema="cases",
+        pool=cases_pool,
+        producer=producer,
+        service="test",
+        poll_interval=0.2,
+    )
     r.start()
     yield r
     await r.stop()
@@ -38,7 +45,8 @@ async def test_producer_is_idempotent_with_acks_all(stack):
 
 
 async def test_rolled_back_publishes_nothing_committed_publishes_exactly_its_events_in_key_order(
-        stack, test_topic, cases_pool, relay):
+    stack, test_topic, cases_pool, relay
+):
     start = await end_offsets(stack.bootstrap, test_topic)
     async with cases_pool.acquire() as con:
         tx = con.transaction()
@@ -59,8 +67,16 @@ async def test_rolled_back_publishes_nothing_committed_publishes_exactly_its_eve
         assert seqs == sorted(seqs) and len(seqs) == 10
     env = CloudEvent.from_headers(records[0].headers)
     assert env.type == "gov.test.thing_happened.v1" and env.source == "tests"
-    assert {"ce_id", "ce_source", "ce_type", "ce_time", "ce_subject", "ce_specversion", "content-type",
-            "traceparent"} <= {k for k, _ in records[0].headers}
+    assert {
+        "ce_id",
+        "ce_source",
+        "ce_type",
+        "ce_time",
+        "ce_subject",
+        "ce_specversion",
+        "content-type",
+        "traceparent",
+    } <= {k for k, _ in records[0].headers}
     async with cases_pool.acquire() as con:
         assert await con.fetchval("select count(*) from outbox where published_at is null") == 0
 
@@ -78,8 +94,12 @@ async def test_broker_outage_loses_nothing_and_applies_nothing_twice(stack, test
             async with cases_pool.acquire() as con, con.transaction():
                 await outbox.add(con, ThingHappened(thing_id=f"t{i % 4}", seq=i), key=f"t{i % 4}", source="tests")
         await asyncio.sleep(1.0)
-        assert await cases_pool.fetchval(
-            "select count(*) from outbox where published_at is null and topic = $1", test_topic) == 40
+        assert (
+            await cases_pool.fetchval(
+                "select count(*) from outbox where published_at is null and topic = $1", test_topic
+            )
+            == 40
+        )
     finally:
         await asyncio.to_thread(stack.start_kafka)
 
@@ -87,11 +107,19 @@ async def test_broker_outage_loses_nothing_and_applies_nothing_twice(stack, test
     # at-least-once publishing: send 5 of them again, as a relay crash between send and mark would
     await cases_pool.execute(
         "update outbox set published_at = null where id in "
-        "(select id from outbox where topic = $1 order by id limit 5)", test_topic)
+        "(select id from outbox where topic = $1 order by id limit 5)",
+        test_topic,
+    )
     await eventually(lambda: _published_all(cases_pool, test_topic), timeout=30)
 
-    consumer = EventConsumer(service="test", group_id=group, topics=[test_topic], pool=cases_pool,
-                             producer=relay.producer, handlers={"gov.test.thing_happened.v1": apply})
+    consumer = EventConsumer(
+        service="test",
+        group_id=group,
+        topics=[test_topic],
+        pool=cases_pool,
+        producer=relay.producer,
+        handlers={"gov.test.thing_happened.v1": apply},
+    )
     async with running(stack.bootstrap, consumer):
         await eventually(lambda: _count(cases_pool, 40), timeout=60)
         await asyncio.sleep(1.0)  # the 5 duplicates arrive too; they must change nothing
@@ -102,8 +130,7 @@ async def test_broker_outage_loses_nothing_and_applies_nothing_twice(stack, test
 
 
 async def _published_all(pool, topic):
-    return await pool.fetchval(
-        "select count(*) from outbox where published_at is null and topic = $1", topic) == 0
+    return await pool.fetchval("select count(*) from outbox where published_at is null and topic = $1", topic) == 0
 
 
 async def _count(pool, n):

@@ -2,6 +2,7 @@
 are created exactly once even when several replicas generate at the same time;
 a completed visit moves the pairing on; the overdue listing; the CSV import's
 per-row savepoints."""
+
 import asyncio
 import json
 import uuid
@@ -38,13 +39,19 @@ async def ctx(vpool):
     async with vpool.acquire() as con:
         for e in events:
             await on_area_upserted(con, e, None)
-    cfg = vconfig.configure(settings.load("volunteers", {
-        "VOLUNTEERS_DATABASE_URL": "postgresql://unused", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}), {})
+    cfg = vconfig.configure(
+        settings.load(
+            "volunteers", {"VOLUNTEERS_DATABASE_URL": "postgresql://unused", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
+        ),
+        {},
+    )
     c = Context(pool=vpool, config=cfg, pseudonym_key="k" * 40)
     yield c
     # leave nothing active behind for the services the end-to-end tests start on the same database
     await vpool.execute("update schedules set active = false where grid_id = $1", SCHEDULE_GRID)
-    await vpool.execute("update pairings set active = false where grid_id = any($1::text[])", [PAIRING_GRID, VISIT_GRID])
+    await vpool.execute(
+        "update pairings set active = false where grid_id = any($1::text[])", [PAIRING_GRID, VISIT_GRID]
+    )
 
 
 def next_monday_midnight(weeks_ahead: int = 4) -> datetime:
@@ -55,15 +62,29 @@ def next_monday_midnight(weeks_ahead: int = 4) -> datetime:
 
 async def meal_schedule(ctx, **kw):
     async with ctx.pool.acquire() as con:
-        return await recurring.create_schedule(con, ctx, recurring.NewSchedule(**{
-            "name": "爱心食堂午餐送餐", "task_type": "meal_delivery", "grid_id": SCHEDULE_GRID,
-            "weekdays": [0, 1, 2, 3, 4], "start_time": time(11, 0), "duration_minutes": 60, "headcount": 2,
-            "beneficiary_refs": ["household_lc01", "household_lc02"], **kw}))
+        return await recurring.create_schedule(
+            con,
+            ctx,
+            recurring.NewSchedule(
+                **{
+                    "name": "爱心食堂午餐送餐",
+                    "task_type": "meal_delivery",
+                    "grid_id": SCHEDULE_GRID,
+                    "weekdays": [0, 1, 2, 3, 4],
+                    "start_time": time(11, 0),
+                    "duration_minutes": 60,
+                    "headcount": 2,
+                    "beneficiary_refs": ["household_lc01", "household_lc02"],
+                    **kw,
+                }
+            ),
+        )
 
 
 async def schedule_tasks(pool, schedule_id):
-    return await pool.fetch("select * from tasks where origin = 'schedule' and origin_ref like $1 order by window_start",
-                            f"{schedule_id}:%")
+    return await pool.fetch(
+        "select * from tasks where origin = 'schedule' and origin_ref like $1 order by window_start", f"{schedule_id}:%"
+    )
 
 
 async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpool, monkeypatch):
@@ -78,6 +99,7 @@ async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpoo
         if sched["id"] == s["id"]:
             attempts.append((day, created))
         return created
+
     monkeypatch.setattr(recurring, "_claim_occurrence", spy)
 
     def created_days():
@@ -85,8 +107,11 @@ async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpoo
 
     # the worst case: every replica read the claims before any was made, so all three race for every occurrence
     with monkeypatch.context() as m:
-        m.setattr(queries, "SCHEDULE_RUNS_FROM", "select null::uuid as schedule_id, null::date as occurs_on "
-                                           "where $1::date is null")
+        m.setattr(
+            queries,
+            "SCHEDULE_RUNS_FROM",
+            "select null::uuid as schedule_id, null::date as occurs_on where $1::date is null",
+        )
         await asyncio.gather(*(recurring.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
     assert len(attempts) == 15 and created_days() == days  # 3 generators x 5 occurrences; one task each
 
@@ -97,13 +122,17 @@ async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpoo
     assert {(t["task_type"], t["grid_id"], t["headcount"]) for t in tasks} == {("meal_delivery", SCHEDULE_GRID, 2)}
     assert {tuple(t["required_skills"]) for t in tasks} == {("meal_delivery",)}  # the task type's default
     assert {t["beneficiary_ref"] for t in tasks} == {"household_lc01,household_lc02"}
-    runs = await vpool.fetch("select occurs_on, task_id from schedule_runs where schedule_id = $1 order by occurs_on",
-                             s["id"])
-    assert [(r["occurs_on"], r["task_id"]) for r in runs] == [(t["window_start"].astimezone(LOCAL_TZ).date(), t["id"])
-                                                              for t in tasks]
+    runs = await vpool.fetch(
+        "select occurs_on, task_id from schedule_runs where schedule_id = $1 order by occurs_on", s["id"]
+    )
+    assert [(r["occurs_on"], r["task_id"]) for r in runs] == [
+        (t["window_start"].astimezone(LOCAL_TZ).date(), t["id"]) for t in tasks
+    ]
     # each task announced once in the outbox
-    created = await vpool.fetchval("select count(*) from outbox where event_type = 'gov.task.created.v1' "
-                                   "and key = any($1::text[])", [str(t["id"]) for t in tasks])
+    created = await vpool.fetchval(
+        "select count(*) from outbox where event_type = 'gov.task.created.v1' and key = any($1::text[])",
+        [str(t["id"]) for t in tasks],
+    )
     assert created == 5
 
     # again, concurrently: the claimed occurrences are not even tried
@@ -116,8 +145,12 @@ async def test_three_concurrent_generators_create_each_occurrence_once(ctx, vpoo
     await asyncio.gather(*(recurring.generate_schedule_tasks(ctx, now=now) for _ in range(3)))
     assert sorted({d for d, _ in attempts}) == days and created_days() == []
     assert len(await schedule_tasks(vpool, s["id"])) == 5
-    assert await vpool.fetchval("select count(*) from schedule_runs where schedule_id = $1 and task_id is not null",
-                                s["id"]) == 5
+    assert (
+        await vpool.fetchval(
+            "select count(*) from schedule_runs where schedule_id = $1 and task_id is not null", s["id"]
+        )
+        == 5
+    )
 
     # a day later the horizon has moved by a day: the next Monday only
     attempts.clear()
@@ -143,21 +176,40 @@ async def test_occurrences_respect_weekdays_start_time_and_inactive_schedules(ct
 
 async def register(ctx, sub, grid=PAIRING_GRID):
     async with ctx.pool.acquire() as con, con.transaction():
-        return await registry.register_volunteer(con, ctx, NewVolunteer(
-            name=f"帮扶志愿者{sub}", roles=["public_service_worker"], home_grid=grid, skills=["elderly_care"],
-            availability=ALL_WEEK, account_sub=sub))
+        return await registry.register_volunteer(
+            con,
+            ctx,
+            NewVolunteer(
+                name=f"帮扶志愿者{sub}",
+                roles=["public_service_worker"],
+                home_grid=grid,
+                skills=["elderly_care"],
+                availability=ALL_WEEK,
+                account_sub=sub,
+            ),
+        )
 
 
 async def pair(ctx, volunteer_id, household, first_visit_on=None, every_days=7, grid=PAIRING_GRID):
     async with ctx.pool.acquire() as con, con.transaction():
-        return await recurring.create_pairing(con, ctx, recurring.NewPairing(
-            volunteer_id=volunteer_id, household_ref=household, household_name="王奶奶", grid_id=grid,
-            every_days=every_days, first_visit_on=first_visit_on))
+        return await recurring.create_pairing(
+            con,
+            ctx,
+            recurring.NewPairing(
+                volunteer_id=volunteer_id,
+                household_ref=household,
+                household_name="王奶奶",
+                grid_id=grid,
+                every_days=every_days,
+                first_visit_on=first_visit_on,
+            ),
+        )
 
 
 async def visits(pool, pairing_id):
-    return await pool.fetch("select * from tasks where origin = 'pairing' and origin_ref like $1 order by created_at",
-                            f"{pairing_id}:%")
+    return await pool.fetch(
+        "select * from tasks where origin = 'pairing' and origin_ref like $1 order by created_at", f"{pairing_id}:%"
+    )
 
 
 async def test_a_due_pairing_gets_one_visit_and_a_completed_visit_moves_it_on(ctx, vpool):
@@ -173,10 +225,16 @@ async def test_a_due_pairing_gets_one_visit_and_a_completed_visit_moves_it_on(ct
     assert sum(counts) >= 1  # other pairings in the database may be due as well
     assert task["origin_ref"] == f"{p['id']}:{today.isoformat()}"
     assert (task["task_type"], task["grid_id"], task["headcount"], list(task["required_skills"])) == (
-        "pairing_visit", VISIT_GRID, 1, [])
+        "pairing_visit",
+        VISIT_GRID,
+        1,
+        [],
+    )
     assert task["beneficiary_ref"] == household and "王奶奶" not in task["title"]
-    payloads = [json.loads(bytes(r["payload"])) for r in
-                await vpool.fetch("select payload from outbox where key = $1", str(task["id"]))]
+    payloads = [
+        json.loads(bytes(r["payload"]))
+        for r in await vpool.fetch("select payload from outbox where key = $1", str(task["id"]))
+    ]
     assert payloads and all("王奶奶" not in json.dumps(x, ensure_ascii=False) for x in payloads)
     await asyncio.gather(*(recurring.generate_pairing_visits(ctx) for _ in range(3)))
     assert len(await visits(vpool, p["id"])) == 1
@@ -219,7 +277,9 @@ async def test_overdue_pairings_are_listed_until_visited(ctx, vpool):
     assert await visits(vpool, later["id"]) == []
     (visit,) = await visits(vpool, late["id"])
     assert visit["origin_ref"].endswith(str(today - timedelta(days=3)))
-    assert visit["window_start"] >= await vpool.fetchval("select now()") - timedelta(minutes=1)  # starts now, not in the past
+    assert visit["window_start"] >= await vpool.fetchval("select now()") - timedelta(
+        minutes=1
+    )  # starts now, not in the past
     row = (await listed(overdue=True))[late["id"]]
     assert row["visit_task_id"] == visit["id"] and row["overdue"]
 
@@ -232,31 +292,44 @@ async def test_overdue_pairings_are_listed_until_visited(ctx, vpool):
 
     # scope: another village's staff do not see them
     async with vpool.acquire() as con:
-        assert not {r["id"] for r in await recurring.list_pairings(con, areas=["changping.kongjiafan"], today=today)} & mine
+        assert (
+            not {r["id"] for r in await recurring.list_pairings(con, areas=["changping.kongjiafan"], today=today)}
+            & mine
+        )
 
 
 async def test_import_inserts_good_rows_in_savepoints_and_is_idempotent(ctx, vpool):
     tag = uuid.uuid4().hex[:6]
     head = "external_id,name,roles,home_grid,account_sub,skills"
-    lines = [f"A{tag},甲,volunteer,changping.kongjiafan.g06,,meal_delivery",
-             f"B{tag},乙,volunteer,changping.kongjiafan.g99,,",  # parses, but no such grid: refused by the database
-             f"C{tag},丙,volunteer,changping.zhongguping.g06,,",  # outside the caller's scope
-             f"D{tag},丁,volunteer,changping.kongjiafan.g06,taken-{tag},",
-             f"E{tag},戊,volunteer,changping.kongjiafan.g06,taken-{tag}x,"]
+    lines = [
+        f"A{tag},甲,volunteer,changping.kongjiafan.g06,,meal_delivery",
+        f"B{tag},乙,volunteer,changping.kongjiafan.g99,,",  # parses, but no such grid: refused by the database
+        f"C{tag},丙,volunteer,changping.zhongguping.g06,,",  # outside the caller's scope
+        f"D{tag},丁,volunteer,changping.kongjiafan.g06,taken-{tag},",
+        f"E{tag},戊,volunteer,changping.kongjiafan.g06,taken-{tag}x,",
+    ]
     await register(ctx, f"taken-{tag}x", grid="changping.kongjiafan.g06")  # E's account is registered already
     rows = registry_import.parse_csv("\n".join([head, *lines]).encode())
     va = Principal(sub="va", roles=["village_admin"], areas=["changping.kongjiafan"])
     report = await registry_import.import_rows(ctx, rows, va)
     assert (report["created"], report["skipped"], report["failed"]) == (2, 0, 3)
-    assert [(e["line"], e["field"]) for e in report["errors"]] == [(3, "home_grid"), (4, "home_grid"),
-                                                                   (6, "account_sub")]
+    assert [(e["line"], e["field"]) for e in report["errors"]] == [
+        (3, "home_grid"),
+        (4, "home_grid"),
+        (6, "account_sub"),
+    ]
     assert "already registered" in report["errors"][2]["message"]
     assert [r["status"] for r in report["rows"]] == ["created", "error", "error", "created", "error"]
     ids = {r["external_id"]: r["id"] for r in report["rows"] if r["status"] == "created"}
     got = await vpool.fetch("select id, external_id, skills from volunteers where external_id like $1", f"%{tag}")
     assert {r["external_id"]: str(r["id"]) for r in got} == ids
-    assert await vpool.fetchval("select count(*) from outbox where event_type = 'gov.volunteer.registered.v2' "
-                                "and key = any($1::text[])", list(ids.values())) == 2
+    assert (
+        await vpool.fetchval(
+            "select count(*) from outbox where event_type = 'gov.volunteer.registered.v2' and key = any($1::text[])",
+            list(ids.values()),
+        )
+        == 2
+    )
 
     again = await registry_import.import_rows(ctx, registry_import.parse_csv("\n".join([head, *lines]).encode()), va)
     assert (again["created"], again["skipped"], again["failed"]) == (0, 2, 3)

@@ -2,6 +2,7 @@
 batches by one replica at a time, and after the inbox is pruned a consumer
 group reset to the earliest offset still applies nothing twice (the watermark),
 while a re-driven dead letter that was never applied is applied once."""
+
 from __future__ import annotations
 
 import uuid
@@ -71,8 +72,10 @@ async def test_retention_prunes_old_rows_in_batches_and_keeps_recent_and_unpubli
         await con.execute(UNPUBLISHED_ROWS, 5)  # 40 days old but never published: kept
         await con.execute(INBOX_ROWS, 2100, days(31), 0, "old")
         await con.execute(INBOX_ROWS, 10, days(29), 5000, "recent")
-        await con.execute("insert into inbox_watermark (consumer, topic, partition, applied_offset) "
-                          "values ('old', 'gov.test.x', 0, 2099)")
+        await con.execute(
+            "insert into inbox_watermark (consumer, topic, partition, applied_offset) "
+            "values ('old', 'gov.test.x', 0, 2099)"
+        )
     service = f"ret-{uuid.uuid4().hex[:6]}"
     job = RetentionJob(pool=scratch_pool, service=service, outbox_days=7, inbox_days=30, batch=1000, pause=0)
 
@@ -140,16 +143,25 @@ async def test_a_reset_to_earliest_after_pruning_the_inbox_applies_nothing_twice
     async def handler(con, event, env):
         if event.thing_id == "x" and broken:
             raise ValueError("cannot apply x yet")
-        await con.execute("insert into applied (event_id, thing_id, seq) values ($1, $2, $3)",
-                          env.id, event.thing_id, event.seq)
+        await con.execute(
+            "insert into applied (event_id, thing_id, seq) values ($1, $2, $3)", env.id, event.thing_id, event.seq
+        )
 
     service = f"ret-{uuid.uuid4().hex[:6]}"
     group = f"g-{uuid.uuid4().hex[:8]}"
     producer = Producer(stack.bootstrap, "test-retention")
 
     def consumer():
-        return EventConsumer(service=service, group_id=group, topics=[test_topic], pool=scratch_pool,
-                             producer=producer, handlers={TYPE: handler}, max_attempts=1, max_backoff=0.05)
+        return EventConsumer(
+            service=service,
+            group_id=group,
+            topics=[test_topic],
+            pool=scratch_pool,
+            producer=producer,
+            handlers={TYPE: handler},
+            max_attempts=1,
+            max_backoff=0.05,
+        )
 
     def consumed(outcome: str) -> float:
         return metrics.EVENTS_CONSUMED.labels(service, test_topic, outcome)._value.get()
@@ -180,8 +192,9 @@ async def test_a_reset_to_earliest_after_pruning_the_inbox_applies_nothing_twice
         done = await RetentionJob(pool=scratch_pool, service=service, inbox_days=30, pause=0).run_once()
         assert done.inbox == 20
         assert await scratch_pool.fetchval("select count(*) from inbox") == 0
-        marks = await scratch_pool.fetch("select partition, applied_offset from inbox_watermark where consumer = $1",
-                                         group)
+        marks = await scratch_pool.fetch(
+            "select partition, applied_offset from inbox_watermark where consumer = $1", group
+        )
         ends = {tp.partition: end for tp, end in (await end_offsets(stack.bootstrap, test_topic)).items()}
         assert {m["partition"]: m["applied_offset"] for m in marks} == {p: e - 1 for p, e in ends.items() if e}
 

@@ -1,4 +1,5 @@
 """lifecycle.apply, the whole rule of an action: the new case and its event, over random sequences."""
+
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -24,11 +25,30 @@ TIMED = {Status.reported, Status.accepted, Status.dispatched, Status.in_progress
 
 def reported(category: str = "dispute.land", severity: str = "medium", **kw) -> Case:
     accept_for, _ = POLICY.deadlines(category, severity)
-    fields = dict(id=uuid.uuid4(), number="CP-2026-000001", category=category, severity=severity, grid_id=GRID,
-                  status=Status.reported, level=Level.grid, assigned_unit=None, assignee=None,
-                  accept_due=T0 + accept_for, resolve_due=None, due_at=T0 + accept_for, overdue=False, escalations=0,
-                  reopen_count=0, resolved_by=None, resolved_at=None, resolution=None, referral_court=None,
-                  merged_into=None, closed_at=None, updated_at=T0)
+    fields = dict(
+        id=uuid.uuid4(),
+        number="CP-2026-000001",
+        category=category,
+        severity=severity,
+        grid_id=GRID,
+        status=Status.reported,
+        level=Level.grid,
+        assigned_unit=None,
+        assignee=None,
+        accept_due=T0 + accept_for,
+        resolve_due=None,
+        due_at=T0 + accept_for,
+        overdue=False,
+        escalations=0,
+        reopen_count=0,
+        resolved_by=None,
+        resolved_at=None,
+        resolution=None,
+        referral_court=None,
+        merged_into=None,
+        closed_at=None,
+        updated_at=T0,
+    )
     return Case(**{**fields, **kw})
 
 
@@ -45,11 +65,19 @@ def valid_input(draw, case: Case, action: Action) -> ActionInput:
 
 def assert_event_tells_the_case(event: events.CaseFacts, case: Case, action: Action, actor: str) -> None:
     assert type(event) is lifecycle.EVENT_FOR[action]
-    assert (event.case_id, event.number, event.category, event.severity, event.grid_id) == \
-        (str(case.id), case.number, case.category, case.severity, case.grid_id)
+    assert (event.case_id, event.number, event.category, event.severity, event.grid_id) == (
+        str(case.id),
+        case.number,
+        case.category,
+        case.severity,
+        case.grid_id,
+    )
     assert (event.status, event.level) == (case.status.value, case.level.value)
-    assert (event.accept_due, event.resolve_due, event.occurred_at) == (case.accept_due, case.resolve_due,
-                                                                         case.updated_at)
+    assert (event.accept_due, event.resolve_due, event.occurred_at) == (
+        case.accept_due,
+        case.resolve_due,
+        case.updated_at,
+    )
     assert event.actor == actor
 
 
@@ -80,8 +108,11 @@ def assert_step(before: Case, after: Case, action: Action, now: datetime) -> Non
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.data(), st.sampled_from(["dispute.land", "petition", "hazard.fire", "other"]),
-       st.sampled_from(["low", "medium", "critical"]))
+@given(
+    st.data(),
+    st.sampled_from(["dispute.land", "petition", "hazard.fire", "other"]),
+    st.sampled_from(["low", "medium", "critical"]),
+)
 def test_every_sequence_keeps_the_invariants_and_the_event_tells_the_new_case(data, category, severity):
     case = reported(category, severity)
     target = reported(category, severity, number="CP-2026-000002")
@@ -117,17 +148,27 @@ def test_dispatch_checks_the_category_level_the_actor_level_and_the_unit():
     with pytest.raises(InvalidInput, match="village level or above"):
         apply(accepted, Action.dispatch, ActionInput(unit_level="grid", unit_id=GRID), T0, POLICY)
     with pytest.raises(InvalidInput, match="within your level"):
-        apply(accepted, Action.dispatch, ActionInput(unit_level="town", unit_id="changping"), T0, POLICY,
-              actor=Actor("va-1", level=Level.village))
+        apply(
+            accepted,
+            Action.dispatch,
+            ActionInput(unit_level="town", unit_id="changping"),
+            T0,
+            POLICY,
+            actor=Actor("va-1", level=Level.village),
+        )
     with pytest.raises(InvalidInput, match="unit of this case is changping.kongjiafan") as e:
         apply(accepted, Action.dispatch, ActionInput(unit_level="village", unit_id="changping.x"), T0, POLICY)
     assert e.value.field == "body.unit_id"
-    new, event = apply(accepted, Action.dispatch, ActionInput(unit_level="town", unit_id="dept.justice",
-                                                              assignee="h-1"), T0, POLICY)
+    new, event = apply(
+        accepted, Action.dispatch, ActionInput(unit_level="town", unit_id="dept.justice", assignee="h-1"), T0, POLICY
+    )
     assert (new.level, new.assigned_unit, new.assignee) == (Level.town, "dept.justice", "h-1")
     assert isinstance(event, events.CaseDispatched)
-    assert (event.unit_level, event.unit_id, event.field_work_task_type) == ("town", "dept.justice",
-                                                                              "dispute_mediation")
+    assert (event.unit_level, event.unit_id, event.field_work_task_type) == (
+        "town",
+        "dept.justice",
+        "dispute_mediation",
+    )
 
 
 def test_the_units_of_a_grid():
@@ -139,8 +180,14 @@ def test_merge_needs_an_open_other_case():
     with pytest.raises(InvalidInput, match="itself"):
         apply(case, Action.merge, ActionInput(into=case.number), T0, POLICY, target=case)
     with pytest.raises(Conflict, match="is closed") as e:
-        apply(case, Action.merge, ActionInput(into="x"), T0, POLICY,
-              target=reported(status=Status.closed, number="CP-2026-000009"))
+        apply(
+            case,
+            Action.merge,
+            ActionInput(into="x"),
+            T0,
+            POLICY,
+            target=reported(status=Status.closed, number="CP-2026-000009"),
+        )
     assert e.value.title == "Target case is not open"
     target = reported(number="CP-2026-000009")
     new, event = apply(case, Action.merge, ActionInput(into="x"), T0, POLICY, target=target)
@@ -181,8 +228,11 @@ def test_refusals_keep_the_problem_bodies_the_api_always_gave():
     from govkit.problems import from_domain
 
     reused = from_domain(IdempotencyKeyReused())
-    assert (reused.status, reused.title, reused.detail) == (422, "Idempotency-Key reused",
-                                                            "this Idempotency-Key was used for a different request")
+    assert (reused.status, reused.title, reused.detail) == (
+        422,
+        "Idempotency-Key reused",
+        "this Idempotency-Key was used for a different request",
+    )
     assert reused.extra == {"errors": [{"field": "header.Idempotency-Key", "message": "reused with a different body"}]}
     unknown = from_domain(InvalidCaseInput("body.into", "no such case", detail="no case CP-1"))
     assert (unknown.status, unknown.title, unknown.detail) == (422, "Invalid request", "body.into: no case CP-1")
@@ -190,7 +240,13 @@ def test_refusals_keep_the_problem_bodies_the_api_always_gave():
     with pytest.raises(IllegalAction) as e:
         apply(reported(), Action.close, ActionInput(), T0, POLICY)
     illegal = from_domain(e.value)
-    assert (illegal.status, illegal.title, illegal.type) == (409, "Action not allowed in this state",
-                                                             "/problems/illegal-action")
-    assert illegal.extra == {"status_now": "reported", "action": "close",
-                             "allowed_actions": ["accept", "reject", "withdraw", "escalate", "merge"]}
+    assert (illegal.status, illegal.title, illegal.type) == (
+        409,
+        "Action not allowed in this state",
+        "/problems/illegal-action",
+    )
+    assert illegal.extra == {
+        "status_now": "reported",
+        "action": "close",
+        "allowed_actions": ["accept", "reject", "withdraw", "escalate", "merge"],
+    }

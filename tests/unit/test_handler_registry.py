@@ -1,4 +1,5 @@
 """govkit.handlers: handlers keyed by event class, turned into the consumer's {type name: handler} map."""
+
 from __future__ import annotations
 
 import asyncio
@@ -11,9 +12,17 @@ from gov_contracts.cases import CaseAccepted, CaseFacts, CaseReported, CaseRepor
 from gov_contracts.tasks import TaskCreated
 from govkit.handlers import HandlerRegistry
 
-FACTS = dict(case_id="00000000-0000-0000-0000-000000000001", number="CP-1", category="other", severity="low",
-             grid_id="changping.kongjiafan.g03", status="accepted", level="grid",
-             occurred_at=datetime(2026, 1, 5, tzinfo=UTC), actor="t")
+FACTS = dict(
+    case_id="00000000-0000-0000-0000-000000000001",
+    number="CP-1",
+    category="other",
+    severity="low",
+    grid_id="changping.kongjiafan.g03",
+    status="accepted",
+    level="grid",
+    occurred_at=datetime(2026, 1, 5, tzinfo=UTC),
+    actor="t",
+)
 
 
 def test_each_class_maps_to_the_type_names_of_its_model_and_both_versions_of_a_fact_to_one_handler():
@@ -29,8 +38,11 @@ def test_each_class_maps_to_the_type_names_of_its_model_and_both_versions_of_a_f
         seen.append((type(event).__name__, envelope.type))
 
     handlers = registry.handlers()
-    assert handlers == {"gov.case.reported.v1": on_reported, "gov.case.reported.v2": on_reported,
-                        "gov.case.accepted.v1": on_accepted}
+    assert handlers == {
+        "gov.case.reported.v1": on_reported,
+        "gov.case.reported.v2": on_reported,
+        "gov.case.accepted.v1": on_accepted,
+    }
     assert registry.handled() == {CaseReported, CaseReportedV2, CaseAccepted}
     env = CloudEvent(type="gov.case.accepted.v1", source="cases")
     asyncio.run(handlers[env.type](None, REGISTRY[env.type].model(**FACTS), env))  # type: ignore[arg-type]
@@ -55,12 +67,17 @@ def test_mistakes_fail_when_the_handler_is_registered():
     with pytest.raises(TypeError, match="at least one event class"):
         registry.handles()
     with pytest.raises(TypeError, match="does not accept it"):
+
         @registry.handles(TaskCreated)
         async def wrong(con: object, event: CaseAccepted, envelope: CloudEvent) -> None: ...
+
     with pytest.raises(TypeError, match="annotate the event parameter"):
+
         @registry.handles(CaseAccepted)
         async def untyped(con, event, envelope) -> None: ...
+
     with pytest.raises(TypeError, match=r"must take \(connection, event, envelope\)"):
+
         @registry.handles(CaseAccepted)
         async def two(con: object, event: CaseAccepted) -> None: ...
 
@@ -68,6 +85,7 @@ def test_mistakes_fail_when_the_handler_is_registered():
     async def first(con: object, event: CaseAccepted, envelope: CloudEvent) -> None: ...
 
     with pytest.raises(TypeError, match="CaseAccepted already has a handler"):
+
         @registry.handles(CaseAccepted)
         async def second(con: object, event: CaseAccepted, envelope: CloudEvent) -> None: ...
 

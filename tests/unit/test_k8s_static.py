@@ -12,6 +12,7 @@ Each check is a function over the rendered objects; test_a_broken_manifest_fails
 breaks a copy of the production rendering in one way per check and expects it
 to fail, so a check that stopped checking is noticed.
 """
+
 from __future__ import annotations
 
 import copy
@@ -46,14 +47,21 @@ KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")  # oldest and newest the manifests ar
 KAFKA_PARTITIONS = 12  # GOV_KAFKA_PARTITIONS / KAFKA_PARTITIONS default: consumers beyond it sit idle
 PG_MAX_CONNECTIONS = 100 - 3  # PostgreSQL's default max_connections less superuser_reserved_connections
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass"}
-CRD_KINDS = {("monitoring.coreos.com/v1", "ServiceMonitor"),  # not in the Kubernetes schemas: checked below
-             ("monitoring.coreos.com/v1", "PrometheusRule")}
+CRD_KINDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),  # not in the Kubernetes schemas: checked below
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+}
 # what each required alert watches: the metric it must use
-REQUIRED_ALERTS = {"consumer stall": "gov_consumer_stalled_seconds", "consumer lag": "gov_consumer_lag",
-                   "dead letters": "gov_dead_letters_total", "outbox backlog": "gov_outbox_backlog"}
+REQUIRED_ALERTS = {
+    "consumer stall": "gov_consumer_stalled_seconds",
+    "consumer lag": "gov_consumer_lag",
+    "dead letters": "gov_dead_letters_total",
+    "outbox backlog": "gov_outbox_backlog",
+}
 
 
 # ---- reading the manifests ------------------------------------------------------
+
 
 def load_docs(path: Path) -> list[dict]:
     return [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d is not None]
@@ -81,7 +89,7 @@ def image_name(image: str) -> str:
 
 def image_tag(image: str) -> str | None:
     name = image_name(image)
-    rest = image.split("@", 1)[0][len(name):]
+    rest = image.split("@", 1)[0][len(name) :]
     return rest[1:] if rest.startswith(":") else None
 
 
@@ -101,6 +109,7 @@ def rendered(request) -> list[dict]:
 
 
 # ---- helpers ---------------------------------------------------------------------
+
 
 def of_kind(docs: list[dict], kind: str) -> list[dict]:
     return [d for d in docs if d["kind"] == kind]
@@ -137,7 +146,7 @@ def documented_names() -> set[str]:
 
 def template_of(name: str, service: str) -> str:
     prefix = f"{service.upper()}_"
-    return "{SERVICE}_" + name[len(prefix):] if name.startswith(prefix) else name
+    return "{SERVICE}_" + name[len(prefix) :] if name.startswith(prefix) else name
 
 
 def env_sources(docs: list[dict], container: dict) -> dict[str, tuple[str, Any]]:
@@ -186,8 +195,18 @@ def named_port(container: dict, port) -> int:
 
 
 _QUANTITY = re.compile(r"^([0-9.]+)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$")
-_FACTOR = {None: 1, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_FACTOR = {
+    None: 1,
+    "m": 1e-3,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "T": 1e12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
 
 
 def quantity(q) -> float:
@@ -211,6 +230,7 @@ def matches(selector: dict, labels: dict) -> bool:
 
 
 # ---- the checks --------------------------------------------------------------------
+
 
 def check_one_deployment_per_service(docs):
     names = sorted(d["metadata"]["name"] for d in of_kind(docs, "Deployment"))
@@ -242,8 +262,9 @@ def check_resources(docs):
                 for res in ("cpu", "memory"):
                     assert res in (r.get(part) or {}), f"{d['metadata']['name']}/{c['name']}: no {part}.{res}"
             for res in ("cpu", "memory"):
-                assert quantity(r["requests"][res]) <= quantity(r["limits"][res]), \
+                assert quantity(r["requests"][res]) <= quantity(r["limits"][res]), (
                     f"{d['metadata']['name']}/{c['name']}: {res} request above limit"
+                )
 
 
 def check_non_root(docs):
@@ -268,8 +289,9 @@ def check_env_names_are_known_and_documented(docs):
         for c in _containers(d):
             for name in env_sources(docs, c):
                 where = f"{d['metadata']['name']}/{c['name']}"
-                assert name in known, \
+                assert name in known, (
                     f"{where}: {name} is not a variable the code reads (settings.ENV_VARS, config.ENV_VARS)"
+                )
                 templates = {template_of(name, s) for s in services}
                 assert documented & ({name} | templates), f"{where}: {name} is not in docs/configuration.md"
 
@@ -292,8 +314,9 @@ def check_settings_load(docs, env: str):
 
 def check_secrets(docs, raw_docs: list[dict]):
     for doc in raw_docs:
-        assert doc.get("kind") != "Secret", \
+        assert doc.get("kind") != "Secret", (
             f"a Secret object is in the repository: {doc.get('metadata', {}).get('name')}"
+        )
     for d in workloads(docs):
         for c in _containers(d):
             sources = env_sources(docs, c)
@@ -305,8 +328,9 @@ def check_secrets(docs, raw_docs: list[dict]):
                     assert kind == "secret", f"{d['metadata']['name']}: {name} from {kind}, not a secretKeyRef"
     for cm in of_kind(docs, "ConfigMap"):
         for key in cm.get("data") or {}:
-            assert not any(key.endswith(t.removeprefix("{SERVICE}")) for t in SECRET_VARS), \
+            assert not any(key.endswith(t.removeprefix("{SERVICE}")) for t in SECRET_VARS), (
                 f"ConfigMap {cm['metadata']['name']}: {key} is a secret"
+            )
 
 
 def check_autoscaling_and_disruption(docs, min_replicas: int):
@@ -314,13 +338,17 @@ def check_autoscaling_and_disruption(docs, min_replicas: int):
     hpas, pdbs = of_kind(docs, "HorizontalPodAutoscaler"), of_kind(docs, "PodDisruptionBudget")
     for d in deployments:
         name = d["metadata"]["name"]
-        mine = [h for h in hpas if h["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                                                   "name": name}]
+        mine = [
+            h
+            for h in hpas
+            if h["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        ]
         assert len(mine) == 1, f"{name}: {len(mine)} HorizontalPodAutoscaler(s)"
         h = mine[0]
         assert h["apiVersion"] == "autoscaling/v2", f"{name}: HPA {h['apiVersion']}"
-        assert min_replicas <= h["spec"].get("minReplicas", 1) <= h["spec"]["maxReplicas"] <= KAFKA_PARTITIONS, \
+        assert min_replicas <= h["spec"].get("minReplicas", 1) <= h["spec"]["maxReplicas"] <= KAFKA_PARTITIONS, (
             f"{name}: replicas {h['spec'].get('minReplicas', 1)}..{h['spec']['maxReplicas']}"
+        )
         labels = d["spec"]["template"]["metadata"]["labels"]
         guarded = [p for p in pdbs if matches(p["spec"]["selector"]["matchLabels"], labels)]
         assert len(guarded) == 1, f"{name}: {len(guarded)} PodDisruptionBudget(s)"
@@ -356,13 +384,15 @@ def check_images(docs, exact: bool):
     want = compose_image()
     for d in workloads(docs):
         for c in _containers(d):
-            assert image_name(c["image"]) == image_name(want), \
+            assert image_name(c["image"]) == image_name(want), (
                 f"{d['metadata']['name']}: image {c['image']}, compose: {want}"
+            )
             if exact:
                 assert c["image"] == want, f"{d['metadata']['name']}: image {c['image']}, compose: {want}"
             else:
-                assert image_tag(c["image"]) not in (None, "latest", image_tag(want)), \
+                assert image_tag(c["image"]) not in (None, "latest", image_tag(want)), (
                     f"{d['metadata']['name']}: production runs {c['image']}: pin a release tag"
+                )
 
 
 def check_services_and_ports(docs):
@@ -372,8 +402,9 @@ def check_services_and_ports(docs):
         labels = d["spec"]["template"]["metadata"]["labels"]
         assert matches(d["spec"]["selector"]["matchLabels"], labels), f"{name}: selector does not match its pods"
         svcs = [s for s in of_kind(docs, "Service") if matches(s["spec"]["selector"], labels)]
-        assert [s["metadata"]["name"] for s in svcs] == [name], \
+        assert [s["metadata"]["name"] for s in svcs] == [name], (
             f"{name}: Services {[s['metadata']['name'] for s in svcs]}"
+        )
         ports = svcs[0]["spec"]["ports"]
         assert len(ports) == 1 and ports[0]["port"] == 8000 and ports[0].get("name") == "http", f"{name}: {ports}"
         assert named_port(c, ports[0].get("targetPort", ports[0]["port"])) == 8000, f"{name}: targetPort"
@@ -385,21 +416,26 @@ def check_service_monitor(docs):
     m = monitors[0]
     assert m["apiVersion"] == "monitoring.coreos.com/v1"
     assert set(m["spec"]) <= {"selector", "endpoints", "namespaceSelector", "jobLabel", "targetLabels"}, m["spec"]
-    scraped = [s["metadata"]["name"] for s in of_kind(docs, "Service")
-               if matches(m["spec"]["selector"]["matchLabels"], s["metadata"].get("labels", {}))]
+    scraped = [
+        s["metadata"]["name"]
+        for s in of_kind(docs, "Service")
+        if matches(m["spec"]["selector"]["matchLabels"], s["metadata"].get("labels", {}))
+    ]
     assert sorted(scraped) == sorted(APP_SERVICES), f"ServiceMonitor selects {scraped}"
     assert len(m["spec"]["endpoints"]) == 1
     ep = m["spec"]["endpoints"][0]
     assert ep.get("path") == "/metrics", f"scrapes {ep.get('path')}"
     for s in of_kind(docs, "Service"):
         if s["metadata"]["name"] in scraped:
-            assert ep["port"] in [p.get("name") for p in s["spec"]["ports"]], \
+            assert ep["port"] in [p.get("name") for p in s["spec"]["ports"]], (
                 f"{s['metadata']['name']}: no port {ep['port']}"
+            )
 
 
 def exported_metrics() -> set[str]:
     """The series names govkit.metrics exports (a Counter `x` is scraped as `x_total`)."""
     from prometheus_client.metrics import MetricWrapperBase
+
     suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
     names: set[str] = set()
     for obj in vars(metrics).values():
@@ -448,8 +484,9 @@ def check_prometheus_rule(docs):
     # the stall alert fires at the threshold /healthz/consumer uses by default
     stall_after = next(v.default for v in settings.ENV_VARS if v.name == "CONSUMER_STALL_AFTER_S")
     stall = [expr for used, expr in alerts.values() if REQUIRED_ALERTS["consumer stall"] in used]
-    assert any(re.search(rf">=?\s*{re.escape(str(stall_after))}\b", e) for e in stall), \
+    assert any(re.search(rf">=?\s*{re.escape(str(stall_after))}\b", e) for e in stall), (
         f"stall alert threshold differs from CONSUMER_STALL_AFTER_S={stall_after}: {stall}"
+    )
 
 
 def check_production(docs):
@@ -462,6 +499,7 @@ def check_production(docs):
 
 
 # ---- tests -----------------------------------------------------------------------------
+
 
 def all_yaml_files() -> list[Path]:
     return sorted(K8S.rglob("*.yaml")) + sorted(K8S.rglob("*.yml"))
@@ -480,8 +518,10 @@ def test_every_manifest_parses():
 @pytest.fixture
 def no_network(monkeypatch):
     """Validation must work offline: any connection attempt fails the test."""
+
     def refuse(*a, **kw):
         raise AssertionError(f"network access during validation: {a}")
+
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
@@ -586,6 +626,7 @@ def test_production_namespace_and_mode(production):
 
 
 # ---- every check fails on a manifest broken in its way ---------------------------------------
+
 
 def _dep(docs, name="cases"):
     return one(docs, "Deployment", name)
@@ -723,8 +764,9 @@ def _no_severity(docs):
 
 
 def _secret_object(raw):
-    raw.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gov-auth"},
-                "data": {"jwt-secret": "c2VjcmV0"}})
+    raw.append(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gov-auth"}, "data": {"jwt-secret": "c2VjcmV0"}}
+    )
 
 
 BROKEN: list[tuple[str, Callable, Callable]] = [

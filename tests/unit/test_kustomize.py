@@ -1,4 +1,5 @@
 """govctl.kustomize: deploy/k8s rendered by the pinned kubectl's Kustomize, and `./gov k8s render`."""
+
 from __future__ import annotations
 
 import subprocess
@@ -15,8 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_pinned_kubectl_is_the_one_used():
-    version = subprocess.run([kustomize.kubectl(), "version", "--client"], capture_output=True, text=True,
-                             timeout=60).stdout
+    version = subprocess.run(
+        [kustomize.kubectl(), "version", "--client"], capture_output=True, text=True, timeout=60
+    ).stdout
     assert "Client Version: v1.37" in version and "Kustomize Version: v5" in version
 
 
@@ -47,11 +49,18 @@ def test_a_broken_kustomization_is_one_line_naming_it(tmp_path):
 
 
 def test_gov_k8s_render_prints_the_objects():
-    r = subprocess.run([sys.executable, "-m", "govctl", "k8s", "render", "base"], capture_output=True, text=True,
-                       cwd=ROOT, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "govctl", "k8s", "render", "base"], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
     assert r.returncode == 0, r.stderr
     assert [d["kind"] for d in yaml.safe_load_all(r.stdout) if d] == [
-        d["kind"] for d in kustomize.build(kustomize.directory("base"))]
-    r = subprocess.run([sys.executable, "-m", "govctl", "k8s", "render", "staging"], capture_output=True, text=True,
-                       cwd=ROOT, timeout=60)
+        d["kind"] for d in kustomize.build(kustomize.directory("base"))
+    ]
+    r = subprocess.run(
+        [sys.executable, "-m", "govctl", "k8s", "render", "staging"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
     assert r.returncode == 1 and "no kustomization 'staging'" in r.stderr and "Traceback" not in r.stderr

@@ -1,5 +1,6 @@
 """The life of a task (volunteers.domain.tasks), pure: the dispatch loop's next step, answers to offers,
 check-in/out and cancellation, with the events each produces."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,8 +14,15 @@ from volunteers.domain.tasks import Counts, NewTask, Task
 
 NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 EXPIRY = timedelta(minutes=15)
-TASK = Task(id="t1", task_type="patrol", grid_id="changping.kongjiafan.g03", status="open", scope_level="grid",
-            headcount=2, case_id="c1")
+TASK = Task(
+    id="t1",
+    task_type="patrol",
+    grid_id="changping.kongjiafan.g03",
+    status="open",
+    scope_level="grid",
+    headcount=2,
+    case_id="c1",
+)
 
 
 def ref(volunteer_id: str) -> str:
@@ -24,22 +32,30 @@ def ref(volunteer_id: str) -> str:
 def test_offers_go_to_the_chosen_in_rank_order_and_expire_together():
     out = tasks.dispatch_step(TASK, Counts(0, 0, 0), ["a", "b"], NOW, EXPIRY, ref)
     assert out.settled and out.task.status == "offered" and out.task.filled_at is None
-    assert [(o.volunteer_id, o.rank, o.expires_at) for o in out.offers] == [("a", 1, NOW + EXPIRY),
-                                                                           ("b", 2, NOW + EXPIRY)]
+    assert [(o.volunteer_id, o.rank, o.expires_at) for o in out.offers] == [
+        ("a", 1, NOW + EXPIRY),
+        ("b", 2, NOW + EXPIRY),
+    ]
     assert [type(e) for e in out.events] == [task_events.TaskOffered] * 2
     assert [(e.volunteer_ref, e.status, e.case_id) for e in out.events] == [
-        ("volunteer_a", "offered", "c1"), ("volunteer_b", "offered", "c1")]
+        ("volunteer_a", "offered", "c1"),
+        ("volunteer_b", "offered", "c1"),
+    ]
 
 
-@pytest.mark.parametrize("scope,pending,expected", [
-    ("grid", 1, ("open", "grid", True, [])),  # offers are out: wait for them
-    ("grid", 0, ("open", "village", False, [])),  # nobody left in the grid: widen and look again
-    ("village", 0, ("open", "town", False, [])),
-    ("town", 0, ("unfilled", "town", True, [task_events.TaskUnfilled])),  # nobody in the town: give up
-])
+@pytest.mark.parametrize(
+    "scope,pending,expected",
+    [
+        ("grid", 1, ("open", "grid", True, [])),  # offers are out: wait for them
+        ("grid", 0, ("open", "village", False, [])),  # nobody left in the grid: widen and look again
+        ("village", 0, ("open", "town", False, [])),
+        ("town", 0, ("unfilled", "town", True, [task_events.TaskUnfilled])),  # nobody in the town: give up
+    ],
+)
 def test_nobody_chosen(scope, pending, expected):
-    out = tasks.dispatch_step(Task(**{**TASK.__dict__, "scope_level": scope}), Counts(1, 0, pending), [], NOW,
-                              EXPIRY, ref)
+    out = tasks.dispatch_step(
+        Task(**{**TASK.__dict__, "scope_level": scope}), Counts(1, 0, pending), [], NOW, EXPIRY, ref
+    )
     assert (out.task.status, out.task.scope_level, out.settled, [type(e) for e in out.events]) == expected
     if out.events:
         assert out.events[0].note == "nobody eligible in the town (1 of 2 filled)"
@@ -66,9 +82,15 @@ def test_only_a_pending_offer_can_be_answered(status):
     assert (e.value.title, e.value.status, e.value.allowed) == ("Offer no longer open", status, [])
 
 
-@pytest.mark.parametrize("status,expected,allowed", [
-    ("in_progress", "assigned", ["check-out"]), ("assigned", "in_progress", ["check-in"]),
-    ("completed", "assigned", []), ("cancelled", "in_progress", [])])
+@pytest.mark.parametrize(
+    "status,expected,allowed",
+    [
+        ("in_progress", "assigned", ["check-out"]),
+        ("assigned", "in_progress", ["check-in"]),
+        ("completed", "assigned", []),
+        ("cancelled", "in_progress", []),
+    ],
+)
 def test_an_assignment_names_the_step_it_allows(status, expected, allowed):
     with pytest.raises(IllegalAction) as e:
         tasks.check_assignment(status, expected)
@@ -91,8 +113,9 @@ def test_credited_hours_never_exceed_the_cap(minutes):
     assert 0 <= got.hours <= 8
 
 
-@pytest.mark.parametrize("assigned,completed_before,status", [(2, 1, "completed"), (2, 0, "in_progress"),
-                                                              (1, 0, "in_progress")])
+@pytest.mark.parametrize(
+    "assigned,completed_before,status", [(2, 1, "completed"), (2, 0, "in_progress"), (1, 0, "in_progress")]
+)
 def test_the_last_check_out_completes_the_task(assigned, completed_before, status):
     started = Task(**{**TASK.__dict__, "status": "in_progress"})
     got = tasks.Credit(1.0, 15, None)
@@ -115,15 +138,26 @@ def test_a_cancellation_says_why():
     assert [(type(e), e.note) for e in out.events] == [(task_events.TaskCancelled, "no longer needed")]
 
 
-@pytest.mark.parametrize("change,kind,field", [
-    ({"task_type": "juggling"}, "grid", "body.task_type"),
-    ({}, None, "body.grid_id"),
-    ({}, "village", "body.grid_id"),
-    ({"window_end": NOW}, "grid", "body.window_end"),
-])
+@pytest.mark.parametrize(
+    "change,kind,field",
+    [
+        ({"task_type": "juggling"}, "grid", "body.task_type"),
+        ({}, None, "body.grid_id"),
+        ({}, "village", "body.grid_id"),
+        ({"window_end": NOW}, "grid", "body.window_end"),
+    ],
+)
 def test_a_new_task_is_refused_naming_the_field(change, kind, field):
-    new = NewTask(**{"task_type": "patrol", "title": "巡查", "grid_id": TASK.grid_id, "window_start": NOW,
-                     "window_end": NOW + timedelta(hours=1), **change})
+    new = NewTask(
+        **{
+            "task_type": "patrol",
+            "title": "巡查",
+            "grid_id": TASK.grid_id,
+            "window_start": NOW,
+            "window_end": NOW + timedelta(hours=1),
+            **change,
+        }
+    )
     with pytest.raises(InvalidInput) as e:
         tasks.check_new_task(new, task_types=["patrol"], grid_kind=kind)
     assert e.value.field == field

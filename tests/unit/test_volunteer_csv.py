@@ -1,4 +1,5 @@
 """Parsing and validation of the volunteer CSV import: each bad field is named with its line."""
+
 import csv
 
 import pytest
@@ -7,8 +8,10 @@ from volunteers import registry_import as RI
 from volunteers.api import import_routes
 
 HEADER = ",".join(RI.COLUMNS)
-GOOD = ("KJF-001,张建国,13912345678,party_member|mediator,长坪镇机关第一党支部,changping.kongjiafan.g03,"
-        "mediation|legal_aid,0-4@08:00-18:00;5@09:00-12:00,3,vol-zhang,true")
+GOOD = (
+    "KJF-001,张建国,13912345678,party_member|mediator,长坪镇机关第一党支部,changping.kongjiafan.g03,"
+    "mediation|legal_aid,0-4@08:00-18:00;5@09:00-12:00,3,vol-zhang,true"
+)
 
 
 def csv_bytes(*rows: str, header: str = HEADER, bom: bool = False) -> bytes:
@@ -30,14 +33,21 @@ def test_a_good_row_becomes_a_volunteer_with_bom_or_without(bom):
     assert v.home_grid == "changping.kongjiafan.g03" and v.party_branch == "长坪镇机关第一党支部"
     assert v.max_concurrent == 3 and v.account_sub == "vol-zhang" and v.active is True
     assert v.availability == [{"weekday": d, "start": "08:00", "end": "18:00"} for d in range(5)] + [
-        {"weekday": 5, "start": "09:00", "end": "12:00"}]
+        {"weekday": 5, "start": "09:00", "end": "12:00"}
+    ]
 
 
 def test_optional_columns_take_defaults_and_columns_may_come_in_any_order():
-    (row,) = RI.parse_csv(csv_bytes("changping.zhongguping.g01,ZGP-9,李四,volunteer",
-                                    header="home_grid,external_id,name,roles"))
+    (row,) = RI.parse_csv(
+        csv_bytes("changping.zhongguping.g01,ZGP-9,李四,volunteer", header="home_grid,external_id,name,roles")
+    )
     v = row.volunteer
-    assert (v.external_id, v.name, v.roles, v.home_grid) == ("ZGP-9", "李四", ["volunteer"], "changping.zhongguping.g01")
+    assert (v.external_id, v.name, v.roles, v.home_grid) == (
+        "ZGP-9",
+        "李四",
+        ["volunteer"],
+        "changping.zhongguping.g01",
+    )
     assert v.phone is None and v.skills == [] and v.availability == [] and v.max_concurrent == 2 and v.active
     assert v.account_sub is None and v.party_branch is None
 
@@ -50,33 +60,36 @@ def with_field(field: str, value: str, **more: str) -> str:
     return ",".join(f'"{c}"' if ("," in c or "\n" in c) else c for c in cells)
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("external_id", "", "required"),
-    ("external_id", "x" * 101, "longer than 100"),
-    ("name", "  ", "required"),
-    ("name", "名" * 51, "longer than 50"),
-    ("phone", "call me", "not a phone number"),
-    ("roles", "", "at least one role"),
-    ("roles", "party_member|captain", "unknown role 'captain'"),
-    ("party_branch", "支" * 101, "longer than 100"),
-    ("home_grid", "", "required"),
-    ("home_grid", "changping.kongjiafan", "not a grid id"),
-    ("home_grid", "Changping.KJF.g1", "not a grid id"),
-    ("skills", "mediation|juggling", "unknown skill 'juggling'"),
-    ("availability", "0-4 08:00-18:00", "DAYS@HH:MM-HH:MM"),
-    ("availability", "7@08:00-10:00", "outside 0 (Monday) to 6 (Sunday)"),
-    ("availability", "4-0@08:00-10:00", "runs backwards"),
-    ("availability", "mon@08:00-10:00", "not a weekday"),
-    ("availability", "0@08:00", "needs a start and an end"),
-    ("availability", "0@25:00-26:00", "not a time HH:MM"),
-    ("availability", "0@08:70-09:00", "not a time HH:MM"),
-    ("availability", "0@18:00-08:00", "end must be after start"),
-    ("max_concurrent", "two", "not a whole number"),
-    ("max_concurrent", "0", "outside 1 to 20"),
-    ("max_concurrent", "21", "outside 1 to 20"),
-    ("account_sub", "s" * 101, "longer than 100"),
-    ("active", "maybe", "not true or false"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("external_id", "", "required"),
+        ("external_id", "x" * 101, "longer than 100"),
+        ("name", "  ", "required"),
+        ("name", "名" * 51, "longer than 50"),
+        ("phone", "call me", "not a phone number"),
+        ("roles", "", "at least one role"),
+        ("roles", "party_member|captain", "unknown role 'captain'"),
+        ("party_branch", "支" * 101, "longer than 100"),
+        ("home_grid", "", "required"),
+        ("home_grid", "changping.kongjiafan", "not a grid id"),
+        ("home_grid", "Changping.KJF.g1", "not a grid id"),
+        ("skills", "mediation|juggling", "unknown skill 'juggling'"),
+        ("availability", "0-4 08:00-18:00", "DAYS@HH:MM-HH:MM"),
+        ("availability", "7@08:00-10:00", "outside 0 (Monday) to 6 (Sunday)"),
+        ("availability", "4-0@08:00-10:00", "runs backwards"),
+        ("availability", "mon@08:00-10:00", "not a weekday"),
+        ("availability", "0@08:00", "needs a start and an end"),
+        ("availability", "0@25:00-26:00", "not a time HH:MM"),
+        ("availability", "0@08:70-09:00", "not a time HH:MM"),
+        ("availability", "0@18:00-08:00", "end must be after start"),
+        ("max_concurrent", "two", "not a whole number"),
+        ("max_concurrent", "0", "outside 1 to 20"),
+        ("max_concurrent", "21", "outside 1 to 20"),
+        ("account_sub", "s" * 101, "longer than 100"),
+        ("active", "maybe", "not true or false"),
+    ],
+)
 def test_each_bad_field_is_named_with_its_line(field, value, message):
     first = with_field("external_id", "KJF-000", account_sub="vol-first")
     rows = RI.parse_csv(csv_bytes(first, with_field(field, value)))
@@ -92,26 +105,44 @@ def test_every_bad_field_of_a_row_is_reported_not_just_the_first():
     assert [(e.line, e.field) for e in parsed.errors] == [(2, "roles"), (2, "availability"), (2, "active")]
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("", []),
-    ("6@8:00-9:30", [{"weekday": 6, "start": "08:00", "end": "09:30"}]),
-    ("0,2,4@14:00-17:00", [{"weekday": d, "start": "14:00", "end": "17:00"} for d in (0, 2, 4)]),
-    (" 1-2@08:00-10:00 ; 1@08:00-10:00 ;", [{"weekday": d, "start": "08:00", "end": "10:00"} for d in (1, 2)]),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("", []),
+        ("6@8:00-9:30", [{"weekday": 6, "start": "08:00", "end": "09:30"}]),
+        ("0,2,4@14:00-17:00", [{"weekday": d, "start": "14:00", "end": "17:00"} for d in (0, 2, 4)]),
+        (" 1-2@08:00-10:00 ; 1@08:00-10:00 ;", [{"weekday": d, "start": "08:00", "end": "10:00"} for d in (1, 2)]),
+    ],
+)
 def test_availability_forms(text, expected):
     assert RI.parse_availability(text) == expected
 
 
-@pytest.mark.parametrize("value,expected", [("", True), ("TRUE", True), ("1", True), ("是", True),
-                                            ("false", False), ("0", False), ("No", False), ("否", False)])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        ("", True),
+        ("TRUE", True),
+        ("1", True),
+        ("是", True),
+        ("false", False),
+        ("0", False),
+        ("No", False),
+        ("否", False),
+    ],
+)
 def test_active_values(value, expected):
     (row,) = RI.parse_csv(csv_bytes(with_field("active", value)))
     assert row.volunteer.active is expected
 
 
 def test_line_numbers_count_physical_lines_blank_lines_and_quoted_newlines():
-    data = csv_bytes(GOOD, "", with_field("party_branch", "第一\n党支部", external_id="K2", account_sub="s2"),
-                     with_field("roles", "nobody", external_id="K3", account_sub="s3"))
+    data = csv_bytes(
+        GOOD,
+        "",
+        with_field("party_branch", "第一\n党支部", external_id="K2", account_sub="s2"),
+        with_field("roles", "nobody", external_id="K3", account_sub="s3"),
+    )
     rows = RI.parse_csv(data)
     assert [r.line for r in rows] == [2, 4, 6]
     assert rows[1].volunteer.party_branch == "第一\n党支部"
@@ -130,14 +161,17 @@ def test_a_row_with_more_values_than_columns_is_refused():
     assert only_errors(rows) == [(2, "row")]
 
 
-@pytest.mark.parametrize("data,status,field,message", [
-    (b"", 422, "header", "empty"),
-    (b"external_id,name,roles,home_grid,nickname\n", 422, "header", "unknown column 'nickname'"),
-    (b"external_id,name,roles\n", 422, "header", "missing column(s) home_grid"),
-    (b"external_id,name,name,roles,home_grid\n", 422, "header", "appears twice"),
-    ("external_id,name,roles,home_grid\nK1,张".encode("gbk"), 422, "body", "not UTF-8"),
-    (b"x" * (RI.MAX_BYTES + 1), 413, "body", "2 MiB"),
-])
+@pytest.mark.parametrize(
+    "data,status,field,message",
+    [
+        (b"", 422, "header", "empty"),
+        (b"external_id,name,roles,home_grid,nickname\n", 422, "header", "unknown column 'nickname'"),
+        (b"external_id,name,roles\n", 422, "header", "missing column(s) home_grid"),
+        (b"external_id,name,name,roles,home_grid\n", 422, "header", "appears twice"),
+        ("external_id,name,roles,home_grid\nK1,张".encode("gbk"), 422, "body", "not UTF-8"),
+        (b"x" * (RI.MAX_BYTES + 1), 413, "body", "2 MiB"),
+    ],
+)
 def test_file_level_refusals(data, status, field, message):
     with pytest.raises(RI.FileError) as e:
         RI.parse_csv(data)

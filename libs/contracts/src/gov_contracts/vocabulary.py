@@ -5,10 +5,10 @@ An area id is the dotted path of the area tree, root first:
 `changping` (town) → `changping.kongjiafan` (village or community) →
 `changping.kongjiafan.g03` (grid). The same string is an ltree path in SQL.
 """
+
 from __future__ import annotations
 
 from enum import Enum
-from typing import Optional
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # China Standard Time: the town's calendar, days and weeks
@@ -27,7 +27,7 @@ class Level(str, Enum):
     def rank(self) -> int:
         return LEVELS.index(self)
 
-    def up(self) -> Optional["Level"]:
+    def up(self) -> Level | None:
         i = self.rank
         return LEVELS[i + 1] if i + 1 < len(LEVELS) else None
 
@@ -69,7 +69,7 @@ def area_at_depth(area_id: str, depth: int) -> str:
     return ".".join(area_id.split(".")[:depth])
 
 
-def parent_area(area_id: str) -> Optional[str]:
+def parent_area(area_id: str) -> str | None:
     head, dot, _ = area_id.rpartition(".")
     return head if dot else None
 

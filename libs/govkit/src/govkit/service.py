@@ -4,6 +4,7 @@ the FastStream Kafka consumer and the outbox relay.
 All three services are assembled here, the same way: a ServiceSpec names what
 differs (migrations, event handlers, topics, routers).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,10 +12,10 @@ import asyncio
 import logging
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable, Optional
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -22,8 +23,9 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gov_contracts import topics as T
-from govkit import areas, auth, db, inputs, metrics, migrate, openapi, problems, settings as settings_mod, tracing
+from govkit import areas, auth, db, inputs, metrics, migrate, openapi, problems, tracing
 from govkit import logging as jsonlog
+from govkit import settings as settings_mod
 from govkit.consumer import EventConsumer, Handler
 from govkit.consumer_health import ConsumerMonitor
 from govkit.kafka import Producer
@@ -47,11 +49,11 @@ class ServiceSpec:
     handler_factories: dict[str, Callable[[FastAPI], Handler]] = field(default_factory=dict)
     topics: list[str] = field(default_factory=list)  # besides the areas topic
     routers: list[APIRouter] = field(default_factory=list)
-    on_start: Optional[Callable[[FastAPI], Awaitable[None]]] = None
-    on_stop: Optional[Callable[[FastAPI], Awaitable[None]]] = None
+    on_start: Callable[[FastAPI], Awaitable[None]] | None = None
+    on_stop: Callable[[FastAPI], Awaitable[None]] | None = None
     # reads and validates the service's own configuration before anything starts;
     # raises settings.ConfigError (one line) when it is wrong; the result is app.state.config
-    configure: Optional[Callable[[settings_mod.ServiceSettings], object]] = None
+    configure: Callable[[settings_mod.ServiceSettings], object] | None = None
     extra_env: tuple = ()  # the service's own settings_mod.EnvVar entries, for the docs
 
     def migrations(self) -> list[migrate.Migration]:
@@ -105,23 +107,47 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
         producer = Producer(s.kafka_bootstrap_servers, f"{spec.name}-producer")
         app.state.producer = producer
         # per-message access logs at DEBUG; service messages go through our JSON handler
-        broker = KafkaBroker(s.kafka_bootstrap_servers, client_id=spec.name, acks="all", enable_idempotence=True,
-                             logger=logging.getLogger("faststream.broker"), log_level=logging.DEBUG)
+        broker = KafkaBroker(
+            s.kafka_bootstrap_servers,
+            client_id=spec.name,
+            acks="all",
+            enable_idempotence=True,
+            logger=logging.getLogger("faststream.broker"),
+            log_level=logging.DEBUG,
+        )
         app.state.broker = broker
         app.state.broker_started = False
-        consumer = EventConsumer(service=spec.name, group_id=spec.name, topics=spec.all_topics(),
-                                 pool=app.state.pool, producer=producer, handlers=spec.all_handlers(app),
-                                 max_attempts=s.consumer_max_attempts)
+        consumer = EventConsumer(
+            service=spec.name,
+            group_id=spec.name,
+            topics=spec.all_topics(),
+            pool=app.state.pool,
+            producer=producer,
+            handlers=spec.all_handlers(app),
+            max_attempts=s.consumer_max_attempts,
+        )
         consumer.attach(broker)
         monitor = ConsumerMonitor(consumer, interval=s.consumer_lag_interval_s, stall_after=s.consumer_stall_after_s)
         app.state.consumer_monitor = monitor
         monitor.start()
-        retention = RetentionJob(pool=app.state.pool, service=spec.name, outbox_days=s.outbox_retention_days,
-                                 inbox_days=s.inbox_retention_days, interval=s.retention_interval_s,
-                                 batch=s.retention_batch_size)
+        retention = RetentionJob(
+            pool=app.state.pool,
+            service=spec.name,
+            outbox_days=s.outbox_retention_days,
+            inbox_days=s.inbox_retention_days,
+            interval=s.retention_interval_s,
+            batch=s.retention_batch_size,
+        )
         retention.start()
-        relay = OutboxRelay(dsn=s.database_url, schema=s.db_schema, pool=app.state.pool, producer=producer,
-                            service=spec.name, batch_size=s.outbox_batch_size, poll_interval=s.outbox_poll_interval_s)
+        relay = OutboxRelay(
+            dsn=s.database_url,
+            schema=s.db_schema,
+            pool=app.state.pool,
+            producer=producer,
+            service=spec.name,
+            batch_size=s.outbox_batch_size,
+            poll_interval=s.outbox_poll_interval_s,
+        )
         app.state.relay = relay
         relay.start()
         starter = asyncio.create_task(_start_broker(app, broker))
@@ -146,8 +172,14 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
             await app.state.pool.close()
             log.info("%s stopped", spec.name)
 
-    app = FastAPI(title=spec.title, description=spec.description, version="1.0.0", lifespan=lifespan,
-                  generate_unique_id_function=openapi.operation_id, dependencies=[Depends(inputs.reject_nul)])
+    app = FastAPI(
+        title=spec.title,
+        description=spec.description,
+        version="1.0.0",
+        lifespan=lifespan,
+        generate_unique_id_function=openapi.operation_id,
+        dependencies=[Depends(inputs.reject_nul)],
+    )
     problems.install(app)
     openapi.install(app, always_available=("/healthz", "/metrics"))
     _instrument(app, spec.name)
@@ -179,8 +211,14 @@ def _instrument(app: FastAPI, service: str) -> None:
             elapsed = time.perf_counter() - started
             metrics.HTTP_REQUESTS.labels(service, request.method, path, str(status)).inc()
             metrics.HTTP_LATENCY.labels(service, request.method, path).observe(elapsed)
-            access_log.log(logging.DEBUG if path in _QUIET else logging.INFO, "%s %s %s", request.method,
-                           request.url.path, status, extra={"status": status, "ms": round(elapsed * 1000, 1)})
+            access_log.log(
+                logging.DEBUG if path in _QUIET else logging.INFO,
+                "%s %s %s",
+                request.method,
+                request.url.path,
+                status,
+                extra={"status": status, "ms": round(elapsed * 1000, 1)},
+            )
             tracing.current.reset(token)
 
 
@@ -199,8 +237,12 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
     async def healthz():
         return {"status": "ok", "service": spec.name}
 
-    @r.get("/readyz", summary="Ready: database and broker reachable, migrations applied", operation_id="getReadiness",
-           responses={503: {"description": "not ready: `checks` says which of database, migrations, broker is not"}})
+    @r.get(
+        "/readyz",
+        summary="Ready: database and broker reachable, migrations applied",
+        operation_id="getReadiness",
+        responses={503: {"description": "not ready: `checks` says which of database, migrations, broker is not"}},
+    )
     async def readyz(request: Request):
         st = request.app.state
         checks: dict[str, str] = {}
@@ -232,19 +274,35 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
             return not_ready
         return {"status": "ready", "checks": checks, "consumer": consumer}
 
-    @r.get("/healthz/consumer", summary="Consumer keeping up: no partition stalled longer than CONSUMER_STALL_AFTER_S",
-           operation_id="getConsumerHealth",
-           responses={503: {"description": "a partition has been stuck longer than CONSUMER_STALL_AFTER_S, or lag "
-                                           "could not be measured for that long; `behind` lists the partitions"}})
+    @r.get(
+        "/healthz/consumer",
+        summary="Consumer keeping up: no partition stalled longer than CONSUMER_STALL_AFTER_S",
+        operation_id="getConsumerHealth",
+        responses={
+            503: {
+                "description": "a partition has been stuck longer than CONSUMER_STALL_AFTER_S, or lag "
+                "could not be measured for that long; `behind` lists the partitions"
+            }
+        },
+    )
     async def consumer_health(request: Request):
         report = request.app.state.consumer_monitor.report()
         if report["status"] != "ok":
-            return problems.response(503, f"Consumer {report['status']}", report["detail"],
-                                     **{k: v for k, v in report.items() if k not in ("status", "detail")})
+            return problems.response(
+                503,
+                f"Consumer {report['status']}",
+                report["detail"],
+                **{k: v for k, v in report.items() if k not in ("status", "detail")},
+            )
         return report
 
-    @r.get("/metrics", summary="Prometheus metrics", operation_id="getMetrics", response_class=PlainTextResponse,
-           responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    @r.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        operation_id="getMetrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+    )
     async def prometheus(request: Request):
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -259,7 +317,7 @@ async def run_migrations(spec: ServiceSpec, s: settings_mod.ServiceSettings) -> 
         await con.close()
 
 
-def main(spec: ServiceSpec, argv: Optional[list[str]] = None) -> None:
+def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
     """`python -m <service> serve|migrate`."""
     parser = argparse.ArgumentParser(prog=spec.name, description=spec.description)
     parser.add_argument("command", choices=["serve", "migrate", "openapi"])
@@ -283,8 +341,16 @@ def main(spec: ServiceSpec, argv: Optional[list[str]] = None) -> None:
         return
     if args.command == "openapi":
         import json
+
         print(json.dumps(build_app(spec, s, config).openapi(), ensure_ascii=False, indent=2))
         return
     import uvicorn
-    uvicorn.run(build_app(spec, s, config), host=s.http_host, port=s.http_port, log_config=None,
-                access_log=False, timeout_graceful_shutdown=20)
+
+    uvicorn.run(
+        build_app(spec, s, config),
+        host=s.http_host,
+        port=s.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )

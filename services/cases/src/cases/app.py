@@ -1,4 +1,5 @@
 """Wiring of the cases service: what it consumes, its migrations, its HTTP routes, its timer."""
+
 import asyncio
 import logging
 from pathlib import Path
@@ -36,9 +37,13 @@ async def _sla_timer(app: FastAPI) -> None:
 
 async def on_start(app: FastAPI) -> None:
     cfg = app.state.config
-    app.state.cases = service.Context(pool=app.state.pool, policy=cfg.policy,
-                                      pseudonym_key=app.state.settings.pseudonym_key,
-                                      number_prefix=cfg.number_prefix, duplicate_threshold=cfg.duplicate_threshold)
+    app.state.cases = service.Context(
+        pool=app.state.pool,
+        policy=cfg.policy,
+        pseudonym_key=app.state.settings.pseudonym_key,
+        number_prefix=cfg.number_prefix,
+        duplicate_threshold=cfg.duplicate_threshold,
+    )
     app.state.sla_task = asyncio.create_task(_sla_timer(app))
 
 
@@ -50,7 +55,7 @@ SPEC = ServiceSpec(
     name="cases",
     title="Cases service (事件办理)",
     description="Cases found in the grids: the closed loop from report to verified close, deadlines, escalation, "
-                "duplicates, Open311 GeoReport v2.",
+    "duplicates, Open311 GeoReport v2.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handlers=task_progress.handlers(),
     topics=[topics.TASKS],

@@ -1,12 +1,17 @@
 """Who may see and do what with a case: roles, area scopes and levels."""
+
 from __future__ import annotations
 
 from cases.domain.model import Action, Level
 from cases.repository import Row
 from govkit.auth import Principal
 
-STAFF_LEVEL = {"grid_manager": Level.grid, "village_admin": Level.village, "town_admin": Level.town,
-               "county_admin": Level.county}
+STAFF_LEVEL = {
+    "grid_manager": Level.grid,
+    "village_admin": Level.village,
+    "town_admin": Level.town,
+    "county_admin": Level.county,
+}
 VIEWERS = ("analyst",)
 ASSIGNEE_ACTIONS = (Action.start, Action.resolve)
 
@@ -58,8 +63,9 @@ def act_denial(p: Principal, case: Row, action: Action) -> str | None:
         if action in ASSIGNEE_ACTIONS:
             return None
         if not in_purview(p, case):
-            return (f"as the dispatched assignee you may read, start and resolve this case; {action.value} "
-                    "is for its staff")
+            return (
+                f"as the dispatched assignee you may read, start and resolve this case; {action.value} is for its staff"
+            )
     lv = staff_level(p)
     if lv is None:
         return "only staff (grid_manager, village_admin, town_admin, county_admin) act on cases"

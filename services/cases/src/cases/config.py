@@ -1,4 +1,5 @@
 """The cases service's own settings (besides govkit's shared ones)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,14 +12,26 @@ from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "config" / "policy.yaml"
 
 ENV_VARS = (
-    EnvVar("CASES_POLICY_FILE", "policy_file", str(DEFAULT_POLICY),
-           "category policy YAML (levels, deadlines, field work, Open311 codes)"),
+    EnvVar(
+        "CASES_POLICY_FILE",
+        "policy_file",
+        str(DEFAULT_POLICY),
+        "category policy YAML (levels, deadlines, field work, Open311 codes)",
+    ),
     EnvVar("CASES_NUMBER_PREFIX", "number_prefix", "CP", "prefix of human case numbers, e.g. CP-2026-000123"),
     EnvVar("CASES_SLA_SWEEP_INTERVAL_S", "sla_sweep_interval_s", "30", "seconds between deadline sweeps"),
-    EnvVar("CASES_DUPLICATE_THRESHOLD", "duplicate_threshold", "0.3",
-           "pg_trgm similarity from which a report is flagged as a possible duplicate"),
-    EnvVar("CASES_OPEN311_API_KEYS", "open311_api_keys", "",
-           "comma-separated api_key values accepted by Open311 POST requests"),
+    EnvVar(
+        "CASES_DUPLICATE_THRESHOLD",
+        "duplicate_threshold",
+        "0.3",
+        "pg_trgm similarity from which a report is flagged as a possible duplicate",
+    ),
+    EnvVar(
+        "CASES_OPEN311_API_KEYS",
+        "open311_api_keys",
+        "",
+        "comma-separated api_key values accepted by Open311 POST requests",
+    ),
     EnvVar("CASES_OPEN311_JURISDICTION", "open311_jurisdiction", "changping.xiangyang.cn", "Open311 jurisdiction_id"),
 )
 

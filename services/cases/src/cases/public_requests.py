@@ -4,6 +4,7 @@ A category's `visibility` decides (docs/decisions.md 24): a hidden category's
 cases are neither listed nor found by number, as if they did not exist. What a
 listed case shows is the Open311 view's business (api/open311/views.py).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,6 +22,7 @@ from cases.service import Context
 @dataclass(frozen=True)
 class PublicFilter:
     """Empty fields filter nothing; `numbers`, when given, is used alone by the Open311 form."""
+
     numbers: Sequence[str] = ()
     categories: Sequence[str] = ()
     created_from: datetime | None = None
@@ -31,9 +33,14 @@ class PublicFilter:
 def _where(hidden: Sequence[str], wanted: PublicFilter) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
-    for fragment, value in ((queries.F_NOT_CATEGORY, list(hidden)), (queries.F_NUMBERS, list(wanted.numbers)),
-                            (queries.F_CATEGORY, list(wanted.categories)), (queries.F_FROM, wanted.created_from),
-                            (queries.F_UNTIL, wanted.created_until), (queries.F_STATUS, list(wanted.statuses))):
+    for fragment, value in (
+        (queries.F_NOT_CATEGORY, list(hidden)),
+        (queries.F_NUMBERS, list(wanted.numbers)),
+        (queries.F_CATEGORY, list(wanted.categories)),
+        (queries.F_FROM, wanted.created_from),
+        (queries.F_UNTIL, wanted.created_until),
+        (queries.F_STATUS, list(wanted.statuses)),
+    ):
         if value:
             args.append(value)
             clauses.append(fragment.format(n=len(args)))

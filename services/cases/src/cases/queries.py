@@ -1,4 +1,5 @@
 """Every SQL statement of the cases service, and the builder of the case list's statement."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -48,11 +49,30 @@ GET_CASE_BY_NUMBER = "select * from cases where number = $1"
 GET_CASE_BY_NUMBER_FOR_UPDATE = "select * from cases where number = $1 for update"
 
 # what the lifecycle changes (domain.lifecycle.Case): $1 is the id, then these in this order
-UPDATE_CASE_FIELDS = ("status", "level", "assigned_unit", "assignee", "accept_due", "resolve_due", "due_at", "overdue",
-                      "escalations", "reopen_count", "resolved_by", "resolved_at", "resolution", "referral_court",
-                      "merged_into", "closed_at", "updated_at")
-UPDATE_CASE = ("update cases set " + ", ".join(f"{name} = ${n}" for n, name in enumerate(UPDATE_CASE_FIELDS, 2))
-               + " where id = $1 returning *")
+UPDATE_CASE_FIELDS = (
+    "status",
+    "level",
+    "assigned_unit",
+    "assignee",
+    "accept_due",
+    "resolve_due",
+    "due_at",
+    "overdue",
+    "escalations",
+    "reopen_count",
+    "resolved_by",
+    "resolved_at",
+    "resolution",
+    "referral_court",
+    "merged_into",
+    "closed_at",
+    "updated_at",
+)
+UPDATE_CASE = (
+    "update cases set "
+    + ", ".join(f"{name} = ${n}" for n, name in enumerate(UPDATE_CASE_FIELDS, 2))
+    + " where id = $1 returning *"
+)
 
 RAISE_REPORT_COUNT = """
 update cases set report_count = report_count + $2, updated_at = $3 where id = $1 returning *

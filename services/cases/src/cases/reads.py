@@ -1,5 +1,6 @@
 """Use cases of the cases service that read, for a signed-in caller: one case, its timeline, the list.
 What a caller sees is authz.can_view; the list's SQL filter is its twin (queries.F_VISIBLE)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,8 +44,7 @@ async def timeline(ctx: Context, ref: CaseRef, principal: Principal) -> list[asy
         return list(await con.fetch(queries.TIMELINE, row["id"]))
 
 
-async def list_cases(ctx: Context, wanted: CaseFilter, principal: Principal) -> tuple[list[asyncpg.Record],
-                                                                                       str | None]:
+async def list_cases(ctx: Context, wanted: CaseFilter, principal: Principal) -> tuple[list[asyncpg.Record], str | None]:
     """One page of the cases the caller sees, newest first, and the cursor of the next page (None at the end)."""
     sql, args = queries.list_cases_sql(wanted, scopes=authz.scopes(principal), sub=principal.sub)
     async with ctx.pool.acquire() as con, con.transaction():

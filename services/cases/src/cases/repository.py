@@ -1,4 +1,5 @@
 """Cases in and out of the tables for the use cases: load, save, the timeline, the outbox."""
+
 from __future__ import annotations
 
 import uuid
@@ -47,8 +48,9 @@ async def find(con: Connection, ref: str | uuid.UUID, *, for_update: bool = Fals
         try:
             ref = uuid.UUID(ref)
         except ValueError:
-            return await con.fetchrow(queries.GET_CASE_BY_NUMBER_FOR_UPDATE if for_update
-                                      else queries.GET_CASE_BY_NUMBER, ref)
+            return await con.fetchrow(
+                queries.GET_CASE_BY_NUMBER_FOR_UPDATE if for_update else queries.GET_CASE_BY_NUMBER, ref
+            )
     return await con.fetchrow(queries.GET_CASE_FOR_UPDATE if for_update else queries.GET_CASE, ref)
 
 
@@ -69,8 +71,11 @@ def _column(value: Any) -> Any:
 
 async def save(con: Connection, case: Case) -> asyncpg.Record:
     """Writes what the lifecycle changes; the row as stored."""
-    return _one(await con.fetchrow(queries.UPDATE_CASE, case.id,
-                                   *(_column(getattr(case, name)) for name in queries.UPDATE_CASE_FIELDS)))
+    return _one(
+        await con.fetchrow(
+            queries.UPDATE_CASE, case.id, *(_column(getattr(case, name)) for name in queries.UPDATE_CASE_FIELDS)
+        )
+    )
 
 
 async def raise_report_count(con: Connection, case_id: uuid.UUID, by: int, at: datetime) -> asyncpg.Record:
@@ -85,12 +90,30 @@ async def add_attachment(con: Connection, case_id: uuid.UUID, url: str, at: date
     return _one(await con.fetchrow(queries.ADD_ATTACHMENT, case_id, url, at))
 
 
-async def add_transition(con: Connection, what: str, before: Case | None, after: Case, *, actor: str,
-                         reason: str | None, data: dict[str, Any]) -> None:
+async def add_transition(
+    con: Connection,
+    what: str,
+    before: Case | None,
+    after: Case,
+    *,
+    actor: str,
+    reason: str | None,
+    data: dict[str, Any],
+) -> None:
     """One line of the case's timeline (append-only), dated when `after` was written."""
-    await con.execute(queries.INSERT_TRANSITION, after.id, what, before.status.value if before else None,
-                      after.status.value, before.level.value if before else None, after.level.value, actor, reason,
-                      data, after.updated_at)
+    await con.execute(
+        queries.INSERT_TRANSITION,
+        after.id,
+        what,
+        before.status.value if before else None,
+        after.status.value,
+        before.level.value if before else None,
+        after.level.value,
+        actor,
+        reason,
+        data,
+        after.updated_at,
+    )
 
 
 async def publish(con: Connection, event: CaseFacts) -> None:

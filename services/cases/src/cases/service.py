@@ -1,6 +1,7 @@
 """Use cases of the cases service that write: each runs in one transaction and writes its events
 to the outbox in that transaction. Load, authorize, apply the domain's rule, save, publish;
 refusals are gov_contracts.errors, mapped to HTTP at the edge."""
+
 from __future__ import annotations
 
 import hashlib
@@ -25,8 +26,17 @@ from gov_contracts.tasks import TaskFacts
 from govkit import pseudonym
 from govkit.auth import Principal
 
-__all__ = ["ActionInput", "Context", "NewCase", "act", "add_attachment", "create_case", "on_task_event", "rate",
-           "sweep_deadlines"]
+__all__ = [
+    "ActionInput",
+    "Context",
+    "NewCase",
+    "act",
+    "add_attachment",
+    "create_case",
+    "on_task_event",
+    "rate",
+    "sweep_deadlines",
+]
 
 CaseRef = str | uuid.UUID  # an id or a number such as CP-2026-000123
 
@@ -41,6 +51,7 @@ class Context:
 
 
 # -- creating ---------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class NewCase:
@@ -86,8 +97,9 @@ def _check_new(ctx: Context, new: NewCase, principal: Principal) -> None:
     if not authz.can_create(principal, new.grid_id):
         raise Forbidden(f"you may not report cases in {new.grid_id}")
     if new.category not in ctx.policy.categories:
-        raise InvalidCaseInput("body.category", f"one of {', '.join(ctx.policy.categories)}",
-                               detail=f"unknown category {new.category!r}")
+        raise InvalidCaseInput(
+            "body.category", f"one of {', '.join(ctx.policy.categories)}", detail=f"unknown category {new.category!r}"
+        )
 
 
 @dataclass(frozen=True)
@@ -100,15 +112,21 @@ class _Refs:
 
 
 def _refs(key: str, new: NewCase, account: str) -> _Refs:
-    reporter = (pseudonym.ref(key, "person", f"phone:{new.reporter_phone}") if new.reporter_phone
-                else pseudonym.ref(key, "account", account))
-    return _Refs(reporter, pseudonym.ref(key, "address", new.address) if new.address else None,
-                 [pseudonym.ref(key, "person", f"{p.get('name', '')}|{p.get('phone', '')}")
-                  for p in (new.parties or [])])
+    reporter = (
+        pseudonym.ref(key, "person", f"phone:{new.reporter_phone}")
+        if new.reporter_phone
+        else pseudonym.ref(key, "account", account)
+    )
+    return _Refs(
+        reporter,
+        pseudonym.ref(key, "address", new.address) if new.address else None,
+        [pseudonym.ref(key, "person", f"{p.get('name', '')}|{p.get('phone', '')}") for p in (new.parties or [])],
+    )
 
 
-async def create_case(ctx: Context, new: NewCase, *, principal: Principal, reporter_sub: str | None,
-                      idempotency_key: str | None = None) -> tuple[asyncpg.Record, bool]:
+async def create_case(
+    ctx: Context, new: NewCase, *, principal: Principal, reporter_sub: str | None, idempotency_key: str | None = None
+) -> tuple[asyncpg.Record, bool]:
     """Returns (case, created); created is False when the Idempotency-Key replays an earlier request."""
     _check_new(ctx, new, principal)
     rhash = request_hash(new.__dict__)
@@ -132,37 +150,96 @@ async def create_case(ctx: Context, new: NewCase, *, principal: Principal, repor
                     prior = await _replay(con, principal.sub, idempotency_key, rhash)
                     assert prior is not None
                     return prior, False
-            row = await _insert(con, ctx, new, case_id, number, now, _refs(ctx.pseudonym_key, new,
-                                                                           reporter_sub or principal.sub),
-                                reporter_sub, principal.sub)
+            row = await _insert(
+                con,
+                ctx,
+                new,
+                case_id,
+                number,
+                now,
+                _refs(ctx.pseudonym_key, new, reporter_sub or principal.sub),
+                reporter_sub,
+                principal.sub,
+            )
     return row, True
 
 
-async def _insert(con: Connection, ctx: Context, new: NewCase, case_id: uuid.UUID, number: str,
-                  now: datetime, refs: _Refs, reporter_sub: str | None, actor: str) -> asyncpg.Record:
-    dups = [r["id"] for r in await con.fetch(queries.FIND_DUPLICATES, new.grid_id, new.category, now,
-                                             f"{new.title} {new.description}", ctx.duplicate_threshold)]
+async def _insert(
+    con: Connection,
+    ctx: Context,
+    new: NewCase,
+    case_id: uuid.UUID,
+    number: str,
+    now: datetime,
+    refs: _Refs,
+    reporter_sub: str | None,
+    actor: str,
+) -> asyncpg.Record:
+    dups = [
+        r["id"]
+        for r in await con.fetch(
+            queries.FIND_DUPLICATES,
+            new.grid_id,
+            new.category,
+            now,
+            f"{new.title} {new.description}",
+            ctx.duplicate_threshold,
+        )
+    ]
     accept_for, _ = ctx.policy.deadlines(new.category, new.severity)
     row = await con.fetchrow(
-        queries.INSERT_CASE, case_id, number, new.category, new.title, new.description, new.grid_id, new.address,
-        refs.address, new.lat, new.lon, new.source, new.severity, Level.grid.value, refs.reporter, reporter_sub,
-        refs.parties, new.attachments or [], new.tags or [], dups, now + accept_for, now)
+        queries.INSERT_CASE,
+        case_id,
+        number,
+        new.category,
+        new.title,
+        new.description,
+        new.grid_id,
+        new.address,
+        refs.address,
+        new.lat,
+        new.lon,
+        new.source,
+        new.severity,
+        Level.grid.value,
+        refs.reporter,
+        reporter_sub,
+        refs.parties,
+        new.attachments or [],
+        new.tags or [],
+        dups,
+        now + accept_for,
+        now,
+    )
     assert row is not None
     await con.execute(queries.INSERT_REPORTER, case_id, new.reporter_name, new.reporter_phone, new.parties or [])
     case = repository.to_case(row)
     duplicates = [str(d) for d in dups]
-    await repository.add_transition(con, "report", None, case, actor=actor, reason=None,
-                                    data={"duplicate_candidates": duplicates})
-    await repository.publish(con, events.CaseReportedV2(
-        **lifecycle.facts(case, actor, None), title=new.title, source=new.source, reporter_ref=refs.reporter,
-        address_ref=refs.address, party_refs=refs.parties, tags=new.tags or [], duplicate_candidates=duplicates))
+    await repository.add_transition(
+        con, "report", None, case, actor=actor, reason=None, data={"duplicate_candidates": duplicates}
+    )
+    await repository.publish(
+        con,
+        events.CaseReportedV2(
+            **lifecycle.facts(case, actor, None),
+            title=new.title,
+            source=new.source,
+            reporter_ref=refs.reporter,
+            address_ref=refs.address,
+            party_refs=refs.parties,
+            tags=new.tags or [],
+            duplicate_candidates=duplicates,
+        ),
+    )
     return row
 
 
 # -- actions ------------------------------------------------------------------------------------------------------
 
-async def act(ctx: Context, case_ref: CaseRef, action: Action, inp: ActionInput, *,
-              principal: Principal) -> asyncpg.Record:
+
+async def act(
+    ctx: Context, case_ref: CaseRef, action: Action, inp: ActionInput, *, principal: Principal
+) -> asyncpg.Record:
     """`principal` does `action` to the case; the case as saved."""
     async with ctx.pool.acquire() as con, con.transaction():
         row = await repository.find(con, case_ref, for_update=True)
@@ -188,30 +265,47 @@ async def _merge_target(con: Connection, inp: ActionInput, principal: Principal)
 
 
 def _timeline_data(inp: ActionInput, target: Case | None, actor: Actor) -> dict[str, Any]:
-    data = dict(unit_level=inp.unit_level, unit_id=inp.unit_id, assignee=inp.assignee, resolution=inp.resolution,
-                court=inp.court, outcome=inp.outcome, into=str(target.id) if target else None,
-                automatic=actor.automatic or None)
+    data = dict(
+        unit_level=inp.unit_level,
+        unit_id=inp.unit_id,
+        assignee=inp.assignee,
+        resolution=inp.resolution,
+        court=inp.court,
+        outcome=inp.outcome,
+        into=str(target.id) if target else None,
+        automatic=actor.automatic or None,
+    )
     return {k: v for k, v in data.items() if v is not None}
 
 
-async def _apply(con: Connection, ctx: Context, case: Case, action: Action, inp: ActionInput, actor: Actor,
-                 target: Case | None) -> asyncpg.Record:
+async def _apply(
+    con: Connection, ctx: Context, case: Case, action: Action, inp: ActionInput, actor: Actor, target: Case | None
+) -> asyncpg.Record:
     now = await repository.now(con)
     new, event = lifecycle.apply(case, action, inp, now, ctx.policy, actor=actor, target=target)
     saved = await repository.save(con, new)
-    await repository.add_transition(con, action.value, case, new, actor=actor.id, reason=inp.reason,
-                                    data=_timeline_data(inp, target, actor))
+    await repository.add_transition(
+        con, action.value, case, new, actor=actor.id, reason=inp.reason, data=_timeline_data(inp, target, actor)
+    )
     await repository.publish(con, event)
     if target is not None:
         # the count is raised in SQL: the target is not locked, and another merge may raise it at the same time
         raised = repository.to_case(await repository.raise_report_count(con, target.id, case.report_count, now))
-        await repository.add_transition(con, "absorb", raised, raised, actor=actor.id, reason=inp.reason,
-                                        data={"merged_case": str(case.id), "number": case.number})
+        await repository.add_transition(
+            con,
+            "absorb",
+            raised,
+            raised,
+            actor=actor.id,
+            reason=inp.reason,
+            data={"merged_case": str(case.id), "number": case.number},
+        )
         await repository.publish(con, lifecycle.report_count_raised(raised, case, actor.id, inp.reason))
     return saved
 
 
 # -- deadlines ----------------------------------------------------------------------------------------------------
+
 
 async def sweep_deadlines(ctx: Context, *, now: datetime | None = None, batch: int = 100) -> int:
     """Mark cases past their deadline overdue and escalate them one level.
@@ -236,8 +330,9 @@ async def _overdue(con: Connection, ctx: Context, case_id: uuid.UUID) -> None:
     now = await repository.now(con)
     marked, event, escalate = lifecycle.mark_overdue(case, now)
     await repository.save(con, marked)
-    await repository.add_transition(con, "overdue", case, marked, actor=SYSTEM, reason=event.reason,
-                                    data={"due_at": event.due_at.isoformat()})
+    await repository.add_transition(
+        con, "overdue", case, marked, actor=SYSTEM, reason=event.reason, data={"due_at": event.due_at.isoformat()}
+    )
     await repository.publish(con, event)
     if escalate:
         await _apply(con, ctx, marked, Action.escalate, ActionInput(reason=event.reason), lifecycle.TIMER, None)
@@ -245,8 +340,8 @@ async def _overdue(con: Connection, ctx: Context, case_id: uuid.UUID) -> None:
 
 # -- other writes -------------------------------------------------------------------------------------------------
 
-async def _in_purview(con: Connection, case_ref: CaseRef, principal: Principal,
-                      what: str) -> asyncpg.Record:
+
+async def _in_purview(con: Connection, case_ref: CaseRef, principal: Principal, what: str) -> asyncpg.Record:
     """The case locked for a write that its staff or reporter may make, not a dispatched assignee from outside."""
     row = await repository.find(con, case_ref, for_update=True)
     if row is None or not authz.can_view(principal, row):
@@ -256,8 +351,7 @@ async def _in_purview(con: Connection, case_ref: CaseRef, principal: Principal,
     return row
 
 
-async def rate(ctx: Context, case_ref: CaseRef, score: int, note: str | None,
-               principal: Principal) -> asyncpg.Record:
+async def rate(ctx: Context, case_ref: CaseRef, score: int, note: str | None, principal: Principal) -> asyncpg.Record:
     async with ctx.pool.acquire() as con, con.transaction():
         row = await _in_purview(con, case_ref, principal, "rate")
         case = repository.to_case(row)
@@ -265,10 +359,12 @@ async def rate(ctx: Context, case_ref: CaseRef, score: int, note: str | None,
         now = await repository.now(con)
         new = await repository.rate(con, case.id, score, note, now)
         rated = repository.to_case(new)
-        await repository.add_transition(con, "rate", case, rated, actor=principal.sub, reason=note,
-                                        data={"satisfaction": score})
-        await repository.publish(con, events.CaseRated(**lifecycle.facts(rated, principal.sub, note),
-                                                       satisfaction=score))
+        await repository.add_transition(
+            con, "rate", case, rated, actor=principal.sub, reason=note, data={"satisfaction": score}
+        )
+        await repository.publish(
+            con, events.CaseRated(**lifecycle.facts(rated, principal.sub, note), satisfaction=score)
+        )
         return new
 
 
@@ -277,12 +373,14 @@ async def add_attachment(ctx: Context, case_ref: CaseRef, url: str, principal: P
         case = repository.to_case(await _in_purview(con, case_ref, principal, "attach files to"))
         now = await repository.now(con)
         new = await repository.add_attachment(con, case.id, url, now)
-        await repository.add_transition(con, "attach", case, repository.to_case(new), actor=principal.sub,
-                                        reason=None, data={"url": url})
+        await repository.add_transition(
+            con, "attach", case, repository.to_case(new), actor=principal.sub, reason=None, data={"url": url}
+        )
         return new
 
 
 # -- consumer handlers --------------------------------------------------------------------------------------------
+
 
 async def on_task_event(con: asyncpg.Connection, event: TaskFacts, env: CloudEvent) -> None:
     """A task's progress appears on the timeline of the case it came from."""
@@ -292,5 +390,14 @@ async def on_task_event(con: asyncpg.Connection, event: TaskFacts, env: CloudEve
         case_id = uuid.UUID(event.case_id)
     except ValueError:
         return
-    await con.execute(queries.INSERT_TASK_EVENT, env.id, case_id, event.task_id, env.type, event.status,
-                      event.volunteer_ref, event.note, event.occurred_at)
+    await con.execute(
+        queries.INSERT_TASK_EVENT,
+        env.id,
+        case_id,
+        event.task_id,
+        env.type,
+        event.status,
+        event.volunteer_ref,
+        event.note,
+        event.occurred_at,
+    )

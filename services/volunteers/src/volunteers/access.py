@@ -1,6 +1,7 @@
 """Who may do what in the volunteers service: the role groups and the checks
 every use case and route shares. A refusal is a domain error (403/404 at the
 HTTP edge)."""
+
 from __future__ import annotations
 
 from gov_contracts.errors import Forbidden

@@ -1,4 +1,5 @@
 """Wiring of the volunteers service: registry, dispatch, timers, and tasks from case events."""
+
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
@@ -25,8 +26,9 @@ def context(app: FastAPI) -> Context:
     """The one Context of the running service (app.state.volunteers), made on first use: the consumer's
     handlers ask for it before on_start runs, the routes (api/deps.py) and the timers after."""
     if getattr(app.state, "volunteers", None) is None:
-        app.state.volunteers = Context(pool=app.state.pool, config=app.state.config,
-                                       pseudonym_key=app.state.settings.pseudonym_key)
+        app.state.volunteers = Context(
+            pool=app.state.pool, config=app.state.config, pseudonym_key=app.state.settings.pseudonym_key
+        )
     return app.state.volunteers
 
 
@@ -65,7 +67,7 @@ SPEC = ServiceSpec(
     name="volunteers",
     title="Volunteers service (志愿服务与派单)",
     description="Registry of party members, grid managers, workers and volunteers; fair and fast dispatch of "
-                "field tasks with offers; schedules and pairings; hours and points.",
+    "field tasks with offers; schedules and pairings; hours and points.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handler_factories={"gov.case.dispatched.v1": on_case_dispatched},
     topics=[topics.CASES],

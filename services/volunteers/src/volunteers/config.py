@@ -1,4 +1,5 @@
 """The volunteers service's own settings and dispatch configuration."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,16 +12,53 @@ from volunteers.domain.dispatch import ROLE_FIT
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "dispatch.yaml"
 TASK_TYPES = tuple(ROLE_FIT)
-SKILLS = ("mediation", "elderly_care", "meal_delivery", "first_aid", "disinfection", "temperature_check",
-          "publicity", "legal_aid", "cleanup", "driving")
-ROLES = ("party_member", "grid_manager", "sanitation_worker", "civility_supervisor", "public_service_worker",
-         "mediator", "volunteer")
+SKILLS = (
+    "mediation",
+    "elderly_care",
+    "meal_delivery",
+    "first_aid",
+    "disinfection",
+    "temperature_check",
+    "publicity",
+    "legal_aid",
+    "cleanup",
+    "driving",
+)
+ROLES = (
+    "party_member",
+    "grid_manager",
+    "sanitation_worker",
+    "civility_supervisor",
+    "public_service_worker",
+    "mediator",
+    "volunteer",
+)
 
 ENV_VARS = (
-    EnvVar("VOLUNTEERS_DISPATCH_FILE", "dispatch_file", str(DEFAULT_FILE), "dispatch configuration YAML (offer expiry, hours cap, points rule, default skills)"),
-    EnvVar("VOLUNTEERS_OFFER_EXPIRY_S", "offer_expiry_s", "", "overrides offer_expiry_minutes of the file, in seconds (tests, drills)"),
-    EnvVar("VOLUNTEERS_TIMER_INTERVAL_S", "timer_interval_s", "5", "seconds between offer-expiry, schedule and pairing sweeps"),
-    EnvVar("VOLUNTEERS_SCHEDULE_HORIZON_DAYS", "schedule_horizon_days", "7", "how far ahead recurring schedules create tasks"),
+    EnvVar(
+        "VOLUNTEERS_DISPATCH_FILE",
+        "dispatch_file",
+        str(DEFAULT_FILE),
+        "dispatch configuration YAML (offer expiry, hours cap, points rule, default skills)",
+    ),
+    EnvVar(
+        "VOLUNTEERS_OFFER_EXPIRY_S",
+        "offer_expiry_s",
+        "",
+        "overrides offer_expiry_minutes of the file, in seconds (tests, drills)",
+    ),
+    EnvVar(
+        "VOLUNTEERS_TIMER_INTERVAL_S",
+        "timer_interval_s",
+        "5",
+        "seconds between offer-expiry, schedule and pairing sweeps",
+    ),
+    EnvVar(
+        "VOLUNTEERS_SCHEDULE_HORIZON_DAYS",
+        "schedule_horizon_days",
+        "7",
+        "how far ahead recurring schedules create tasks",
+    ),
 )
 
 
@@ -70,8 +108,7 @@ class VolunteersConfig(BaseModel):
 
     @property
     def urgent_expiry_s(self) -> float:
-        return (float(self.offer_expiry_s) if self.offer_expiry_s
-                else self.dispatch.urgent_offer_expiry_minutes * 60)
+        return float(self.offer_expiry_s) if self.offer_expiry_s else self.dispatch.urgent_offer_expiry_minutes * 60
 
 
 def load_dispatch(path: Path) -> DispatchConfig:
@@ -86,7 +123,9 @@ def load_dispatch(path: Path) -> DispatchConfig:
         err = e.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
         msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: {field + ': ' if field else ''}{msg}") from None
+        raise ConfigError(
+            f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: {field + ': ' if field else ''}{msg}"
+        ) from None
 
 
 def configure(s: ServiceSettings, environ=None) -> VolunteersConfig:

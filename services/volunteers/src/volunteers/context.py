@@ -2,6 +2,7 @@
 configuration and the pseudonym key. Built once when the service starts
 (app.py) and passed explicitly to routes (api/deps.py), event handlers and
 timers; never held in a module global."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -28,4 +29,3 @@ class Context:
     def vref(self, volunteer_id: Any) -> str:
         """The pseudonymous reference events and reports carry instead of the volunteer's id."""
         return pseudonym.ref(self.pseudonym_key, "volunteer", str(volunteer_id))
-

@@ -24,7 +24,9 @@ returning *
 """
 GET_TASK = "select * from tasks where id = $1"
 GET_TASK_FOR_UPDATE = "select * from tasks where id = $1 for update"
-SET_TASK_STATUS = "update tasks set status = $2, scope_level = $3, updated_at = $4, filled_at = $5 where id = $1 returning *"
+SET_TASK_STATUS = (
+    "update tasks set status = $2, scope_level = $3, updated_at = $4, filled_at = $5 where id = $1 returning *"
+)
 
 TASK_COUNTS = """
 select (select count(*) from assignments where task_id = $1 and status <> 'cancelled') as assigned,
@@ -75,7 +77,9 @@ CHECK_OUT = """
 update assignments set status = 'completed', checked_out_at = $3, hours = $4, points = $5
 where task_id = $1 and volunteer_id = $2 returning *
 """
-CANCEL_ASSIGNMENTS = "update assignments set status = 'cancelled' where task_id = $1 and status in ('assigned', 'in_progress')"
+CANCEL_ASSIGNMENTS = (
+    "update assignments set status = 'cancelled' where task_id = $1 and status in ('assigned', 'in_progress')"
+)
 INSERT_LEDGER = """
 insert into ledger (volunteer_id, task_id, kind, hours, points, actor, reason, at) values ($1, $2, $3, $4, $5, $6, $7, $8)
 """
@@ -146,7 +150,7 @@ returning *
 GET_PAIRING = "select * from pairings where id = $1"
 SET_PAIRING_ACTIVE = "update pairings set active = $2 where id = $1 returning *"
 # the visit task of a pairing's current due date has origin_ref '<pairing id>:<next_due>'
-_PAIRING_VISIT = ("t.origin = 'pairing' and t.origin_ref = p.id::text || ':' || to_char(p.next_due, 'YYYY-MM-DD')")
+_PAIRING_VISIT = "t.origin = 'pairing' and t.origin_ref = p.id::text || ':' || to_char(p.next_due, 'YYYY-MM-DD')"
 PAIRINGS_VISITED = f"""
 select p.id, p.every_days, p.next_due, t.id as task_id,
        coalesce((select max(a.checked_out_at) from assignments a where a.task_id = t.id and a.status = 'completed'),

@@ -15,6 +15,7 @@ each task exactly once:
 Times are China Standard Time (Asia/Shanghai). Household names are personal
 data: stored in pairings, never in titles or events (tasks carry household_ref).
 """
+
 from __future__ import annotations
 
 import logging
@@ -49,6 +50,7 @@ async def _check_grid(con: Connection, grid_id: str) -> None:
 
 # -- schedules ----------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class NewSchedule:
     name: str
@@ -67,12 +69,24 @@ async def create_schedule(con: Connection, ctx: Context, new: NewSchedule) -> as
     if new.task_type not in ctx.config.dispatch.default_skills:
         raise InvalidInput("body.task_type", f"unknown task type {new.task_type!r}")
     await _check_grid(con, new.grid_id)
-    skills = (new.required_skills if new.required_skills is not None
-              else ctx.config.dispatch.default_skills[new.task_type])
+    skills = (
+        new.required_skills if new.required_skills is not None else ctx.config.dispatch.default_skills[new.task_type]
+    )
     now = await con.fetchval(queries.DB_NOW)
-    return await con.fetchrow(queries.INSERT_SCHEDULE, uuid.uuid4(), new.name, new.task_type, new.grid_id,
-                              sorted(set(new.weekdays)), new.start_time, new.duration_minutes, new.headcount,
-                              list(dict.fromkeys(skills)), list(dict.fromkeys(new.beneficiary_refs)), now)
+    return await con.fetchrow(
+        queries.INSERT_SCHEDULE,
+        uuid.uuid4(),
+        new.name,
+        new.task_type,
+        new.grid_id,
+        sorted(set(new.weekdays)),
+        new.start_time,
+        new.duration_minutes,
+        new.headcount,
+        list(dict.fromkeys(skills)),
+        list(dict.fromkeys(new.beneficiary_refs)),
+        now,
+    )
 
 
 async def add_schedule(ctx: Context, new: NewSchedule) -> asyncpg.Record:
@@ -80,8 +94,9 @@ async def add_schedule(ctx: Context, new: NewSchedule) -> asyncpg.Record:
         return await create_schedule(con, ctx, new)
 
 
-async def list_schedules(ctx: Context, p: Principal, *, area: str | None, active: bool | None,
-                         limit: int) -> list[asyncpg.Record]:
+async def list_schedules(
+    ctx: Context, p: Principal, *, area: str | None, active: bool | None, limit: int
+) -> list[asyncpg.Record]:
     access.require_roles(p, access.VIEWERS)
     async with ctx.pool.acquire() as con:
         return await con.fetch(queries.LIST_SCHEDULES, p.visible_areas(), check_area_filter(area), active, limit)
@@ -141,11 +156,22 @@ async def _claim_occurrence(ctx: Context, s: Row, day: date, start: datetime, en
         if await con.fetchval(queries.CLAIM_SCHEDULE_RUN, s["id"], day) is None:
             return False  # claimed (and committed) by another replica or an earlier round
         refs = list(s["beneficiary_refs"])
-        task = await service.create_task(con, ctx, NewTask(
-            task_type=s["task_type"], title=f"{s['name']} {day.isoformat()}（周{WEEKDAY_ZH[day.weekday()]}）",
-            grid_id=s["grid_id"], window_start=start, window_end=end, required_skills=list(s["required_skills"]),
-            headcount=s["headcount"], beneficiary_ref=",".join(refs) if refs else None, origin="schedule",
-            origin_ref=ref))
+        task = await service.create_task(
+            con,
+            ctx,
+            NewTask(
+                task_type=s["task_type"],
+                title=f"{s['name']} {day.isoformat()}（周{WEEKDAY_ZH[day.weekday()]}）",
+                grid_id=s["grid_id"],
+                window_start=start,
+                window_end=end,
+                required_skills=list(s["required_skills"]),
+                headcount=s["headcount"],
+                beneficiary_ref=",".join(refs) if refs else None,
+                origin="schedule",
+                origin_ref=ref,
+            ),
+        )
         created = task is not None
         if task is None:  # the claim row was lost but the task exists: link it, create nothing
             task = await con.fetchrow(queries.TASK_BY_ORIGIN, "schedule", ref)
@@ -181,6 +207,7 @@ async def schedule_job(ctx: Context) -> None:
 
 # -- pairings -----------------------------------------------------------------------------------------------------
 
+
 @dataclass
 class NewPairing:
     volunteer_id: uuid.UUID
@@ -199,12 +226,21 @@ async def create_pairing(con: Connection, ctx: Context, new: NewPairing) -> asyn
     due = new.first_visit_on or local_today(await con.fetchval(queries.DB_NOW))
     try:
         async with con.transaction():
-            return await con.fetchrow(queries.INSERT_PAIRING, uuid.uuid4(), new.volunteer_id, new.household_ref,
-                                      new.household_name, new.grid_id, new.every_days, due)
+            return await con.fetchrow(
+                queries.INSERT_PAIRING,
+                uuid.uuid4(),
+                new.volunteer_id,
+                new.household_ref,
+                new.household_name,
+                new.grid_id,
+                new.every_days,
+                due,
+            )
     except asyncpg.UniqueViolationError:
         message = "this volunteer is already paired with this household"
-        raise Conflict(f"body.household_ref: {message}",
-                       errors=[{"field": "body.household_ref", "message": message}]) from None
+        raise Conflict(
+            f"body.household_ref: {message}", errors=[{"field": "body.household_ref", "message": message}]
+        ) from None
 
 
 async def add_pairing(ctx: Context, new: NewPairing) -> asyncpg.Record:
@@ -240,8 +276,13 @@ async def advance_visited_pairings(ctx: Context) -> int:
         n = 0
         for r in await con.fetch(queries.PAIRINGS_VISITED, PAIRING_BATCH):
             visited = r["visited_at"]
-            status = await con.execute(queries.ADVANCE_PAIRING, r["id"], r["next_due"],
-                                       local_today(visited) + timedelta(days=r["every_days"]), visited)
+            status = await con.execute(
+                queries.ADVANCE_PAIRING,
+                r["id"],
+                r["next_due"],
+                local_today(visited) + timedelta(days=r["every_days"]),
+                visited,
+            )
             n += status == "UPDATE 1"
         return n
 
@@ -258,11 +299,22 @@ async def generate_pairing_visits(ctx: Context, *, now: datetime | None = None) 
                 async with con.transaction():  # savepoint: one bad pairing does not hold up the others
                     # Simplification: dispatch offers the visit to whoever ranks best in the pairing's grid
                     # (no skills required, headcount 1), usually but not necessarily the paired volunteer.
-                    task = await service.create_task(con, ctx, NewTask(
-                        task_type="pairing_visit", title=f"结对帮扶走访 {p['household_ref']}", grid_id=p["grid_id"],
-                        window_start=start, window_end=end, required_skills=[], headcount=1,
-                        beneficiary_ref=p["household_ref"], origin="pairing",
-                        origin_ref=pairing_ref(p["id"], p["next_due"])))
+                    task = await service.create_task(
+                        con,
+                        ctx,
+                        NewTask(
+                            task_type="pairing_visit",
+                            title=f"结对帮扶走访 {p['household_ref']}",
+                            grid_id=p["grid_id"],
+                            window_start=start,
+                            window_end=end,
+                            required_skills=[],
+                            headcount=1,
+                            beneficiary_ref=p["household_ref"],
+                            origin="pairing",
+                            origin_ref=pairing_ref(p["id"], p["next_due"]),
+                        ),
+                    )
             except DomainError as e:
                 log.warning("pairing %s: visit not created: %s", p["id"], e.detail)
                 continue
@@ -276,10 +328,17 @@ async def pairing_job(ctx: Context) -> None:
         log.info("pairing visits created: %d", n)
 
 
-async def list_pairings(con: Connection, *, areas: list[str], today: date,
-                        own_volunteer_id: uuid.UUID | None = None, overdue: bool | None = None,
-                        volunteer_id: uuid.UUID | None = None, area: str | None = None,
-                        limit: int = 100) -> list[asyncpg.Record]:
+async def list_pairings(
+    con: Connection,
+    *,
+    areas: list[str],
+    today: date,
+    own_volunteer_id: uuid.UUID | None = None,
+    overdue: bool | None = None,
+    volunteer_id: uuid.UUID | None = None,
+    area: str | None = None,
+    limit: int = 100,
+) -> list[asyncpg.Record]:
     return await con.fetch(queries.LIST_PAIRINGS, areas, today, own_volunteer_id, overdue, volunteer_id, area, limit)
 
 
@@ -303,20 +362,34 @@ async def visible_pairings(ctx: Context, p: Principal, where: PairingFilter) -> 
     async with ctx.pool.acquire() as con, con.transaction():
         today = local_today(await con.fetchval(queries.DB_NOW))
         if p.has_role(*access.VIEWERS):
-            rows = await list_pairings(con, areas=p.visible_areas(), today=today, overdue=where.overdue,
-                                       volunteer_id=where.volunteer_id, area=check_area_filter(where.area),
-                                       limit=where.limit)
+            rows = await list_pairings(
+                con,
+                areas=p.visible_areas(),
+                today=today,
+                overdue=where.overdue,
+                volunteer_id=where.volunteer_id,
+                area=check_area_filter(where.area),
+                limit=where.limit,
+            )
             personal = p.can(PERSONAL_DATA)
             if personal:
                 for r in rows:
                     if r["household_name"]:
-                        await con.execute(queries.AUDIT_PERSONAL_READ, r["volunteer_id"], p.sub,
-                                          ["pairing.household_name"])
+                        await con.execute(
+                            queries.AUDIT_PERSONAL_READ, r["volunteer_id"], p.sub, ["pairing.household_name"]
+                        )
             return PairingsView(rows, personal)
         me = await con.fetchrow(queries.GET_VOLUNTEER_BY_SUB, p.sub)
         if me is None:
             raise Forbidden("your account is not registered as a volunteer")
-        rows = await list_pairings(con, areas=[], today=today, own_volunteer_id=me["id"], overdue=where.overdue,
-                                   volunteer_id=where.volunteer_id, area=check_area_filter(where.area),
-                                   limit=where.limit)
+        rows = await list_pairings(
+            con,
+            areas=[],
+            today=today,
+            own_volunteer_id=me["id"],
+            overdue=where.overdue,
+            volunteer_id=where.volunteer_id,
+            area=check_area_filter(where.area),
+            limit=where.limit,
+        )
     return PairingsView(rows, personal=True)

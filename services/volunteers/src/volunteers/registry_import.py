@@ -16,6 +16,7 @@ roles and skills are separated by '|'; availability is `DAYS@HH:MM-HH:MM` entrie
 separated by ';', DAYS a weekday (0 = Monday) or a range, comma-separated, e.g.
 "0-4@08:00-18:00;5@09:00-12:00".
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,8 +35,19 @@ from volunteers.config import ROLES, SKILLS
 from volunteers.context import Connection, Context
 from volunteers.domain.registry import AlreadyRegistered, NewVolunteer
 
-COLUMNS = ("external_id", "name", "phone", "roles", "party_branch", "home_grid", "skills", "availability",
-           "max_concurrent", "account_sub", "active")
+COLUMNS = (
+    "external_id",
+    "name",
+    "phone",
+    "roles",
+    "party_branch",
+    "home_grid",
+    "skills",
+    "availability",
+    "max_concurrent",
+    "account_sub",
+    "active",
+)
 REQUIRED_COLUMNS = ("external_id", "name", "roles", "home_grid")
 MAX_ROWS = 5000
 MAX_BYTES = 2 * 1024 * 1024
@@ -76,6 +88,7 @@ class FileError(Exception):
 
 # -- single fields ------------------------------------------------------------------------------------------------
 
+
 def _hhmm(text: str) -> str:
     m = TIME_RE.match(text.strip())
     if not m or int(m.group(1)) > 23 or int(m.group(2)) > 59:
@@ -101,7 +114,7 @@ def _weekdays(text: str) -> list[int]:
 
 
 def parse_availability(text: str) -> list[dict]:
-    """"0-4@08:00-18:00;5@09:00-12:00" -> [{"weekday": 0, "start": "08:00", "end": "18:00"}, ...]."""
+    """ "0-4@08:00-18:00;5@09:00-12:00" -> [{"weekday": 0, "start": "08:00", "end": "18:00"}, ...]."""
     windows: set[tuple[int, str, str]] = set()
     for entry in text.split(";"):
         entry = entry.strip()
@@ -277,8 +290,13 @@ def parse_csv(data: bytes) -> list[ParsedRow]:
             if len(rows) == MAX_ROWS:
                 raise FileError(413, "body", f"more than {MAX_ROWS} rows; split the file")
             if len(cells) > len(names):
-                rows.append(ParsedRow(line, None, [RowError(
-                    line, "row", f"{len(cells)} values but the header has {len(names)} columns")]))
+                rows.append(
+                    ParsedRow(
+                        line,
+                        None,
+                        [RowError(line, "row", f"{len(cells)} values but the header has {len(names)} columns")],
+                    )
+                )
                 continue
             row = parse_row(line, dict(zip(names, cells, strict=False)))  # short rows: the missing cells are empty
             _no_repeats(row, first_seen)
@@ -289,6 +307,7 @@ def parse_csv(data: bytes) -> list[ParsedRow]:
 
 
 # -- writing ------------------------------------------------------------------------------------------------------
+
 
 class _Report:
     """The import's answer: counts, the errors by line and field, and every row's outcome."""
@@ -310,8 +329,9 @@ class _Report:
         self.body["rows"].append({"line": line, "status": "exists", "external_id": external_id, "id": visible_id})
 
 
-async def _insert(con: Connection, ctx: Context, line: int,
-                  v: NewVolunteer) -> tuple[asyncpg.Record | None, asyncpg.Record | None, list[RowError]]:
+async def _insert(
+    con: Connection, ctx: Context, line: int, v: NewVolunteer
+) -> tuple[asyncpg.Record | None, asyncpg.Record | None, list[RowError]]:
     """(created, existing, errors): the row inserted in its own savepoint; the row registered meanwhile by a
     concurrent import of the same external_id; or why it was refused."""
     try:

@@ -2,6 +2,7 @@
 offers and their expiry, check-in/out with hours and points, cancellation,
 and the task reads. Each runs in one transaction: load, authorize, apply the
 rule of domain/tasks.py, save, and put its events in the outbox."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,10 +33,19 @@ SOURCE = "volunteers"
 
 # -- loading and saving ----------------------------------------------------------------------------------------
 
+
 def _task(row: Row) -> tasks.Task:
-    return tasks.Task(id=str(row["id"]), task_type=row["task_type"], grid_id=row["grid_id"], status=row["status"],
-                      scope_level=row["scope_level"], headcount=row["headcount"], urgent=row["urgent"],
-                      case_id=str(row["case_id"]) if row["case_id"] else None, filled_at=row["filled_at"])
+    return tasks.Task(
+        id=str(row["id"]),
+        task_type=row["task_type"],
+        grid_id=row["grid_id"],
+        status=row["status"],
+        scope_level=row["scope_level"],
+        headcount=row["headcount"],
+        urgent=row["urgent"],
+        case_id=str(row["case_id"]) if row["case_id"] else None,
+        filled_at=row["filled_at"],
+    )
 
 
 async def _counts(con: Connection, task_id: Any) -> tasks.Counts:
@@ -44,8 +54,9 @@ async def _counts(con: Connection, task_id: Any) -> tasks.Counts:
 
 
 async def _save(con: Connection, task: tasks.Task, now: datetime) -> asyncpg.Record:
-    return await con.fetchrow(queries.SET_TASK_STATUS, uuid.UUID(task.id), task.status, task.scope_level, now,
-                              task.filled_at)
+    return await con.fetchrow(
+        queries.SET_TASK_STATUS, uuid.UUID(task.id), task.status, task.scope_level, now, task.filled_at
+    )
 
 
 async def _publish(con: Connection, events: Sequence[EventModel], key: str) -> None:
@@ -59,23 +70,51 @@ async def _now(con: Connection) -> datetime:
 
 # -- creating and dispatching ----------------------------------------------------------------------------------
 
+
 async def create_task(con: Connection, ctx: Context, new: NewTask) -> asyncpg.Record | None:
     """Insert and dispatch (the caller holds the transaction); None when a task of the same origin exists
     already (idempotent)."""
     default_skills = ctx.config.dispatch.default_skills
-    tasks.check_new_task(new, task_types=list(default_skills),
-                         grid_kind=await con.fetchval(queries.AREA_KIND, new.grid_id))
+    tasks.check_new_task(
+        new, task_types=list(default_skills), grid_kind=await con.fetchval(queries.AREA_KIND, new.grid_id)
+    )
     skills = new.required_skills if new.required_skills is not None else default_skills[new.task_type]
     now = await _now(con)
-    row = await con.fetchrow(queries.INSERT_TASK, uuid.uuid4(), new.task_type, new.title, new.grid_id,
-                             new.window_start, new.window_end, skills, new.headcount, new.urgent, new.beneficiary_ref,
-                             new.origin, new.origin_ref, uuid.UUID(new.case_id) if new.case_id else None, now)
+    row = await con.fetchrow(
+        queries.INSERT_TASK,
+        uuid.uuid4(),
+        new.task_type,
+        new.title,
+        new.grid_id,
+        new.window_start,
+        new.window_end,
+        skills,
+        new.headcount,
+        new.urgent,
+        new.beneficiary_ref,
+        new.origin,
+        new.origin_ref,
+        uuid.UUID(new.case_id) if new.case_id else None,
+        now,
+    )
     if row is None:
         return None
     task = _task(row)
-    await _publish(con, [tasks.event(task_events.TaskCreated, task, now, headcount=task.headcount,
-                                     urgent=task.urgent, window_start=row["window_start"],
-                                     window_end=row["window_end"])], task.id)
+    await _publish(
+        con,
+        [
+            tasks.event(
+                task_events.TaskCreated,
+                task,
+                now,
+                headcount=task.headcount,
+                urgent=task.urgent,
+                window_start=row["window_start"],
+                window_end=row["window_end"],
+            )
+        ],
+        task.id,
+    )
     return await dispatch_task(con, ctx, row["id"])
 
 
@@ -90,24 +129,47 @@ async def create_manual_task(ctx: Context, new: NewTask) -> asyncpg.Record:
 
 def candidate(r: Row) -> dispatch.Candidate:
     """A row of the CANDIDATES query as the ranking reads it."""
-    windows = tuple(dispatch.Window(int(w["weekday"]), time.fromisoformat(w["start"]), time.fromisoformat(w["end"]))
-                    for w in r["availability"])
+    windows = tuple(
+        dispatch.Window(int(w["weekday"]), time.fromisoformat(w["start"]), time.fromisoformat(w["end"]))
+        for w in r["availability"]
+    )
     leave = tuple((datetime.fromisoformat(a), datetime.fromisoformat(b)) for a, b in r["leave"])
-    return dispatch.Candidate(id=str(r["id"]), roles=tuple(r["roles"]), home_grid=r["home_grid"],
-                              skills=frozenset(r["skills"]), availability=windows, leave=leave,
-                              max_concurrent=r["max_concurrent"], active=r["active"], load=r["load"],
-                              hours_30d=float(r["hours_30d"]), offers_made=r["offers_made"],
-                              offers_accepted=r["offers_accepted"])
+    return dispatch.Candidate(
+        id=str(r["id"]),
+        roles=tuple(r["roles"]),
+        home_grid=r["home_grid"],
+        skills=frozenset(r["skills"]),
+        availability=windows,
+        leave=leave,
+        max_concurrent=r["max_concurrent"],
+        active=r["active"],
+        load=r["load"],
+        hours_30d=float(r["hours_30d"]),
+        offers_made=r["offers_made"],
+        offers_accepted=r["offers_accepted"],
+    )
 
 
 async def ranked_candidates(con: Connection, task: Row, now: datetime) -> list[dispatch.Candidate]:
     excluded = frozenset(str(r["volunteer_id"]) for r in await con.fetch(queries.EXCLUDED, task["id"]))
-    spec = dispatch.TaskSpec(id=str(task["id"]), task_type=task["task_type"], grid_id=task["grid_id"],
-                             window_start=task["window_start"], window_end=task["window_end"],
-                             required_skills=frozenset(task["required_skills"]), scope=task["scope_level"],
-                             excluded=excluded)
-    rows = await con.fetch(queries.CANDIDATES, dispatch.scope_area(task["grid_id"], task["scope_level"]), now,
-                           task["window_start"], task["window_end"], list(task["required_skills"]))
+    spec = dispatch.TaskSpec(
+        id=str(task["id"]),
+        task_type=task["task_type"],
+        grid_id=task["grid_id"],
+        window_start=task["window_start"],
+        window_end=task["window_end"],
+        required_skills=frozenset(task["required_skills"]),
+        scope=task["scope_level"],
+        excluded=excluded,
+    )
+    rows = await con.fetch(
+        queries.CANDIDATES,
+        dispatch.scope_area(task["grid_id"], task["scope_level"]),
+        now,
+        task["window_start"],
+        task["window_end"],
+        list(task["required_skills"]),
+    )
     return dispatch.rank([candidate(r) for r in rows], spec)
 
 
@@ -129,8 +191,15 @@ async def dispatch_task(con: Connection, ctx: Context, task_id: Any) -> asyncpg.
         chosen = [c.id for c in (await ranked_candidates(con, row, now))[:needed]]
         out = tasks.dispatch_step(task, counts, chosen, now, _expiry(ctx, task), ctx.vref)
         for offer in out.offers:
-            await con.execute(queries.INSERT_OFFER, uuid.uuid4(), task_id, uuid.UUID(offer.volunteer_id), offer.rank,
-                              now, offer.expires_at)
+            await con.execute(
+                queries.INSERT_OFFER,
+                uuid.uuid4(),
+                task_id,
+                uuid.UUID(offer.volunteer_id),
+                offer.rank,
+                now,
+                offer.expires_at,
+            )
         if out.offers or out.task != task:
             row = await _save(con, out.task, now)
         await _publish(con, out.events, task.id)
@@ -140,6 +209,7 @@ async def dispatch_task(con: Connection, ctx: Context, task_id: Any) -> asyncpg.
 
 # -- offers ----------------------------------------------------------------------------------------------------
 
+
 async def _volunteer_of(con: Connection, principal: Principal) -> asyncpg.Record:
     row = await con.fetchrow(queries.GET_VOLUNTEER_BY_SUB, principal.sub)
     if row is None:
@@ -147,8 +217,9 @@ async def _volunteer_of(con: Connection, principal: Principal) -> asyncpg.Record
     return row
 
 
-async def respond(ctx: Context, offer_id: uuid.UUID, accept: bool, reason: str | None,
-                  principal: Principal) -> asyncpg.Record:
+async def respond(
+    ctx: Context, offer_id: uuid.UUID, accept: bool, reason: str | None, principal: Principal
+) -> asyncpg.Record:
     """Accept or decline one of the caller's own offers; a decline passes the task on at once."""
     async with ctx.pool.acquire() as con, con.transaction():
         me = await _volunteer_of(con, principal)
@@ -199,6 +270,7 @@ async def my_offers(ctx: Context, principal: Principal, status: str | None) -> l
 
 # -- check-in and check-out ------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Mine:
     volunteer: asyncpg.Record
@@ -235,8 +307,13 @@ async def check_out(ctx: Context, task_id: uuid.UUID, principal: Principal) -> a
         me, task = mine.volunteer["id"], _task(mine.task)
         now = await _now(con)
         rules = ctx.config.dispatch
-        got = tasks.credit(mine.assignment["checked_in_at"], now, max_hours=rules.max_hours_per_task,
-                           points_for=rules.points_for, task_type=task.task_type)
+        got = tasks.credit(
+            mine.assignment["checked_in_at"],
+            now,
+            max_hours=rules.max_hours_per_task,
+            points_for=rules.points_for,
+            task_type=task.task_type,
+        )
         out = tasks.check_out(task, await _counts(con, task_id), now, ctx.vref(me), got)
         hours = Decimal(str(got.hours))
         a = await con.fetchrow(queries.CHECK_OUT, task_id, me, now, hours, got.points)
@@ -247,6 +324,7 @@ async def check_out(ctx: Context, task_id: uuid.UUID, principal: Principal) -> a
 
 
 # -- cancellation ----------------------------------------------------------------------------------------------
+
 
 async def cancel_task(ctx: Context, task_id: uuid.UUID, reason: str, principal: Principal) -> asyncpg.Record:
     async with ctx.pool.acquire() as con, con.transaction():
@@ -264,8 +342,10 @@ async def cancel_task(ctx: Context, task_id: uuid.UUID, reason: str, principal: 
 
 # -- reads -----------------------------------------------------------------------------------------------------
 
-async def list_tasks(ctx: Context, principal: Principal, *, status: str | None, cursor: str | None,
-                     limit: int) -> tuple[list[asyncpg.Record], str | None]:
+
+async def list_tasks(
+    ctx: Context, principal: Principal, *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[asyncpg.Record], str | None]:
     """Staff and analysts: the tasks in their areas, a page at a time; a volunteer: their own (one page)."""
     async with ctx.pool.acquire() as con:
         if not principal.has_role(*access.VIEWERS):
@@ -314,10 +394,20 @@ def on_case_dispatched(ctx: Context) -> Handler:
         if not event.field_work_task_type:
             return
         now = event.occurred_at
-        await create_task(con, ctx, NewTask(
-            task_type=event.field_work_task_type, title=f"{event.number} 现场处置", grid_id=event.grid_id,
-            window_start=now, window_end=now + timedelta(hours=ctx.config.dispatch.case_task_window_hours),
-            urgent=event.severity in URGENT_SEVERITIES, origin="case", origin_ref=event.case_id,
-            case_id=event.case_id))
+        await create_task(
+            con,
+            ctx,
+            NewTask(
+                task_type=event.field_work_task_type,
+                title=f"{event.number} 现场处置",
+                grid_id=event.grid_id,
+                window_start=now,
+                window_end=now + timedelta(hours=ctx.config.dispatch.case_task_window_hours),
+                urgent=event.severity in URGENT_SEVERITIES,
+                origin="case",
+                origin_ref=event.case_id,
+                case_id=event.case_id,
+            ),
+        )
 
     return handle

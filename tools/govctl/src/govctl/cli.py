@@ -200,6 +200,12 @@ def cmd_lint(args) -> None:
     print("gov lint: clean")
 
 
+def cmd_k8s(args) -> None:
+    from govctl import kustomize
+
+    sys.stdout.write(kustomize.render(kustomize.directory(args.overlay)))
+
+
 def cmd_bench(args) -> None:
     root = project_root()
     script = root / "bench" / f"{args.name}_bench.py"
@@ -274,6 +280,10 @@ def main(argv=None) -> None:
     s = sub.add_parser("lint", help="the gate: ruff check, ruff format --check and mypy (non-zero on any finding)")
     s.add_argument("--fix", action="store_true", help="let ruff fix what it can and reformat, then check")
     s.set_defaults(fn=cmd_lint)
+    s = sub.add_parser("k8s", help="render deploy/k8s with the pinned Kustomize (kubectl kustomize), no cluster")
+    s.add_argument("action", choices=["render"])
+    s.add_argument("overlay", nargs="?", default="production", help="base, an overlay's name or a directory")
+    s.set_defaults(fn=cmd_k8s)
     s = sub.add_parser("bench", help="run a benchmark on its own throwaway stack, e.g. ./gov bench cases")
     s.add_argument("name", help="runs bench/<name>_bench.py")
     s.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed on, e.g. --creates 1000")

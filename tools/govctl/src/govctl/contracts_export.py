@@ -12,6 +12,7 @@
 `./gov contracts export` writes them; `./gov contracts check` and
 tests/unit/test_published_contracts.py fail when a committed file is stale.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -46,8 +47,10 @@ def service_spec(name: str):
 
 def _stand_in_environ(name: str) -> dict[str, str]:
     """A valid development configuration; no value in it reaches the documents."""
-    return {f"{name.upper()}_DATABASE_URL": f"postgresql://{name}@localhost:5432/gov",
-            "KAFKA_BOOTSTRAP_SERVERS": KAFKA_SERVER}
+    return {
+        f"{name.upper()}_DATABASE_URL": f"postgresql://{name}@localhost:5432/gov",
+        "KAFKA_BOOTSTRAP_SERVERS": KAFKA_SERVER,
+    }
 
 
 def _configure(spec, s, environ: dict[str, str]):
@@ -60,6 +63,7 @@ def _configure(spec, s, environ: dict[str, str]):
 
 
 # ---- AsyncAPI ------------------------------------------------------------------------
+
 
 def asyncapi(name: str) -> dict[str, Any]:
     from faststream.kafka import KafkaBroker
@@ -79,19 +83,30 @@ def asyncapi(name: str) -> dict[str, Any]:
 
     consume.__annotations__ = {"event": payload, "return": None}
     broker.subscriber(
-        *spec.all_topics(), group_id=name, title=name,
-        description=(f"{name} consumes with group id `{name}`, committing offsets after processing; it applies "
-                     f"{', '.join(handled)}; other event types on these topics are skipped"),
+        *spec.all_topics(),
+        group_id=name,
+        title=name,
+        description=(
+            f"{name} consumes with group id `{name}`, committing offsets after processing; it applies "
+            f"{', '.join(handled)}; other event types on these topics are skipped"
+        ),
     )(consume)
 
     produced = sorted((t, et) for t, et in REGISTRY.items() if et.producer == name)
     for type_name, et in produced:
-        broker.publisher(et.topic, title=type_name, schema=et.model,
-                         description=f"`{type_name}` on {et.topic}, key = aggregate id. "
-                                     + " ".join((et.model.__doc__ or "").split()))
+        broker.publisher(
+            et.topic,
+            title=type_name,
+            schema=et.model,
+            description=f"`{type_name}` on {et.topic}, key = aggregate id. "
+            + " ".join((et.model.__doc__ or "").split()),
+        )
 
-    doc = json.loads(AsyncAPI(broker, title=spec.title, version=VERSION, description=spec.description,
-                              schema_version="3.0.0").to_specification().to_json())
+    doc = json.loads(
+        AsyncAPI(broker, title=spec.title, version=VERSION, description=spec.description, schema_version="3.0.0")
+        .to_specification()
+        .to_json()
+    )
     return _cloudevents(doc, name, {t for t, _ in produced})
 
 
@@ -107,16 +122,17 @@ def _cloudevents(doc: dict, group: str, produced: set[str]) -> dict:
             headers["properties"]["ce_source"] = {"type": "string", "description": f"producing service ({group})"}
         msg["headers"] = headers
         msg["contentType"] = "application/json"
-        msg["bindings"] = {"kafka": {"key": {"type": "string", "description": "aggregate id"},
-                                     "bindingVersion": "0.4.0"}}
+        msg["bindings"] = {
+            "kafka": {"key": {"type": "string", "description": "aggregate id"}, "bindingVersion": "0.4.0"}
+        }
     for op in doc.get("operations", {}).values():
         if op.get("action") == "receive":
-            op["bindings"] = {"kafka": {"groupId": {"type": "string", "enum": [group]},
-                                        "bindingVersion": "0.4.0"}}
+            op["bindings"] = {"kafka": {"groupId": {"type": "string", "enum": [group]}, "bindingVersion": "0.4.0"}}
     return doc
 
 
 # ---- OpenAPI -------------------------------------------------------------------------
+
 
 def openapi(name: str) -> dict[str, Any]:
     from govkit import settings
@@ -129,6 +145,7 @@ def openapi(name: str) -> dict[str, Any]:
 
 
 # ---- files ---------------------------------------------------------------------------
+
 
 def dump(doc: dict) -> str:
     return json.dumps(doc, ensure_ascii=False, indent=2, sort_keys=True) + "\n"

@@ -6,6 +6,7 @@ kubectl of a known version (and so a known Kustomize) into the venv's bin
 directory; no cluster is needed or contacted. `./gov k8s render [overlay]`
 prints what would be applied; tests/unit/test_k8s_static.py checks it.
 """
+
 from __future__ import annotations
 
 import shutil

@@ -1,5 +1,6 @@
 """Typed dependencies of the cases routes (as full-stack-fastapi-template's api/deps.py):
 `cases: Cases` is the service's context; `principal: CurrentPrincipal` (govkit.auth) the caller."""
+
 from __future__ import annotations
 
 from typing import Annotated

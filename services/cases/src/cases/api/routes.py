@@ -1,5 +1,6 @@
 """The cases HTTP API: each route parses, calls one use case (cases.service, cases.reads) and
 shapes the answer; refusals are domain errors, answered as problem+json by govkit.problems."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -33,42 +34,87 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
 def to_read(row: Row, policy: Policy, reporter: dict[str, Any] | None = None) -> CaseRead:
     category = policy.categories.get(row["category"])
     return CaseRead(
-        id=str(row["id"]), number=row["number"], category=row["category"],
+        id=str(row["id"]),
+        number=row["number"],
+        category=row["category"],
         category_name=category.name if category else row["category"],
-        title=row["title"], description=row["description"], grid_id=row["grid_id"], address=row["address"],
-        lat=row["lat"], lon=row["lon"], source=row["source"], severity=row["severity"], status=row["status"],
-        level=row["level"], assigned_unit=row["assigned_unit"], assignee=row["assignee"],
-        report_count=row["report_count"], duplicate_candidates=[str(d) for d in row["duplicate_candidates"]],
-        merged_into=str(row["merged_into"]) if row["merged_into"] else None, accept_due=row["accept_due"],
-        resolve_due=row["resolve_due"], overdue=row["overdue"], escalations=row["escalations"],
-        reopen_count=row["reopen_count"], resolution=row["resolution"], referral_court=row["referral_court"],
-        satisfaction=row["satisfaction"], attachments=list(row["attachments"]), tags=list(row["tags"]),
-        created_at=row["created_at"], updated_at=row["updated_at"], closed_at=row["closed_at"],
-        allowed_actions=[a.value for a in allowed_actions(Status(row["status"]), Level(row["level"]),
-                                                          row["category"])],
-        reporter=Reporter(**reporter) if reporter else None)
+        title=row["title"],
+        description=row["description"],
+        grid_id=row["grid_id"],
+        address=row["address"],
+        lat=row["lat"],
+        lon=row["lon"],
+        source=row["source"],
+        severity=row["severity"],
+        status=row["status"],
+        level=row["level"],
+        assigned_unit=row["assigned_unit"],
+        assignee=row["assignee"],
+        report_count=row["report_count"],
+        duplicate_candidates=[str(d) for d in row["duplicate_candidates"]],
+        merged_into=str(row["merged_into"]) if row["merged_into"] else None,
+        accept_due=row["accept_due"],
+        resolve_due=row["resolve_due"],
+        overdue=row["overdue"],
+        escalations=row["escalations"],
+        reopen_count=row["reopen_count"],
+        resolution=row["resolution"],
+        referral_court=row["referral_court"],
+        satisfaction=row["satisfaction"],
+        attachments=list(row["attachments"]),
+        tags=list(row["tags"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        closed_at=row["closed_at"],
+        allowed_actions=[a.value for a in allowed_actions(Status(row["status"]), Level(row["level"]), row["category"])],
+        reporter=Reporter(**reporter) if reporter else None,
+    )
 
 
-@router.post("", status_code=201, response_model=CaseRead, summary="Report a case (上报事件)",
-             responses={200: {"model": CaseRead,
-                              "description": "replay of an earlier request with the same Idempotency-Key"},
-                         422: {"description": "Invalid request, naming the field; also a `category` the policy file "
-                                              "(CASES_POLICY_FILE; see GET /open311/v2/services.json) does not define, "
-                                              "a `grid_id` the area tree does not hold, or an Idempotency-Key reused "
-                                              "for a different request"}})
-async def create_case(body: CaseCreate, cases: Cases, response: Response, p: CurrentPrincipal,
-                      idempotency_key: str | None = Header(default=None, max_length=200,
-                                                              description="retries with the same key create one case"),
-                      ) -> CaseRead:
+@router.post(
+    "",
+    status_code=201,
+    response_model=CaseRead,
+    summary="Report a case (上报事件)",
+    responses={
+        200: {"model": CaseRead, "description": "replay of an earlier request with the same Idempotency-Key"},
+        422: {
+            "description": "Invalid request, naming the field; also a `category` the policy file "
+            "(CASES_POLICY_FILE; see GET /open311/v2/services.json) does not define, "
+            "a `grid_id` the area tree does not hold, or an Idempotency-Key reused "
+            "for a different request"
+        },
+    },
+)
+async def create_case(
+    body: CaseCreate,
+    cases: Cases,
+    response: Response,
+    p: CurrentPrincipal,
+    idempotency_key: str | None = Header(
+        default=None, max_length=200, description="retries with the same key create one case"
+    ),
+) -> CaseRead:
     resident = authz.staff_level(p) is None
     new = service.NewCase(
-        category=body.category, title=body.title, description=body.description, grid_id=body.grid_id,
-        severity=body.severity, source="resident_report" if resident else body.source, address=body.address,
-        lat=body.lat, lon=body.lon, reporter_name=body.reporter_name, reporter_phone=body.reporter_phone,
-        parties=[x.model_dump() for x in body.parties], attachments=[str(u) for u in body.attachments],
-        tags=body.tags)
-    row, created = await service.create_case(cases, new, principal=p, reporter_sub=p.sub if resident else None,
-                                             idempotency_key=idempotency_key)
+        category=body.category,
+        title=body.title,
+        description=body.description,
+        grid_id=body.grid_id,
+        severity=body.severity,
+        source="resident_report" if resident else body.source,
+        address=body.address,
+        lat=body.lat,
+        lon=body.lon,
+        reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone,
+        parties=[x.model_dump() for x in body.parties],
+        attachments=[str(u) for u in body.attachments],
+        tags=body.tags,
+    )
+    row, created = await service.create_case(
+        cases, new, principal=p, reporter_sub=p.sub if resident else None, idempotency_key=idempotency_key
+    )
     if not created:
         response.status_code = 200
         response.headers["Idempotent-Replayed"] = "true"
@@ -77,21 +123,34 @@ async def create_case(body: CaseCreate, cases: Cases, response: Response, p: Cur
 
 
 @router.get("", response_model=CasePage, summary="List cases visible to the caller")
-async def list_cases(cases: Cases, p: CurrentPrincipal,
-                     area: AreaId | None = Query(default=None, description="area id: that area and everything "
-                                                    "under it", examples=["changping.kongjiafan"]),
-                     status: list[Status] = Query(default=[]),
-                     category: list[str] = Query(default=[]),
-                     severity: list[str] = Query(default=[]),
-                     overdue: bool | None = None,
-                     created_from: BoundedDatetime | None = Query(default=None, alias="from"),
-                     created_to: BoundedDatetime | None = Query(default=None, alias="to"),
-                     q: str | None = Query(default=None, min_length=1, max_length=100, examples=["山林"]),
-                     cursor: str | None = None,
-                     limit: int = Query(default=20, ge=1, le=100)) -> CasePage:
-    wanted = CaseFilter(area=area, statuses=[s.value for s in status], categories=category, severities=severity,
-                        overdue=overdue, created_from=created_from, created_to=created_to, text=q,
-                        cursor=pagination.decode(cursor) if cursor else None, limit=limit)
+async def list_cases(
+    cases: Cases,
+    p: CurrentPrincipal,
+    area: AreaId | None = Query(
+        default=None, description="area id: that area and everything under it", examples=["changping.kongjiafan"]
+    ),
+    status: list[Status] = Query(default=[]),
+    category: list[str] = Query(default=[]),
+    severity: list[str] = Query(default=[]),
+    overdue: bool | None = None,
+    created_from: BoundedDatetime | None = Query(default=None, alias="from"),
+    created_to: BoundedDatetime | None = Query(default=None, alias="to"),
+    q: str | None = Query(default=None, min_length=1, max_length=100, examples=["山林"]),
+    cursor: str | None = None,
+    limit: int = Query(default=20, ge=1, le=100),
+) -> CasePage:
+    wanted = CaseFilter(
+        area=area,
+        statuses=[s.value for s in status],
+        categories=category,
+        severities=severity,
+        overdue=overdue,
+        created_from=created_from,
+        created_to=created_to,
+        text=q,
+        cursor=pagination.decode(cursor) if cursor else None,
+        limit=limit,
+    )
     rows, next_cursor = await reads.list_cases(cases, wanted, p)
     return CasePage(items=[to_read(r, cases.policy) for r in rows], next_cursor=next_cursor)
 
@@ -102,12 +161,29 @@ async def get_case(cases: Cases, p: CurrentPrincipal, case_ref: str = Path(examp
     return to_read(row, cases.policy, reporter)
 
 
-@router.get("/{case_ref}/timeline", response_model=list[TimelineEntry], summary="Every transition and task step",
-            operation_id="getCaseTimeline", responses=problems(404))
+@router.get(
+    "/{case_ref}/timeline",
+    response_model=list[TimelineEntry],
+    summary="Every transition and task step",
+    operation_id="getCaseTimeline",
+    responses=problems(404),
+)
 async def timeline(cases: Cases, case_ref: str, p: CurrentPrincipal) -> list[TimelineEntry]:
-    return [TimelineEntry(kind=r["kind"], what=r["what"], from_status=r["from_status"], to_status=r["to_status"],
-                          from_level=r["from_level"], to_level=r["to_level"], actor=r["actor"], reason=r["reason"],
-                          data=r["data"] or {}, at=r["at"]) for r in await reads.timeline(cases, case_ref, p)]
+    return [
+        TimelineEntry(
+            kind=r["kind"],
+            what=r["what"],
+            from_status=r["from_status"],
+            to_status=r["to_status"],
+            from_level=r["from_level"],
+            to_level=r["to_level"],
+            actor=r["actor"],
+            reason=r["reason"],
+            data=r["data"] or {},
+            at=r["at"],
+        )
+        for r in await reads.timeline(cases, case_ref, p)
+    ]
 
 
 NO_BODY = ActionBody()  # an action's body is optional
@@ -117,35 +193,57 @@ def _action_route(action: Action):
     async def run(case_ref: str, cases: Cases, p: CurrentPrincipal, body: ActionBody = NO_BODY) -> CaseRead:
         inp = service.ActionInput(**body.model_dump())
         return to_read(await service.act(cases, case_ref, action, inp, principal=p), cases.policy)
+
     run.__name__ = f"{action.value}_case"
     return run
 
 
 _SUMMARIES = {
-    Action.accept: "Accept (受理)", Action.reject: "Reject (不予受理); reason required",
-    Action.withdraw: "Withdraw before acceptance (reporter)", Action.dispatch: "Dispatch to a unit (派遣)",
-    Action.start: "Start handling (处置)", Action.resolve: "Resolve with feedback (办结); resolution required",
+    Action.accept: "Accept (受理)",
+    Action.reject: "Reject (不予受理); reason required",
+    Action.withdraw: "Withdraw before acceptance (reporter)",
+    Action.dispatch: "Dispatch to a unit (派遣)",
+    Action.start: "Start handling (处置)",
+    Action.resolve: "Resolve with feedback (办结); resolution required",
     Action.verify: "Verify the resolution (核查); not by the resolver",
-    Action.reopen: "Fail verification: rework (返工); reason required", Action.close: "Close (结案)",
+    Action.reopen: "Fail verification: rework (返工); reason required",
+    Action.close: "Close (结案)",
     Action.escalate: "Escalate one level (上报); reason required",
     Action.refer: "Refer to court mediation (诉调联动); court required",
     Action.record_outcome: "Record the court-mediation outcome; outcome required",
     Action.merge: "Merge into another case; into required",
 }
 for _a in Action:
-    router.add_api_route(f"/{{case_ref}}/{_a.value}", _action_route(_a), methods=["POST"], response_model=CaseRead,
-                         summary=_SUMMARIES[_a],
-                         responses={**problems(404), 409: {"description": "not allowed in the current state; the body "
-                                                                          "names the state and the allowed actions"}})
+    router.add_api_route(
+        f"/{{case_ref}}/{_a.value}",
+        _action_route(_a),
+        methods=["POST"],
+        response_model=CaseRead,
+        summary=_SUMMARIES[_a],
+        responses={
+            **problems(404),
+            409: {"description": "not allowed in the current state; the body names the state and the allowed actions"},
+        },
+    )
 
 
-@router.post("/{case_ref}/satisfaction", response_model=CaseRead, summary="Follow-up satisfaction 1–5 (回访评价)",
-             operation_id="rateCase", responses=problems(404, 409))
+@router.post(
+    "/{case_ref}/satisfaction",
+    response_model=CaseRead,
+    summary="Follow-up satisfaction 1–5 (回访评价)",
+    operation_id="rateCase",
+    responses=problems(404, 409),
+)
 async def rate(cases: Cases, case_ref: str, body: Satisfaction, p: CurrentPrincipal) -> CaseRead:
     return to_read(await service.rate(cases, case_ref, body.score, body.note, p), cases.policy)
 
 
-@router.post("/{case_ref}/attachments", response_model=CaseRead, summary="Attach a file by URL",
-             operation_id="addCaseAttachment", responses=problems(404))
+@router.post(
+    "/{case_ref}/attachments",
+    response_model=CaseRead,
+    summary="Attach a file by URL",
+    operation_id="addCaseAttachment",
+    responses=problems(404),
+)
 async def attach(cases: Cases, case_ref: str, body: AttachmentAdd, p: CurrentPrincipal) -> CaseRead:
     return to_read(await service.add_attachment(cases, case_ref, str(body.url), p), cases.policy)

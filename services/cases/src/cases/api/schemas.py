@@ -1,4 +1,5 @@
 """HTTP schemas of the cases API (pydantic models at the edge)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,8 +11,14 @@ from govkit.inputs import AREA_ID_MAX
 
 Severity = Literal["low", "medium", "high", "critical"]
 Source = Literal["grid_patrol", "resident_report", "hotline", "visit", "open311"]
-AreaId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,2}$", max_length=AREA_ID_MAX,
-                              examples=["changping.kongjiafan.g03"])]
+AreaId = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,2}$",
+        max_length=AREA_ID_MAX,
+        examples=["changping.kongjiafan.g03"],
+    ),
+]
 Phone = Annotated[str, Field(pattern=r"^\+?[0-9 -]{7,20}$", examples=["13812341234"])]
 
 
@@ -23,15 +30,29 @@ class Party(BaseModel):
 
 
 class CaseCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "category": "dispute.land", "title": "孔家畈村三组与四组山林边界纠纷",
-        "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。",
-        "grid_id": "changping.kongjiafan.g03", "severity": "medium", "source": "grid_patrol",
-        "address": "孔家畈村三组后山", "reporter_name": "李某", "reporter_phone": "13812341234",
-        "parties": [{"name": "王某", "role": "三组村民"}, {"name": "赵某", "role": "四组村民"}],
-        "tags": ["山林", "边界"]}]})
-    category: str = Field(examples=["dispute.land"],
-                          description="a category of the policy file (CASES_POLICY_FILE); another one gets 422")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "category": "dispute.land",
+                    "title": "孔家畈村三组与四组山林边界纠纷",
+                    "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。",
+                    "grid_id": "changping.kongjiafan.g03",
+                    "severity": "medium",
+                    "source": "grid_patrol",
+                    "address": "孔家畈村三组后山",
+                    "reporter_name": "李某",
+                    "reporter_phone": "13812341234",
+                    "parties": [{"name": "王某", "role": "三组村民"}, {"name": "赵某", "role": "四组村民"}],
+                    "tags": ["山林", "边界"],
+                }
+            ]
+        },
+    )
+    category: str = Field(
+        examples=["dispute.land"], description="a category of the policy file (CASES_POLICY_FILE); another one gets 422"
+    )
     title: str = Field(min_length=2, max_length=200)
     description: str = Field(min_length=2, max_length=5000)
     grid_id: AreaId
@@ -53,12 +74,14 @@ class ActionBody(BaseModel):
     unit_level: Literal["grid", "village", "town", "county"] | None = Field(default=None, examples=["village"])
     unit_id: str | None = Field(default=None, max_length=100, examples=["changping.kongjiafan"])
     assignee: str | None = Field(default=None, max_length=100, examples=["va-kongjiafan"])
-    resolution: str | None = Field(default=None, max_length=5000,
-                                   examples=["经村调委会调解，双方重新确认边界并签订协议"])
+    resolution: str | None = Field(
+        default=None, max_length=5000, examples=["经村调委会调解，双方重新确认边界并签订协议"]
+    )
     court: str | None = Field(default=None, max_length=100, examples=["南漳县人民法院"])
     outcome: str | None = Field(default=None, max_length=5000, examples=["经法院诉前调解达成协议"])
-    into: str | None = Field(default=None, description="id or number of the case to merge into",
-                                examples=["CP-2026-000123"])
+    into: str | None = Field(
+        default=None, description="id or number of the case to merge into", examples=["CP-2026-000123"]
+    )
 
 
 class Reporter(BaseModel):

@@ -5,6 +5,7 @@ model.transition decides the state and level; this module adds what goes with th
 (deadlines, who resolved it and when, counters, the unit, the merge target) and the
 event's type-specific fields.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -86,18 +87,32 @@ class InvalidCaseInput(errors.InvalidInput):
         self.detail = f"{field}: {detail}"
         self.args = (self.detail,)
 
+
 # the field of ActionInput an action cannot do without
 REQUIRED: dict[Action, str] = {
-    Action.reject: "reason", Action.resolve: "resolution", Action.reopen: "reason", Action.escalate: "reason",
-    Action.refer: "court", Action.record_outcome: "outcome", Action.merge: "into",
+    Action.reject: "reason",
+    Action.resolve: "resolution",
+    Action.reopen: "reason",
+    Action.escalate: "reason",
+    Action.refer: "court",
+    Action.record_outcome: "outcome",
+    Action.merge: "into",
 }
 
 EVENT_FOR: dict[Action, type[events.CaseFacts]] = {
-    Action.accept: events.CaseAccepted, Action.reject: events.CaseRejected, Action.withdraw: events.CaseWithdrawn,
-    Action.dispatch: events.CaseDispatched, Action.start: events.CaseStarted, Action.resolve: events.CaseResolved,
-    Action.verify: events.CaseVerified, Action.reopen: events.CaseReopened, Action.close: events.CaseClosed,
-    Action.escalate: events.CaseEscalated, Action.refer: events.CaseReferred,
-    Action.record_outcome: events.CaseReferralOutcomeRecorded, Action.merge: events.CaseMerged,
+    Action.accept: events.CaseAccepted,
+    Action.reject: events.CaseRejected,
+    Action.withdraw: events.CaseWithdrawn,
+    Action.dispatch: events.CaseDispatched,
+    Action.start: events.CaseStarted,
+    Action.resolve: events.CaseResolved,
+    Action.verify: events.CaseVerified,
+    Action.reopen: events.CaseReopened,
+    Action.close: events.CaseClosed,
+    Action.escalate: events.CaseEscalated,
+    Action.refer: events.CaseReferred,
+    Action.record_outcome: events.CaseReferralOutcomeRecorded,
+    Action.merge: events.CaseMerged,
 }
 
 
@@ -109,9 +124,20 @@ def require_input(action: Action, inp: ActionInput) -> None:
 
 def facts(case: Case, actor: str, reason: str | None) -> dict[str, Any]:
     """The CaseFacts every case event carries: the case after the change."""
-    return dict(case_id=str(case.id), number=case.number, category=case.category, severity=case.severity,
-                grid_id=case.grid_id, status=case.status.value, level=case.level.value, occurred_at=case.updated_at,
-                actor=actor, reason=reason, accept_due=case.accept_due, resolve_due=case.resolve_due)
+    return dict(
+        case_id=str(case.id),
+        number=case.number,
+        category=case.category,
+        severity=case.severity,
+        grid_id=case.grid_id,
+        status=case.status.value,
+        level=case.level.value,
+        occurred_at=case.updated_at,
+        actor=actor,
+        reason=reason,
+        accept_due=case.accept_due,
+        resolve_due=case.resolve_due,
+    )
 
 
 def unit_for(grid_id: str, level: Level) -> str:
@@ -137,8 +163,16 @@ class _Step:
     target: Case | None
 
 
-def apply(case: Case, action: Action, inp: ActionInput, now: datetime, policy: Policy, *,
-          actor: Actor = TIMER, target: Case | None = None) -> tuple[Case, events.CaseFacts]:
+def apply(
+    case: Case,
+    action: Action,
+    inp: ActionInput,
+    now: datetime,
+    policy: Policy,
+    *,
+    actor: Actor = TIMER,
+    target: Case | None = None,
+) -> tuple[Case, events.CaseFacts]:
     """The case after `action` and the event that records it; else InvalidInput, Conflict or IllegalAction.
 
     `target` is the case to merge into (merge only); `now` is the database's clock.
@@ -166,28 +200,34 @@ def mark_overdue(case: Case, now: datetime) -> tuple[Case, events.CaseOverdue, b
     deadline = "accept" if case.status is Status.reported else "resolve"
     escalate = Action.escalate in allowed_actions(case.status, case.level, case.category)
     new = replace(case, overdue=True, due_at=case.due_at if escalate else None, updated_at=now)
-    event = events.CaseOverdue(**facts(new, SYSTEM, f"{deadline} deadline passed"), deadline=deadline,
-                               due_at=case.due_at)
+    event = events.CaseOverdue(
+        **facts(new, SYSTEM, f"{deadline} deadline passed"), deadline=deadline, due_at=case.due_at
+    )
     return new, event, escalate
 
 
 def check_rateable(case: Case, satisfaction: int | None) -> None:
     """A closed case is rated once."""
     if case.status is not Status.closed:
-        raise errors.IllegalAction("satisfaction is recorded after the case is closed", status=case.status.value,
-                                   action="rate",
-                                   allowed=[a.value for a in allowed_actions(case.status, case.level, case.category)])
+        raise errors.IllegalAction(
+            "satisfaction is recorded after the case is closed",
+            status=case.status.value,
+            action="rate",
+            allowed=[a.value for a in allowed_actions(case.status, case.level, case.category)],
+        )
     if satisfaction is not None:
         raise errors.Conflict(f"case {case.number} was rated {satisfaction}", title="Already rated")
 
 
 def report_count_raised(target: Case, merged: Case, actor: str, reason: str | None) -> events.CaseReportCountRaised:
     """The event of the case another was merged into, `target` with its raised count."""
-    return events.CaseReportCountRaised(**facts(target, actor, reason), report_count=target.report_count,
-                                        merged_case_id=str(merged.id))
+    return events.CaseReportCountRaised(
+        **facts(target, actor, reason), report_count=target.report_count, merged_case_id=str(merged.id)
+    )
 
 
 # -- the checks that need more than the state ----------------------------------------------------------------
+
 
 def _dispatch_level(case: Case, inp: ActionInput, policy_level: Level, actor_level: Level | None) -> Level:
     if not inp.unit_level:
@@ -197,16 +237,18 @@ def _dispatch_level(case: Case, inp: ActionInput, policy_level: Level, actor_lev
     except ValueError:
         raise errors.InvalidInput("body.unit_level", "one of grid, village, town, county") from None
     if level.rank < policy_level.rank:
-        raise errors.InvalidInput("body.unit_level",
-                                  f"{case.category} is handled at {policy_level.value} level or above")
+        raise errors.InvalidInput(
+            "body.unit_level", f"{case.category} is handled at {policy_level.value} level or above"
+        )
     if actor_level is not None and level.rank > actor_level.rank:
         raise errors.InvalidInput("body.unit_level", "dispatch within your level; escalate to hand a case upwards")
     if not inp.unit_id:
         raise errors.InvalidInput("body.unit_id", "required for dispatch")
     unit = unit_for(case.grid_id, level)
     if not inp.unit_id.startswith("dept.") and inp.unit_id != unit:
-        raise errors.InvalidInput("body.unit_id",
-                                  f"the {level.value} unit of this case is {unit} (or a dept.* department)")
+        raise errors.InvalidInput(
+            "body.unit_id", f"the {level.value} unit of this case is {unit} (or a dept.* department)"
+        )
     return level
 
 
@@ -220,6 +262,7 @@ def _check_merge_target(case: Case, target: Case | None) -> None:
 
 
 # -- what each action changes besides state and level ----------------------------------------------------------
+
 
 def _unchanged(new: Case, step: _Step) -> Case:
     return new
@@ -243,8 +286,9 @@ def _outcome_recorded(new: Case, step: _Step) -> Case:
 
 def _reopened(new: Case, step: _Step) -> Case:
     due = step.now + step.resolve_for
-    return replace(new, reopen_count=new.reopen_count + 1, resolve_due=due, due_at=due, resolved_by=None,
-                   resolved_at=None)
+    return replace(
+        new, reopen_count=new.reopen_count + 1, resolve_due=due, due_at=due, resolved_by=None, resolved_at=None
+    )
 
 
 def _escalated(new: Case, step: _Step) -> Case:
@@ -265,13 +309,19 @@ def _merged(new: Case, step: _Step) -> Case:
 
 
 _CHANGES: dict[Action, Callable[[Case, _Step], Case]] = {
-    Action.accept: _accepted, Action.dispatch: _dispatched, Action.resolve: _resolved,
-    Action.record_outcome: _outcome_recorded, Action.reopen: _reopened, Action.escalate: _escalated,
-    Action.refer: _referred, Action.merge: _merged,
+    Action.accept: _accepted,
+    Action.dispatch: _dispatched,
+    Action.resolve: _resolved,
+    Action.record_outcome: _outcome_recorded,
+    Action.reopen: _reopened,
+    Action.escalate: _escalated,
+    Action.refer: _referred,
+    Action.merge: _merged,
 }
 
 
 # -- the event's own fields, besides the case's facts ------------------------------------------------------------
+
 
 def _no_fields(new: Case, step: _Step) -> dict[str, Any]:
     return {}
@@ -288,8 +338,12 @@ def _merged_fields(new: Case, step: _Step) -> dict[str, Any]:
 
 
 _EVENT_FIELDS: dict[Action, Callable[[Case, _Step], dict[str, Any]]] = {
-    Action.dispatch: lambda new, step: dict(unit_level=new.level.value, unit_id=step.inp.unit_id,
-                                            assignee=step.inp.assignee, field_work_task_type=step.field_work),
+    Action.dispatch: lambda new, step: dict(
+        unit_level=new.level.value,
+        unit_id=step.inp.unit_id,
+        assignee=step.inp.assignee,
+        field_work_task_type=step.field_work,
+    ),
     Action.resolve: lambda new, step: dict(resolution=step.inp.resolution),
     Action.reopen: lambda new, step: dict(reopen_count=new.reopen_count),
     Action.close: _closed_fields,

@@ -7,6 +7,7 @@ any open case → escalated one level (grid → village → town → county)
 dispute → referred (court mediation) → outcome recorded → resolved
 open case → merged into another case
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,8 +16,18 @@ from enum import Enum
 from gov_contracts import errors
 from gov_contracts.vocabulary import Level
 
-__all__ = ["Action", "IllegalAction", "Level", "OPEN", "Outcome", "RULES", "Status", "TERMINAL", "allowed_actions",
-           "transition"]
+__all__ = [
+    "Action",
+    "IllegalAction",
+    "Level",
+    "OPEN",
+    "Outcome",
+    "RULES",
+    "Status",
+    "TERMINAL",
+    "allowed_actions",
+    "transition",
+]
 
 
 class Status(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member)
@@ -81,8 +92,9 @@ class IllegalAction(errors.IllegalAction):
     action: Action
 
     def __init__(self, status: Status, action: Action, allowed: list[Action], why: str = ""):
-        super().__init__(why or f"cannot {action.value} a case that is {status.value}", status=status,
-                         action=action, allowed=allowed)
+        super().__init__(
+            why or f"cannot {action.value} a case that is {status.value}", status=status, action=action, allowed=allowed
+        )
 
 
 @dataclass(frozen=True)
@@ -104,8 +116,9 @@ def allowed_actions(status: Status, level: Level, category: str) -> list[Action]
     return [a for a in Action if _applies(a, status, level, category)]
 
 
-def transition(status: Status, action: Action, *, level: Level, category: str,
-               to_level: Level | None = None) -> Outcome:
+def transition(
+    status: Status, action: Action, *, level: Level, category: str, to_level: Level | None = None
+) -> Outcome:
     """The state and level after `action`, or IllegalAction naming what is allowed."""
     if not _applies(action, status, level, category):
         why = ""

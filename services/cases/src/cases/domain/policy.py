@@ -4,6 +4,7 @@ what the public reads show of a case.
 Loaded from a YAML file at start-up (CASES_POLICY_FILE); a bad file stops the
 service with one line naming the entry and the field.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from cases.domain.model import Level
 
 SEVERITIES = ("low", "medium", "high", "critical")
-TASK_TYPES = ("meal_delivery", "pairing_visit", "epidemic_temperature_check", "epidemic_publicity",
-              "epidemic_disinfection", "dispute_mediation", "sanitation_cleanup", "patrol", "cultural_activity")
+TASK_TYPES = (
+    "meal_delivery",
+    "pairing_visit",
+    "epidemic_temperature_check",
+    "epidemic_publicity",
+    "epidemic_disinfection",
+    "dispute_mediation",
+    "sanitation_cleanup",
+    "patrol",
+    "cultural_activity",
+)
 
 
 class PolicyError(Exception):
@@ -27,9 +37,10 @@ class PolicyError(Exception):
 
 class Visibility(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member)
     """What the public reads (Open311, no credentials) show of a case of the category."""
-    public = "public"            # everything public, the description and address with phones and ID numbers redacted
+
+    public = "public"  # everything public, the description and address with phones and ID numbers redacted
     status_only = "status_only"  # number, category, status and dates; no description, place or media
-    hidden = "hidden"            # not listed, and a read by number answers 404
+    hidden = "hidden"  # not listed, and a read by number answers 404
 
 
 class Deadlines(BaseModel):
@@ -118,8 +129,10 @@ def load(path: Path) -> Policy:
             where = f"categories.{name}: {field}: " if field else f"categories.{name}: "
             raise PolicyError(f"policy {path}: {where}{err['msg'].removeprefix('Value error, ')}") from None
         if c.service_code in codes:
-            raise PolicyError(f"policy {path}: categories.{name}: service_code: {c.service_code!r} "
-                              f"already used by {codes[c.service_code]}")
+            raise PolicyError(
+                f"policy {path}: categories.{name}: service_code: {c.service_code!r} "
+                f"already used by {codes[c.service_code]}"
+            )
         codes[c.service_code] = name
         cats[str(name)] = c
     return Policy(cats, float(factor))

@@ -1,4 +1,5 @@
 """Dependencies of the volunteers routes: the service context and path/body ids."""
+
 from __future__ import annotations
 
 import uuid

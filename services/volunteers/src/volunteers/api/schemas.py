@@ -1,4 +1,5 @@
 """HTTP schemas of the volunteers API."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,8 +13,14 @@ from volunteers.config import ROLES, SKILLS, TASK_TYPES
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Skill = Literal[SKILLS]  # type: ignore[valid-type]
 TaskType = Literal[TASK_TYPES]  # type: ignore[valid-type]
-GridId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
-                              max_length=AREA_ID_MAX, examples=["changping.kongjiafan.g03"])]
+GridId = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$",
+        max_length=AREA_ID_MAX,
+        examples=["changping.kongjiafan.g03"],
+    ),
+]
 HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["08:30"])]
 
 
@@ -32,11 +39,24 @@ class AvailabilityWindow(BaseModel):
 
 
 class VolunteerCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "name": "张建国", "phone": "13912345678", "roles": ["party_member", "mediator"],
-        "party_branch": "长坪镇机关第一党支部", "home_grid": "changping.kongjiafan.g03",
-        "skills": ["mediation", "legal_aid"], "availability": [{"weekday": 0, "start": "08:00", "end": "18:00"}],
-        "max_concurrent": 2, "account_sub": "vol-zhang"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "张建国",
+                    "phone": "13912345678",
+                    "roles": ["party_member", "mediator"],
+                    "party_branch": "长坪镇机关第一党支部",
+                    "home_grid": "changping.kongjiafan.g03",
+                    "skills": ["mediation", "legal_aid"],
+                    "availability": [{"weekday": 0, "start": "08:00", "end": "18:00"}],
+                    "max_concurrent": 2,
+                    "account_sub": "vol-zhang",
+                }
+            ]
+        },
+    )
     name: str = Field(min_length=1, max_length=50)
     phone: Annotated[str, Field(pattern=r"^\+?[0-9 -]{7,20}$")] | None = None
     roles: list[Role] = Field(min_length=1)
@@ -46,7 +66,9 @@ class VolunteerCreate(BaseModel):
     availability: list[AvailabilityWindow] = Field(default_factory=list, max_length=50)
     max_concurrent: int = Field(default=2, ge=1, le=20)
     active: bool = True
-    account_sub: str | None = Field(default=None, max_length=100, description="JWT subject of the volunteer's own account")
+    account_sub: str | None = Field(
+        default=None, max_length=100, description="JWT subject of the volunteer's own account"
+    )
     external_id: str | None = Field(default=None, max_length=100)
 
 
@@ -73,9 +95,21 @@ class LeaveCreate(BaseModel):
 
 
 class TaskCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
-        "task_type": "meal_delivery", "title": "爱心食堂午餐送餐（孔家畈村三组）", "grid_id": "changping.kongjiafan.g03",
-        "window_start": "2026-12-01T11:00:00+08:00", "window_end": "2026-12-01T12:00:00+08:00", "headcount": 2}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "task_type": "meal_delivery",
+                    "title": "爱心食堂午餐送餐（孔家畈村三组）",
+                    "grid_id": "changping.kongjiafan.g03",
+                    "window_start": "2026-12-01T11:00:00+08:00",
+                    "window_end": "2026-12-01T12:00:00+08:00",
+                    "headcount": 2,
+                }
+            ]
+        },
+    )
     task_type: TaskType
     title: str = Field(min_length=1, max_length=200)
     grid_id: GridId

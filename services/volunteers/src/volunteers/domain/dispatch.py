@@ -11,6 +11,7 @@ steps so that role fit can still decide between near equals), role fit,
 reliability (accept rate), and finally the volunteer id, so equal inputs give
 equal output.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -147,8 +148,13 @@ def ineligibility(c: Candidate, task: TaskSpec) -> str | None:
 
 
 def rank_key(c: Candidate, task: TaskSpec) -> tuple[int, int, int, float, str]:
-    return (proximity(c.home_grid, task.grid_id), int(c.hours_30d), role_fit(c.roles, task.task_type),
-            -round(reliability(c), 6), c.id)
+    return (
+        proximity(c.home_grid, task.grid_id),
+        int(c.hours_30d),
+        role_fit(c.roles, task.task_type),
+        -round(reliability(c), 6),
+        c.id,
+    )
 
 
 def rank(candidates: Iterable[Candidate], task: TaskSpec) -> list[Candidate]:

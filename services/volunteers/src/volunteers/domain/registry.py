@@ -1,5 +1,6 @@
 """Rules of the volunteer registry, pure: what a registration, a leave period or
 a pairing must satisfy, and the rejections when they do not."""
+
 from __future__ import annotations
 
 import re
@@ -30,8 +31,9 @@ class AlreadyRegistered(Conflict):
 
     def __init__(self, field: str):
         self.field, self.message = field, "already registered"
-        super().__init__(f"{field}: {self.message}", title="Invalid request",
-                         errors=[{"field": field, "message": self.message}])
+        super().__init__(
+            f"{field}: {self.message}", title="Invalid request", errors=[{"field": field, "message": self.message}]
+        )
 
 
 def check_grid(field: str, grid_id: str, kind: str | None) -> None:

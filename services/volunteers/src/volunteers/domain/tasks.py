@@ -7,6 +7,7 @@ States: open → offered → assigned → in_progress → completed, or cancelle
 unfilled (nobody eligible in the town). An assignment goes assigned →
 in_progress (check-in) → completed (check-out).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -88,13 +89,30 @@ class OfferNoLongerOpen(IllegalAction):
 
 # -- events ----------------------------------------------------------------------------------------------------
 
-def event(model: type[task_events.TaskFacts], task: Task, now: datetime, volunteer_ref: str | None = None,
-          note: str | None = None, **extra: Any) -> task_events.TaskFacts:
-    return model(task_id=task.id, task_type=task.task_type, grid_id=task.grid_id, status=task.status,
-                 case_id=task.case_id, occurred_at=now, volunteer_ref=volunteer_ref, note=note, **extra)
+
+def event(
+    model: type[task_events.TaskFacts],
+    task: Task,
+    now: datetime,
+    volunteer_ref: str | None = None,
+    note: str | None = None,
+    **extra: Any,
+) -> task_events.TaskFacts:
+    return model(
+        task_id=task.id,
+        task_type=task.task_type,
+        grid_id=task.grid_id,
+        status=task.status,
+        case_id=task.case_id,
+        occurred_at=now,
+        volunteer_ref=volunteer_ref,
+        note=note,
+        **extra,
+    )
 
 
 # -- creation --------------------------------------------------------------------------------------------------
+
 
 def check_new_task(new: NewTask, *, task_types: Sequence[str], grid_kind: str | None) -> None:
     """Raises InvalidInput for the first thing wrong: the type, the grid (`grid_kind` is what the area tree
@@ -108,20 +126,28 @@ def check_new_task(new: NewTask, *, task_types: Sequence[str], grid_kind: str | 
 
 # -- the dispatch loop -----------------------------------------------------------------------------------------
 
+
 def still_needed(task: Task, counts: Counts) -> int:
     """How many more offers the task needs now: its headcount less those assigned and those waiting."""
     return task.headcount - counts.assigned - counts.pending
 
 
-def dispatch_step(task: Task, counts: Counts, chosen: Sequence[str], now: datetime, expiry: timedelta,
-                  ref: VolunteerRef) -> Outcome:
+def dispatch_step(
+    task: Task, counts: Counts, chosen: Sequence[str], now: datetime, expiry: timedelta, ref: VolunteerRef
+) -> Outcome:
     """The next step once the best candidates (`chosen`, at most what is still needed) are known: offer to
     them; else wait for the offers out; else widen the scope (not settled: rank again); else give up."""
     if chosen:
         offered = replace(task, status="offered", filled_at=None)
         offers = [OfferToMake(v, i + 1, now + expiry) for i, v in enumerate(chosen)]
-        return Outcome(offered, [event(task_events.TaskOffered, offered, now, ref(o.volunteer_id),
-                                       expires_at=o.expires_at) for o in offers], offers)
+        return Outcome(
+            offered,
+            [
+                event(task_events.TaskOffered, offered, now, ref(o.volunteer_id), expires_at=o.expires_at)
+                for o in offers
+            ],
+            offers,
+        )
     if counts.pending > 0:
         return Outcome(task)
     wider = widen(task.scope_level)
@@ -133,6 +159,7 @@ def dispatch_step(task: Task, counts: Counts, chosen: Sequence[str], now: dateti
 
 
 # -- answers to offers -----------------------------------------------------------------------------------------
+
 
 def check_offer_open(offer_status: str) -> None:
     if offer_status != "pending":
@@ -157,6 +184,7 @@ def expire(task: Task, now: datetime, volunteer_ref: str) -> Outcome:
 
 # -- check-in and check-out ------------------------------------------------------------------------------------
 
+
 def check_assignment(status: str, expected: str) -> None:
     """Raises IllegalAction, naming the step the assignment allows, unless it is in `expected`."""
     if status != expected:
@@ -176,8 +204,9 @@ class Credit:
     note: str | None  # why the ledger entry differs from the time measured
 
 
-def credit(checked_in_at: datetime, now: datetime, *, max_hours: float,
-           points_for: Callable[[str, float], int], task_type: str) -> Credit:
+def credit(
+    checked_in_at: datetime, now: datetime, *, max_hours: float, points_for: Callable[[str, float], int], task_type: str
+) -> Credit:
     """Hours from check-in to check-out, capped at `max_hours` and rounded to 0.01 h; points by the type's rule."""
     raw = (now - checked_in_at).total_seconds() / 3600
     hours = round(min(raw, max_hours), 2)
@@ -189,11 +218,13 @@ def check_out(task: Task, counts: Counts, now: datetime, volunteer_ref: str, got
     completed = counts.completed + 1
     done = completed >= counts.assigned and counts.assigned >= task.headcount
     after = replace(task, status="completed" if done else task.status)
-    return Outcome(after, [event(task_events.TaskCompleted, after, now, volunteer_ref, hours=got.hours,
-                                 points=got.points)])
+    return Outcome(
+        after, [event(task_events.TaskCompleted, after, now, volunteer_ref, hours=got.hours, points=got.points)]
+    )
 
 
 # -- cancellation ----------------------------------------------------------------------------------------------
+
 
 def cancel(task: Task, now: datetime, reason: str) -> Outcome:
     if task.status in TERMINAL:

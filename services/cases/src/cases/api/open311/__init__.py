@@ -15,6 +15,7 @@ or XML after the extension the client asked for.
 - `errors`: every error as Open311's list, in one place (`Open311Route`)
 - `routes`: the endpoints
 """
+
 from cases.api.open311.routes import router
 
 __all__ = ["router"]

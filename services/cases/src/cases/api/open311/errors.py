@@ -7,6 +7,7 @@ errors become that list: the router's own, FastAPI's validation, the domain's
 rejections (gov_contracts.errors, through govkit's one mapping to HTTP) and
 govkit's `Problem`s.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,7 +46,7 @@ def from_problem(problem: Problem) -> Open311Error:
     code = 400 if problem.status == 422 else problem.status
     detail = problem.detail or problem.title
     location = _LOCATION.match(detail)
-    detail = detail[location.end():] if location else detail
+    detail = detail[location.end() :] if location else detail
     field, colon, message = detail.partition(": ")
     if location and location[1] == "body" and colon and field in OPEN311_FIELD:
         field = OPEN311_FIELD[field]
@@ -92,10 +93,15 @@ class Open311Route(APIRoute):
                 error = _as_open311(e)
                 return error_response(error.code, error.description, fmt)
             except UNAVAILABLE as e:
-                log.warning("open311 %s %s: dependency unreachable (%s)", request.method, request.url.path,
-                            type(e).__name__)
-                return error_response(503, "service temporarily unavailable; please try again later", fmt,
-                                      headers={"Retry-After": str(RETRY_AFTER_S)})
+                log.warning(
+                    "open311 %s %s: dependency unreachable (%s)", request.method, request.url.path, type(e).__name__
+                )
+                return error_response(
+                    503,
+                    "service temporarily unavailable; please try again later",
+                    fmt,
+                    headers={"Retry-After": str(RETRY_AFTER_S)},
+                )
             except Exception:
                 log.exception("open311 %s %s failed", request.method, request.url.path)
                 return error_response(500, "internal error; please try again later", fmt)

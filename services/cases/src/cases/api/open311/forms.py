@@ -1,6 +1,7 @@
 """What an Open311 client sends: the form-encoded report of `POST /requests` and the
 filters of `GET /requests`, read and checked field by field. A bad field is a 400
 whose description starts with the field's Open311 name."""
+
 from __future__ import annotations
 
 import hashlib
@@ -29,20 +30,44 @@ GRID_ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*){0,2}$")
 PHONE = re.compile(r"^\+?[0-9 -]{7,20}$")
 CJK = re.compile(r"[\u3400-\u9fff]")
 
-FORM_FIELDS = ["api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id",
-               "email", "device_id", "account_id", "first_name", "last_name", "phone", "description", "media_url",
-               "attribute[grid_id]", "attribute[severity]", "attribute[parties]"]
+FORM_FIELDS = [
+    "api_key",
+    "jurisdiction_id",
+    "service_code",
+    "lat",
+    "long",
+    "address_string",
+    "address_id",
+    "email",
+    "device_id",
+    "account_id",
+    "first_name",
+    "last_name",
+    "phone",
+    "description",
+    "media_url",
+    "attribute[grid_id]",
+    "attribute[severity]",
+    "attribute[parties]",
+]
 FORM_EXAMPLE = {
-    "api_key": "your-api-key", "service_code": "103", "lat": "31.7362", "long": "111.8398",
+    "api_key": "your-api-key",
+    "service_code": "103",
+    "lat": "31.7362",
+    "long": "111.8398",
     "address_string": "孔家畈村三组后山",
     "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。",
-    "first_name": "晓明", "last_name": "李", "phone": "13812341234",
-    "attribute[grid_id]": "changping.kongjiafan.g03", "attribute[severity]": "medium",
+    "first_name": "晓明",
+    "last_name": "李",
+    "phone": "13812341234",
+    "attribute[grid_id]": "changping.kongjiafan.g03",
+    "attribute[severity]": "medium",
     "attribute[parties]": "王某,,三组村民；赵某,,四组村民",
 }
 
 
 # -- the report (POST /requests) --------------------------------------------------------------------------------------
+
 
 async def read_form(request: Request) -> dict[str, str]:
     """The fields of the query string and the form (the form wins), stripped; UTF-8, at most MAX_BODY."""
@@ -95,10 +120,21 @@ def new_case(fields: dict[str, str], policy: Policy) -> NewCase:
     media_url = _media_url(fields)
     first, last = _optional(fields, "first_name", 25), _optional(fields, "last_name", 25)
     parties = _parties(fields.get("attribute[parties]")) if category.startswith("dispute.") else []
-    return NewCase(category=category, title=" ".join(description.split())[:30], description=description,
-                   grid_id=grid_id, severity=severity, source="open311", address=address, lat=lat, lon=lon,
-                   reporter_name=reporter_name(first, last), reporter_phone=_phone(fields.get("phone")),
-                   parties=parties, attachments=[media_url] if media_url else [])
+    return NewCase(
+        category=category,
+        title=" ".join(description.split())[:30],
+        description=description,
+        grid_id=grid_id,
+        severity=severity,
+        source="open311",
+        address=address,
+        lat=lat,
+        lon=lon,
+        reporter_name=reporter_name(first, last),
+        reporter_phone=_phone(fields.get("phone")),
+        parties=parties,
+        attachments=[media_url] if media_url else [],
+    )
 
 
 def _category(code: str | None, policy: Policy) -> str:
@@ -206,6 +242,7 @@ def _parties(raw: str | None) -> list[dict[str, str]]:
 
 # -- the filters of GET /requests ------------------------------------------------------------------------------------
 
+
 def _list(raw: str | None) -> list[str]:
     return [p.strip() for p in (raw or "").split(",") if p.strip()]
 
@@ -254,8 +291,15 @@ def _statuses(status: str | None) -> list[str]:
     return PUBLIC_STATUSES[wanted.pop()] if len(wanted) == 1 else []
 
 
-def request_filter(policy: Policy, *, service_request_id: str | None, service_code: str | None,
-                   start_date: str | None, end_date: str | None, status: str | None) -> PublicFilter:
+def request_filter(
+    policy: Policy,
+    *,
+    service_request_id: str | None,
+    service_code: str | None,
+    start_date: str | None,
+    end_date: str | None,
+    status: str | None,
+) -> PublicFilter:
     """Case numbers override every other filter; else categories, dates (at most 90 days) and status."""
     numbers = _list(service_request_id)
     if numbers:
@@ -264,5 +308,6 @@ def request_filter(policy: Policy, *, service_request_id: str | None, service_co
         return PublicFilter(numbers=numbers)
     categories = _categories(service_code, policy)
     created_from, created_until = _date_range(start_date, end_date)
-    return PublicFilter(categories=categories, created_from=created_from, created_until=created_until,
-                        statuses=_statuses(status))
+    return PublicFilter(
+        categories=categories, created_from=created_from, created_until=created_until, statuses=_statuses(status)
+    )

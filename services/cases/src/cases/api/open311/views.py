@@ -1,6 +1,7 @@
 """What the public Open311 reads show: categories as services, their definitions, and
 cases as service requests without personal data, each as far as its category's
 `visibility` allows (docs/open311.md, docs/decisions.md 24)."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -42,12 +43,20 @@ def discovery(url: str) -> dict[str, Any]:
         "changeset": CHANGESET,
         "contact": "长坪镇综治中心（网格化服务管理），事件编号可在本接口 requests/{编号}.json 查询",
         "key_service": "api_key 由长坪镇综治中心发放（服务配置 CASES_OPEN311_API_KEYS）",
-        "endpoints": [{"specification": SPECIFICATION, "url": url, "changeset": CHANGESET, "type": "production",
-                       "formats": ["application/json", "text/xml"]}],
+        "endpoints": [
+            {
+                "specification": SPECIFICATION,
+                "url": url,
+                "changeset": CHANGESET,
+                "type": "production",
+                "formats": ["application/json", "text/xml"],
+            }
+        ],
     }
 
 
 # -- services ---------------------------------------------------------------------------------------------------------
+
 
 def _span(duration: timedelta) -> str:
     hours = duration.total_seconds() / 3600
@@ -64,30 +73,56 @@ def _deadlines(policy: Policy, category: str, severity: str = DEFAULT_SEVERITY.v
 def service(policy: Policy, name: str, category: CategoryPolicy) -> dict[str, Any]:
     """A category as an Open311 service, its deadlines those of the default severity."""
     accept, resolve = _deadlines(policy, name)
-    return {"service_code": category.service_code, "service_name": category.name,
-            "description": f"{category.name}：由{LEVEL_LABEL[category.level.value]}及以上办理，受理时限 {accept}，"
-                           f"办结时限 {resolve}（默认等级：{DEFAULT_SEVERITY.label}）",
-            "metadata": True, "type": "realtime", "keywords": ",".join(category.keywords),
-            "group": name.split(".", 1)[0]}
+    return {
+        "service_code": category.service_code,
+        "service_name": category.name,
+        "description": f"{category.name}：由{LEVEL_LABEL[category.level.value]}及以上办理，受理时限 {accept}，"
+        f"办结时限 {resolve}（默认等级：{DEFAULT_SEVERITY.label}）",
+        "metadata": True,
+        "type": "realtime",
+        "keywords": ",".join(category.keywords),
+        "group": name.split(".", 1)[0],
+    }
 
 
 def attributes(category: str) -> list[dict[str, Any]]:
     """The attributes of a service definition: severity, grid, and the parties of a dispute."""
-    severity = {"variable": True, "code": "severity", "datatype": "singlevaluelist", "required": False,
-                "datatype_description": f"默认 {DEFAULT_SEVERITY.value}（{DEFAULT_SEVERITY.label}）；"
-                                        f"{Severity.critical.value}（{Severity.critical.label}）的时限减半",
-                "order": 1, "description": "事件等级",
-                "values": [{"key": s.value, "name": s.label} for s in Severity]}
-    grid = {"variable": True, "code": "grid_id", "datatype": "string", "required": True,
-            "datatype_description": GRID_HINT, "order": 2, "description": "事发网格"}
+    severity = {
+        "variable": True,
+        "code": "severity",
+        "datatype": "singlevaluelist",
+        "required": False,
+        "datatype_description": f"默认 {DEFAULT_SEVERITY.value}（{DEFAULT_SEVERITY.label}）；"
+        f"{Severity.critical.value}（{Severity.critical.label}）的时限减半",
+        "order": 1,
+        "description": "事件等级",
+        "values": [{"key": s.value, "name": s.label} for s in Severity],
+    }
+    grid = {
+        "variable": True,
+        "code": "grid_id",
+        "datatype": "string",
+        "required": True,
+        "datatype_description": GRID_HINT,
+        "order": 2,
+        "description": "事发网格",
+    }
     if not category.startswith("dispute."):
         return [severity, grid]
-    parties = {"variable": True, "code": "parties", "datatype": "text", "required": False,
-               "datatype_description": PARTIES_HINT, "order": 3, "description": "纠纷当事人"}
+    parties = {
+        "variable": True,
+        "code": "parties",
+        "datatype": "text",
+        "required": False,
+        "datatype_description": PARTIES_HINT,
+        "order": 3,
+        "description": "纠纷当事人",
+    }
     return [severity, grid, parties]
 
 
 # -- service requests -------------------------------------------------------------------------------------------------
+
 
 def status_notes(status: str, level: str) -> str:
     return STATUS_NOTES.get(status, status).format(lv=LEVEL_SHORT.get(level, level))
