@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TypeAlias
 
 import asyncpg
+import asyncpg.pool
+
+# What a handler, use case or query receives: a plain connection (``db.connect``, tests, tools) or a
+# connection acquired from a pool (``pool.acquire()``), which asyncpg types as a proxy rather than a
+# Connection subclass. Both expose the same query API (fetch, fetchrow, execute, transaction, ...).
+Connection: TypeAlias = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
