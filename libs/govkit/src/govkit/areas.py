@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import cast
 
 import asyncpg
 from fastapi import APIRouter, Request
@@ -11,6 +12,8 @@ from pydantic import BaseModel
 
 from gov_contracts import CloudEvent
 from gov_contracts.areas import AreaUpserted
+from govkit.consumer import Handler
+from govkit.db import Connection
 
 UPSERT = """
 insert into areas (id, path, kind, name, parent_id, invented, tree_version, updated_at)
@@ -23,13 +26,14 @@ SUBTREE_IDS = "select id from areas where path <@ $1::ltree order by id"
 KNOWN_IDS = "select id from areas where id = any($1::text[])"
 
 
-async def on_area_upserted(con: asyncpg.Connection, event: AreaUpserted, _: CloudEvent) -> None:
+async def on_area_upserted(con: Connection, event: AreaUpserted, _: CloudEvent) -> None:
     await con.execute(
         UPSERT, event.id, event.kind.value, event.name, event.parent_id, event.invented, event.tree_version
     )
 
 
-HANDLERS = {"gov.area.upserted.v1": on_area_upserted}
+# the consumer hands a handler only instances of the model of its type name (AreaUpserted here)
+HANDLERS: dict[str, Handler] = {"gov.area.upserted.v1": cast(Handler, on_area_upserted)}
 
 
 class KnownAreas:

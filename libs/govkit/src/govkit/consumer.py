@@ -24,6 +24,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
@@ -39,13 +40,18 @@ from gov_contracts.errors import DomainError
 from gov_contracts.topics import DEADLETTER
 from govkit import dead_letters, inbox, metrics, tracing
 from govkit.consumer_health import InFlightRecords
-from govkit.db import TRANSIENT_ERRORS
+from govkit.db import TRANSIENT_ERRORS, Connection
 from govkit.dead_letters import dead_letter_headers  # noqa: F401  (part of this module's interface)
 from govkit.kafka import Producer
 
+if TYPE_CHECKING:
+    from faststream.kafka.subscriber.usecase import DefaultSubscriber
+
 log = logging.getLogger(__name__)
 
-Handler = Callable[[asyncpg.Connection, EventModel, CloudEvent], Awaitable[None]]
+# The consumer hands a handler a pooled connection inside the inbox claim's transaction; a rebuild or a
+# test may hand it a plain one (govkit.db.Connection covers both).
+Handler = Callable[[Connection, EventModel, CloudEvent], Awaitable[None]]
 
 
 class PoisonEvent(Exception):
@@ -134,11 +140,13 @@ def decode(record: ConsumerRecord, registry: Mapping[str, EventType]) -> Decoded
     return Decoded(env, et, event)
 
 
-async def _raw(msg):  # decoder: hand the handler the record's bytes untouched
+async def _raw(msg: KafkaMessage) -> bytes:  # decoder: hand the handler the record's bytes untouched
     return msg.body
 
 
-async def _tolerant_parse(record: ConsumerRecord, default_parser) -> KafkaMessage:
+async def _tolerant_parse(
+    record: ConsumerRecord, default_parser: Callable[[ConsumerRecord], Awaitable[KafkaMessage]]
+) -> KafkaMessage:
     """FastStream's parser decodes every header as UTF-8; when that fails the
     record never reaches our handler and the next acknowledgement commits past
     it. Parse a copy without the undecodable headers instead and keep the
@@ -154,7 +162,9 @@ async def _tolerant_parse(record: ConsumerRecord, default_parser) -> KafkaMessag
         return msg
 
 
-def _utf8(v) -> bool:
+def _utf8(v: bytes | None) -> bool:
+    if v is None:  # a header without a value (as `None.decode()` would, it fails)
+        return False
     try:
         v.decode()
         return True
@@ -180,7 +190,7 @@ class EventConsumer:
         self.pool, self.producer, self.handlers = pool, producer, dict(handlers)
         self.registry, self.max_attempts, self.max_backoff = registry, max_attempts, max_backoff
         self.in_flight = InFlightRecords()  # read by consumer_health.ConsumerMonitor
-        self.subscriber = None
+        self.subscriber: DefaultSubscriber | None = None
 
     def kafka_consumer(self) -> AIOKafkaConsumer | None:
         """The subscriber's aiokafka consumer while the broker runs, else None."""

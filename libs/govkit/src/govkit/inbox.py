@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import asyncpg
+from govkit.db import Connection
 
 RECORD = """
 insert into inbox (consumer, event_id, event_type, topic, partition, "offset")
@@ -50,7 +50,7 @@ delete from inbox where ctid = any(array(
 
 
 async def record(
-    con: asyncpg.Connection, *, consumer: str, event_id: str, event_type: str, topic: str, partition: int, offset: int
+    con: Connection, *, consumer: str, event_id: str, event_type: str, topic: str, partition: int, offset: int
 ) -> bool:
     """True when the event id is new to this consumer (and is now recorded).
 
@@ -61,7 +61,7 @@ async def record(
 
 
 async def claim(
-    con: asyncpg.Connection, *, consumer: str, event_id: str, event_type: str, topic: str, partition: int, offset: int
+    con: Connection, *, consumer: str, event_id: str, event_type: str, topic: str, partition: int, offset: int
 ) -> bool:
     """True when the record is to be applied: its offset is above the consumer's
     watermark for the partition and its event id is new. Records the id and
@@ -70,7 +70,7 @@ async def claim(
     return applied
 
 
-async def prune(con: asyncpg.Connection, *, older_than: timedelta, batch: int) -> int:
+async def prune(con: Connection, *, older_than: timedelta, batch: int) -> int:
     """Delete at most `batch` inbox rows processed before `older_than` ago; returns how many."""
     status = await con.execute(PRUNE, older_than, batch)
     return int(status.rsplit(" ", 1)[1])

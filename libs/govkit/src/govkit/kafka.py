@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -59,7 +60,7 @@ class Producer:
                 log.debug("producer stop failed", exc_info=True)
 
     async def send_and_wait(
-        self, topic: str, value: bytes, *, key: bytes | None, headers: list[tuple[str, bytes]]
+        self, topic: str, value: bytes, *, key: bytes | None, headers: Sequence[tuple[str, bytes | None]]
     ) -> None:
         p = await self.get()
         await p.send_and_wait(topic, value, key=key, headers=headers)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import asyncpg
 
+from govkit.db import Connection
+
 PLATFORM_DIR = Path(__file__).parent / "migrations"
 _FILE = re.compile(r"^V(\d{3,})__([a-z0-9_]+)\.sql$")
 
@@ -68,7 +70,7 @@ def service_migrations(service_dir: Path) -> list[Migration]:
     return load_dir("platform", PLATFORM_DIR) + load_dir("service", service_dir)
 
 
-async def _applied(con: asyncpg.Connection) -> dict[tuple[str, int], str]:
+async def _applied(con: Connection) -> dict[tuple[str, int], str]:
     exists = await con.fetchval("select to_regclass('schema_migrations') is not null")
     if not exists:
         return {}
@@ -87,13 +89,13 @@ def _check_edits(migrations: list[Migration], applied: dict[tuple[str, int], str
             )
 
 
-async def pending(con: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
+async def pending(con: Connection, migrations: list[Migration]) -> list[Migration]:
     applied = await _applied(con)
     _check_edits(migrations, applied)
     return [m for m in migrations if (m.stream, m.version) not in applied]
 
 
-async def migrate(con: asyncpg.Connection, migrations: list[Migration]) -> list[Migration]:
+async def migrate(con: Connection, migrations: list[Migration]) -> list[Migration]:
     """Apply what is pending in one transaction; returns what was applied."""
     async with con.transaction():
         # replicas starting together: one migrates, the others wait and find nothing to do

@@ -36,7 +36,7 @@ delete from outbox where id = any(array(
 """
 
 
-async def add(con: asyncpg.Connection, event: EventModel, *, key: str, source: str, event_id: str | None = None) -> str:
+async def add(con: db.Connection, event: EventModel, *, key: str, source: str, event_id: str | None = None) -> str:
     """Record an event to publish when the caller's transaction commits. `key` is the
     aggregate id: the record key and the event's `ce_subject` (docs/events.md)."""
     et = event_type_for(type(event))
@@ -47,7 +47,7 @@ async def add(con: asyncpg.Connection, event: EventModel, *, key: str, source: s
     return ce.id
 
 
-async def prune_published(con: asyncpg.Connection, *, older_than: timedelta, batch: int) -> int:
+async def prune_published(con: db.Connection, *, older_than: timedelta, batch: int) -> int:
     """Delete at most `batch` rows published before `older_than` ago; returns how many.
     Rows not yet published are never touched."""
     status = await con.execute(PRUNE_PUBLISHED, older_than, batch)
@@ -71,7 +71,7 @@ class OutboxRelay:
         self.batch_size, self.poll_interval = batch_size, poll_interval
         self._wake = asyncio.Event()
         self._stopping = False
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self.is_leader = False
 
     def start(self) -> None:

@@ -10,20 +10,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Protocol
 
 import asyncpg
 
 from govkit import inbox, metrics, outbox
+from govkit.db import Connection
 
 log = logging.getLogger(__name__)
 
 LOCK = "select pg_try_advisory_lock(hashtext(current_schema() || '.retention'))"
 UNLOCK = "select pg_advisory_unlock(hashtext(current_schema() || '.retention'))"
 
-Pruner = Callable[..., Awaitable[int]]
+
+class Pruner(Protocol):
+    """outbox.prune_published, inbox.prune: delete at most `batch` rows older than `older_than`, say how many."""
+
+    def __call__(self, con: Connection, *, older_than: timedelta, batch: int) -> Awaitable[int]: ...
 
 
 @dataclass
@@ -53,7 +59,7 @@ class RetentionJob:
         self.pool, self.service = pool, service
         self.outbox_keep, self.inbox_keep = timedelta(days=outbox_days), timedelta(days=inbox_days)
         self.interval, self.batch, self.pause = interval, batch, pause
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"retention-{self.service}")
@@ -96,7 +102,7 @@ class RetentionJob:
                 await con.execute(UNLOCK)
         return done
 
-    async def _prune(self, con: asyncpg.Connection, table: str, prune: Pruner, keep: timedelta, done: Pruned) -> int:
+    async def _prune(self, con: Connection, table: str, prune: Pruner, keep: timedelta, done: Pruned) -> int:
         total = 0
         while True:
             n = await prune(con, older_than=keep, batch=self.batch)  # its own transaction: short locks
