@@ -70,7 +70,8 @@ def test_the_assignee_only_reads_and_writes_nothing_else(role):
     p = Principal(sub=ASSIGNEE, roles=[role])
     assert not authz.in_purview(p, CASE)  # attachments, ratings, merge targets
     for action in (Action.verify, Action.escalate, Action.dispatch, Action.close, Action.merge):
-        assert "as the dispatched assignee" in authz.act_denial(p, CASE, action)
+        denial = authz.act_denial(p, CASE, action)
+        assert denial is not None and "as the dispatched assignee" in denial
 
 
 def test_once_no_longer_assigned_the_outsider_sees_nothing():

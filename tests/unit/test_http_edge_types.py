@@ -129,4 +129,4 @@ def test_the_last_resort_carries_the_current_trace_id():
         answer = problems.unexpected(request, RuntimeError("boom"))
     finally:
         tracing.current.reset(token)
-    assert answer.status_code == 500 and json.loads(answer.body)["trace_id"] == ctx.trace_id
+    assert answer.status_code == 500 and json.loads(bytes(answer.body))["trace_id"] == ctx.trace_id

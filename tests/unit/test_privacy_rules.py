@@ -37,6 +37,7 @@ def test_mask_phone(phone, masked):
 def test_a_masked_phone_hides_at_least_four_digits_and_shows_at_most_the_last_four(length):
     digits = "".join(str((i * 7 + 3) % 10) for i in range(length))
     masked = mask_phone(digits)
+    assert masked is not None
     assert len(masked) == length and masked.count("*") >= min(4, length)
     head = 3 if masked[:3].isdigit() else 0
     tail = len(masked) - len(masked.rstrip("0123456789"))

@@ -122,7 +122,8 @@ def test_the_last_check_out_completes_the_task(assigned, completed_before, statu
     out = tasks.check_out(started, Counts(assigned, completed_before, 0), NOW, "volunteer_a", got)
     assert out.task.status == status
     (event,) = out.events
-    assert (type(event), event.hours, event.points) == (task_events.TaskCompleted, 1.0, 15)
+    assert type(event) is task_events.TaskCompleted
+    assert (event.hours, event.points) == (1.0, 15)
 
 
 @pytest.mark.parametrize("status", sorted(tasks.TERMINAL))

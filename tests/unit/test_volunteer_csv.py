@@ -6,6 +6,7 @@ import pytest
 
 from volunteers import registry_import as RI
 from volunteers.api import import_routes
+from volunteers.domain.registry import NewVolunteer
 
 HEADER = ",".join(RI.COLUMNS)
 GOOD = (
@@ -19,6 +20,12 @@ def csv_bytes(*rows: str, header: str = HEADER, bom: bool = False) -> bytes:
     return (b"\xef\xbb\xbf" + data) if bom else data
 
 
+def volunteer_of(row: RI.ParsedRow) -> NewVolunteer:
+    """The volunteer of a row that parsed without errors."""
+    assert row.volunteer is not None, row.errors
+    return row.volunteer
+
+
 def only_errors(rows):
     return [(e.line, e.field) for r in rows for e in r.errors]
 
@@ -27,7 +34,7 @@ def only_errors(rows):
 def test_a_good_row_becomes_a_volunteer_with_bom_or_without(bom):
     (row,) = RI.parse_csv(csv_bytes(GOOD, bom=bom))
     assert row.line == 2 and row.errors == []
-    v = row.volunteer
+    v = volunteer_of(row)
     assert v.external_id == "KJF-001" and v.name == "张建国" and v.phone == "13912345678"
     assert v.roles == ["party_member", "mediator"] and v.skills == ["mediation", "legal_aid"]
     assert v.home_grid == "changping.kongjiafan.g03" and v.party_branch == "长坪镇机关第一党支部"
@@ -41,7 +48,7 @@ def test_optional_columns_take_defaults_and_columns_may_come_in_any_order():
     (row,) = RI.parse_csv(
         csv_bytes("changping.zhongguping.g01,ZGP-9,李四,volunteer", header="home_grid,external_id,name,roles")
     )
-    v = row.volunteer
+    v = volunteer_of(row)
     assert (v.external_id, v.name, v.roles, v.home_grid) == (
         "ZGP-9",
         "李四",
@@ -133,7 +140,7 @@ def test_availability_forms(text, expected):
 )
 def test_active_values(value, expected):
     (row,) = RI.parse_csv(csv_bytes(with_field("active", value)))
-    assert row.volunteer.active is expected
+    assert volunteer_of(row).active is expected
 
 
 def test_line_numbers_count_physical_lines_blank_lines_and_quoted_newlines():
@@ -145,7 +152,7 @@ def test_line_numbers_count_physical_lines_blank_lines_and_quoted_newlines():
     )
     rows = RI.parse_csv(data)
     assert [r.line for r in rows] == [2, 4, 6]
-    assert rows[1].volunteer.party_branch == "第一\n党支部"
+    assert volunteer_of(rows[1]).party_branch == "第一\n党支部"
     assert only_errors(rows) == [(6, "roles")]
 
 
