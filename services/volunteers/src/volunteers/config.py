@@ -103,12 +103,19 @@ class VolunteersConfig(BaseModel):
     dispatch: DispatchConfig | None = None
 
     @property
+    def rules(self) -> DispatchConfig:
+        """The dispatch configuration, loaded from dispatch_file by configure()."""
+        if self.dispatch is None:
+            raise ConfigError("config error: VOLUNTEERS_DISPATCH_FILE: not loaded (configure() loads it)")
+        return self.dispatch
+
+    @property
     def expiry_s(self) -> float:
-        return float(self.offer_expiry_s) if self.offer_expiry_s else self.dispatch.offer_expiry_minutes * 60
+        return float(self.offer_expiry_s) if self.offer_expiry_s else self.rules.offer_expiry_minutes * 60
 
     @property
     def urgent_expiry_s(self) -> float:
-        return float(self.offer_expiry_s) if self.offer_expiry_s else self.dispatch.urgent_offer_expiry_minutes * 60
+        return float(self.offer_expiry_s) if self.offer_expiry_s else self.rules.urgent_offer_expiry_minutes * 60
 
 
 def load_dispatch(path: Path) -> DispatchConfig:

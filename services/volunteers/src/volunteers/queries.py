@@ -39,7 +39,8 @@ CANDIDATES = """
 select v.id, v.roles, v.home_grid, v.skills, v.availability, v.max_concurrent, v.active,
        (select count(*) from assignments a where a.volunteer_id = v.id and a.status in ('assigned', 'in_progress'))
        + (select count(*) from offers po where po.volunteer_id = v.id and po.status = 'pending') as load,
-       coalesce((select sum(l.hours) from ledger l where l.volunteer_id = v.id and l.at > $2::timestamptz - interval '30 days'), 0)::float8 as hours_30d,
+       coalesce((select sum(l.hours) from ledger l
+                 where l.volunteer_id = v.id and l.at > $2::timestamptz - interval '30 days'), 0)::float8 as hours_30d,
        (select count(*) from offers o where o.volunteer_id = v.id and o.status <> 'pending') as offers_made,
        (select count(*) from offers o where o.volunteer_id = v.id and o.status = 'accepted') as offers_accepted,
        (select coalesce(jsonb_agg(jsonb_build_array(lv.starts_at, lv.ends_at)), '[]'::jsonb) from volunteer_leave lv
@@ -72,7 +73,10 @@ INSERT_ASSIGNMENT = """
 insert into assignments (task_id, volunteer_id, status, accepted_at) values ($1, $2, 'assigned', $3) returning *
 """
 GET_ASSIGNMENT_FOR_UPDATE = "select * from assignments where task_id = $1 and volunteer_id = $2 for update"
-CHECK_IN = "update assignments set status = 'in_progress', checked_in_at = $3 where task_id = $1 and volunteer_id = $2 returning *"
+CHECK_IN = """
+update assignments set status = 'in_progress', checked_in_at = $3
+where task_id = $1 and volunteer_id = $2 returning *
+"""
 CHECK_OUT = """
 update assignments set status = 'completed', checked_out_at = $3, hours = $4, points = $5
 where task_id = $1 and volunteer_id = $2 returning *
@@ -81,10 +85,14 @@ CANCEL_ASSIGNMENTS = (
     "update assignments set status = 'cancelled' where task_id = $1 and status in ('assigned', 'in_progress')"
 )
 INSERT_LEDGER = """
-insert into ledger (volunteer_id, task_id, kind, hours, points, actor, reason, at) values ($1, $2, $3, $4, $5, $6, $7, $8)
+insert into ledger (volunteer_id, task_id, kind, hours, points, actor, reason, at)
+values ($1, $2, $3, $4, $5, $6, $7, $8)
 """
 LEDGER = "select * from ledger where volunteer_id = $1 order by at, id"
-TOTALS = "select coalesce(sum(hours), 0)::float8 as hours, coalesce(sum(points), 0)::int as points from ledger where volunteer_id = $1"
+TOTALS = """
+select coalesce(sum(hours), 0)::float8 as hours, coalesce(sum(points), 0)::int as points
+from ledger where volunteer_id = $1
+"""
 
 OFFERS_OF_VOLUNTEER = """
 select o.*, t.task_type, t.title, t.grid_id, t.window_start, t.window_end, t.urgent

@@ -30,7 +30,7 @@ from gov_contracts.errors import Conflict, DomainError, Forbidden, InvalidInput,
 from gov_contracts.vocabulary import LOCAL_TZ
 from govkit.auth import PERSONAL_DATA, Principal
 from volunteers import access, queries, service
-from volunteers.context import Connection, Context, Row
+from volunteers.context import Connection, Context, Row, fetch_existing, fetch_one
 from volunteers.domain.registry import check_area_filter, check_grid
 from volunteers.domain.tasks import NewTask
 
@@ -66,14 +66,13 @@ class NewSchedule:
 
 async def create_schedule(con: Connection, ctx: Context, new: NewSchedule) -> asyncpg.Record:
     """Insert a schedule (the caller holds the transaction); the timer creates its tasks."""
-    if new.task_type not in ctx.config.dispatch.default_skills:
+    if new.task_type not in ctx.config.rules.default_skills:
         raise InvalidInput("body.task_type", f"unknown task type {new.task_type!r}")
     await _check_grid(con, new.grid_id)
-    skills = (
-        new.required_skills if new.required_skills is not None else ctx.config.dispatch.default_skills[new.task_type]
-    )
+    skills = new.required_skills if new.required_skills is not None else ctx.config.rules.default_skills[new.task_type]
     now = await con.fetchval(queries.DB_NOW)
-    return await con.fetchrow(
+    return await fetch_one(
+        con,
         queries.INSERT_SCHEDULE,
         uuid.uuid4(),
         new.name,
@@ -128,7 +127,7 @@ async def deactivate_schedule(ctx: Context, p: Principal, schedule_id: uuid.UUID
     async with ctx.pool.acquire() as con:
         row = await _visible_schedule(con, p, schedule_id)
         access.require_staff(p, row["grid_id"])
-        return await con.fetchrow(queries.SET_SCHEDULE_ACTIVE, row["id"], False)
+        return await fetch_one(con, queries.SET_SCHEDULE_ACTIVE, row["id"], False)
 
 
 def occurrences(schedule: Row, now: datetime, horizon_days: int) -> list[tuple[date, datetime, datetime]]:
@@ -174,7 +173,7 @@ async def _claim_occurrence(ctx: Context, s: Row, day: date, start: datetime, en
         )
         created = task is not None
         if task is None:  # the claim row was lost but the task exists: link it, create nothing
-            task = await con.fetchrow(queries.TASK_BY_ORIGIN, "schedule", ref)
+            task = await fetch_existing(con, queries.TASK_BY_ORIGIN, "schedule", ref, missing=f"no task of {ref}")
         await con.execute(queries.SET_SCHEDULE_RUN_TASK, s["id"], day, task["id"])
         return created
 
@@ -226,7 +225,8 @@ async def create_pairing(con: Connection, ctx: Context, new: NewPairing) -> asyn
     due = new.first_visit_on or local_today(await con.fetchval(queries.DB_NOW))
     try:
         async with con.transaction():
-            return await con.fetchrow(
+            return await fetch_one(
+                con,
                 queries.INSERT_PAIRING,
                 uuid.uuid4(),
                 new.volunteer_id,
@@ -254,7 +254,7 @@ async def deactivate_pairing(ctx: Context, p: Principal, pairing_id: uuid.UUID) 
         if row is None or not p.covers(row["grid_id"]):
             raise NotFound(f"no pairing {pairing_id}")
         access.require_staff(p, row["grid_id"])
-        return await con.fetchrow(queries.SET_PAIRING_ACTIVE, row["id"], False)
+        return await fetch_one(con, queries.SET_PAIRING_ACTIVE, row["id"], False)
 
 
 def pairing_ref(pairing_id: Any, due: date) -> str:

@@ -16,7 +16,7 @@ from gov_contracts.errors import NotFound
 from govkit import outbox, pagination
 from govkit.auth import PERSONAL_DATA, Principal
 from volunteers import access, queries
-from volunteers.context import Connection, Context
+from volunteers.context import Connection, Context, fetch_one
 from volunteers.domain import registry
 from volunteers.domain.registry import NewVolunteer
 
@@ -31,7 +31,8 @@ async def register_volunteer(
     registry.check_grid(f"{field_prefix}.home_grid", new.home_grid, kind)
     now = await con.fetchval(queries.DB_NOW)
     try:
-        row = await con.fetchrow(
+        row = await fetch_one(
+            con,
             queries.INSERT_VOLUNTEER,
             uuid.uuid4(),
             new.external_id,
@@ -122,7 +123,7 @@ class Ledger:
 async def ledger(ctx: Context, volunteer_id: uuid.UUID, p: Principal) -> Ledger:
     async with ctx.pool.acquire() as con:
         row = await _visible(con, p, volunteer_id)
-        return Ledger(await con.fetchrow(queries.TOTALS, row["id"]), await con.fetch(queries.LEDGER, row["id"]))
+        return Ledger(await fetch_one(con, queries.TOTALS, row["id"]), await con.fetch(queries.LEDGER, row["id"]))
 
 
 async def correct_hours(
@@ -166,7 +167,7 @@ async def correct_hours(
             key=str(volunteer_id),
             source=SOURCE,
         )
-        return await con.fetchrow(queries.TOTALS, volunteer_id)
+        return await fetch_one(con, queries.TOTALS, volunteer_id)
 
 
 @dataclass(frozen=True)

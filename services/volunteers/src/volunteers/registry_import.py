@@ -32,7 +32,7 @@ from govkit.auth import Principal
 from govkit.inputs import AREA_ID_MAX
 from volunteers import queries, registry
 from volunteers.config import ROLES, SKILLS
-from volunteers.context import Connection, Context
+from volunteers.context import Connection, Context, fetch_existing
 from volunteers.domain.registry import AlreadyRegistered, NewVolunteer
 
 COLUMNS = (
@@ -340,7 +340,12 @@ async def _insert(
     except (InvalidInput, AlreadyRegistered) as e:
         field = e.field.removeprefix("row.")
         if isinstance(e, AlreadyRegistered) and field == "external_id":  # a concurrent import got there first
-            return None, await con.fetchrow(queries.GET_VOLUNTEER_BY_EXTERNAL, v.external_id), []
+            missing = f"no volunteer {v.external_id}"
+            return (
+                None,
+                await fetch_existing(con, queries.GET_VOLUNTEER_BY_EXTERNAL, v.external_id, missing=missing),
+                [],
+            )
         return None, None, [RowError(line, field, e.message)]
     except asyncpg.PostgresError as e:  # a constraint the parser did not foresee
         return None, None, [RowError(line, "row", f"refused by the database: {e.__class__.__name__}")]
@@ -370,5 +375,6 @@ async def import_rows(ctx: Context, rows: list[ParsedRow], principal: Principal)
                     existing[v.external_id] = new
                     report.created(row.line, v.external_id, new)
                     continue
+            assert old is not None  # _insert answers the new row, the existing one or errors
             report.exists(row.line, v.external_id, str(old["id"]) if principal.covers(old["home_grid"]) else None)
     return report.body

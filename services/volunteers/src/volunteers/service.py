@@ -24,7 +24,7 @@ from govkit import outbox, pagination
 from govkit.auth import Principal
 from govkit.consumer import Handler
 from volunteers import access, queries
-from volunteers.context import Connection, Context, Row
+from volunteers.context import Connection, Context, Row, fetch_existing, fetch_one
 from volunteers.domain import dispatch, tasks
 from volunteers.domain.tasks import NewTask
 
@@ -49,13 +49,13 @@ def _task(row: Row) -> tasks.Task:
 
 
 async def _counts(con: Connection, task_id: Any) -> tasks.Counts:
-    r = await con.fetchrow(queries.TASK_COUNTS, task_id)
+    r = await fetch_one(con, queries.TASK_COUNTS, task_id)
     return tasks.Counts(assigned=r["assigned"], completed=r["completed"], pending=r["pending"])
 
 
 async def _save(con: Connection, task: tasks.Task, now: datetime) -> asyncpg.Record:
-    return await con.fetchrow(
-        queries.SET_TASK_STATUS, uuid.UUID(task.id), task.status, task.scope_level, now, task.filled_at
+    return await fetch_one(
+        con, queries.SET_TASK_STATUS, uuid.UUID(task.id), task.status, task.scope_level, now, task.filled_at
     )
 
 
@@ -74,7 +74,7 @@ async def _now(con: Connection) -> datetime:
 async def create_task(con: Connection, ctx: Context, new: NewTask) -> asyncpg.Record | None:
     """Insert and dispatch (the caller holds the transaction); None when a task of the same origin exists
     already (idempotent)."""
-    default_skills = ctx.config.dispatch.default_skills
+    default_skills = ctx.config.rules.default_skills
     tasks.check_new_task(
         new, task_types=list(default_skills), grid_kind=await con.fetchval(queries.AREA_KIND, new.grid_id)
     )
@@ -123,7 +123,9 @@ async def create_manual_task(ctx: Context, new: NewTask) -> asyncpg.Record:
     async with ctx.pool.acquire() as con, con.transaction():
         row = await create_task(con, ctx, new)
         if row is None:
-            row = await con.fetchrow(queries.TASK_BY_ORIGIN, new.origin, new.origin_ref)
+            row = await fetch_existing(
+                con, queries.TASK_BY_ORIGIN, new.origin, new.origin_ref, missing=f"no task of {new.origin_ref}"
+            )
         return row
 
 
@@ -179,7 +181,7 @@ def _expiry(ctx: Context, task: tasks.Task) -> timedelta:
 
 async def dispatch_task(con: Connection, ctx: Context, task_id: Any) -> asyncpg.Record:
     """Offer the task to as many candidates as it still needs; widen or give up when nobody is left."""
-    row = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, task_id)
+    row = await fetch_existing(con, queries.GET_TASK_FOR_UPDATE, task_id, missing=f"no task {task_id}")
     if row["status"] in tasks.TERMINAL:
         return row
     now = await _now(con)
@@ -227,20 +229,21 @@ async def respond(
         if offer is None or offer["volunteer_id"] != me["id"]:
             raise NotFound(f"no offer {offer_id} for you")
         # task first, then offer: one lock order everywhere
-        row = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, offer["task_id"])
-        offer = await con.fetchrow(queries.GET_OFFER_FOR_UPDATE, offer_id)
+        task_id = offer["task_id"]
+        row = await fetch_existing(con, queries.GET_TASK_FOR_UPDATE, task_id, missing=f"no task {task_id}")
+        offer = await fetch_existing(con, queries.GET_OFFER_FOR_UPDATE, offer_id, missing=f"no offer {offer_id}")
         tasks.check_offer_open(offer["status"])
         now = await _now(con)
         task = _task(row)
         if accept:
             out = tasks.accept(task, await _counts(con, row["id"]), now, ctx.vref(me["id"]))
-            offer = await con.fetchrow(queries.SET_OFFER, offer_id, "accepted", now, None)
+            offer = await fetch_one(con, queries.SET_OFFER, offer_id, "accepted", now, None)
             await con.execute(queries.INSERT_ASSIGNMENT, row["id"], me["id"], now)
             await _save(con, out.task, now)
             await _publish(con, out.events, task.id)
         else:
             out = tasks.decline(task, now, ctx.vref(me["id"]), reason)
-            offer = await con.fetchrow(queries.SET_OFFER, offer_id, "declined", now, reason)
+            offer = await fetch_one(con, queries.SET_OFFER, offer_id, "declined", now, reason)
             await _publish(con, out.events, task.id)
             await dispatch_task(con, ctx, row["id"])
         return offer
@@ -252,7 +255,7 @@ async def expire_offers(ctx: Context, *, batch: int = 50) -> int:
     async with ctx.pool.acquire() as con, con.transaction():
         now = await _now(con)
         for r in await con.fetch(queries.TASKS_WITH_EXPIRED_OFFERS, now, batch):
-            task = _task(await con.fetchrow(queries.GET_TASK, r["id"]))
+            task = _task(await fetch_existing(con, queries.GET_TASK, r["id"], missing=f"no task {r['id']}"))
             for offer in await con.fetch(queries.EXPIRED_OFFERS_OF, r["id"], now):
                 out = tasks.expire(task, now, ctx.vref(offer["volunteer_id"]))
                 await con.execute(queries.SET_OFFER, offer["id"], "expired", now, tasks.EXPIRED_NOTE)
@@ -283,7 +286,7 @@ async def _my_assignment(con: Connection, task_id: uuid.UUID, principal: Princip
     me = await _volunteer_of(con, principal)
     task = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, task_id)
     a = await con.fetchrow(queries.GET_ASSIGNMENT_FOR_UPDATE, task_id, me["id"]) if task else None
-    if a is None:
+    if task is None or a is None:
         raise NotFound(f"you have no assignment on task {task_id}")
     tasks.check_assignment(a["status"], expected)
     return _Mine(me, task, a)
@@ -294,7 +297,7 @@ async def check_in(ctx: Context, task_id: uuid.UUID, principal: Principal) -> as
         mine = await _my_assignment(con, task_id, principal, "assigned")
         now = await _now(con)
         out = tasks.check_in(_task(mine.task), now, ctx.vref(mine.volunteer["id"]))
-        a = await con.fetchrow(queries.CHECK_IN, task_id, mine.volunteer["id"], now)
+        a = await fetch_one(con, queries.CHECK_IN, task_id, mine.volunteer["id"], now)
         await _save(con, out.task, now)
         await _publish(con, out.events, out.task.id)
         return a
@@ -306,7 +309,7 @@ async def check_out(ctx: Context, task_id: uuid.UUID, principal: Principal) -> a
         mine = await _my_assignment(con, task_id, principal, "in_progress")
         me, task = mine.volunteer["id"], _task(mine.task)
         now = await _now(con)
-        rules = ctx.config.dispatch
+        rules = ctx.config.rules
         got = tasks.credit(
             mine.assignment["checked_in_at"],
             now,
@@ -316,7 +319,7 @@ async def check_out(ctx: Context, task_id: uuid.UUID, principal: Principal) -> a
         )
         out = tasks.check_out(task, await _counts(con, task_id), now, ctx.vref(me), got)
         hours = Decimal(str(got.hours))
-        a = await con.fetchrow(queries.CHECK_OUT, task_id, me, now, hours, got.points)
+        a = await fetch_one(con, queries.CHECK_OUT, task_id, me, now, hours, got.points)
         await con.execute(queries.INSERT_LEDGER, me, task_id, "task", hours, got.points, principal.sub, got.note, now)
         await _save(con, out.task, now)
         await _publish(con, out.events, task.id)
@@ -402,7 +405,7 @@ def on_case_dispatched(ctx: Context) -> Handler:
                 title=f"{event.number} 现场处置",
                 grid_id=event.grid_id,
                 window_start=now,
-                window_end=now + timedelta(hours=ctx.config.dispatch.case_task_window_hours),
+                window_end=now + timedelta(hours=ctx.config.rules.case_task_window_hours),
                 urgent=event.severity in URGENT_SEVERITIES,
                 origin="case",
                 origin_ref=event.case_id,

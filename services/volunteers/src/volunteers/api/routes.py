@@ -85,8 +85,8 @@ def offer_read(row: Any) -> OfferRead:
         rank=row["rank"],
         offered_at=row["offered_at"],
         expires_at=row["expires_at"],
-        **{k: row[k] for k in keys if k in row.keys()},
-    )  # noqa: SIM118 - `in` on a Record looks at values
+        **{k: row[k] for k in keys if k in row.keys()},  # noqa: SIM118 - `in` on a Record looks at values
+    )
 
 
 def ledger_read(book: registry.Ledger) -> LedgerRead:
@@ -327,6 +327,9 @@ async def accept(offer_id: str, ctx: ServiceContext, principal: CurrentPrincipal
     return offer_read(await service.respond(ctx, parse_uuid(offer_id, "path.offer_id"), True, None, principal))
 
 
+NO_REASON = Decline()  # an empty body: declined without a reason
+
+
 @router.post(
     "/offers/{offer_id}/decline",
     response_model=OfferRead,
@@ -335,6 +338,6 @@ async def accept(offer_id: str, ctx: ServiceContext, principal: CurrentPrincipal
     responses=problems(404, 409),
 )
 async def decline(
-    offer_id: str, ctx: ServiceContext, principal: CurrentPrincipal, body: Decline = Decline()
+    offer_id: str, ctx: ServiceContext, principal: CurrentPrincipal, body: Decline = NO_REASON
 ) -> OfferRead:
     return offer_read(await service.respond(ctx, parse_uuid(offer_id, "path.offer_id"), False, body.reason, principal))
