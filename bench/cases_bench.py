@@ -44,8 +44,9 @@ from common import (_f, _pg_version, _w, drive, http_client, outbox_backlog, say
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
-from cases import queries as Q  # noqa: E402
+from cases import queries  # noqa: E402
 from cases.domain import policy as policy_mod  # noqa: E402
+from cases.domain.lifecycle import unit_for  # noqa: E402
 from cases.domain.model import Level  # noqa: E402
 from govctl import areas as area_file  # noqa: E402
 from govctl.stack import Stack  # noqa: E402
@@ -311,8 +312,8 @@ def baseline_args(body: dict, number: str, now: datetime, policy) -> tuple:
 
 
 async def phase_baseline(args, bodies: list[dict], policy, dsn: str) -> dict:
-    sql = Q.INSERT_CASE.replace("insert into cases ", f"insert into {BASELINE_TABLE} ", 1)
-    assert sql != Q.INSERT_CASE, "the service's INSERT statement changed shape"
+    sql = queries.INSERT_CASE.replace("insert into cases ", f"insert into {BASELINE_TABLE} ", 1)
+    assert sql != queries.INSERT_CASE, "the service's INSERT statement changed shape"
     pool = await asyncpg.create_pool(dsn, min_size=args.concurrency, max_size=args.concurrency,
                                      server_settings={"search_path": "cases,public"})
     try:
@@ -368,11 +369,6 @@ CREATED_AT = BULK_COLUMNS.index("created_at")
 SWEEP_MARGIN = timedelta(minutes=30)
 
 
-def _unit(grid_id: str, level: str) -> str:
-    parts = grid_id.split(".")
-    return {"grid": grid_id, "village": ".".join(parts[:2]), "town": parts[0]}.get(level, "county")
-
-
 def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tuple]:
     """n realistic cases over `days` days, oldest first, numbers left blank. No open case has a
     deadline within SWEEP_MARGIN of `now`, so the service's deadline sweep leaves them alone during
@@ -412,7 +408,7 @@ def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tu
         else:
             f.update(resolve_due=resolve_due, updated_at=accepted_at)
             if status in HANDLING - {"accepted"} or status in ("resolved", "verified", "closed", "referred"):
-                f.update(assigned_unit=_unit(grid_id, level),
+                f.update(assigned_unit=unit_for(grid_id, Level(level)),
                          assignee=f"staff-{grid_id.split('.')[-1]}-{r.randint(1, 3)}")
             if status in HANDLING:
                 f.update(due_at=resolve_due, updated_at=accepted_at + (resolved_at - accepted_at) / 2)
@@ -594,29 +590,13 @@ async def phase_lists(st: Stack, args, token: str) -> dict:
 
 
 def list_sql(params: dict, scopes: list[str], sub: str = "bench-staff") -> tuple[str, list]:
-    """The statement GET /v1/cases runs for these query parameters (built like the route: same fragments)."""
-    where, args = [], []
-
-    def add(fragment: str, *values) -> None:
-        names = {}
-        for key, v in zip(("n", "m"), values):
-            args.append(v)
-            names[key] = len(args)
-        where.append(fragment.format(**names))
-
-    add(Q.F_VISIBLE, scopes, sub)
-    if "area" in params:
-        add(Q.F_AREA, params["area"])
-    if "status" in params:
-        add(Q.F_STATUS, [params["status"]])
-    if "category" in params:
-        add(Q.F_CATEGORY, [params["category"]])
-    if "overdue" in params:
-        add(Q.F_OVERDUE, params["overdue"] == "true")
-    if "q" in params:
-        add(Q.F_TEXT, params["q"])
-    sql = Q.LIST_SELECT + " where " + " and ".join(where) + Q.LIST_ORDER.format(limit=params.get("limit", 20) + 1)
-    return sql, args
+    """The statement GET /v1/cases runs for these query parameters: the service's own builder."""
+    case_filter = queries.CaseFilter(
+        area=params.get("area"), statuses=[params["status"]] if "status" in params else (),
+        categories=[params["category"]] if "category" in params else (),
+        overdue=params["overdue"] == "true" if "overdue" in params else None,
+        text=params.get("q"), limit=params.get("limit", 20))
+    return queries.list_cases_sql(case_filter, scopes=scopes, sub=sub)
 
 
 def _literal(v) -> str:
