@@ -35,7 +35,7 @@ def _types(*items: EventType) -> dict[str, EventType]:
     return out
 
 
-_CASE_EVENTS = {
+_CASE_EVENTS: dict[str, type[EventModel]] = {
     "reported": C.CaseReported,
     "accepted": C.CaseAccepted,
     "rejected": C.CaseRejected,
@@ -54,7 +54,7 @@ _CASE_EVENTS = {
     "report_count_raised": C.CaseReportCountRaised,
     "rated": C.CaseRated,
 }
-_TASK_EVENTS = {
+_TASK_EVENTS: dict[str, type[EventModel]] = {
     "created": K.TaskCreated,
     "offered": K.TaskOffered,
     "offer_declined": K.TaskOfferDeclined,

@@ -15,7 +15,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # China Standard Time: the town's calendar
 LOCAL_TZ_NAME = "Asia/Shanghai"
 
 
-class Level(str, Enum):
+class Level(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member)
     """Handling levels, lowest first: a case climbs them when escalated."""
 
     grid = "grid"
@@ -39,7 +39,7 @@ class Level(str, Enum):
 LEVELS: tuple[Level, ...] = (Level.grid, Level.village, Level.town, Level.county)
 
 
-class Severity(str, Enum):
+class Severity(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member)
     """How serious a case is, in the four grades of China's emergency classification."""
 
     low = "low"

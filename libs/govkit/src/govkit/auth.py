@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -74,7 +75,13 @@ class TokenVerifier:
 
     @classmethod
     def from_settings(cls, s: ServiceSettings) -> TokenVerifier:
-        key = s.jwt_secret if s.jwt_algorithm == "HS256" else Path(s.jwt_public_key_file).read_text()
+        # ServiceSettings' validator fills in or refuses a missing secret (HS256) and refuses a missing key file (RS256)
+        if s.jwt_algorithm == "HS256":
+            assert s.jwt_secret is not None
+            key = s.jwt_secret
+        else:
+            assert s.jwt_public_key_file is not None
+            key = Path(s.jwt_public_key_file).read_text()
         return cls(algorithm=s.jwt_algorithm, key=key, issuer=s.jwt_issuer)
 
     def verify(self, token: str) -> Principal:
@@ -143,7 +150,8 @@ async def current_principal(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise Problem(401, "Authentication required", "send Authorization: Bearer <token>")
-    principal = request.app.state.verifier.verify(token.strip())
+    verifier: TokenVerifier = request.app.state.verifier
+    principal = verifier.verify(token.strip())
     if principal.areas:
         unknown = await request.app.state.known_areas.unknown(principal.areas)
         if unknown:
@@ -163,7 +171,7 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 """A route parameter typed `principal: CurrentPrincipal` is the authenticated caller."""
 
 
-def require_roles(*roles: str):
+def require_roles(*roles: str) -> Callable[[Principal], Principal]:
     def dep(p: Principal = Depends(current_principal)) -> Principal:
         if not p.has_role(*roles):
             raise Problem(403, "Forbidden", f"needs one of the roles: {', '.join(roles)}")

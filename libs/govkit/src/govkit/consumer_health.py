@@ -24,7 +24,7 @@ import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from aiokafka import ConsumerRecord, TopicPartition
 
@@ -73,6 +73,21 @@ class PartitionState:
     oldest_unprocessed_age_s: float
 
 
+ConsumerStatus = Literal["ok", "stalled", "unknown"]
+
+
+class ConsumerReport(TypedDict):
+    """ConsumerMonitor.report(): the body of /healthz/consumer, summed up in /readyz."""
+
+    status: ConsumerStatus
+    detail: str
+    stall_after_s: float
+    checked_s_ago: float | None
+    assigned_partitions: int
+    lag: int
+    behind: list[dict[str, Any]]  # PartitionState as a dict, for each partition behind or stalled
+
+
 class ConsumerMonitor:
     def __init__(self, consumer: EventConsumer, *, interval: float = 10.0, stall_after: float = 300.0):
         self.consumer, self.interval, self.stall_after = consumer, interval, stall_after
@@ -82,7 +97,7 @@ class ConsumerMonitor:
         self._behind: dict[TopicPartition, tuple[int, float]] = {}  # committed offset, since when unmoved
         self._labelled: set[tuple[str, str]] = set()
         self._reported: set[tuple[str, int]] = set()  # stalls already logged
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"consumer-monitor-{self.consumer.group_id}")
@@ -109,7 +124,8 @@ class ConsumerMonitor:
         parts = sorted(kafka.assignment(), key=lambda tp: (tp.topic, tp.partition)) if kafka else []
         committed: dict[TopicPartition, int | None] = {}
         end: dict[TopicPartition, int] = {}
-        if parts:
+        start: dict[TopicPartition, int] = {}
+        if kafka and parts:
             end = await kafka.end_offsets(parts)
             for tp in parts:
                 committed[tp] = await kafka.committed(tp)
@@ -119,7 +135,8 @@ class ConsumerMonitor:
         in_flight = dict(self.consumer.in_flight.by_partition)
         states = []
         for tp in parts:
-            base = committed[tp] if committed[tp] is not None else start[tp]
+            offset = committed[tp]
+            base = offset if offset is not None else start[tp]
             lag = max(end[tp] - base, 0)
             flight = in_flight.pop((tp.topic, tp.partition), None)
             since: float | None = None
@@ -185,11 +202,12 @@ class ConsumerMonitor:
     def stalled(self) -> list[PartitionState]:
         return [s for s in self.states if s.stalled_s >= self.stall_after]
 
-    def report(self) -> dict:
+    def report(self) -> ConsumerReport:
         """The consumer's health for /healthz/consumer and /readyz: status ok, stalled or unknown."""
         now = time.monotonic()
         unchecked_for = now - (self.last_check if self.last_check is not None else self._created)
         stalled = self.stalled()
+        status: ConsumerStatus
         if stalled:
             status = "stalled"
             detail = "; ".join(
@@ -201,7 +219,7 @@ class ConsumerMonitor:
             status, detail = "unknown", f"lag not measured for {unchecked_for:.0f}s (Kafka unreachable?)"
         else:
             status, detail = "ok", ""
-        return {
+        report: ConsumerReport = {
             "status": status,
             "detail": detail,
             "stall_after_s": self.stall_after,
@@ -210,3 +228,4 @@ class ConsumerMonitor:
             "lag": sum(s.lag or 0 for s in self.states),
             "behind": [asdict(s) for s in self.states if (s.lag or 0) > 0 or s.stalled_s > 0],
         }
+        return report

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Request
 from pydantic import AfterValidator, Field
@@ -43,7 +43,10 @@ def year_in_range(value: date | datetime) -> bool:
     return YEAR_MIN <= value.year <= YEAR_MAX
 
 
-def _bounded(value):
+_Day = TypeVar("_Day", date, datetime)
+
+
+def _bounded(value: _Day) -> _Day:
     if not year_in_range(value):
         raise ValueError(f"year {value.year} is outside {YEAR_MIN} to {YEAR_MAX}")
     return value

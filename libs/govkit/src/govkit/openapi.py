@@ -24,7 +24,7 @@ and documents its errors itself; it answers 400, not 422, for invalid parameters
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI
@@ -93,10 +93,11 @@ def install(app: FastAPI, *, always_available: Iterable[str] = ()) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            complete(generate(), app, quiet)  # FastAPI keeps the document it returns in app.openapi_schema
+            # FastAPI keeps the document it returns in app.openapi_schema; complete() edits it in place
+            app.openapi_schema = complete(generate(), app, quiet)
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the document
 
 
 def complete(doc: dict[str, Any], app: FastAPI, always_available: frozenset[str] = frozenset()) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def complete(doc: dict[str, Any], app: FastAPI, always_available: frozenset[str]
         route = context.original_route
         if not isinstance(route, APIRoute) or not context.include_in_schema:
             continue
-        for method in context.methods:
+        for method in context.methods or ():  # always set for an APIRoute
             operation = doc["paths"].get(context.path_format, {}).get(method.lower())
             if operation is not None:
                 _complete_operation(operation, route, context.path_format in always_available)
@@ -156,10 +157,11 @@ def _complete_operation(operation: dict[str, Any], route: APIRoute, always_avail
 
 def _is_fastapi_validation_error(response: dict[str, Any] | None) -> bool:
     schema = ((response or {}).get("content") or {}).get("application/json", {}).get("schema", {})
-    return schema.get("$ref", "").endswith("/HTTPValidationError")
+    ref: str = schema.get("$ref", "")
+    return ref.endswith("/HTTPValidationError")
 
 
-def _depends_on(route: APIRoute, call) -> bool:
+def _depends_on(route: APIRoute, call: Callable[..., Any]) -> bool:
     todo = list(route.dependant.dependencies)
     while todo:
         dep = todo.pop()

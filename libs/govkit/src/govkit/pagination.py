@@ -6,12 +6,22 @@ import base64
 import json
 import uuid
 from datetime import datetime
+from typing import Any, Protocol, TypeVar
 
 from govkit.inputs import year_in_range
 from govkit.problems import Problem
 
 
-def encode(row) -> str:
+class Keyed(Protocol):
+    """A row with `created_at` and `id` columns: an asyncpg Record, or a dict."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+Row = TypeVar("Row", bound=Keyed)
+
+
+def encode(row: Keyed) -> str:
     return base64.urlsafe_b64encode(json.dumps([row["created_at"].isoformat(), str(row["id"])]).encode()).decode()
 
 
@@ -31,7 +41,7 @@ def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
         ) from None
 
 
-def page(rows: list, limit: int) -> tuple[list, str | None]:
+def page(rows: list[Row], limit: int) -> tuple[list[Row], str | None]:
     """Rows fetched with limit + 1: (this page, the next cursor or None)."""
     more = len(rows) > limit
     rows = rows[:limit]

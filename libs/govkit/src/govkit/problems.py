@@ -89,7 +89,7 @@ def from_domain(exc: domain_errors.DomainError) -> Problem:
     return Problem(422, exc.title, exc.detail, **exc.extra)
 
 
-def _field(loc: tuple) -> str:
+def _field(loc: tuple[int | str, ...]) -> str:
     parts = [str(p) for p in loc]
     if parts and parts[0] in ("body", "query", "path", "header"):
         where, parts = parts[0], parts[1:]
@@ -99,16 +99,16 @@ def _field(loc: tuple) -> str:
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
-    async def _problem(request: Request, exc: Problem):
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return response(exc.status, exc.title, exc.detail, instance=request.url.path, type_=exc.type, **exc.extra)
 
     @app.exception_handler(domain_errors.DomainError)
-    async def _refused(request: Request, exc: domain_errors.DomainError):
+    async def _refused(request: Request, exc: domain_errors.DomainError) -> JSONResponse:
         p = from_domain(exc)
         return response(p.status, p.title, p.detail, instance=request.url.path, type_=p.type, **p.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError):
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
         return response(
@@ -116,7 +116,7 @@ def install(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
         return response(exc.status_code, title, str(exc.detail) if exc.detail else "", instance=request.url.path)
 

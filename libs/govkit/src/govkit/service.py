@@ -9,25 +9,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from faststream.kafka import KafkaBroker
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import State
+from starlette.middleware.base import RequestResponseEndpoint
 
 from gov_contracts import topics as T
 from govkit import areas, auth, db, inputs, metrics, migrate, openapi, problems, tracing
 from govkit import logging as jsonlog
 from govkit import settings as settings_mod
 from govkit.consumer import EventConsumer, Handler
-from govkit.consumer_health import ConsumerMonitor
+from govkit.consumer_health import ConsumerMonitor, ConsumerReport
 from govkit.kafka import Producer
 from govkit.outbox import OutboxRelay
 from govkit.retention import RetentionJob
@@ -54,7 +58,7 @@ class ServiceSpec:
     # reads and validates the service's own configuration before anything starts;
     # raises settings.ConfigError (one line) when it is wrong; the result is app.state.config
     configure: Callable[[settings_mod.ServiceSettings], object] | None = None
-    extra_env: tuple = ()  # the service's own settings_mod.EnvVar entries, for the docs
+    extra_env: tuple[settings_mod.EnvVar, ...] = ()  # the service's own settings_mod.EnvVar entries, for the docs
 
     def migrations(self) -> list[migrate.Migration]:
         return migrate.service_migrations(self.migrations_dir)
@@ -84,10 +88,8 @@ async def _start_broker(app: FastAPI, broker: KafkaBroker) -> None:
             raise
         except Exception as e:
             log.warning("kafka not reachable (%s: %s); retrying in %.1fs", type(e).__name__, e, backoff)
-            try:
+            with contextlib.suppress(Exception):
                 await broker.stop()
-            except Exception:
-                pass
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 10)
 
@@ -97,7 +99,7 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
         config = spec.configure(s)
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = s
         app.state.config = config
         app.state.verifier = auth.TokenVerifier.from_settings(s)
@@ -192,7 +194,7 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
 
 def _instrument(app: FastAPI, service: str) -> None:
     @app.middleware("http")
-    async def trace_and_count(request: Request, call_next):
+    async def trace_and_count(request: Request, call_next: RequestResponseEndpoint) -> Response:
         ctx = tracing.continue_or_start(request.headers.get("traceparent"))
         token = tracing.current.set(ctx)
         started = time.perf_counter()
@@ -222,7 +224,7 @@ def _instrument(app: FastAPI, service: str) -> None:
             tracing.current.reset(token)
 
 
-def _consumer_summary(state) -> dict:
+def _consumer_summary(state: State) -> dict[str, str]:
     monitor = getattr(state, "consumer_monitor", None)
     if monitor is None:
         return {"status": "unknown", "detail": "not started"}
@@ -233,17 +235,19 @@ def _consumer_summary(state) -> dict:
 def _ops_router(spec: ServiceSpec) -> APIRouter:
     r = APIRouter(tags=["operations"])
 
-    @r.get("/healthz", summary="Alive: the process serves HTTP", operation_id="getHealth")
-    async def healthz():
+    # response_model=None: these answer plain dicts or a problem response, and the document says no more of them
+    @r.get("/healthz", summary="Alive: the process serves HTTP", operation_id="getHealth", response_model=None)
+    async def healthz() -> dict[str, str]:
         return {"status": "ok", "service": spec.name}
 
     @r.get(
         "/readyz",
         summary="Ready: database and broker reachable, migrations applied",
         operation_id="getReadiness",
+        response_model=None,
         responses={503: {"description": "not ready: `checks` says which of database, migrations, broker is not"}},
     )
-    async def readyz(request: Request):
+    async def readyz(request: Request) -> dict[str, Any] | JSONResponse:
         st = request.app.state
         checks: dict[str, str] = {}
         try:
@@ -278,6 +282,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         "/healthz/consumer",
         summary="Consumer keeping up: no partition stalled longer than CONSUMER_STALL_AFTER_S",
         operation_id="getConsumerHealth",
+        response_model=None,
         responses={
             503: {
                 "description": "a partition has been stuck longer than CONSUMER_STALL_AFTER_S, or lag "
@@ -285,15 +290,12 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
             }
         },
     )
-    async def consumer_health(request: Request):
-        report = request.app.state.consumer_monitor.report()
+    async def consumer_health(request: Request) -> ConsumerReport | JSONResponse:
+        monitor: ConsumerMonitor = request.app.state.consumer_monitor
+        report = monitor.report()
         if report["status"] != "ok":
-            return problems.response(
-                503,
-                f"Consumer {report['status']}",
-                report["detail"],
-                **{k: v for k, v in report.items() if k not in ("status", "detail")},
-            )
+            extensions: dict[str, Any] = {k: v for k, v in report.items() if k not in ("status", "detail")}
+            return problems.response(503, f"Consumer {report['status']}", report["detail"], **extensions)
         return report
 
     @r.get(
@@ -303,7 +305,7 @@ def _ops_router(spec: ServiceSpec) -> APIRouter:
         response_class=PlainTextResponse,
         responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
     )
-    async def prometheus(request: Request):
+    async def prometheus(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return r

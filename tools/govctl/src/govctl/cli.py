@@ -92,7 +92,7 @@ def cmd_areas(args) -> None:
 
     path = Path(args.file) if args.file else areas.DEFAULT_FILE
     events, version = areas.load(path)
-    kinds = {}
+    kinds: dict[str, int] = {}
     for e in events:
         kinds[e.kind.value] = kinds.get(e.kind.value, 0) + 1
     summary = ", ".join(f"{n} {k}" for k, n in kinds.items())

@@ -115,11 +115,12 @@ def _cloudevents(doc: dict, group: str, produced: set[str]) -> dict:
     keys are aggregate ids, and a consumer reads with its group id."""
     for msg_name, msg in doc.get("components", {}).get("messages", {}).items():
         msg.pop("correlationId", None)
-        headers = {"type": "object", "properties": dict(_CE_HEADERS), "required": list(_CE_REQUIRED)}
+        properties: dict[str, Any] = dict(_CE_HEADERS)
+        headers = {"type": "object", "properties": properties, "required": list(_CE_REQUIRED)}
         type_name = msg_name.rsplit(":", 1)[0]
         if type_name in produced:
-            headers["properties"]["ce_type"] = {"type": "string", "const": type_name}
-            headers["properties"]["ce_source"] = {"type": "string", "description": f"producing service ({group})"}
+            properties["ce_type"] = {"type": "string", "const": type_name}
+            properties["ce_source"] = {"type": "string", "description": f"producing service ({group})"}
         msg["headers"] = headers
         msg["contentType"] = "application/json"
         msg["bindings"] = {
