@@ -1,5 +1,4 @@
 from govkit.service import main
-
 from reporting.app import SPEC
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Wiring of the reporting service: projections from events, report API, weekly job."""
 import asyncio
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,7 +18,7 @@ async def _weekly_job(app: FastAPI) -> None:
     cfg = app.state.config
     while True:
         try:
-            week = publisher.due_week(datetime.now(timezone.utc), cfg.publish_after_hour)
+            week = publisher.due_week(datetime.now(UTC), cfg.publish_after_hour)
             n = await publisher.publish_week(app.state.pool, cfg, week)
             if n:
                 log.info("published %d weekly report(s) for %s", n, week)

@@ -10,7 +10,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Optional
+from typing import Any
 
 from gov_contracts.vocabulary import LOCAL_TZ, area_at_depth
 from govkit.inputs import YEAR_MAX, YEAR_MIN
@@ -103,7 +103,7 @@ class Week:
     week: int
 
     @classmethod
-    def parse(cls, text: str) -> "Week":
+    def parse(cls, text: str) -> Week:
         y, _, w = text.upper().partition("-W")
         if not YEAR_MIN <= int(y) <= YEAR_MAX:  # a week of year 9999 has no following week to compute with
             raise ValueError(f"year {y} is outside {YEAR_MIN} to {YEAR_MAX}")
@@ -111,7 +111,7 @@ class Week:
         return cls(*d.isocalendar()[:2])
 
     @classmethod
-    def of(cls, d: date) -> "Week":
+    def of(cls, d: date) -> Week:
         return cls(*d.isocalendar()[:2])
 
     @property
@@ -122,7 +122,7 @@ class Week:
     def end(self) -> date:  # exclusive
         return self.monday + timedelta(days=7)
 
-    def shift(self, weeks: int) -> "Week":
+    def shift(self, weeks: int) -> Week:
         return Week.of(self.monday + timedelta(weeks=weeks))
 
     def __str__(self) -> str:
@@ -133,12 +133,12 @@ def at_midnight(d: date) -> datetime:
     return datetime.combine(d, time(0), LOCAL_TZ)
 
 
-def ratio(num: int | float, den: int | float) -> Optional[float]:
+def ratio(num: int | float, den: int | float) -> float | None:
     """Rounded to 4 places; None when the denominator is 0 (shown as —)."""
     return round(num / den, 4) if den else None
 
 
-def r1(v: Optional[float]) -> Optional[float]:
+def r1(v: float | None) -> float | None:
     return None if v is None else round(float(v), 1)
 
 

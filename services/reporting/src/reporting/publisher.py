@@ -3,7 +3,7 @@ village/community and for the town, for the last complete ISO week."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from gov_contracts.reports import WeeklyReportPublished
 from gov_contracts.vocabulary import LOCAL_TZ
@@ -32,7 +32,7 @@ async def publish_week(pool, cfg, week: kpis.Week) -> int:
                 open_at_end=k["open_at_end"], overdue=k["overdue"], closure_rate=k["closure_rate"],
                 on_time_rate=k["on_time_rate"], grids_by_risk=r["risk_summary"],
                 red_grids=[g["id"] for g in r["grids"] if g["risk"] == "red"],
-                published_at=datetime.now(timezone.utc)), key=u["id"], source="reporting")
+                published_at=datetime.now(UTC)), key=u["id"], source="reporting")
             done += 1
     return done
 

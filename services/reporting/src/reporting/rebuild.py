@@ -18,12 +18,13 @@ after a kill, at the next start.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -92,7 +93,7 @@ class Tally:
             self.first_skipped.append({"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
                                        "reason": reason, "detail": detail[:300]})
 
-    def add(self, other: "Tally") -> None:
+    def add(self, other: Tally) -> None:
         self.read += other.read
         self.applied += other.applied
         self.duplicates += other.duplicates
@@ -106,7 +107,7 @@ class Replay:
     """Reads the assigned partitions from `position` on and applies each record to the shadows."""
 
     def __init__(self, con: asyncpg.Connection, consumer: AIOKafkaConsumer, handlers: Mapping[str, Handler],
-                 position: dict[TopicPartition, int], *, batch: int, progress: Optional[Progress],
+                 position: dict[TopicPartition, int], *, batch: int, progress: Progress | None,
                  report_first: int):
         self.con, self.consumer, self.handlers = con, consumer, handlers
         self.position, self.batch, self.progress = position, batch, progress
@@ -221,7 +222,7 @@ async def _swap(con: asyncpg.Connection, consumer: AIOKafkaConsumer, parts: list
         started = time.monotonic()
         try:
             async with con.transaction():
-                await con.execute(f"set local lock_timeout = '{SWAP_LOCK_TIMEOUT}'")
+                await con.execute("select set_config('lock_timeout', $1, true)", SWAP_LOCK_TIMEOUT)
                 await shadow.lock_inbox(con)
                 await replay.until(await consumer.end_offsets(parts))
                 await shadow.swap(con, consumer=CONSUMER, topics=list(TOPICS))
@@ -234,8 +235,22 @@ async def _swap(con: asyncpg.Connection, consumer: AIOKafkaConsumer, parts: list
     raise AssertionError("unreachable")
 
 
+async def _clean_up(con: asyncpg.Connection | None, consumer: AIOKafkaConsumer | None,
+                    unused_shadow: Shadow | None) -> None:
+    """Best effort: what is left (shadows of a lost connection) the next rebuild drops."""
+    if con is not None:
+        if unused_shadow is not None:
+            with contextlib.suppress(Exception):
+                await unused_shadow.drop(con)
+        with contextlib.suppress(Exception):
+            await con.close()  # also releases the advisory lock
+    if consumer is not None:
+        with contextlib.suppress(Exception):
+            await consumer.stop()
+
+
 async def rebuild(dsn: str, bootstrap: str, *, schema: str = "reporting", batch: int = 500,
-                  progress: Optional[Progress] = bar, handlers: Optional[Mapping[str, Handler]] = None,
+                  progress: Progress | None = bar, handlers: Mapping[str, Handler] | None = None,
                   report_first: int = FIRST_SKIPPED) -> dict:
     """Raises RebuildFailed (one line) on any failure; the live projections are then unchanged.
 
@@ -247,7 +262,7 @@ async def rebuild(dsn: str, bootstrap: str, *, schema: str = "reporting", batch:
     shadow_made = swapped = False
     try:
         con = await db.connect(dsn, schema)
-        await con.execute(f"set application_name = '{APPLICATION_NAME}'")
+        await con.execute("select set_config('application_name', $1, false)", APPLICATION_NAME)
         if not await con.fetchval("select pg_try_advisory_lock($1)", RUNNING_LOCK):
             raise RebuildFailed("another rebuild is running")
         leftovers = await shadow.drop_leftovers(con)
@@ -279,21 +294,7 @@ async def rebuild(dsn: str, bootstrap: str, *, schema: str = "reporting", batch:
     finally:
         if progress and replay is not None:
             sys.stderr.write("\n")
-        if con is not None:
-            if shadow_made and not swapped:
-                try:
-                    await shadow.drop(con)
-                except Exception:  # connection lost: the next rebuild drops them
-                    pass
-            try:
-                await con.close()  # also releases the advisory lock
-            except Exception:
-                pass
-        if consumer is not None:
-            try:
-                await consumer.stop()
-            except Exception:
-                pass
+        await _clean_up(con, consumer, shadow if shadow_made and not swapped else None)
     seconds = time.monotonic() - started
     tally = replay.tally
     return {"events": tally.read, "applied": tally.applied, "duplicates": tally.duplicates, "ignored": tally.ignored,

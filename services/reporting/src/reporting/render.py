@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-from typing import Optional
 
 KPI_LABELS = [
     ("new", "新增"), ("accepted", "受理"), ("resolved", "办结"), ("closed", "结案"), ("open_at_end", "周末在办"),
@@ -34,7 +33,7 @@ def fmt(v) -> str:
     return str(v)
 
 
-def pct(v: Optional[float]) -> str:
+def pct(v: float | None) -> str:
     return "—" if v is None else f"{v * 100:.1f}%"
 
 

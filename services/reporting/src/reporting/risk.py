@@ -32,7 +32,7 @@ class RiskRule(BaseModel):
     levels: dict[str, int]
 
     @model_validator(mode="after")
-    def _check(self) -> "RiskRule":
+    def _check(self) -> RiskRule:
         for name in ("open_dispute", "open_petition"):
             table = getattr(self, name)
             if set(table) != set(SEVERITIES):

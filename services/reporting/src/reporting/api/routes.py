@@ -1,8 +1,7 @@
 """Reports: the weekly risk assessment (JSON, CSV, HTML) and livelihood priorities."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Optional
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -28,7 +27,7 @@ def _reader(p: Principal, area: str) -> None:
         raise Problem(403, "Forbidden", f"your area scope does not cover {area}")
 
 
-def _week(text: Optional[str]) -> kpis.Week:
+def _week(text: str | None) -> kpis.Week:
     if text is None:
         today = datetime.now(LOCAL_TZ).date()
         return kpis.Week.of(today - timedelta(days=7))
@@ -51,7 +50,7 @@ async def build_weekly(request: Request, area: str, week: kpis.Week) -> dict:
 
 @router.get("/weekly", summary="Weekly risk assessment (周研判) of a town, village or grid, as JSON",
             operation_id="getWeeklyReport", responses=problems(404))
-async def weekly(request: Request, area: str = AREA, week: Optional[str] = WEEK,
+async def weekly(request: Request, area: str = AREA, week: str | None = WEEK,
                  p: Principal = Depends(current_principal)) -> dict:
     _reader(p, area)
     return await build_weekly(request, area, _week(week))
@@ -60,7 +59,7 @@ async def weekly(request: Request, area: str = AREA, week: Optional[str] = WEEK,
 @router.get("/weekly.csv", summary="The weekly assessment as CSV (KPIs, categories, grid risk)",
             operation_id="getWeeklyReportCsv", response_class=Response,
             responses={200: {"content": {"text/csv": {}}}, **problems(404)})
-async def weekly_csv(request: Request, area: str = AREA, week: Optional[str] = WEEK,
+async def weekly_csv(request: Request, area: str = AREA, week: str | None = WEEK,
                      p: Principal = Depends(current_principal)):
     _reader(p, area)
     r = await build_weekly(request, area, _week(week))
@@ -70,7 +69,7 @@ async def weekly_csv(request: Request, area: str = AREA, week: Optional[str] = W
 
 @router.get("/weekly.html", summary="The weekly assessment as a printable HTML report with charts",
             operation_id="getWeeklyReportHtml", response_class=HTMLResponse, responses=problems(404))
-async def weekly_html(request: Request, area: str = AREA, week: Optional[str] = WEEK,
+async def weekly_html(request: Request, area: str = AREA, week: str | None = WEEK,
                       p: Principal = Depends(current_principal)):
     _reader(p, area)
     return HTMLResponse(render.weekly_html(await build_weekly(request, area, _week(week))))
@@ -80,9 +79,9 @@ async def weekly_html(request: Request, area: str = AREA, week: Optional[str] = 
             operation_id="getLivelihoodPriorities",
             responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}})
 async def livelihood(request: Request, area: str = AREA,
-                     start: Optional[BoundedDate] = Query(default=None, alias="from",
+                     start: BoundedDate | None = Query(default=None, alias="from",
                                                           description="default: 90 days ago"),
-                     end: Optional[BoundedDate] = Query(default=None, alias="to",
+                     end: BoundedDate | None = Query(default=None, alias="to",
                                                         description="exclusive; default: tomorrow"),
                      format: str = Query(default="json", pattern="^(json|csv)$"),
                      p: Principal = Depends(current_principal)):
@@ -95,7 +94,7 @@ async def livelihood(request: Request, area: str = AREA,
                       errors=[{"field": "query.from", "message": "must be before to"}])
     async with request.app.state.pool.acquire() as con:
         rows = await kpis.livelihood(con, area, start, end, request.app.state.config.livelihood_keywords,
-                                     datetime.now(timezone.utc))
+                                     datetime.now(UTC))
     if format == "csv":
         return Response(render.livelihood_csv(rows), media_type="text/csv; charset=utf-8")
     return {"area": area, "from": start.isoformat(), "to": end.isoformat(), "themes": rows}
