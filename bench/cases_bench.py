@@ -18,6 +18,7 @@ Prints a table and writes the figures as JSON to bench/results/cases-<UTC time>.
 The stack lives in a temporary directory and is torn down at the end, also on errors.
 See bench/README.md for what each figure means.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,18 +32,27 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from common import ROOT, add_paths  # noqa: E402
 
 add_paths("cases")
 
-from common import (_f, _pg_version, _w, drive, http_client, outbox_backlog, say,  # noqa: E402
-                    summary_ms, wait_areas)
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
+from common import (
+    _f,
+    _pg_version,
+    _w,
+    drive,
+    http_client,
+    outbox_backlog,
+    say,  # noqa: E402
+    summary_ms,
+    wait_areas,
+)
 
 from cases import queries  # noqa: E402
 from cases.domain import policy as policy_mod  # noqa: E402
@@ -67,106 +77,218 @@ BENCH_PSEUDONYM_KEY = "bench-only-pseudonym-key-0000000000000000"
 
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 GROUPS = ["一", "二", "三", "四", "五", "六", "七", "八", "九", "十"]
-PLACES = ["后山", "村口", "河边", "老学校旁", "村委会对面", "集镇街道", "桥头", "水库下游", "茶园", "菜市场旁", "村小组晒场",
-          "公路边", "卫生室门口", "文化广场"]
+PLACES = [
+    "后山",
+    "村口",
+    "河边",
+    "老学校旁",
+    "村委会对面",
+    "集镇街道",
+    "桥头",
+    "水库下游",
+    "茶园",
+    "菜市场旁",
+    "村小组晒场",
+    "公路边",
+    "卫生室门口",
+    "文化广场",
+]
 WHEN = ["今天上午", "昨天晚上", "近一周来", "这几天", "本月以来", "今天凌晨", "前天下午", "连续几天"]
-ASK = ["请求尽快处理。", "希望村里出面协调。", "请相关部门核查。", "请网格员上门了解情况。", "群众反映强烈，请尽快解决。",
-       "请求镇里派人调处。", "担心事态扩大，请及时介入。"]
+ASK = [
+    "请求尽快处理。",
+    "希望村里出面协调。",
+    "请相关部门核查。",
+    "请网格员上门了解情况。",
+    "群众反映强烈，请尽快解决。",
+    "请求镇里派人调处。",
+    "担心事态扩大，请及时介入。",
+]
 
 # per category: (title template, description template, extra words); {v} village, {g} group, {a}/{b} persons,
 # {p} place, {w} when, {x} a word of the category
 TEXTS: dict[str, list[tuple[str, str, list[str]]]] = {
     "dispute.neighbor": [
-        ("{v}{g}组{a}与邻居{b}因{x}发生纠纷", "{v}{g}组村民{a}反映，邻居{b}家{x}问题长期未解决，{w}双方发生争吵。",
-         ["宅基地滴水", "排水沟堵塞", "院墙占道", "养狗扰民", "树木遮挡采光", "通行道路", "堆放杂物"]),
-        ("{a}反映邻居{x}影响生活", "{w}{a}多次反映邻居{b}{x}，双方互不相让，邻里关系紧张。",
-         ["装修噪音", "鸡鸭散养", "倒污水", "乱搭乱建", "占用公共通道"]),
+        (
+            "{v}{g}组{a}与邻居{b}因{x}发生纠纷",
+            "{v}{g}组村民{a}反映，邻居{b}家{x}问题长期未解决，{w}双方发生争吵。",
+            ["宅基地滴水", "排水沟堵塞", "院墙占道", "养狗扰民", "树木遮挡采光", "通行道路", "堆放杂物"],
+        ),
+        (
+            "{a}反映邻居{x}影响生活",
+            "{w}{a}多次反映邻居{b}{x}，双方互不相让，邻里关系紧张。",
+            ["装修噪音", "鸡鸭散养", "倒污水", "乱搭乱建", "占用公共通道"],
+        ),
     ],
     "dispute.family": [
-        ("{a}家{x}纠纷", "{v}{g}组{a}反映家中{x}问题，{w}家庭成员争执不下，{b}情绪激动。",
-         ["赡养老人", "分家析产", "婚姻感情", "子女抚养", "老人赡养费分摊"]),
-        ("{v}村民{a}夫妻因{x}发生矛盾", "{w}{a}与配偶因{x}多次争吵，娘家人{b}要求村里调解。",
-         ["家庭开支", "外出务工", "彩礼返还", "照顾老人"]),
+        (
+            "{a}家{x}纠纷",
+            "{v}{g}组{a}反映家中{x}问题，{w}家庭成员争执不下，{b}情绪激动。",
+            ["赡养老人", "分家析产", "婚姻感情", "子女抚养", "老人赡养费分摊"],
+        ),
+        (
+            "{v}村民{a}夫妻因{x}发生矛盾",
+            "{w}{a}与配偶因{x}多次争吵，娘家人{b}要求村里调解。",
+            ["家庭开支", "外出务工", "彩礼返还", "照顾老人"],
+        ),
     ],
     "dispute.land": [
-        ("{v}{g}组与邻组山林边界纠纷", "{g}组村民反映邻组在争议山林内{x}，双方多次发生口角，{w}矛盾升级。",
-         ["砍伐树木", "修建便道", "栽种茶苗", "放牧", "挖沟排水"]),
-        ("{a}与{b}承包地边界争议", "{a}与{b}承包地相邻，因{x}产生争议，{w}双方到地里对峙。",
-         ["界桩移位", "田埂被挖", "确权面积不符", "流转合同到期"]),
-        ("{v}{p}山林权属纠纷", "{v}{p}一片山林权属不清，{a}与{b}各执一词，{w}因{x}起争执。",
-         ["采伐指标", "林权证", "退耕还林补助", "山林承包"]),
+        (
+            "{v}{g}组与邻组山林边界纠纷",
+            "{g}组村民反映邻组在争议山林内{x}，双方多次发生口角，{w}矛盾升级。",
+            ["砍伐树木", "修建便道", "栽种茶苗", "放牧", "挖沟排水"],
+        ),
+        (
+            "{a}与{b}承包地边界争议",
+            "{a}与{b}承包地相邻，因{x}产生争议，{w}双方到地里对峙。",
+            ["界桩移位", "田埂被挖", "确权面积不符", "流转合同到期"],
+        ),
+        (
+            "{v}{p}山林权属纠纷",
+            "{v}{p}一片山林权属不清，{a}与{b}各执一词，{w}因{x}起争执。",
+            ["采伐指标", "林权证", "退耕还林补助", "山林承包"],
+        ),
     ],
     "dispute.labor": [
-        ("{v}{x}拖欠工人工资", "{a}等十余名工人反映{v}{x}{w}拖欠工资未发，多次讨要无果。",
-         ["砂石厂", "香菇种植基地", "茶叶加工厂", "建筑工地", "木材加工厂", "养殖场"]),
-        ("{a}反映{x}劳资纠纷", "{a}在{x}务工期间受伤，{w}与老板{b}就工资和医疗费协商不成。",
-         ["施工队", "农家乐", "运输车队", "采石场"]),
+        (
+            "{v}{x}拖欠工人工资",
+            "{a}等十余名工人反映{v}{x}{w}拖欠工资未发，多次讨要无果。",
+            ["砂石厂", "香菇种植基地", "茶叶加工厂", "建筑工地", "木材加工厂", "养殖场"],
+        ),
+        (
+            "{a}反映{x}劳资纠纷",
+            "{a}在{x}务工期间受伤，{w}与老板{b}就工资和医疗费协商不成。",
+            ["施工队", "农家乐", "运输车队", "采石场"],
+        ),
     ],
     "dispute.demolition": [
-        ("{v}{x}征地补偿争议", "{v}{g}组部分村民对{x}征地补偿标准有异议，{w}聚集到施工现场。",
-         ["乡道拓宽", "河道治理", "移民安置点", "光伏项目", "高速连接线"]),
-        ("{a}反映房屋拆迁补偿不到位", "{a}家房屋因{x}被拆除，{w}补偿款仍未足额发放。",
-         ["道路建设", "集镇改造", "水库扩容"]),
+        (
+            "{v}{x}征地补偿争议",
+            "{v}{g}组部分村民对{x}征地补偿标准有异议，{w}聚集到施工现场。",
+            ["乡道拓宽", "河道治理", "移民安置点", "光伏项目", "高速连接线"],
+        ),
+        (
+            "{a}反映房屋拆迁补偿不到位",
+            "{a}家房屋因{x}被拆除，{w}补偿款仍未足额发放。",
+            ["道路建设", "集镇改造", "水库扩容"],
+        ),
     ],
     "petition": [
-        ("{a}反映{x}问题多次信访", "{a}就{x}问题多次到镇里上访，{w}再次来访，诉求未得到满意答复。",
-         ["低保评定", "宅基地审批", "医疗报销", "土地补偿", "林权确权", "养老保险"]),
-        ("{v}村民联名信访反映{x}", "{v}{g}组十余户村民联名反映{x}，要求公开相关情况。",
-         ["村务公开", "集体资金使用", "扶贫项目", "修路集资"]),
+        (
+            "{a}反映{x}问题多次信访",
+            "{a}就{x}问题多次到镇里上访，{w}再次来访，诉求未得到满意答复。",
+            ["低保评定", "宅基地审批", "医疗报销", "土地补偿", "林权确权", "养老保险"],
+        ),
+        (
+            "{v}村民联名信访反映{x}",
+            "{v}{g}组十余户村民联名反映{x}，要求公开相关情况。",
+            ["村务公开", "集体资金使用", "扶贫项目", "修路集资"],
+        ),
     ],
     "hazard.safety": [
-        ("{v}{p}{x}存在安全隐患", "{w}发现{v}{p}{x}，存在安全隐患，过往群众较多。",
-         ["危房墙体开裂", "护栏缺失", "电线老化裸露", "桥梁栏杆松动", "井盖缺失", "广告牌松动"]),
-        ("{v}{g}组{x}危险", "{a}反映{v}{g}组{x}，{w}已有村民险些受伤。",
-         ["便桥垮塌", "路边深坑无警示", "废弃机井未封", "电杆倾斜"]),
+        (
+            "{v}{p}{x}存在安全隐患",
+            "{w}发现{v}{p}{x}，存在安全隐患，过往群众较多。",
+            ["危房墙体开裂", "护栏缺失", "电线老化裸露", "桥梁栏杆松动", "井盖缺失", "广告牌松动"],
+        ),
+        (
+            "{v}{g}组{x}危险",
+            "{a}反映{v}{g}组{x}，{w}已有村民险些受伤。",
+            ["便桥垮塌", "路边深坑无警示", "废弃机井未封", "电杆倾斜"],
+        ),
     ],
     "hazard.fire": [
-        ("{v}{p}{x}存在消防隐患", "{w}巡查发现{v}{p}{x}，一旦起火后果严重。",
-         ["堆放柴草", "消防通道被占用", "灭火器过期", "私拉电线充电", "烧荒"]),
-        ("{x}消防隐患需整改", "{v}{x}存在消防隐患，{a}反映{w}多次提醒未整改。",
-         ["农家乐厨房", "小卖部仓库", "加油点", "木材加工厂"]),
+        (
+            "{v}{p}{x}存在消防隐患",
+            "{w}巡查发现{v}{p}{x}，一旦起火后果严重。",
+            ["堆放柴草", "消防通道被占用", "灭火器过期", "私拉电线充电", "烧荒"],
+        ),
+        (
+            "{x}消防隐患需整改",
+            "{v}{x}存在消防隐患，{a}反映{w}多次提醒未整改。",
+            ["农家乐厨房", "小卖部仓库", "加油点", "木材加工厂"],
+        ),
     ],
     "hazard.geologic": [
-        ("{v}{g}组{p}{x}", "{w}{v}{g}组{p}{x}，附近有{b}等多户住房，存在滑坡塌方风险。",
-         ["山体出现裂缝", "挡土墙开裂", "路基下沉", "坡面落石"]),
-        ("{v}{x}有地质灾害隐患", "连续降雨后{v}{x}，{a}担心夜间发生塌方，请求排查。",
-         ["后山滑坡", "公路边坡塌方", "河岸垮塌", "房后崩塌"]),
+        (
+            "{v}{g}组{p}{x}",
+            "{w}{v}{g}组{p}{x}，附近有{b}等多户住房，存在滑坡塌方风险。",
+            ["山体出现裂缝", "挡土墙开裂", "路基下沉", "坡面落石"],
+        ),
+        (
+            "{v}{x}有地质灾害隐患",
+            "连续降雨后{v}{x}，{a}担心夜间发生塌方，请求排查。",
+            ["后山滑坡", "公路边坡塌方", "河岸垮塌", "房后崩塌"],
+        ),
     ],
     "environment.sanitation": [
-        ("{v}{p}{x}", "{w}{v}{p}{x}，气味难闻，影响周边群众生活。",
-         ["垃圾堆积未清运", "污水直排", "畜禽粪污乱排", "垃圾桶破损", "死禽随意丢弃"]),
-        ("{a}反映{x}问题", "{a}反映{v}{g}组{x}，{w}一直无人处理。",
-         ["河道漂浮垃圾", "旱厕溢满", "秸秆焚烧", "建筑垃圾乱倒"]),
+        (
+            "{v}{p}{x}",
+            "{w}{v}{p}{x}，气味难闻，影响周边群众生活。",
+            ["垃圾堆积未清运", "污水直排", "畜禽粪污乱排", "垃圾桶破损", "死禽随意丢弃"],
+        ),
+        (
+            "{a}反映{x}问题",
+            "{a}反映{v}{g}组{x}，{w}一直无人处理。",
+            ["河道漂浮垃圾", "旱厕溢满", "秸秆焚烧", "建筑垃圾乱倒"],
+        ),
     ],
     "livelihood.request": [
-        ("{v}{g}组{x}", "{a}反映{v}{g}组{x}，{w}给群众生产生活带来不便。",
-         ["路灯损坏", "饮水管道破裂停水", "道路坑洼", "垃圾收集点不足", "网络信号差"]),
-        ("{a}咨询{x}", "{a}反映{x}问题，{w}多次询问未得到答复。",
-         ["养老补贴未到账", "高龄津贴办理", "残疾人补贴", "危房改造补助", "医保缴费"]),
+        (
+            "{v}{g}组{x}",
+            "{a}反映{v}{g}组{x}，{w}给群众生产生活带来不便。",
+            ["路灯损坏", "饮水管道破裂停水", "道路坑洼", "垃圾收集点不足", "网络信号差"],
+        ),
+        (
+            "{a}咨询{x}",
+            "{a}反映{x}问题，{w}多次询问未得到答复。",
+            ["养老补贴未到账", "高龄津贴办理", "残疾人补贴", "危房改造补助", "医保缴费"],
+        ),
     ],
     "public_order": [
-        ("{v}{p}{x}", "{w}{v}{p}{x}，群众担心安全，请求加强巡逻。",
-         ["有人聚众打架", "发现可疑人员", "有人聚众赌博", "摩托车夜间飙车", "发生盗窃"]),
-        ("{a}反映{x}", "{a}反映{w}{v}{x}，影响治安秩序。",
-         ["醉酒滋事", "强行收取费用", "电信诈骗", "偷砍林木"]),
+        (
+            "{v}{p}{x}",
+            "{w}{v}{p}{x}，群众担心安全，请求加强巡逻。",
+            ["有人聚众打架", "发现可疑人员", "有人聚众赌博", "摩托车夜间飙车", "发生盗窃"],
+        ),
+        ("{a}反映{x}", "{a}反映{w}{v}{x}，影响治安秩序。", ["醉酒滋事", "强行收取费用", "电信诈骗", "偷砍林木"]),
     ],
     "epidemic": [
-        ("{v}{g}组{x}", "{w}{v}{g}组{x}，需要网格员上门排查登记。",
-         ["有村民发热", "返乡人员未登记", "出现腹泻病例", "家禽异常死亡"]),
-        ("{v}{p}需{x}", "{v}{p}人员聚集较多，{a}建议{x}。",
-         ["消毒", "张贴防疫宣传", "测量体温", "设置洗手点"]),
+        (
+            "{v}{g}组{x}",
+            "{w}{v}{g}组{x}，需要网格员上门排查登记。",
+            ["有村民发热", "返乡人员未登记", "出现腹泻病例", "家禽异常死亡"],
+        ),
+        ("{v}{p}需{x}", "{v}{p}人员聚集较多，{a}建议{x}。", ["消毒", "张贴防疫宣传", "测量体温", "设置洗手点"]),
     ],
     "other": [
-        ("{a}{x}", "{a}{x}，{w}来电咨询，请相关人员答复。",
-         ["咨询户籍迁移", "建议增设公交站点", "反映手机信号差", "咨询农机补贴", "建议修建健身场地"]),
-        ("{v}群众建议{x}", "{v}{g}组群众建议{x}，{a}代为反映。",
-         ["开通班车", "增设快递点", "修缮祠堂", "举办农民夜校"]),
+        (
+            "{a}{x}",
+            "{a}{x}，{w}来电咨询，请相关人员答复。",
+            ["咨询户籍迁移", "建议增设公交站点", "反映手机信号差", "咨询农机补贴", "建议修建健身场地"],
+        ),
+        (
+            "{v}群众建议{x}",
+            "{v}{g}组群众建议{x}，{a}代为反映。",
+            ["开通班车", "增设快递点", "修缮祠堂", "举办农民夜校"],
+        ),
     ],
 }
-CATEGORY_WEIGHTS = {"dispute.neighbor": 14, "dispute.family": 8, "dispute.land": 10, "dispute.labor": 4,
-                    "dispute.demolition": 3, "petition": 4, "hazard.safety": 9, "hazard.fire": 5,
-                    "hazard.geologic": 3, "environment.sanitation": 14, "livelihood.request": 14, "public_order": 5,
-                    "epidemic": 3, "other": 4}
+CATEGORY_WEIGHTS = {
+    "dispute.neighbor": 14,
+    "dispute.family": 8,
+    "dispute.land": 10,
+    "dispute.labor": 4,
+    "dispute.demolition": 3,
+    "petition": 4,
+    "hazard.safety": 9,
+    "hazard.fire": 5,
+    "hazard.geologic": 3,
+    "environment.sanitation": 14,
+    "livelihood.request": 14,
+    "public_order": 5,
+    "epidemic": 3,
+    "other": 4,
+}
 SEVERITIES = (["low", "medium", "high", "critical"], [25, 50, 20, 5])
 STAFF_SOURCES = (["grid_patrol", "hotline", "visit"], [60, 30, 10])
 
@@ -183,7 +305,7 @@ class Texts:
     def person(self) -> str:
         return self.rng.choice(SURNAMES) + self.rng.choice(["某", "某某", "师傅", "大爷", "阿姨"])
 
-    def case(self, category: Optional[str] = None, grid: Optional[dict] = None) -> dict[str, Any]:
+    def case(self, category: str | None = None, grid: dict | None = None) -> dict[str, Any]:
         r = self.rng
         cat = category or r.choices(self.cats, self.cat_w)[0]
         grid = grid or r.choice(self.grids)
@@ -196,10 +318,17 @@ class Texts:
         sev = r.choices(*SEVERITIES)[0]
         kws = self.policy.get(cat).keywords
         body: dict[str, Any] = {
-            "category": cat, "title": title, "description": description, "grid_id": grid["id"], "severity": sev,
-            "source": r.choices(*STAFF_SOURCES)[0], "address": f"{village}{fill['g']}组{fill['p']}",
-            "lat": round(31.70 + r.random() * 0.12, 6), "lon": round(111.55 + r.random() * 0.15, 6),
-            "reporter_name": a, "reporter_phone": "1" + r.choice("35789") + "".join(r.choices("0123456789", k=9)),
+            "category": cat,
+            "title": title,
+            "description": description,
+            "grid_id": grid["id"],
+            "severity": sev,
+            "source": r.choices(*STAFF_SOURCES)[0],
+            "address": f"{village}{fill['g']}组{fill['p']}",
+            "lat": round(31.70 + r.random() * 0.12, 6),
+            "lon": round(111.55 + r.random() * 0.15, 6),
+            "reporter_name": a,
+            "reporter_phone": "1" + r.choice("35789") + "".join(r.choices("0123456789", k=9)),
             "tags": r.sample(kws, k=min(len(kws), r.randint(0, 2))) if kws else [],
         }
         if cat.startswith("dispute."):
@@ -207,17 +336,19 @@ class Texts:
         return body
 
 
-def refs_for(body: dict) -> tuple[str, Optional[str], list[str]]:
+def refs_for(body: dict) -> tuple[str, str | None, list[str]]:
     """The pseudonymous references the service would store (reporter, address, parties)."""
     k = BENCH_PSEUDONYM_KEY
     reporter_ref = pseudonym.ref(k, "person", f"phone:{body['reporter_phone']}")
     address_ref = pseudonym.ref(k, "address", body["address"]) if body.get("address") else None
-    party_refs = [pseudonym.ref(k, "person", f"{p.get('name', '')}|{p.get('phone', '')}")
-                  for p in body.get("parties", [])]
+    party_refs = [
+        pseudonym.ref(k, "person", f"{p.get('name', '')}|{p.get('phone', '')}") for p in body.get("parties", [])
+    ]
     return reporter_ref, address_ref, party_refs
 
 
 # -- load drivers ------------------------------------------------------------------------------------------------
+
 
 class Failures:
     def __init__(self) -> None:
@@ -231,20 +362,24 @@ class Failures:
     def check(self, phase: str, total: int, allowed: float = 0.0) -> None:
         bad = sum(self.counts.values())
         if bad > allowed * total:
-            raise SystemExit(f"bench: {phase}: {bad} of {total} requests failed: {dict(self.counts)}; "
-                             f"e.g. {self.sample}")
+            raise SystemExit(
+                f"bench: {phase}: {bad} of {total} requests failed: {dict(self.counts)}; e.g. {self.sample}"
+            )
 
 
-async def http_creates(client: httpx.AsyncClient, bodies: list[dict], concurrency: int,
-                       fails: Failures) -> tuple[float, list[float]]:
+async def http_creates(
+    client: httpx.AsyncClient, bodies: list[dict], concurrency: int, fails: Failures
+) -> tuple[float, list[float]]:
     async def one(i: int) -> None:
         r = await client.post("/v1/cases", json=bodies[i])
         if r.status_code != 201:
             fails.add(f"HTTP {r.status_code}", r.text)
+
     return await drive(len(bodies), concurrency, one)
 
 
 # -- phases ------------------------------------------------------------------------------------------------------
+
 
 async def phase_create(st: Stack, args, texts: Texts, token: str, dsn: str) -> tuple[dict, list[dict]]:
     url = st.url("cases")
@@ -286,19 +421,34 @@ async def phase_create(st: Stack, args, texts: Texts, token: str, dsn: str) -> t
         new_events = await con.fetchval("select count(*) from cases.outbox") - outbox_before
         published = await con.fetchval(
             "select count(*) from (select published_at from cases.outbox order by id desc limit $1) t "
-            "where published_at is not null", new_events)
+            "where published_at is not null",
+            new_events,
+        )
     finally:
         await con.close()
     if backlog:
-        raise SystemExit(f"bench: outbox still holds {backlog} unpublished events {args.drain_timeout:.0f}s "
-                         f"after the last create; see {st.logs / 'cases.log'}")
-    res = {"creates": len(bodies), "concurrency": args.concurrency, "wall_s": round(wall, 3),
-           "creates_per_s": round(len(bodies) / wall, 1), "latency": summary_ms(lat),
-           "outbox": {"events_written": new_events, "events_published": published,
-                      "backlog_when_creates_finished": backlog_at_end, "peak_backlog_sampled": peak,
-                      "drain_s_after_last_create": round(drain_s if backlog_at_end else 0.0, 3)}}
-    say(f"HTTP create: {res['creates_per_s']}/s, p50 {res['latency']['p50_ms']} ms, p99 {res['latency']['p99_ms']} ms; "
-        f"outbox backlog {backlog_at_end} drained in {res['outbox']['drain_s_after_last_create']} s")
+        raise SystemExit(
+            f"bench: outbox still holds {backlog} unpublished events {args.drain_timeout:.0f}s "
+            f"after the last create; see {st.logs / 'cases.log'}"
+        )
+    res = {
+        "creates": len(bodies),
+        "concurrency": args.concurrency,
+        "wall_s": round(wall, 3),
+        "creates_per_s": round(len(bodies) / wall, 1),
+        "latency": summary_ms(lat),
+        "outbox": {
+            "events_written": new_events,
+            "events_published": published,
+            "backlog_when_creates_finished": backlog_at_end,
+            "peak_backlog_sampled": peak,
+            "drain_s_after_last_create": round(drain_s if backlog_at_end else 0.0, 3),
+        },
+    }
+    say(
+        f"HTTP create: {res['creates_per_s']}/s, p50 {res['latency']['p50_ms']} ms, p99 {res['latency']['p99_ms']} ms; "
+        f"outbox backlog {backlog_at_end} drained in {res['outbox']['drain_s_after_last_create']} s"
+    )
     return res, warm + bodies
 
 
@@ -306,29 +456,53 @@ def baseline_args(body: dict, number: str, now: datetime, policy) -> tuple:
     """The parameters of the service's INSERT_CASE for this body, as service.create_case computes them."""
     accept, _ = policy.deadlines(body["category"], body["severity"])
     reporter_ref, address_ref, party_refs = refs_for(body)
-    return (uuid.uuid4(), number, body["category"], body["title"], body["description"], body["grid_id"],
-            body.get("address"), address_ref, body.get("lat"), body.get("lon"), body["source"], body["severity"],
-            Level.grid.value, reporter_ref, None, party_refs, [], body.get("tags", []), [], now + accept, now)
+    return (
+        uuid.uuid4(),
+        number,
+        body["category"],
+        body["title"],
+        body["description"],
+        body["grid_id"],
+        body.get("address"),
+        address_ref,
+        body.get("lat"),
+        body.get("lon"),
+        body["source"],
+        body["severity"],
+        Level.grid.value,
+        reporter_ref,
+        None,
+        party_refs,
+        [],
+        body.get("tags", []),
+        [],
+        now + accept,
+        now,
+    )
 
 
 async def phase_baseline(args, bodies: list[dict], policy, dsn: str) -> dict:
     sql = queries.INSERT_CASE.replace("insert into cases ", f"insert into {BASELINE_TABLE} ", 1)
     assert sql != queries.INSERT_CASE, "the service's INSERT statement changed shape"
-    pool = await asyncpg.create_pool(dsn, min_size=args.concurrency, max_size=args.concurrency,
-                                     server_settings={"search_path": "cases,public"})
+    pool = await asyncpg.create_pool(
+        dsn, min_size=args.concurrency, max_size=args.concurrency, server_settings={"search_path": "cases,public"}
+    )
     try:
         async with pool.acquire() as con:
             await con.execute(f"drop table if exists {SCHEMA}.{BASELINE_TABLE}")
             await con.execute(f"create table {SCHEMA}.{BASELINE_TABLE} (like {SCHEMA}.cases including defaults)")
-        now = datetime.now(timezone.utc)
-        warm = [baseline_args(b, f"BL-{now.year}-{i:06d}", now, policy) for i, b in enumerate(bodies[:args.warmup])]
-        rows = [baseline_args(b, f"BL-{now.year}-{i + len(warm):06d}", now, policy)
-                for i, b in enumerate(bodies[args.warmup:args.warmup + args.creates])]
+        now = datetime.now(UTC)
+        warm = [baseline_args(b, f"BL-{now.year}-{i:06d}", now, policy) for i, b in enumerate(bodies[: args.warmup])]
+        rows = [
+            baseline_args(b, f"BL-{now.year}-{i + len(warm):06d}", now, policy)
+            for i, b in enumerate(bodies[args.warmup : args.warmup + args.creates])
+        ]
 
         def inserter(batch):
             async def one(i: int) -> None:
                 async with pool.acquire() as con:
                     await con.fetchrow(sql, *batch[i])  # autocommit: one row per transaction, like the service
+
             return one
 
         await drive(len(warm), args.concurrency, inserter(warm))
@@ -341,30 +515,121 @@ async def phase_baseline(args, bodies: list[dict], policy, dsn: str) -> dict:
         await pool.close()
     if stored != len(warm) + len(rows):
         raise SystemExit(f"bench: baseline stored {stored} rows, expected {len(warm) + len(rows)}")
-    res = {"rows": len(rows), "concurrency": args.concurrency, "wall_s": round(wall, 3),
-           "rows_per_s": round(len(rows) / wall, 1), "latency": summary_ms(lat)}
+    res = {
+        "rows": len(rows),
+        "concurrency": args.concurrency,
+        "wall_s": round(wall, 3),
+        "rows_per_s": round(len(rows) / wall, 1),
+        "latency": summary_ms(lat),
+    }
     say(f"baseline: {res['rows_per_s']} rows/s, p50 {res['latency']['p50_ms']} ms, p99 {res['latency']['p99_ms']} ms")
     return res
 
 
 # bulk rows: how likely each status is, by the age of the case
 STATUS_BY_AGE = [
-    (1, {"reported": 35, "accepted": 20, "dispatched": 12, "in_progress": 12, "resolved": 6, "verified": 2,
-         "closed": 3, "rejected": 3, "withdrawn": 2, "merged": 3, "referred": 1, "reopened": 1}),
-    (7, {"reported": 5, "accepted": 8, "dispatched": 8, "in_progress": 15, "resolved": 12, "verified": 8,
-         "closed": 30, "rejected": 4, "withdrawn": 2, "merged": 4, "referred": 3, "reopened": 1}),
-    (10 ** 6, {"reported": 0.5, "accepted": 1, "dispatched": 1, "in_progress": 3, "resolved": 2, "verified": 3,
-               "closed": 78, "rejected": 4, "withdrawn": 2, "merged": 4, "referred": 1, "reopened": 0.5}),
+    (
+        1,
+        {
+            "reported": 35,
+            "accepted": 20,
+            "dispatched": 12,
+            "in_progress": 12,
+            "resolved": 6,
+            "verified": 2,
+            "closed": 3,
+            "rejected": 3,
+            "withdrawn": 2,
+            "merged": 3,
+            "referred": 1,
+            "reopened": 1,
+        },
+    ),
+    (
+        7,
+        {
+            "reported": 5,
+            "accepted": 8,
+            "dispatched": 8,
+            "in_progress": 15,
+            "resolved": 12,
+            "verified": 8,
+            "closed": 30,
+            "rejected": 4,
+            "withdrawn": 2,
+            "merged": 4,
+            "referred": 3,
+            "reopened": 1,
+        },
+    ),
+    (
+        10**6,
+        {
+            "reported": 0.5,
+            "accepted": 1,
+            "dispatched": 1,
+            "in_progress": 3,
+            "resolved": 2,
+            "verified": 3,
+            "closed": 78,
+            "rejected": 4,
+            "withdrawn": 2,
+            "merged": 4,
+            "referred": 1,
+            "reopened": 0.5,
+        },
+    ),
 ]
 HANDLING = {"accepted", "dispatched", "in_progress", "reopened"}
-RESOLUTIONS = ["经{u}调解，双方达成一致并签订协议", "已安排人员现场处置，隐患已消除", "已协调相关部门处理完毕，群众表示满意",
-               "经核实情况属实，已督促整改到位", "已向当事人解释相关政策，诉求得到答复"]
-BULK_COLUMNS = ["id", "number", "category", "title", "description", "grid_id", "area_path", "address", "address_ref",
-                "lat", "lon", "source", "severity", "status", "level", "assigned_unit", "assignee", "reporter_ref",
-                "reporter_sub", "party_refs", "attachments", "tags", "report_count", "duplicate_candidates",
-                "merged_into", "accept_due", "resolve_due", "due_at", "overdue", "escalations", "reopen_count",
-                "resolved_by", "resolved_at", "resolution", "referral_court", "satisfaction", "satisfaction_note",
-                "created_at", "updated_at", "closed_at"]
+RESOLUTIONS = [
+    "经{u}调解，双方达成一致并签订协议",
+    "已安排人员现场处置，隐患已消除",
+    "已协调相关部门处理完毕，群众表示满意",
+    "经核实情况属实，已督促整改到位",
+    "已向当事人解释相关政策，诉求得到答复",
+]
+BULK_COLUMNS = [
+    "id",
+    "number",
+    "category",
+    "title",
+    "description",
+    "grid_id",
+    "area_path",
+    "address",
+    "address_ref",
+    "lat",
+    "lon",
+    "source",
+    "severity",
+    "status",
+    "level",
+    "assigned_unit",
+    "assignee",
+    "reporter_ref",
+    "reporter_sub",
+    "party_refs",
+    "attachments",
+    "tags",
+    "report_count",
+    "duplicate_candidates",
+    "merged_into",
+    "accept_due",
+    "resolve_due",
+    "due_at",
+    "overdue",
+    "escalations",
+    "reopen_count",
+    "resolved_by",
+    "resolved_at",
+    "resolution",
+    "referral_court",
+    "satisfaction",
+    "satisfaction_note",
+    "created_at",
+    "updated_at",
+    "closed_at",
+]
 CREATED_AT = BULK_COLUMNS.index("created_at")
 SWEEP_MARGIN = timedelta(minutes=30)
 
@@ -395,10 +660,25 @@ def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tu
         resolved_at = min(accepted_at + resolve_t * r.uniform(0.1, 1.15), now - timedelta(minutes=2))
         resolved_at = max(resolved_at, accepted_at)
         level = Level.grid.value if status in ("reported", "rejected", "withdrawn") else pol.level.value
-        f: dict[str, Any] = dict(accept_due=created + accept_t, resolve_due=None, due_at=None, overdue=False,
-                                 escalations=0, reopen_count=0, resolved_by=None, resolved_at=None, resolution=None,
-                                 referral_court=None, satisfaction=None, satisfaction_note=None, closed_at=None,
-                                 merged_into=None, assigned_unit=None, assignee=None, updated_at=created)
+        f: dict[str, Any] = dict(
+            accept_due=created + accept_t,
+            resolve_due=None,
+            due_at=None,
+            overdue=False,
+            escalations=0,
+            reopen_count=0,
+            resolved_by=None,
+            resolved_at=None,
+            resolution=None,
+            referral_court=None,
+            satisfaction=None,
+            satisfaction_note=None,
+            closed_at=None,
+            merged_into=None,
+            assigned_unit=None,
+            assignee=None,
+            updated_at=created,
+        )
         if status == "reported":
             f.update(due_at=created + accept_t)
         elif status in ("rejected", "withdrawn", "merged"):
@@ -408,8 +688,10 @@ def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tu
         else:
             f.update(resolve_due=resolve_due, updated_at=accepted_at)
             if status in HANDLING - {"accepted"} or status in ("resolved", "verified", "closed", "referred"):
-                f.update(assigned_unit=unit_for(grid_id, Level(level)),
-                         assignee=f"staff-{grid_id.split('.')[-1]}-{r.randint(1, 3)}")
+                f.update(
+                    assigned_unit=unit_for(grid_id, Level(level)),
+                    assignee=f"staff-{grid_id.split('.')[-1]}-{r.randint(1, 3)}",
+                )
             if status in HANDLING:
                 f.update(due_at=resolve_due, updated_at=accepted_at + (resolved_at - accepted_at) / 2)
                 if status == "reopened":
@@ -417,8 +699,12 @@ def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tu
             elif status == "referred":
                 f.update(referral_court="南漳县人民法院", updated_at=accepted_at + (resolved_at - accepted_at) / 3)
             else:  # resolved, verified, closed
-                f.update(resolved_by=f["assignee"], resolved_at=resolved_at, updated_at=resolved_at,
-                         resolution=r.choice(RESOLUTIONS).format(u=f["assigned_unit"]))
+                f.update(
+                    resolved_by=f["assignee"],
+                    resolved_at=resolved_at,
+                    updated_at=resolved_at,
+                    resolution=r.choice(RESOLUTIONS).format(u=f["assigned_unit"]),
+                )
                 if status in ("verified", "closed"):
                     done = min(resolved_at + timedelta(hours=r.uniform(1, 72)), now - timedelta(minutes=1))
                     f.update(updated_at=done)
@@ -439,8 +725,12 @@ def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tu
                     lv = lv.up()
                     f["escalations"] += 1
             level = lv.value
-            f.update(overdue=True, assigned_unit=None, assignee=None,
-                     due_at=None if lv is Level.county else now + timedelta(hours=r.uniform(30, 24 * 7)))
+            f.update(
+                overdue=True,
+                assigned_unit=None,
+                assignee=None,
+                due_at=None if lv is Level.county else now + timedelta(hours=r.uniform(30, 24 * 7)),
+            )
             if status != "reported":
                 status = "accepted"
                 f["resolve_due"] = f["due_at"]
@@ -451,13 +741,50 @@ def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tu
         reporter_ref, address_ref, party_refs = refs_for(body)
         cid = uuid.uuid4()
         last_in[(grid_id, cat)] = cid
-        rows.append((cid, "", cat, body["title"], body["description"], grid_id, grid_id,
-                     body.get("address"), address_ref, body["lat"], body["lon"], body["source"], sev, status, level,
-                     f["assigned_unit"], f["assignee"], reporter_ref, None, party_refs, [], body["tags"], 1, [],
-                     f["merged_into"], f["accept_due"], f["resolve_due"], f["due_at"], f["overdue"],
-                     f["escalations"], f["reopen_count"], f["resolved_by"], f["resolved_at"], f["resolution"],
-                     f["referral_court"], f["satisfaction"], f["satisfaction_note"], created, f["updated_at"],
-                     f["closed_at"]))
+        rows.append(
+            (
+                cid,
+                "",
+                cat,
+                body["title"],
+                body["description"],
+                grid_id,
+                grid_id,
+                body.get("address"),
+                address_ref,
+                body["lat"],
+                body["lon"],
+                body["source"],
+                sev,
+                status,
+                level,
+                f["assigned_unit"],
+                f["assignee"],
+                reporter_ref,
+                None,
+                party_refs,
+                [],
+                body["tags"],
+                1,
+                [],
+                f["merged_into"],
+                f["accept_due"],
+                f["resolve_due"],
+                f["due_at"],
+                f["overdue"],
+                f["escalations"],
+                f["reopen_count"],
+                f["resolved_by"],
+                f["resolved_at"],
+                f["resolution"],
+                f["referral_court"],
+                f["satisfaction"],
+                f["satisfaction_note"],
+                created,
+                f["updated_at"],
+                f["closed_at"],
+            )
+        )
     return rows
 
 
@@ -477,10 +804,17 @@ async def phase_bulk(args, texts: Texts, policy, dsn: str) -> dict:
         per_year: dict[int, list[str]] = {}
         async with con.transaction():
             for year, k in sorted(need.items()):
-                await con.execute("insert into case_numbers (prefix, year, last) values ($1, $2, 0) "
-                                  "on conflict do nothing", prefix, year)
-                last = await con.fetchval("update case_numbers set last = last + $3 where prefix = $1 and year = $2 "
-                                          "returning last", prefix, year, k)
+                await con.execute(
+                    "insert into case_numbers (prefix, year, last) values ($1, $2, 0) on conflict do nothing",
+                    prefix,
+                    year,
+                )
+                last = await con.fetchval(
+                    "update case_numbers set last = last + $3 where prefix = $1 and year = $2 returning last",
+                    prefix,
+                    year,
+                    k,
+                )
                 per_year[year] = [f"{prefix}-{year}-{s:06d}" for s in range(last - k + 1, last + 1)]
         it = {y: iter(v) for y, v in per_year.items()}
         rows = [(r[0], next(it[r[CREATED_AT].year]), *r[2:]) for r in rows]
@@ -503,25 +837,42 @@ async def phase_bulk(args, texts: Texts, policy, dsn: str) -> dict:
             "grids": await con.fetchval("select count(distinct grid_id) from cases.cases"),
             "categories": await con.fetchval("select count(distinct category) from cases.cases"),
             "statuses": dict(await con.fetch("select status, count(*) from cases.cases group by 1 order by 2 desc")),
-            "overdue_open": await con.fetchval("select count(*) from cases.cases where overdue and status not in "
-                                               "('closed', 'rejected', 'withdrawn', 'merged')"),
-            "days_spanned": round(float(await con.fetchval("select extract(epoch from max(created_at) - min(created_at)) "
-                                                     "from cases.cases")) / 86400, 1),
-            "table_mb": round(await con.fetchval("select pg_total_relation_size('cases.cases')") / 2 ** 20, 1),
+            "overdue_open": await con.fetchval(
+                "select count(*) from cases.cases where overdue and status not in "
+                "('closed', 'rejected', 'withdrawn', 'merged')"
+            ),
+            "days_spanned": round(
+                float(
+                    await con.fetchval("select extract(epoch from max(created_at) - min(created_at)) from cases.cases")
+                )
+                / 86400,
+                1,
+            ),
+            "table_mb": round(await con.fetchval("select pg_total_relation_size('cases.cases')") / 2**20, 1),
         }
     finally:
         await con.close()
-    res = {"rows_loaded": n, "rows_total": total, "generate_s": round(gen_s, 2), "copy_and_insert_s": round(load_s, 2),
-           "analyze_s": round(analyze_s, 2), "distribution": dist}
-    say(f"bulk load: {total} cases in the table ({dist['grids']} grids, {dist['categories']} categories, "
+    res = {
+        "rows_loaded": n,
+        "rows_total": total,
+        "generate_s": round(gen_s, 2),
+        "copy_and_insert_s": round(load_s, 2),
+        "analyze_s": round(analyze_s, 2),
+        "distribution": dist,
+    }
+    say(
+        f"bulk load: {total} cases in the table ({dist['grids']} grids, {dist['categories']} categories, "
         f"{len(dist['statuses'])} statuses, {dist['days_spanned']} days, {dist['table_mb']} MB); "
-        f"COPY + insert-select {load_s:.1f} s")
+        f"COPY + insert-select {load_s:.1f} s"
+    )
     return res
 
 
 LIST_FILTERS = [
-    ("area+status+category", {"area": "changping.kongjiafan", "status": "accepted", "category": "dispute.land",
-                              "limit": 20}),
+    (
+        "area+status+category",
+        {"area": "changping.kongjiafan", "status": "accepted", "category": "dispute.land", "limit": 20},
+    ),
     ("area+text q=山林", {"area": "changping.kongjiafan", "q": "山林", "limit": 20}),
     ("overdue=true", {"overdue": "true", "limit": 20}),
     ("no filter (newest)", {"limit": 20}),
@@ -546,14 +897,26 @@ async def phase_lists(st: Stack, args, token: str) -> dict:
             counts.clear()
             wall, lat = await drive(args.list_requests, args.list_concurrency, one)
             fails.check(f"list {name}", args.list_requests)
-            out[name] = {"query": params, **summary_ms(lat), "req_per_s": round(len(lat) / wall, 1),
-                         "items_per_page": max(counts) if counts else 0}
-            say(f"list {name}: p50 {out[name]['p50_ms']} ms, p99 {out[name]['p99_ms']} ms "
-                f"({out[name]['items_per_page']} items/page)")
+            out[name] = {
+                "query": params,
+                **summary_ms(lat),
+                "req_per_s": round(len(lat) / wall, 1),
+                "items_per_page": max(counts) if counts else 0,
+            }
+            say(
+                f"list {name}: p50 {out[name]['p50_ms']} ms, p99 {out[name]['p99_ms']} ms "
+                f"({out[name]['items_per_page']} items/page)"
+            )
 
         # cursor walk: `pages` pages of one village each; walks rotate over the villages
-        villages = ["changping.kongjiafan", "changping.zhongguping", "changping.longtan", "changping.qinghe",
-                    "changping.shimen", "changping.changping_community"]
+        villages = [
+            "changping.kongjiafan",
+            "changping.zhongguping",
+            "changping.longtan",
+            "changping.qinghe",
+            "changping.shimen",
+            "changping.changping_community",
+        ]
         page_lat: list[float] = []
         walk_pages: list[int] = []
         fails = Failures()
@@ -581,21 +944,31 @@ async def phase_lists(st: Stack, args, token: str) -> dict:
         if min(walk_pages) < args.pages:
             raise SystemExit(f"bench: a cursor walk ended after {min(walk_pages)} pages, expected {args.pages}")
         key = f"cursor walk ({args.pages} pages, area)"
-        out[key] = {"query": {"area": "<village>", "limit": 20, "cursor": "<next_cursor>"}, "walks": walks,
-                    **summary_ms(page_lat), "walk": summary_ms(walk_lat), "req_per_s": round(len(page_lat) / wall, 1),
-                    "items_per_page": 20}
-        say(f"list {key}: per page p50 {out[key]['p50_ms']} ms, p99 {out[key]['p99_ms']} ms; "
-            f"per walk p50 {out[key]['walk']['p50_ms']} ms")
+        out[key] = {
+            "query": {"area": "<village>", "limit": 20, "cursor": "<next_cursor>"},
+            "walks": walks,
+            **summary_ms(page_lat),
+            "walk": summary_ms(walk_lat),
+            "req_per_s": round(len(page_lat) / wall, 1),
+            "items_per_page": 20,
+        }
+        say(
+            f"list {key}: per page p50 {out[key]['p50_ms']} ms, p99 {out[key]['p99_ms']} ms; "
+            f"per walk p50 {out[key]['walk']['p50_ms']} ms"
+        )
     return out
 
 
 def list_sql(params: dict, scopes: list[str], sub: str = "bench-staff") -> tuple[str, list]:
     """The statement GET /v1/cases runs for these query parameters: the service's own builder."""
     case_filter = queries.CaseFilter(
-        area=params.get("area"), statuses=[params["status"]] if "status" in params else (),
+        area=params.get("area"),
+        statuses=[params["status"]] if "status" in params else (),
         categories=[params["category"]] if "category" in params else (),
         overdue=params["overdue"] == "true" if "overdue" in params else None,
-        text=params.get("q"), limit=params.get("limit", 20))
+        text=params.get("q"),
+        limit=params.get("limit", 20),
+    )
     return queries.list_cases_sql(case_filter, scopes=scopes, sub=sub)
 
 
@@ -640,6 +1013,7 @@ async def phase_single_create(st: Stack, args, texts: Texts, token: str) -> dict
 
 # -- the run -----------------------------------------------------------------------------------------------------
 
+
 async def measure(st: Stack, args, texts: Texts, policy) -> dict:
     token = mint(key=st.state["jwt_secret"], sub="bench", roles=["town_admin"], areas=["changping"])
     dsn = st.service_dsn("cases")
@@ -653,10 +1027,16 @@ async def measure(st: Stack, args, texts: Texts, policy) -> dict:
         extra["list_plans"] = await explain_lists(dsn)
         for name, plan in extra["list_plans"].items():
             print(f"\n-- EXPLAIN ANALYZE: {name}\n{plan}")
-    return {**extra, "http_create": create, "baseline_insert": baseline,
-            "ratio_http_to_baseline": round(create["creates_per_s"] / baseline["rows_per_s"], 3),
-            "ratio_p50_http_to_baseline": round(create["latency"]["p50_ms"] / baseline["latency"]["p50_ms"], 1),
-            "bulk_load": bulk, "list_latency": lists, "single_create_100k": single}
+    return {
+        **extra,
+        "http_create": create,
+        "baseline_insert": baseline,
+        "ratio_http_to_baseline": round(create["creates_per_s"] / baseline["rows_per_s"], 3),
+        "ratio_p50_http_to_baseline": round(create["latency"]["p50_ms"] / baseline["latency"]["p50_ms"], 1),
+        "bulk_load": bulk,
+        "list_latency": lists,
+        "single_create_100k": single,
+    }
 
 
 def _row(label: str, *cols: str) -> str:
@@ -675,13 +1055,25 @@ def report(res: dict) -> str:
         "Creation (HTTP includes the transaction, transition, reporter row and outbox event)",
         _row("figure", "rate /s", "p50 ms", "p99 ms"),
         "-" * 82,
-        _row(f"POST /v1/cases, c={c['concurrency']}, {c['creates']} creates", _f(c["creates_per_s"]),
-             _f(c["latency"]["p50_ms"]), _f(c["latency"]["p99_ms"])),
-        _row(f"bare asyncpg INSERT, c={b['concurrency']}, {b['rows']} rows", _f(b["rows_per_s"]),
-             _f(b["latency"]["p50_ms"]), _f(b["latency"]["p99_ms"])),
-        _row("ratio HTTP / baseline: rate; p50 latency", _f(res["ratio_http_to_baseline"], 3),
-             _f(res["ratio_p50_http_to_baseline"]) + "x", ""),
-        _row(f"outbox: events written / published", str(o["events_written"]), str(o["events_published"]), ""),
+        _row(
+            f"POST /v1/cases, c={c['concurrency']}, {c['creates']} creates",
+            _f(c["creates_per_s"]),
+            _f(c["latency"]["p50_ms"]),
+            _f(c["latency"]["p99_ms"]),
+        ),
+        _row(
+            f"bare asyncpg INSERT, c={b['concurrency']}, {b['rows']} rows",
+            _f(b["rows_per_s"]),
+            _f(b["latency"]["p50_ms"]),
+            _f(b["latency"]["p99_ms"]),
+        ),
+        _row(
+            "ratio HTTP / baseline: rate; p50 latency",
+            _f(res["ratio_http_to_baseline"], 3),
+            _f(res["ratio_p50_http_to_baseline"]) + "x",
+            "",
+        ),
+        _row("outbox: events written / published", str(o["events_written"]), str(o["events_published"]), ""),
         _row("outbox: unpublished when the last create returned", str(o["backlog_when_creates_finished"]), "", ""),
         _row("outbox: largest backlog seen during the run", str(o["peak_backlog_sampled"]), "", ""),
         _row("outbox: drained after the last create (s)", _f(o["drain_s_after_last_create"], 2), "", ""),
@@ -696,8 +1088,14 @@ def report(res: dict) -> str:
     for name, v in res["list_latency"].items():
         lines.append(_row(f"{name} [{v['items_per_page']}]", _f(v["req_per_s"]), _f(v["p50_ms"]), _f(v["p99_ms"])))
         if "walk" in v:
-            lines.append(_row(f"  the whole walk of {a['pages']} pages ({v['walks']} walks)", "",
-                              _f(v["walk"]["p50_ms"]), _f(v["walk"]["p99_ms"])))
+            lines.append(
+                _row(
+                    f"  the whole walk of {a['pages']} pages ({v['walks']} walks)",
+                    "",
+                    _f(v["walk"]["p50_ms"]),
+                    _f(v["walk"]["p99_ms"]),
+                )
+            )
     lines += [
         _row(f"POST /v1/cases, c=1, {s['creates']} creates", _f(s["creates_per_s"]), _f(s["p50_ms"]), _f(s["p99_ms"])),
         "",
@@ -709,8 +1107,9 @@ def report(res: dict) -> str:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--creates", type=int, default=3000, help="HTTP creates in the sustained-rate test (default 3000)")
     p.add_argument("--concurrency", type=int, default=16, help="concurrent clients for creates and the baseline (16)")
     p.add_argument("--warmup", type=int, default=50, help="untimed creates before each create test (50)")
@@ -727,7 +1126,7 @@ def main(argv=None) -> None:
     args = p.parse_args(argv)
 
     t_start = time.monotonic()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     rng = random.Random(args.seed)
     policy = policy_mod.load(POLICY_FILE)
     events, _ = area_file.load(area_file.DEFAULT_FILE)
@@ -746,7 +1145,9 @@ def main(argv=None) -> None:
         st.start_services(say=lambda m: say("  " + m))
         areas_s = wait_areas(st, "cases", len(events))
         timings["stack_up"] = round(time.monotonic() - t0, 1)
-        say(f"stack up in {timings['stack_up']} s; {n} areas published, held by the cases service after {areas_s:.1f} s")
+        say(
+            f"stack up in {timings['stack_up']} s; {n} areas published, held by the cases service after {areas_s:.1f} s"
+        )
         pg_version = asyncio.run(_pg_version(st.service_dsn("cases")))
         loadavg_before = [round(x, 2) for x in os.getloadavg()]
         results = asyncio.run(measure(st, args, texts, policy))
@@ -758,12 +1159,22 @@ def main(argv=None) -> None:
         finally:
             shutil.rmtree(home, ignore_errors=True)
     timings["total"] = round(time.monotonic() - t_start, 1)
-    res = {"benchmark": "cases", "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"),
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgres": pg_version,
-                       "loadavg_before": loadavg_before, "loadavg_after": loadavg_after,
-                       "platform": platform.platform()},
-           "args": vars(args), "stack": {"kafka_partitions": 3, "cases_db_pool_max": 10},
-           "timings_s": timings, **results}
+    res = {
+        "benchmark": "cases",
+        "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgres": pg_version,
+            "loadavg_before": loadavg_before,
+            "loadavg_after": loadavg_after,
+            "platform": platform.platform(),
+        },
+        "args": vars(args),
+        "stack": {"kafka_partitions": 3, "cases_db_pool_max": 10},
+        "timings_s": timings,
+        **results,
+    }
     print(report(res))
     if not args.no_json:
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """What every benchmark script here shares: output, statistics, the concurrent
 request driver, an HTTP client and a few database probes."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +8,8 @@ import statistics
 import sys
 import time
 import unicodedata
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -38,15 +39,24 @@ def pct(values: list[float], q: float) -> float:
 
 def summary_ms(seconds: list[float], nd: int = 2) -> dict[str, float]:
     ms = [x * 1000 for x in seconds]
-    return {"n": len(ms), "p50_ms": round(pct(ms, 50), nd), "p99_ms": round(pct(ms, 99), nd),
-            "mean_ms": round(statistics.fmean(ms), nd) if ms else float("nan"),
-            "max_ms": round(max(ms), nd) if ms else float("nan")}
+    return {
+        "n": len(ms),
+        "p50_ms": round(pct(ms, 50), nd),
+        "p99_ms": round(pct(ms, 99), nd),
+        "mean_ms": round(statistics.fmean(ms), nd) if ms else float("nan"),
+        "max_ms": round(max(ms), nd) if ms else float("nan"),
+    }
 
 
 def http_client(url: str, token: str, concurrency: int, timeout: float = 120):
     import httpx
-    return httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=timeout,
-                             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency))
+
+    return httpx.AsyncClient(
+        base_url=url,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+    )
 
 
 async def outbox_backlog(con, schema: str) -> int:
@@ -81,6 +91,7 @@ async def drive(n: int, concurrency: int, one: Callable[[int], Awaitable[None]])
 
 async def _pg_version(dsn: str) -> str:
     import asyncpg
+
     con = await asyncpg.connect(dsn)
     try:
         return "PostgreSQL " + (await con.fetchval("show server_version")).split()[0]

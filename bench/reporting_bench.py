@@ -16,6 +16,7 @@
 
 Prints a table and writes JSON to bench/results/reporting-<UTC time>.json.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,15 +28,15 @@ import statistics
 import tempfile
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from common import ROOT, add_paths  # noqa: E402
 
 add_paths("reporting", "cases")
 
-from common import pct, say  # noqa: E402
 from aiokafka import AIOKafkaProducer  # noqa: E402
+from common import pct, say  # noqa: E402
 
 from gov_contracts import REGISTRY, CloudEvent, topics  # noqa: E402
 from gov_contracts.vocabulary import LOCAL_TZ, LOCAL_TZ_NAME  # noqa: E402
@@ -48,9 +49,22 @@ from reporting.config import DEFAULT_RISK  # noqa: E402
 from reporting.rebuild import rebuild  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-CATEGORIES = ["dispute.neighbor", "dispute.family", "dispute.land", "dispute.labor", "dispute.demolition", "petition",
-              "hazard.safety", "hazard.fire", "hazard.geologic", "environment.sanitation", "livelihood.request",
-              "public_order", "epidemic", "other"]
+CATEGORIES = [
+    "dispute.neighbor",
+    "dispute.family",
+    "dispute.land",
+    "dispute.labor",
+    "dispute.demolition",
+    "petition",
+    "hazard.safety",
+    "hazard.fire",
+    "hazard.geologic",
+    "environment.sanitation",
+    "livelihood.request",
+    "public_order",
+    "epidemic",
+    "other",
+]
 SEVERITIES = ["low", "medium", "medium", "high", "critical"]
 
 # the rollups the projections would have built from these cases: per ISO week (China time; $1 the zone), for the
@@ -77,19 +91,31 @@ group by 1, 2
 
 def case_events(n_events: int, grids: list[str], rng: random.Random):
     """(type, model json, case id) for n_events/4 cases, each reported, accepted, resolved, closed."""
-    start = datetime.now(timezone.utc) - timedelta(days=60)
+    start = datetime.now(UTC) - timedelta(days=60)
     out = []
     for i in range(n_events // 4):
         cid = str(uuid.uuid4())
         grid, cat, sev = rng.choice(grids), rng.choice(CATEGORIES), rng.choice(SEVERITIES)
         at = start + timedelta(minutes=rng.randrange(60 * 24 * 55))
-        base = dict(case_id=cid, number=f"CP-B-{i:07d}", category=cat, severity=sev, grid_id=grid, level="grid",
-                    actor="bench")
-        steps = [("reported", 0, dict(status="reported", title="基准测试", source="grid_patrol",
-                                      reporter_ref=f"p{i % 5000}", address_ref=f"a{i % 20000}")),
-                 ("accepted", 2, dict(status="accepted")),
-                 ("resolved", 30, dict(status="resolved", resolution="ok")),
-                 ("closed", 40, dict(status="closed", on_time=rng.random() < 0.8, escalations=0, reopen_count=0))]
+        base = dict(
+            case_id=cid, number=f"CP-B-{i:07d}", category=cat, severity=sev, grid_id=grid, level="grid", actor="bench"
+        )
+        steps = [
+            (
+                "reported",
+                0,
+                dict(
+                    status="reported",
+                    title="基准测试",
+                    source="grid_patrol",
+                    reporter_ref=f"p{i % 5000}",
+                    address_ref=f"a{i % 20000}",
+                ),
+            ),
+            ("accepted", 2, dict(status="accepted")),
+            ("resolved", 30, dict(status="resolved", resolution="ok")),
+            ("closed", 40, dict(status="closed", on_time=rng.random() < 0.8, escalations=0, reopen_count=0)),
+        ]
         for kind, h, extra in steps:
             et = REGISTRY[f"gov.case.{kind}.v1"]
             ev = et.model(**base, occurred_at=at + timedelta(hours=h), **extra)
@@ -98,15 +124,19 @@ def case_events(n_events: int, grids: list[str], rng: random.Random):
 
 
 async def publish(bootstrap: str, events) -> float:
-    p = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20,
-                         max_batch_size=256 * 1024)
+    p = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=20, max_batch_size=256 * 1024
+    )
     await p.start()
     t0 = time.perf_counter()
     try:
         futs = []
         for name, value, key in events:
-            futs.append(await p.send(topics.CASES, value, key=key.encode(),
-                                     headers=CloudEvent(type=name, source="bench").headers()))
+            futs.append(
+                await p.send(
+                    topics.CASES, value, key=key.encode(), headers=CloudEvent(type=name, source="bench").headers()
+                )
+            )
             if len(futs) >= 5000:
                 await asyncio.gather(*futs)
                 futs = []
@@ -119,15 +149,17 @@ async def publish(bootstrap: str, events) -> float:
 async def baseline(dsn: str, events, batch: int) -> float:
     con = await db.connect(dsn, "reporting")
     try:
-        await con.execute("create table if not exists bench_baseline "
-                          "(event_id text primary key, event_type text, payload bytea)")
+        await con.execute(
+            "create table if not exists bench_baseline (event_id text primary key, event_type text, payload bytea)"
+        )
         await con.execute("truncate bench_baseline")
         t0 = time.perf_counter()
         for i in range(0, len(events), batch):
-            chunk = events[i:i + batch]
+            chunk = events[i : i + batch]
             async with con.transaction():
-                await con.executemany("insert into bench_baseline values ($1, $2, $3)",
-                                      [(str(uuid.uuid4()), n, v) for n, v, _ in chunk])
+                await con.executemany(
+                    "insert into bench_baseline values ($1, $2, $3)", [(str(uuid.uuid4()), n, v) for n, v, _ in chunk]
+                )
         elapsed = time.perf_counter() - t0
         await con.execute("drop table bench_baseline")
         return elapsed
@@ -143,7 +175,7 @@ async def load_history(dsn: str, n_cases: int, grids: list[str], rng: random.Ran
         await con.execute("truncate r_cases, r_rollup, r_open")
         await con.execute("create temp table stage (like r_cases including defaults)")
         await con.execute("alter table stage alter column grid_path drop not null")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         chunk = 100_000
         for base in range(0, n_cases, chunk):
             rows = []
@@ -153,17 +185,55 @@ async def load_history(dsn: str, n_cases: int, grids: list[str], rng: random.Ran
                 resolved = None if open_ else reported + timedelta(hours=rng.randrange(2, 200))
                 closed = None if open_ else resolved + timedelta(hours=rng.randrange(1, 48))
                 cat = rng.choice(CATEGORIES)
-                rows.append((uuid.uuid4(), f"CP-H-{i:07d}", cat, rng.choice(SEVERITIES), rng.choice(grids), "基准",
-                             "closed" if closed else "accepted", "grid", "grid", f"p{i % 50000}", f"a{i % 200000}",
-                             reported, reported + timedelta(hours=1), resolved, closed, closed,
-                             closed is not None and rng.random() < 0.8, now))
+                rows.append(
+                    (
+                        uuid.uuid4(),
+                        f"CP-H-{i:07d}",
+                        cat,
+                        rng.choice(SEVERITIES),
+                        rng.choice(grids),
+                        "基准",
+                        "closed" if closed else "accepted",
+                        "grid",
+                        "grid",
+                        f"p{i % 50000}",
+                        f"a{i % 200000}",
+                        reported,
+                        reported + timedelta(hours=1),
+                        resolved,
+                        closed,
+                        closed,
+                        closed is not None and rng.random() < 0.8,
+                        now,
+                    )
+                )
             await con.copy_records_to_table(
-                "stage", records=rows,
-                columns=["case_id", "number", "category", "severity", "grid_id", "title", "status", "level",
-                         "max_level", "reporter_ref", "address_ref", "reported_at", "accepted_at", "resolved_at",
-                         "closed_at", "ended_at", "on_time", "updated_at"])
-            await con.execute("update stage set grid_path = grid_id::ltree; "
-                              "insert into r_cases select * from stage; truncate stage")
+                "stage",
+                records=rows,
+                columns=[
+                    "case_id",
+                    "number",
+                    "category",
+                    "severity",
+                    "grid_id",
+                    "title",
+                    "status",
+                    "level",
+                    "max_level",
+                    "reporter_ref",
+                    "address_ref",
+                    "reported_at",
+                    "accepted_at",
+                    "resolved_at",
+                    "closed_at",
+                    "ended_at",
+                    "on_time",
+                    "updated_at",
+                ],
+            )
+            await con.execute(
+                "update stage set grid_path = grid_id::ltree; insert into r_cases select * from stage; truncate stage"
+            )
             say(f"  loaded {min(base + chunk, n_cases):,} cases")
         await con.execute(ROLLUPS_FROM_CASES, LOCAL_TZ_NAME)
         await con.execute(OPEN_FROM_CASES)
@@ -221,10 +291,13 @@ async def main_async(args, stack: Stack) -> dict:
     lat_latest = await time_weekly(dsn, latest, args.runs)
     lat_old = await time_weekly(dsn, year_ago, args.runs)
     return {
-        "events": len(events), "publish_s": round(pub_s, 2),
-        "projection_apply_events_per_s": round(apply_rate, 1), "baseline_inserts_per_s": round(base_rate, 1),
+        "events": len(events),
+        "publish_s": round(pub_s, 2),
+        "projection_apply_events_per_s": round(apply_rate, 1),
+        "baseline_inserts_per_s": round(base_rate, 1),
         "ratio_apply_to_baseline": round(apply_rate / base_rate, 3),
-        "history_cases": args.cases, "history_load_s": round(load_s, 1),
+        "history_cases": args.cases,
+        "history_load_s": round(load_s, 1),
         "weekly_town_latest_week_ms": _p50_p99(lat_latest),
         "weekly_town_year_ago_ms": _p50_p99(lat_old),
         "runs": args.runs,
@@ -255,7 +328,7 @@ def main() -> None:
     for label, key in (("latest week", "weekly_town_latest_week_ms"), ("a year ago ", "weekly_town_year_ago_ms")):
         print(f"  {label}   p50 {out[key]['p50']} ms  p99 {out[key]['p99']} ms")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"reporting-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}.json"
+    path = RESULTS / f"reporting-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(out, indent=2))
     print(f"figures written to {path.relative_to(ROOT)}")
 

@@ -23,6 +23,7 @@ Prints a table and writes the figures as JSON to bench/results/volunteers-<UTC t
 The stack lives in a temporary directory and is torn down at the end, also on errors.
 See bench/README.md for what each figure means.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,35 +38,48 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from common import ROOT, add_paths  # noqa: E402
 
 add_paths("volunteers")
 
-from common import (_f, _pg_version, _w, drive, http_client, outbox_backlog, pct, say,  # noqa: E402
-                    summary_ms, wait_areas)
 import asyncpg  # noqa: E402
+from common import (
+    _f,
+    _pg_version,
+    _w,
+    drive,
+    http_client,
+    outbox_backlog,
+    pct,
+    say,  # noqa: E402
+    summary_ms,
+    wait_areas,
+)
 
+from gov_contracts.vocabulary import LOCAL_TZ  # noqa: E402
 from govctl import areas as area_file  # noqa: E402
 from govctl.stack import Stack  # noqa: E402
 from govkit import db  # noqa: E402
 from govkit.auth import mint  # noqa: E402
-from gov_contracts.vocabulary import LOCAL_TZ  # noqa: E402
 from volunteers import queries, service  # noqa: E402
-from volunteers.config import DEFAULT_FILE as DISPATCH_FILE, SKILLS, load_dispatch  # noqa: E402
+from volunteers.config import DEFAULT_FILE as DISPATCH_FILE  # noqa: E402
+from volunteers.config import SKILLS, load_dispatch
 from volunteers.domain import dispatch  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SCHEMA = "volunteers"
 BASELINE_TABLE = "bench_baseline"
-UTC = timezone.utc
+UTC = UTC
 
 
 # -- statistics --------------------------------------------------------------------------------------------------
+
 
 def spread(values: list[int]) -> dict[str, float]:
     return {"min": min(values), "p50": round(pct(values, 50), 1), "max": max(values)} if values else {}
@@ -75,37 +89,79 @@ def spread(values: list[int]) -> dict[str, float]:
 
 SURNAMES = "张王李赵刘陈杨黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰建国志红德福春梅海燕"
-ROLE_WEIGHTS = {"volunteer": 40, "party_member": 25, "public_service_worker": 10, "sanitation_worker": 8,
-                "civility_supervisor": 6, "mediator": 6, "grid_manager": 5}
-SKILL_P = {"mediation": 0.08, "elderly_care": 0.30, "meal_delivery": 0.30, "first_aid": 0.15, "disinfection": 0.25,
-           "temperature_check": 0.30, "publicity": 0.35, "legal_aid": 0.04, "cleanup": 0.35, "driving": 0.15}
+ROLE_WEIGHTS = {
+    "volunteer": 40,
+    "party_member": 25,
+    "public_service_worker": 10,
+    "sanitation_worker": 8,
+    "civility_supervisor": 6,
+    "mediator": 6,
+    "grid_manager": 5,
+}
+SKILL_P = {
+    "mediation": 0.08,
+    "elderly_care": 0.30,
+    "meal_delivery": 0.30,
+    "first_aid": 0.15,
+    "disinfection": 0.25,
+    "temperature_check": 0.30,
+    "publicity": 0.35,
+    "legal_aid": 0.04,
+    "cleanup": 0.35,
+    "driving": 0.15,
+}
 ROLE_SKILLS = {  # roles make some skills likelier
-    "mediator": {"mediation": 0.85, "legal_aid": 0.35}, "grid_manager": {"mediation": 0.4, "publicity": 0.7,
-                                                                          "temperature_check": 0.6},
-    "sanitation_worker": {"cleanup": 0.9, "disinfection": 0.7}, "public_service_worker": {
-        "elderly_care": 0.7, "meal_delivery": 0.7, "first_aid": 0.35}, "party_member": {"publicity": 0.55},
-    "civility_supervisor": {"publicity": 0.6, "cleanup": 0.5}}
+    "mediator": {"mediation": 0.85, "legal_aid": 0.35},
+    "grid_manager": {"mediation": 0.4, "publicity": 0.7, "temperature_check": 0.6},
+    "sanitation_worker": {"cleanup": 0.9, "disinfection": 0.7},
+    "public_service_worker": {"elderly_care": 0.7, "meal_delivery": 0.7, "first_aid": 0.35},
+    "party_member": {"publicity": 0.55},
+    "civility_supervisor": {"publicity": 0.6, "cleanup": 0.5},
+}
 # weekly availability patterns (China Standard Time): weight, name, windows (weekday, start, end)
 AVAILABILITY = [
     (35, "weekdays 08:00-17:30", [(d, "08:00", "17:30") for d in range(5)]),
-    (20, "weekday evenings + weekends", [(d, "18:00", "21:30") for d in range(5)] + [(d, "08:00", "20:00") for d in (5, 6)]),
+    (
+        20,
+        "weekday evenings + weekends",
+        [(d, "18:00", "21:30") for d in range(5)] + [(d, "08:00", "20:00") for d in (5, 6)],
+    ),
     (20, "every day 07:00-20:00", [(d, "07:00", "20:00") for d in range(7)]),
     (10, "weekends 08:00-18:00", [(d, "08:00", "18:00") for d in (5, 6)]),
     (10, "every morning 06:30-11:30", [(d, "06:30", "11:30") for d in range(7)]),
     (5, "one to three random windows", None),
 ]
-TASK_WEIGHTS = {"meal_delivery": 20, "pairing_visit": 15, "sanitation_cleanup": 15, "patrol": 12,
-                "epidemic_temperature_check": 8, "epidemic_publicity": 8, "epidemic_disinfection": 7,
-                "dispute_mediation": 8, "cultural_activity": 7}
-TITLES = {"meal_delivery": ["爱心食堂午餐送餐", "独居老人送餐"], "pairing_visit": ["结对帮扶走访", "留守老人上门探访"],
-          "sanitation_cleanup": ["环境卫生清理", "河道垃圾清理"], "patrol": ["治安巡逻", "防汛巡查"],
-          "epidemic_temperature_check": ["卡口体温检测"], "epidemic_publicity": ["防疫知识宣传", "入户宣传疫苗接种"],
-          "epidemic_disinfection": ["公共场所消杀"], "dispute_mediation": ["邻里纠纷调解", "土地纠纷现场调解"],
-          "cultural_activity": ["文化广场活动组织", "农家书屋志愿服务"]}
-SLOTS = {"meal_delivery": [("10:45", "12:00"), ("16:45", "18:00")],
-         "patrol": [("19:00", "21:00"), ("09:00", "11:00")]}
-DEFAULT_SLOTS = [("09:00", "10:30"), ("10:00", "12:00"), ("14:00", "16:00"), ("15:00", "17:00"), ("19:00", "20:30"),
-                 ("08:00", "09:30")]
+TASK_WEIGHTS = {
+    "meal_delivery": 20,
+    "pairing_visit": 15,
+    "sanitation_cleanup": 15,
+    "patrol": 12,
+    "epidemic_temperature_check": 8,
+    "epidemic_publicity": 8,
+    "epidemic_disinfection": 7,
+    "dispute_mediation": 8,
+    "cultural_activity": 7,
+}
+TITLES = {
+    "meal_delivery": ["爱心食堂午餐送餐", "独居老人送餐"],
+    "pairing_visit": ["结对帮扶走访", "留守老人上门探访"],
+    "sanitation_cleanup": ["环境卫生清理", "河道垃圾清理"],
+    "patrol": ["治安巡逻", "防汛巡查"],
+    "epidemic_temperature_check": ["卡口体温检测"],
+    "epidemic_publicity": ["防疫知识宣传", "入户宣传疫苗接种"],
+    "epidemic_disinfection": ["公共场所消杀"],
+    "dispute_mediation": ["邻里纠纷调解", "土地纠纷现场调解"],
+    "cultural_activity": ["文化广场活动组织", "农家书屋志愿服务"],
+}
+SLOTS = {"meal_delivery": [("10:45", "12:00"), ("16:45", "18:00")], "patrol": [("19:00", "21:00"), ("09:00", "11:00")]}
+DEFAULT_SLOTS = [
+    ("09:00", "10:30"),
+    ("10:00", "12:00"),
+    ("14:00", "16:00"),
+    ("15:00", "17:00"),
+    ("19:00", "20:30"),
+    ("08:00", "09:30"),
+]
 LONG_WINDOW = timedelta(hours=48)  # like a task made from a case: "within two days"
 NIGHT_SLOT = ("01:00", "02:00")  # nobody is available: widens to the town and ends unfilled
 
@@ -131,14 +187,65 @@ class Population:
     distribution: dict
 
 
-VOLUNTEER_COLUMNS = ["id", "external_id", "account_sub", "name", "phone", "roles", "party_branch", "home_grid",
-                     "home_path", "skills", "availability", "max_concurrent", "active", "created_at", "updated_at"]
-TASK_COLUMNS = ["id", "task_type", "title", "grid_id", "grid_path", "window_start", "window_end", "required_skills",
-                "headcount", "urgent", "beneficiary_ref", "origin", "origin_ref", "case_id", "status", "scope_level",
-                "created_at", "updated_at", "filled_at"]
-OFFER_COLUMNS = ["id", "task_id", "volunteer_id", "status", "rank", "offered_at", "expires_at", "responded_at", "reason"]
-ASSIGNMENT_COLUMNS = ["task_id", "volunteer_id", "status", "accepted_at", "checked_in_at", "checked_out_at", "hours",
-                      "points"]
+VOLUNTEER_COLUMNS = [
+    "id",
+    "external_id",
+    "account_sub",
+    "name",
+    "phone",
+    "roles",
+    "party_branch",
+    "home_grid",
+    "home_path",
+    "skills",
+    "availability",
+    "max_concurrent",
+    "active",
+    "created_at",
+    "updated_at",
+]
+TASK_COLUMNS = [
+    "id",
+    "task_type",
+    "title",
+    "grid_id",
+    "grid_path",
+    "window_start",
+    "window_end",
+    "required_skills",
+    "headcount",
+    "urgent",
+    "beneficiary_ref",
+    "origin",
+    "origin_ref",
+    "case_id",
+    "status",
+    "scope_level",
+    "created_at",
+    "updated_at",
+    "filled_at",
+]
+OFFER_COLUMNS = [
+    "id",
+    "task_id",
+    "volunteer_id",
+    "status",
+    "rank",
+    "offered_at",
+    "expires_at",
+    "responded_at",
+    "reason",
+]
+ASSIGNMENT_COLUMNS = [
+    "task_id",
+    "volunteer_id",
+    "status",
+    "accepted_at",
+    "checked_in_at",
+    "checked_out_at",
+    "hours",
+    "points",
+]
 LEDGER_COLUMNS = ["volunteer_id", "task_id", "kind", "hours", "points", "actor", "reason", "at"]
 LEAVE_COLUMNS = ["volunteer_id", "starts_at", "ends_at", "reason"]
 
@@ -170,13 +277,25 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
                 windows.append((rng.randint(0, 6), f"{start:02d}:00", f"{min(start + rng.randint(2, 5), 22):02d}:00"))
         avail = [{"weekday": d, "start": s, "end": e} for d, s, e in windows]
         village = grid.split(".")[1]
-        vols.append(dict(
-            id=_uuid(rng), external_id=f"bench-{i:05d}", name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.randint(1, 2))),
-            phone="1" + rng.choice("35789") + "".join(rng.choices("0123456789", k=9)), roles=roles,
-            party_branch=f"长坪镇{names.get('changping.' + village, village)}党支部" if "party_member" in roles else None,
-            home_grid=grid, skills=skills, availability=avail, pattern=pattern,
-            max_concurrent=rng.choices([1, 2, 3], [30, 55, 15])[0], active=rng.random() < 0.93,
-            created_at=now - timedelta(days=rng.uniform(60, 900))))
+        vols.append(
+            dict(
+                id=_uuid(rng),
+                external_id=f"bench-{i:05d}",
+                name=rng.choice(SURNAMES) + "".join(rng.sample(GIVEN, rng.randint(1, 2))),
+                phone="1" + rng.choice("35789") + "".join(rng.choices("0123456789", k=9)),
+                roles=roles,
+                party_branch=f"长坪镇{names.get('changping.' + village, village)}党支部"
+                if "party_member" in roles
+                else None,
+                home_grid=grid,
+                skills=skills,
+                availability=avail,
+                pattern=pattern,
+                max_concurrent=rng.choices([1, 2, 3], [30, 55, 15])[0],
+                active=rng.random() < 0.93,
+                created_at=now - timedelta(days=rng.uniform(60, 900)),
+            )
+        )
     by_grid: dict[str, list[int]] = defaultdict(list)
     for i, v in enumerate(vols):
         if v["active"]:
@@ -203,9 +322,19 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
             last = k == len(chosen) - 1
             status = "accepted" if last and done else rng.choices(["declined", "expired"], [60, 40])[0]
             responded = offered_at + timedelta(minutes=rng.uniform(1, 15) + 15 * k)
-            offers.append((_uuid(rng), tid, vols[vi]["id"], status, k + 1, offered_at + timedelta(minutes=15 * k),
-                           offered_at + timedelta(minutes=15 * (k + 1)), responded,
-                           {"declined": "当天有事", "expired": "no answer in time"}.get(status)))
+            offers.append(
+                (
+                    _uuid(rng),
+                    tid,
+                    vols[vi]["id"],
+                    status,
+                    k + 1,
+                    offered_at + timedelta(minutes=15 * k),
+                    offered_at + timedelta(minutes=15 * (k + 1)),
+                    responded,
+                    {"declined": "当天有事", "expired": "no answer in time"}.get(status),
+                )
+            )
             made[vi] += 1
             if status == "accepted":
                 accepted[vi] += 1
@@ -217,9 +346,29 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
                 if out > now - timedelta(days=30):
                     hours[vi] += h
         status = "completed" if done else "unfilled"
-        tasks.append((tid, ttype, rng.choice(TITLES[ttype]) + f"（{names[grid]}）", grid, grid, ws, we,
-                      cfg.default_skills[ttype], 1, False, None, "manual", None, None, status, "grid",
-                      offered_at, we if done else offered_at + timedelta(hours=1), responded if done else None))
+        tasks.append(
+            (
+                tid,
+                ttype,
+                rng.choice(TITLES[ttype]) + f"（{names[grid]}）",
+                grid,
+                grid,
+                ws,
+                we,
+                cfg.default_skills[ttype],
+                1,
+                False,
+                None,
+                "manual",
+                None,
+                None,
+                status,
+                "grid",
+                offered_at,
+                we if done else offered_at + timedelta(hours=1),
+                responded if done else None,
+            )
+        )
     # current tasks: accepted and not yet done, so the volunteer carries load (assignments assigned)
     actives = [i for i, v in enumerate(vols) if v["active"]]
     for _ in range(args.load_tasks):
@@ -230,12 +379,43 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
         we = ws + timedelta(minutes=rng.choice([60, 90, 120]))
         tid = _uuid(rng)
         at = now - timedelta(hours=rng.uniform(1, 48))
-        offers.append((_uuid(rng), tid, vols[vi]["id"], "accepted", 1, at, at + timedelta(minutes=15),
-                       at + timedelta(minutes=5), None))
+        offers.append(
+            (
+                _uuid(rng),
+                tid,
+                vols[vi]["id"],
+                "accepted",
+                1,
+                at,
+                at + timedelta(minutes=15),
+                at + timedelta(minutes=5),
+                None,
+            )
+        )
         assignments.append((tid, vols[vi]["id"], "assigned", at + timedelta(minutes=5), None, None, None, None))
-        tasks.append((tid, ttype, rng.choice(TITLES[ttype]) + f"（{names[grid]}）", grid, grid, ws, we,
-                      cfg.default_skills[ttype], 1, False, None, "manual", None, None, "assigned", "grid",
-                      at, at + timedelta(minutes=5), at + timedelta(minutes=5)))
+        tasks.append(
+            (
+                tid,
+                ttype,
+                rng.choice(TITLES[ttype]) + f"（{names[grid]}）",
+                grid,
+                grid,
+                ws,
+                we,
+                cfg.default_skills[ttype],
+                1,
+                False,
+                None,
+                "manual",
+                None,
+                None,
+                "assigned",
+                "grid",
+                at,
+                at + timedelta(minutes=5),
+                at + timedelta(minutes=5),
+            )
+        )
         made[vi] += 1
         accepted[vi] += 1
         load[vi] += 1
@@ -249,29 +429,64 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
 
     rows, candidates = [], []
     for i, v in enumerate(vols):
-        rows.append((v["id"], v["external_id"], None, v["name"], v["phone"], v["roles"], v["party_branch"],
-                     v["home_grid"], v["home_grid"], v["skills"], json.dumps(v["availability"]), v["max_concurrent"],
-                     v["active"], v["created_at"], v["created_at"]))
-        candidates.append(dispatch.Candidate(
-            id=str(v["id"]), roles=tuple(v["roles"]), home_grid=v["home_grid"], skills=frozenset(v["skills"]),
-            availability=tuple(dispatch.Window(w["weekday"], dtime.fromisoformat(w["start"]),
-                                               dtime.fromisoformat(w["end"])) for w in v["availability"]),
-            leave=tuple(on_leave.get(i, ())), max_concurrent=v["max_concurrent"], active=v["active"],
-            load=load[i], hours_30d=float(hours[i]), offers_made=made[i], offers_accepted=accepted[i]))
+        rows.append(
+            (
+                v["id"],
+                v["external_id"],
+                None,
+                v["name"],
+                v["phone"],
+                v["roles"],
+                v["party_branch"],
+                v["home_grid"],
+                v["home_grid"],
+                v["skills"],
+                json.dumps(v["availability"]),
+                v["max_concurrent"],
+                v["active"],
+                v["created_at"],
+                v["created_at"],
+            )
+        )
+        candidates.append(
+            dispatch.Candidate(
+                id=str(v["id"]),
+                roles=tuple(v["roles"]),
+                home_grid=v["home_grid"],
+                skills=frozenset(v["skills"]),
+                availability=tuple(
+                    dispatch.Window(w["weekday"], dtime.fromisoformat(w["start"]), dtime.fromisoformat(w["end"]))
+                    for w in v["availability"]
+                ),
+                leave=tuple(on_leave.get(i, ())),
+                max_concurrent=v["max_concurrent"],
+                active=v["active"],
+                load=load[i],
+                hours_30d=float(hours[i]),
+                offers_made=made[i],
+                offers_accepted=accepted[i],
+            )
+        )
     h30 = [float(hours[i]) for i in range(len(vols))]
     dist = {
-        "volunteers": len(vols), "active": sum(v["active"] for v in vols),
+        "volunteers": len(vols),
+        "active": sum(v["active"] for v in vols),
         "grids": len({v["home_grid"] for v in vols}),
         "per_grid": spread(list(Counter(v["home_grid"] for v in vols).values())),
         "roles": dict(Counter(r for v in vols for r in v["roles"]).most_common()),
         "skills": dict(Counter(s for v in vols for s in v["skills"]).most_common()),
         "availability_patterns": dict(Counter(v["pattern"] for v in vols).most_common()),
-        "with_hours_30d": sum(1 for h in h30 if h > 0), "hours_30d_max": round(max(h30), 2),
+        "with_hours_30d": sum(1 for h in h30 if h > 0),
+        "hours_30d_max": round(max(h30), 2),
         "with_offer_history": sum(1 for i in range(len(vols)) if made[i]),
         "with_load": sum(1 for i in range(len(vols)) if load[i]),
         "at_max_load": sum(1 for i, v in enumerate(vols) if load[i] >= v["max_concurrent"]),
-        "with_leave": len(on_leave), "past_tasks": args.history_tasks, "current_tasks": args.load_tasks,
-        "offers": len(offers), "assignments": len(assignments), "ledger_rows": len(ledger),
+        "with_leave": len(on_leave),
+        "past_tasks": args.history_tasks,
+        "current_tasks": args.load_tasks,
+        "offers": len(offers),
+        "assignments": len(assignments),
+        "ledger_rows": len(ledger),
     }
     return Population(now, rows, candidates, tasks, offers, assignments, ledger, leave, dist)
 
@@ -294,9 +509,17 @@ def task_def(rng: random.Random, grids: list[str], names: dict[str, str], cfg, t
     skills = None  # the task type's default skills
     if rng.random() < 0.1:
         skills = sorted(set(cfg.default_skills[ttype]) | {rng.choice(["first_aid", "driving"])})
-    return {"task_type": ttype, "title": rng.choice(TITLES[ttype]) + f"（{names[grid]}）", "grid_id": grid,
-            "window_start": ws, "window_end": we, "required_skills": skills,
-            "headcount": rng.choices([1, 2, 3], [80, 15, 5])[0], "urgent": rng.random() < 0.1, "kind": kind}
+    return {
+        "task_type": ttype,
+        "title": rng.choice(TITLES[ttype]) + f"（{names[grid]}）",
+        "grid_id": grid,
+        "window_start": ws,
+        "window_end": we,
+        "required_skills": skills,
+        "headcount": rng.choices([1, 2, 3], [80, 15, 5])[0],
+        "urgent": rng.random() < 0.1,
+        "kind": kind,
+    }
 
 
 def skills_of(t: dict, cfg) -> list[str]:
@@ -313,6 +536,7 @@ def http_body(t: dict) -> dict:
 
 # -- load drivers ------------------------------------------------------------------------------------------------
 
+
 class Failures:
     def __init__(self) -> None:
         self.counts: Counter = Counter()
@@ -325,15 +549,24 @@ class Failures:
     def check(self, phase: str, total: int) -> None:
         bad = sum(self.counts.values())
         if bad:
-            raise SystemExit(f"bench: {phase}: {bad} of {total} requests failed: {dict(self.counts)}; "
-                             f"e.g. {self.sample}")
+            raise SystemExit(
+                f"bench: {phase}: {bad} of {total} requests failed: {dict(self.counts)}; e.g. {self.sample}"
+            )
 
 
 # -- phases ------------------------------------------------------------------------------------------------------
 
+
 def spec_of(t: dict, cfg, task_id: str, scope: str) -> dispatch.TaskSpec:
-    return dispatch.TaskSpec(id=task_id, task_type=t["task_type"], grid_id=t["grid_id"], window_start=t["window_start"],
-                      window_end=t["window_end"], required_skills=frozenset(skills_of(t, cfg)), scope=scope)
+    return dispatch.TaskSpec(
+        id=task_id,
+        task_type=t["task_type"],
+        grid_id=t["grid_id"],
+        window_start=t["window_start"],
+        window_end=t["window_end"],
+        required_skills=frozenset(skills_of(t, cfg)),
+        scope=scope,
+    )
 
 
 def phase_pure(pop: Population, defs: list[dict], cfg, args) -> tuple[dict, dict]:
@@ -359,10 +592,15 @@ def phase_pure(pop: Population, defs: list[dict], cfg, args) -> tuple[dict, dict
             sort_t.append(t2 - t1)
             eligible.append(len(ranked))
             ranked_ids[(scope, i)] = [c.id for c in ranked]
-        out[scope] = {**summary_ms(rank_t), "eligible": spread(eligible),
-                      "tasks_with_nobody_eligible": sum(1 for e in eligible if e == 0)}
-        say(f"pure rank, {scope} scope: p50 {out[scope]['p50_ms']} ms, p99 {out[scope]['p99_ms']} ms "
-            f"(eligible p50 {out[scope]['eligible']['p50']})")
+        out[scope] = {
+            **summary_ms(rank_t),
+            "eligible": spread(eligible),
+            "tasks_with_nobody_eligible": sum(1 for e in eligible if e == 0),
+        }
+        say(
+            f"pure rank, {scope} scope: p50 {out[scope]['p50_ms']} ms, p99 {out[scope]['p99_ms']} ms "
+            f"(eligible p50 {out[scope]['eligible']['p50']})"
+        )
     out["baseline_sort"] = summary_ms(sort_t, 3)
     for scope in ("town", "grid"):
         out[scope]["ratio_p50_to_sort"] = round(out[scope]["p50_ms"] / out["baseline_sort"]["p50_ms"], 1)
@@ -377,8 +615,9 @@ async def phase_load(pop: Population, dsn: str) -> dict:
         t0 = time.perf_counter()
         async with con.transaction():
             await con.execute("create temp table stage_v (like volunteers.volunteers) on commit drop")
-            await con.execute("alter table stage_v alter column home_path type text, "
-                              "alter column availability type text")
+            await con.execute(
+                "alter table stage_v alter column home_path type text, alter column availability type text"
+            )
             await con.copy_records_to_table("stage_v", records=pop.volunteers, columns=VOLUNTEER_COLUMNS)
             cols = ", ".join(VOLUNTEER_COLUMNS)
             sel = cols.replace("home_path", "home_path::ltree").replace("availability", "availability::jsonb")
@@ -387,23 +626,30 @@ async def phase_load(pop: Population, dsn: str) -> dict:
             await con.execute("alter table stage_t alter column grid_path type text")
             await con.copy_records_to_table("stage_t", records=pop.tasks, columns=TASK_COLUMNS)
             cols = ", ".join(TASK_COLUMNS)
-            await con.execute(f"insert into volunteers.tasks ({cols}) "
-                              f"select {cols.replace('grid_path', 'grid_path::ltree')} from stage_t")
-            await con.copy_records_to_table("offers", records=pop.offers, columns=OFFER_COLUMNS,
-                                            schema_name=SCHEMA)
-            await con.copy_records_to_table("assignments", records=pop.assignments, columns=ASSIGNMENT_COLUMNS,
-                                            schema_name=SCHEMA)
+            await con.execute(
+                f"insert into volunteers.tasks ({cols}) "
+                f"select {cols.replace('grid_path', 'grid_path::ltree')} from stage_t"
+            )
+            await con.copy_records_to_table("offers", records=pop.offers, columns=OFFER_COLUMNS, schema_name=SCHEMA)
+            await con.copy_records_to_table(
+                "assignments", records=pop.assignments, columns=ASSIGNMENT_COLUMNS, schema_name=SCHEMA
+            )
             await con.copy_records_to_table("ledger", records=pop.ledger, columns=LEDGER_COLUMNS, schema_name=SCHEMA)
-            await con.copy_records_to_table("volunteer_leave", records=pop.leave, columns=LEAVE_COLUMNS,
-                                            schema_name=SCHEMA)
+            await con.copy_records_to_table(
+                "volunteer_leave", records=pop.leave, columns=LEAVE_COLUMNS, schema_name=SCHEMA
+            )
         load_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         for table in ("volunteers", "tasks", "offers", "assignments", "ledger", "volunteer_leave"):
             await con.execute(f"analyze {SCHEMA}.{table}")
         analyze_s = time.perf_counter() - t1
-        counts = {t: await con.fetchval(f"select count(*) from {SCHEMA}.{t}")
-                  for t in ("volunteers", "tasks", "offers", "assignments", "ledger", "volunteer_leave")}
-        mb = round(sum([await con.fetchval(f"select pg_total_relation_size('{SCHEMA}.{t}')") for t in counts]) / 2 ** 20, 1)
+        counts = {
+            t: await con.fetchval(f"select count(*) from {SCHEMA}.{t}")
+            for t in ("volunteers", "tasks", "offers", "assignments", "ledger", "volunteer_leave")
+        }
+        mb = round(
+            sum([await con.fetchval(f"select pg_total_relation_size('{SCHEMA}.{t}')") for t in counts]) / 2**20, 1
+        )
     finally:
         await con.close()
     res = {"rows": counts, "copy_and_insert_s": round(load_s, 2), "analyze_s": round(analyze_s, 2), "tables_mb": mb}
@@ -421,10 +667,25 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
         rows = []
         async with con.transaction():
             for i, t in enumerate(defs):
-                rows.append(await con.fetchrow(
-                    queries.INSERT_TASK, uuid.uuid4(), t["task_type"], t["title"], t["grid_id"], t["window_start"],
-                    t["window_end"], skills_of(t, cfg), t["headcount"], t["urgent"], None, "manual",
-                    f"bench-rank-{i}", None, now))
+                rows.append(
+                    await con.fetchrow(
+                        queries.INSERT_TASK,
+                        uuid.uuid4(),
+                        t["task_type"],
+                        t["title"],
+                        t["grid_id"],
+                        t["window_start"],
+                        t["window_end"],
+                        skills_of(t, cfg),
+                        t["headcount"],
+                        t["urgent"],
+                        None,
+                        "manual",
+                        f"bench-rank-{i}",
+                        None,
+                        now,
+                    )
+                )
         for r in rows[:5]:  # warm-up (statements get prepared)
             await service.ranked_candidates(con, {**dict(r), "scope_level": "town"}, now)
         mismatches: list[dict] = []
@@ -436,13 +697,25 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
                 ranked = await service.ranked_candidates(con, task, now)
                 t1 = time.perf_counter()
                 # the two parts of the same work, timed apart: the query (with asyncpg decoding the rows) ...
-                got = await con.fetch(queries.CANDIDATES, dispatch.scope_area(task["grid_id"], scope), now,
-                                      task["window_start"], task["window_end"], list(task["required_skills"]))
+                got = await con.fetch(
+                    queries.CANDIDATES,
+                    dispatch.scope_area(task["grid_id"], scope),
+                    now,
+                    task["window_start"],
+                    task["window_end"],
+                    list(task["required_skills"]),
+                )
                 t2 = time.perf_counter()
                 # ... and the Python side: rows to Candidate objects, then rank
-                spec = dispatch.TaskSpec(id=str(task["id"]), task_type=task["task_type"], grid_id=task["grid_id"],
-                                  window_start=task["window_start"], window_end=task["window_end"],
-                                  required_skills=frozenset(task["required_skills"]), scope=scope)
+                spec = dispatch.TaskSpec(
+                    id=str(task["id"]),
+                    task_type=task["task_type"],
+                    grid_id=task["grid_id"],
+                    window_start=task["window_start"],
+                    window_end=task["window_end"],
+                    required_skills=frozenset(task["required_skills"]),
+                    scope=scope,
+                )
                 dispatch.rank([service.candidate(x) for x in got], spec)
                 t3 = time.perf_counter()
                 rank_t.append(t1 - t0)
@@ -452,20 +725,40 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
                 eligible.append(len(ranked))
                 ids = [c.id for c in ranked]
                 if ids != ranked_ids[(scope, i)]:
-                    mismatches.append({"scope": scope, "task": i, "db": ids[:5], "pure": ranked_ids[(scope, i)][:5],
-                                       "db_n": len(ids), "pure_n": len(ranked_ids[(scope, i)])})
+                    mismatches.append(
+                        {
+                            "scope": scope,
+                            "task": i,
+                            "db": ids[:5],
+                            "pure": ranked_ids[(scope, i)][:5],
+                            "db_n": len(ids),
+                            "pure_n": len(ranked_ids[(scope, i)]),
+                        }
+                    )
             # tasks that require no skill (patrol, cultural activity) fetch every active volunteer in scope
             open_t = [x for x, r in zip(rank_t, rows) if not r["required_skills"]]
-            out[scope] = {**summary_ms(rank_t), "rows_fetched": spread(fetched), "eligible": spread(eligible),
-                          "no_skill_required": {**summary_ms(open_t), "rows_fetched": spread(
-                              [n for n, r in zip(fetched, rows) if not r["required_skills"]])},
-                          "query_alone": summary_ms(query_t), "candidates_and_rank_alone": summary_ms(python_t)}
-            say(f"db ranked_candidates, {scope} scope: p50 {out[scope]['p50_ms']} ms, p99 {out[scope]['p99_ms']} ms "
+            out[scope] = {
+                **summary_ms(rank_t),
+                "rows_fetched": spread(fetched),
+                "eligible": spread(eligible),
+                "no_skill_required": {
+                    **summary_ms(open_t),
+                    "rows_fetched": spread([n for n, r in zip(fetched, rows) if not r["required_skills"]]),
+                },
+                "query_alone": summary_ms(query_t),
+                "candidates_and_rank_alone": summary_ms(python_t),
+            }
+            say(
+                f"db ranked_candidates, {scope} scope: p50 {out[scope]['p50_ms']} ms, p99 {out[scope]['p99_ms']} ms "
                 f"({out[scope]['rows_fetched']['p50']} rows fetched p50); query alone p50 "
                 f"{out[scope]['query_alone']['p50_ms']} ms, rows to Candidate + rank alone p50 "
-                f"{out[scope]['candidates_and_rank_alone']['p50_ms']} ms")
-        out["equal_to_pure"] = {"compared": 2 * len(rows), "equal": 2 * len(rows) - len(mismatches),
-                                "mismatches": mismatches[:5]}
+                f"{out[scope]['candidates_and_rank_alone']['p50_ms']} ms"
+            )
+        out["equal_to_pure"] = {
+            "compared": 2 * len(rows),
+            "equal": 2 * len(rows) - len(mismatches),
+            "mismatches": mismatches[:5],
+        }
         if mismatches:
             say(f"WARNING: the database ranking differs from the pure ranking for {len(mismatches)} tasks")
         await con.execute("delete from tasks where origin = 'manual' and origin_ref like 'bench-rank-%'")
@@ -483,8 +776,10 @@ async def explain_candidates(defs: list[dict], cfg, dsn: str) -> dict[str, str]:
         await con.execute(f"prepare bench_candidates as {queries.CANDIDATES}")
         for scope in ("town", "grid"):
             skills = "{" + ",".join(skills_of(t, cfg)) + "}"
-            lit = (f"'{dispatch.scope_area(t['grid_id'], scope)}', now(), '{t['window_start'].isoformat()}', "
-                   f"'{t['window_end'].isoformat()}', '{skills}'")
+            lit = (
+                f"'{dispatch.scope_area(t['grid_id'], scope)}', now(), '{t['window_start'].isoformat()}', "
+                f"'{t['window_end'].isoformat()}', '{skills}'"
+            )
             for mode in ("force_custom_plan", "force_generic_plan"):
                 await con.execute(f"set plan_cache_mode = {mode}")
                 rows = await con.fetch(f"explain (analyze, buffers, costs off) execute bench_candidates({lit})")
@@ -497,7 +792,7 @@ async def explain_candidates(defs: list[dict], cfg, dsn: str) -> dict[str, str]:
 async def phase_dispatch(st: Stack, warm: list[dict], defs: list[dict], args, token: str, dsn: str) -> dict:
     """POST /v1/tasks for all tasks at once with `concurrency` clients; then what became of them."""
     con = await db.connect(dsn, SCHEMA)
-    ids: list[Optional[str]] = [None] * len(defs)
+    ids: list[str | None] = [None] * len(defs)
     lat_of: list[float] = [0.0] * len(defs)
     try:
         async with http_client(st.url("volunteers"), token, args.concurrency) as client:
@@ -512,6 +807,7 @@ async def phase_dispatch(st: Stack, warm: list[dict], defs: list[dict], args, to
                     elif keep:
                         ids[i] = r.json()["id"]
                         lat_of[i] = time.perf_counter() - t0
+
                 return one
 
             say(f"dispatch: {len(warm)} warm-up creates")
@@ -530,65 +826,111 @@ async def phase_dispatch(st: Stack, warm: list[dict], defs: list[dict], args, to
             await asyncio.sleep(0.02)
             backlog = await outbox_backlog(con, "volunteers")
         drain_s = time.monotonic() - t_end
-        events = dict(await con.fetch("select event_type, count(*) from volunteers.outbox where id > $1 "
-                                      "group by 1 order by 1", outbox_before))
-        published = await con.fetchval("select count(*) from volunteers.outbox where id > $1 "
-                                       "and published_at is not null", outbox_before)
+        events = dict(
+            await con.fetch(
+                "select event_type, count(*) from volunteers.outbox where id > $1 group by 1 order by 1", outbox_before
+            )
+        )
+        published = await con.fetchval(
+            "select count(*) from volunteers.outbox where id > $1 and published_at is not null", outbox_before
+        )
         uids = [uuid.UUID(i) for i in ids]
-        by_status = dict(await con.fetch("select status, count(*) from tasks where id = any($1::uuid[]) "
-                                         "group by 1 order by 2 desc", uids))
-        by_scope = dict(await con.fetch("select scope_level, count(*) from tasks where id = any($1::uuid[]) "
-                                        "group by 1 order by 2 desc", uids))
+        by_status = dict(
+            await con.fetch(
+                "select status, count(*) from tasks where id = any($1::uuid[]) group by 1 order by 2 desc", uids
+            )
+        )
+        by_scope = dict(
+            await con.fetch(
+                "select scope_level, count(*) from tasks where id = any($1::uuid[]) group by 1 order by 2 desc", uids
+            )
+        )
         offers = await con.fetchrow(
             "select count(*) as n, count(distinct volunteer_id) as volunteers, "
             "       count(*) filter (where status = 'pending') as pending from offers where task_id = any($1::uuid[])",
-            uids)
+            uids,
+        )
         per_volunteer = await con.fetchval(
             "select coalesce(max(n), 0) from (select count(*) n from offers where task_id = any($1::uuid[]) "
-            "group by volunteer_id) x", uids)
+            "group by volunteer_id) x",
+            uids,
+        )
         headcount = await con.fetchval("select sum(headcount) from tasks where id = any($1::uuid[])", uids)
         short = await con.fetchval(
             "select count(*) from tasks t where id = any($1::uuid[]) and status = 'offered' and "
-            "(select count(*) from offers o where o.task_id = t.id) < t.headcount", uids)
-        final = {str(r["id"]): (r["scope_level"], r["status"]) for r in await con.fetch(
-            "select id, scope_level, status from tasks where id = any($1::uuid[])", uids)}
+            "(select count(*) from offers o where o.task_id = t.id) < t.headcount",
+            uids,
+        )
+        final = {
+            str(r["id"]): (r["scope_level"], r["status"])
+            for r in await con.fetch("select id, scope_level, status from tasks where id = any($1::uuid[])", uids)
+        }
         by_reached: dict[str, list[float]] = defaultdict(list)
         for i, tid in enumerate(ids):
             scope, status = final[tid]
             by_reached[f"{scope}, {status}" if scope == "town" else scope].append(lat_of[i])
-        latency_by_scope = {k: summary_ms(by_reached[k]) for k in ("grid", "village", "town, offered", "town, unfilled")
-                            if by_reached.get(k)}
+        latency_by_scope = {
+            k: summary_ms(by_reached[k])
+            for k in ("grid", "village", "town, offered", "town, unfilled")
+            if by_reached.get(k)
+        }
         by_kind = {}
         for kind in ("slot", "long", "night"):
             kids = [u for u, t in zip(uids, defs) if t["kind"] == kind]
-            by_kind[kind] = {"tasks": len(kids), **dict(await con.fetch(
-                "select status, count(*) from tasks where id = any($1::uuid[]) group by 1", kids))}
+            by_kind[kind] = {
+                "tasks": len(kids),
+                **dict(
+                    await con.fetch("select status, count(*) from tasks where id = any($1::uuid[]) group by 1", kids)
+                ),
+            }
     finally:
         await con.close()
     if backlog:
-        raise SystemExit(f"bench: the volunteers outbox still holds {backlog} unpublished events "
-                         f"{args.drain_timeout:.0f}s after the last create; see {st.logs / 'volunteers.log'}")
-    res = {"tasks": len(defs), "concurrency": args.concurrency, "warmup": len(warm), "wall_s": round(wall, 3),
-           "tasks_per_s": round(len(defs) / wall, 1), "latency": summary_ms(lat),
-           "latency_by_scope_reached": latency_by_scope,
-           "outcome": {"by_status": by_status, "by_scope": by_scope, "by_window_kind": by_kind,
-                       "offers": offers["n"], "offers_pending": offers["pending"],
-                       "volunteers_offered": offers["volunteers"], "most_offers_to_one_volunteer": per_volunteer,
-                       "headcount_asked": headcount, "offered_tasks_with_fewer_offers_than_headcount": short},
-           "outbox": {"events": events, "events_written": sum(events.values()), "events_published": published,
-                      "backlog_when_creates_finished": backlog_at_end,
-                      "drain_s_after_last_create": round(drain_s if backlog_at_end else 0.0, 3)}}
-    say(f"dispatch: {res['tasks_per_s']} tasks/s, p50 {res['latency']['p50_ms']} ms, "
-        f"p99 {res['latency']['p99_ms']} ms; {by_status}; {offers['n']} offers")
+        raise SystemExit(
+            f"bench: the volunteers outbox still holds {backlog} unpublished events "
+            f"{args.drain_timeout:.0f}s after the last create; see {st.logs / 'volunteers.log'}"
+        )
+    res = {
+        "tasks": len(defs),
+        "concurrency": args.concurrency,
+        "warmup": len(warm),
+        "wall_s": round(wall, 3),
+        "tasks_per_s": round(len(defs) / wall, 1),
+        "latency": summary_ms(lat),
+        "latency_by_scope_reached": latency_by_scope,
+        "outcome": {
+            "by_status": by_status,
+            "by_scope": by_scope,
+            "by_window_kind": by_kind,
+            "offers": offers["n"],
+            "offers_pending": offers["pending"],
+            "volunteers_offered": offers["volunteers"],
+            "most_offers_to_one_volunteer": per_volunteer,
+            "headcount_asked": headcount,
+            "offered_tasks_with_fewer_offers_than_headcount": short,
+        },
+        "outbox": {
+            "events": events,
+            "events_written": sum(events.values()),
+            "events_published": published,
+            "backlog_when_creates_finished": backlog_at_end,
+            "drain_s_after_last_create": round(drain_s if backlog_at_end else 0.0, 3),
+        },
+    }
+    say(
+        f"dispatch: {res['tasks_per_s']} tasks/s, p50 {res['latency']['p50_ms']} ms, "
+        f"p99 {res['latency']['p99_ms']} ms; {by_status}; {offers['n']} offers"
+    )
     return res
 
 
 async def phase_single(st: Stack, defs: list[dict], token: str, dsn: str) -> dict:
     """The same kind of tasks one after another (c=1): the service time of a create without queueing."""
     lat_of = [0.0] * len(defs)
-    ids: list[Optional[str]] = [None] * len(defs)
+    ids: list[str | None] = [None] * len(defs)
     fails = Failures()
     async with http_client(st.url("volunteers"), token, 1) as client:
+
         async def one(i: int) -> None:
             t0 = time.perf_counter()
             r = await client.post("/v1/tasks", json=http_body(defs[i]))
@@ -597,47 +939,76 @@ async def phase_single(st: Stack, defs: list[dict], token: str, dsn: str) -> dic
             else:
                 ids[i] = r.json()["id"]
                 lat_of[i] = time.perf_counter() - t0
+
         wall, lat = await drive(len(defs), 1, one)
     fails.check("single creates", len(defs))
     con = await db.connect(dsn, SCHEMA)
     try:
-        final = {str(r["id"]): r["scope_level"] for r in await con.fetch(
-            "select id, scope_level from tasks where id = any($1::uuid[])", [uuid.UUID(i) for i in ids])}
+        final = {
+            str(r["id"]): r["scope_level"]
+            for r in await con.fetch(
+                "select id, scope_level from tasks where id = any($1::uuid[])", [uuid.UUID(i) for i in ids]
+            )
+        }
     finally:
         await con.close()
     by: dict[str, list[float]] = defaultdict(list)
     for i, tid in enumerate(ids):
         by[final[tid]].append(lat_of[i])
-    res = {"tasks": len(defs), "concurrency": 1, "tasks_per_s": round(len(defs) / wall, 1), **summary_ms(lat),
-           "by_scope_reached": {k: summary_ms(by[k]) for k in ("grid", "village", "town") if by.get(k)}}
-    say(f"single creates: {res['tasks_per_s']} tasks/s, p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms; by scope "
-        f"{ {k: v['p50_ms'] for k, v in res['by_scope_reached'].items()} }")
+    res = {
+        "tasks": len(defs),
+        "concurrency": 1,
+        "tasks_per_s": round(len(defs) / wall, 1),
+        **summary_ms(lat),
+        "by_scope_reached": {k: summary_ms(by[k]) for k in ("grid", "village", "town") if by.get(k)},
+    }
+    say(
+        f"single creates: {res['tasks_per_s']} tasks/s, p50 {res['p50_ms']} ms, p99 {res['p99_ms']} ms; by scope "
+        f"{ {k: v['p50_ms'] for k, v in res['by_scope_reached'].items()} }"
+    )
     return res
 
 
 async def phase_baseline(defs: list[dict], warm: list[dict], cfg, args, dsn: str) -> dict:
     sql = queries.INSERT_TASK.replace("insert into tasks ", f"insert into {BASELINE_TABLE} ", 1)
     assert sql != queries.INSERT_TASK, "the service's INSERT statement changed shape"
-    pool = await asyncpg.create_pool(dsn, min_size=args.concurrency, max_size=args.concurrency,
-                                     server_settings={"search_path": f"{SCHEMA},public"})
+    pool = await asyncpg.create_pool(
+        dsn, min_size=args.concurrency, max_size=args.concurrency, server_settings={"search_path": f"{SCHEMA},public"}
+    )
     try:
         async with pool.acquire() as con:
             await con.execute(f"drop table if exists {SCHEMA}.{BASELINE_TABLE}")
             await con.execute(f"create table {SCHEMA}.{BASELINE_TABLE} (like {SCHEMA}.tasks including defaults)")
             # only so that the statement's ON CONFLICT clause has its arbiter; origin_ref is null here, so
             # no row enters this partial index
-            await con.execute(f"create unique index on {SCHEMA}.{BASELINE_TABLE} (origin, origin_ref) "
-                              "where origin_ref is not null")
+            await con.execute(
+                f"create unique index on {SCHEMA}.{BASELINE_TABLE} (origin, origin_ref) where origin_ref is not null"
+            )
         now = datetime.now(UTC)
 
         def params(t: dict) -> tuple:
-            return (uuid.uuid4(), t["task_type"], t["title"], t["grid_id"], t["window_start"], t["window_end"],
-                    skills_of(t, cfg), t["headcount"], t["urgent"], None, "manual", None, None, now)
+            return (
+                uuid.uuid4(),
+                t["task_type"],
+                t["title"],
+                t["grid_id"],
+                t["window_start"],
+                t["window_end"],
+                skills_of(t, cfg),
+                t["headcount"],
+                t["urgent"],
+                None,
+                "manual",
+                None,
+                None,
+                now,
+            )
 
         def inserter(batch: list[tuple]):
             async def one(i: int) -> None:
                 async with pool.acquire() as con:
                     await con.fetchrow(sql, *batch[i])  # autocommit: one row per transaction
+
             return one
 
         w = [params(t) for t in warm]
@@ -652,16 +1023,32 @@ async def phase_baseline(defs: list[dict], warm: list[dict], cfg, args, dsn: str
         await pool.close()
     if stored != len(w) + len(rows):
         raise SystemExit(f"bench: baseline stored {stored} rows, expected {len(w) + len(rows)}")
-    res = {"rows": len(rows), "concurrency": args.concurrency, "wall_s": round(wall, 3),
-           "rows_per_s": round(len(rows) / wall, 1), "latency": summary_ms(lat)}
+    res = {
+        "rows": len(rows),
+        "concurrency": args.concurrency,
+        "wall_s": round(wall, 3),
+        "rows_per_s": round(len(rows) / wall, 1),
+        "latency": summary_ms(lat),
+    }
     say(f"baseline: {res['rows_per_s']} rows/s, p50 {res['latency']['p50_ms']} ms, p99 {res['latency']['p99_ms']} ms")
     return res
 
 
 # -- the run -----------------------------------------------------------------------------------------------------
 
-async def measure(st: Stack, args, pop: Population, rank_defs: list[dict], warm: list[dict],
-                  dispatch_defs: list[dict], single_defs: list[dict], cfg, pure: dict, ranked_ids: dict) -> dict:
+
+async def measure(
+    st: Stack,
+    args,
+    pop: Population,
+    rank_defs: list[dict],
+    warm: list[dict],
+    dispatch_defs: list[dict],
+    single_defs: list[dict],
+    cfg,
+    pure: dict,
+    ranked_ids: dict,
+) -> dict:
     token = mint(key=st.state["jwt_secret"], sub="bench", roles=["town_admin"], areas=["changping"])
     dsn = st.service_dsn("volunteers")
     load = await phase_load(pop, dsn)
@@ -674,10 +1061,17 @@ async def measure(st: Stack, args, pop: Population, rank_defs: list[dict], warm:
     base = await phase_baseline(dispatch_defs, warm, cfg, args, dsn)
     for name, plan in extra.get("candidates_plans", {}).items():
         print(f"\n-- EXPLAIN ANALYZE: {name}\n{plan}")
-    return {**extra, "ranking_pure": pure, "bulk_load": load, "ranking_db": db_rank, "dispatch_http": disp,
-            "single_create": single, "baseline_insert": base,
-            "ratio_dispatch_to_baseline": round(disp["tasks_per_s"] / base["rows_per_s"], 3),
-            "ratio_p50_dispatch_to_baseline": round(disp["latency"]["p50_ms"] / base["latency"]["p50_ms"], 1)}
+    return {
+        **extra,
+        "ranking_pure": pure,
+        "bulk_load": load,
+        "ranking_db": db_rank,
+        "dispatch_http": disp,
+        "single_create": single,
+        "baseline_insert": base,
+        "ratio_dispatch_to_baseline": round(disp["tasks_per_s"] / base["rows_per_s"], 3),
+        "ratio_p50_dispatch_to_baseline": round(disp["latency"]["p50_ms"] / base["latency"]["p50_ms"], 1),
+    }
 
 
 def _row(label: str, *cols: str) -> str:
@@ -702,24 +1096,66 @@ def report(res: dict) -> str:
         "-" * 96,
     ]
     for scope in ("town", "grid"):
-        lines.append(_row(f"dispatch.rank (pure), {scope} scope", _f(p[scope]["p50_ms"], 2), _f(p[scope]["p99_ms"], 2),
-                          "", _f(p[scope]["eligible"]["p50"], 0)))
+        lines.append(
+            _row(
+                f"dispatch.rank (pure), {scope} scope",
+                _f(p[scope]["p50_ms"], 2),
+                _f(p[scope]["p99_ms"], 2),
+                "",
+                _f(p[scope]["eligible"]["p50"], 0),
+            )
+        )
     lines.append(_row("baseline sorted(candidates, key=id)", _f(sort["p50_ms"], 2), _f(sort["p99_ms"], 2), "", ""))
-    lines.append(_row("ratio rank / sort, p50: town; grid", _f(p["town"]["ratio_p50_to_sort"]) + "x",
-                      _f(p["grid"]["ratio_p50_to_sort"]) + "x", "", ""))
+    lines.append(
+        _row(
+            "ratio rank / sort, p50: town; grid",
+            _f(p["town"]["ratio_p50_to_sort"]) + "x",
+            _f(p["grid"]["ratio_p50_to_sort"]) + "x",
+            "",
+            "",
+        )
+    )
     lines += ["", _row("in the database (rows fetched p50)", "p50 ms", "p99 ms", "", "eligible p50"), "-" * 96]
     for scope in ("town", "grid"):
         v = d[scope]
-        lines.append(_row(f"service.ranked_candidates, {scope} [{v['rows_fetched']['p50']:.0f}]", _f(v["p50_ms"], 2),
-                          _f(v["p99_ms"], 2), "", _f(v["eligible"]["p50"], 0)))
+        lines.append(
+            _row(
+                f"service.ranked_candidates, {scope} [{v['rows_fetched']['p50']:.0f}]",
+                _f(v["p50_ms"], 2),
+                _f(v["p99_ms"], 2),
+                "",
+                _f(v["eligible"]["p50"], 0),
+            )
+        )
         ns = v["no_skill_required"]
         if ns["n"]:
-            lines.append(_row(f"  the {ns['n']} tasks needing no skill [{ns['rows_fetched']['p50']:.0f}]",
-                              _f(ns["p50_ms"], 2), _f(ns["p99_ms"], 2), "", ""))
-        lines.append(_row(f"  CANDIDATES query alone, {scope}", _f(v["query_alone"]["p50_ms"], 2),
-                          _f(v["query_alone"]["p99_ms"], 2), "", ""))
-        lines.append(_row(f"  rows to Candidate + rank alone, {scope}", _f(v["candidates_and_rank_alone"]["p50_ms"], 2),
-                          _f(v["candidates_and_rank_alone"]["p99_ms"], 2), "", ""))
+            lines.append(
+                _row(
+                    f"  the {ns['n']} tasks needing no skill [{ns['rows_fetched']['p50']:.0f}]",
+                    _f(ns["p50_ms"], 2),
+                    _f(ns["p99_ms"], 2),
+                    "",
+                    "",
+                )
+            )
+        lines.append(
+            _row(
+                f"  CANDIDATES query alone, {scope}",
+                _f(v["query_alone"]["p50_ms"], 2),
+                _f(v["query_alone"]["p99_ms"], 2),
+                "",
+                "",
+            )
+        )
+        lines.append(
+            _row(
+                f"  rows to Candidate + rank alone, {scope}",
+                _f(v["candidates_and_rank_alone"]["p50_ms"], 2),
+                _f(v["candidates_and_rank_alone"]["p99_ms"], 2),
+                "",
+                "",
+            )
+        )
     eq = d["equal_to_pure"]
     lines.append(_row("database ranking equal to the pure ranking", f"{eq['equal']}/{eq['compared']}", "", "", ""))
     st, sc = o["by_status"], o["by_scope"]
@@ -728,29 +1164,65 @@ def report(res: dict) -> str:
         f"Dispatch: {c['tasks']} tasks at once through POST /v1/tasks (create + offer in one transaction)",
         _row("figure", "rate /s", "p50 ms", "p99 ms"),
         "-" * 96,
-        _row(f"POST /v1/tasks, c={c['concurrency']}, {c['tasks']} tasks", _f(c["tasks_per_s"]),
-             _f(c["latency"]["p50_ms"]), _f(c["latency"]["p99_ms"])),
-        _row(f"bare asyncpg INSERT, c={b['concurrency']}, {b['rows']} rows", _f(b["rows_per_s"]),
-             _f(b["latency"]["p50_ms"]), _f(b["latency"]["p99_ms"])),
-        _row("ratio HTTP / baseline: rate; p50 latency", _f(res["ratio_dispatch_to_baseline"], 3),
-             _f(res["ratio_p50_dispatch_to_baseline"]) + "x", ""),
+        _row(
+            f"POST /v1/tasks, c={c['concurrency']}, {c['tasks']} tasks",
+            _f(c["tasks_per_s"]),
+            _f(c["latency"]["p50_ms"]),
+            _f(c["latency"]["p99_ms"]),
+        ),
+        _row(
+            f"bare asyncpg INSERT, c={b['concurrency']}, {b['rows']} rows",
+            _f(b["rows_per_s"]),
+            _f(b["latency"]["p50_ms"]),
+            _f(b["latency"]["p99_ms"]),
+        ),
+        _row(
+            "ratio HTTP / baseline: rate; p50 latency",
+            _f(res["ratio_dispatch_to_baseline"], 3),
+            _f(res["ratio_p50_dispatch_to_baseline"]) + "x",
+            "",
+        ),
         _row("tasks offered / unfilled (of the burst)", str(st.get("offered", 0)), str(st.get("unfilled", 0)), ""),
-        _row("  scope reached: grid / village / town", str(sc.get("grid", 0)), str(sc.get("village", 0)),
-             str(sc.get("town", 0))),
-        *[_row(f"  latency, ended at {k} [{v['n']}]", "", _f(v["p50_ms"]), _f(v["p99_ms"]))
-          for k, v in c["latency_by_scope_reached"].items()],
+        _row(
+            "  scope reached: grid / village / town",
+            str(sc.get("grid", 0)),
+            str(sc.get("village", 0)),
+            str(sc.get("town", 0)),
+        ),
+        *[
+            _row(f"  latency, ended at {k} [{v['n']}]", "", _f(v["p50_ms"]), _f(v["p99_ms"]))
+            for k, v in c["latency_by_scope_reached"].items()
+        ],
         _row("offers created / headcount asked", str(o["offers"]), str(o["headcount_asked"]), ""),
-        _row("  offered tasks with fewer offers than headcount", str(o["offered_tasks_with_fewer_offers_than_headcount"]),
-             "", ""),
-        _row("  volunteers offered / most offers to one", str(o["volunteers_offered"]),
-             str(o["most_offers_to_one_volunteer"]), ""),
-        _row("outbox: events written / published", str(c["outbox"]["events_written"]),
-             str(c["outbox"]["events_published"]), ""),
+        _row(
+            "  offered tasks with fewer offers than headcount",
+            str(o["offered_tasks_with_fewer_offers_than_headcount"]),
+            "",
+            "",
+        ),
+        _row(
+            "  volunteers offered / most offers to one",
+            str(o["volunteers_offered"]),
+            str(o["most_offers_to_one_volunteer"]),
+            "",
+        ),
+        _row(
+            "outbox: events written / published",
+            str(c["outbox"]["events_written"]),
+            str(c["outbox"]["events_published"]),
+            "",
+        ),
         _row("outbox: drained after the last create (s)", _f(c["outbox"]["drain_s_after_last_create"], 2), "", ""),
-        _row(f"POST /v1/tasks, c=1, {s1['tasks']} tasks (afterwards)", _f(s1["tasks_per_s"]), _f(s1["p50_ms"]),
-             _f(s1["p99_ms"])),
-        *[_row(f"  c=1, ended at {k} [{v['n']}]", "", _f(v["p50_ms"]), _f(v["p99_ms"]))
-          for k, v in s1["by_scope_reached"].items()],
+        _row(
+            f"POST /v1/tasks, c=1, {s1['tasks']} tasks (afterwards)",
+            _f(s1["tasks_per_s"]),
+            _f(s1["p50_ms"]),
+            _f(s1["p99_ms"]),
+        ),
+        *[
+            _row(f"  c=1, ended at {k} [{v['n']}]", "", _f(v["p50_ms"]), _f(v["p99_ms"]))
+            for k, v in s1["by_scope_reached"].items()
+        ],
         "",
         f"population: {pop['with_hours_30d']} with hours in the last 30 days, {pop['with_offer_history']} with offer "
         f"history, {pop['with_load']} with a current task ({pop['at_max_load']} at max load), {pop['with_leave']} "
@@ -763,8 +1235,9 @@ def report(res: dict) -> str:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--volunteers", type=int, default=10_000, help="volunteers in the population (10000)")
     p.add_argument("--rank-tasks", type=int, default=200, help="tasks ranked, pure and in the database (200)")
     p.add_argument("--tasks", type=int, default=1000, help="tasks created at once through HTTP (1000)")
@@ -808,14 +1281,17 @@ def main(argv=None) -> None:
         st.start_services(say=lambda m: say("  " + m))
         areas_s = wait_areas(st, "volunteers", len(events))
         timings["stack_up"] = round(time.monotonic() - t0, 1)
-        say(f"stack up in {timings['stack_up']} s; {n} areas published, held by the volunteers service "
-            f"after {areas_s:.1f} s")
+        say(
+            f"stack up in {timings['stack_up']} s; {n} areas published, held by the volunteers service "
+            f"after {areas_s:.1f} s"
+        )
         pg_version = asyncio.run(_pg_version(st.service_dsn("volunteers")))
         loadavg_before = [round(x, 2) for x in os.getloadavg()]
         say(f"pure ranking: {args.rank_tasks} tasks over {len(pop.candidates)} candidates, town and grid scope")
         pure, ranked_ids = phase_pure(pop, rank_defs, cfg, args)
-        results = asyncio.run(measure(st, args, pop, rank_defs, warm, dispatch_defs, single_defs, cfg, pure,
-                                            ranked_ids))
+        results = asyncio.run(
+            measure(st, args, pop, rank_defs, warm, dispatch_defs, single_defs, cfg, pure, ranked_ids)
+        )
         loadavg_after = [round(x, 2) for x in os.getloadavg()]
     finally:
         say("tearing the stack down")
@@ -825,17 +1301,30 @@ def main(argv=None) -> None:
             shutil.rmtree(home, ignore_errors=True)
     timings["total"] = round(time.monotonic() - t_start, 1)
     kinds = Counter(t["kind"] for t in dispatch_defs)
-    res = {"benchmark": "volunteers", "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"),
-           "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "postgres": pg_version,
-                       "loadavg_before": loadavg_before, "loadavg_after": loadavg_after,
-                       "platform": platform.platform()},
-           "args": vars(args), "stack": {"kafka_partitions": 3, "volunteers_db_pool_max": 10},
-           "population": pop.distribution,
-           "dispatch_tasks": {"task_types": dict(Counter(t["task_type"] for t in dispatch_defs).most_common()),
-                              "window_kinds": dict(kinds), "headcount": dict(Counter(t["headcount"] for t in dispatch_defs)),
-                              "extra_skill": sum(1 for t in dispatch_defs if t["required_skills"] is not None),
-                              "urgent": sum(1 for t in dispatch_defs if t["urgent"])},
-           "timings_s": timings, **results}
+    res = {
+        "benchmark": "volunteers",
+        "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "postgres": pg_version,
+            "loadavg_before": loadavg_before,
+            "loadavg_after": loadavg_after,
+            "platform": platform.platform(),
+        },
+        "args": vars(args),
+        "stack": {"kafka_partitions": 3, "volunteers_db_pool_max": 10},
+        "population": pop.distribution,
+        "dispatch_tasks": {
+            "task_types": dict(Counter(t["task_type"] for t in dispatch_defs).most_common()),
+            "window_kinds": dict(kinds),
+            "headcount": dict(Counter(t["headcount"] for t in dispatch_defs)),
+            "extra_skill": sum(1 for t in dispatch_defs if t["required_skills"] is not None),
+            "urgent": sum(1 for t in dispatch_defs if t["urgent"]),
+        },
+        "timings_s": timings,
+        **results,
+    }
     print(report(res))
     if not args.no_json:
         RESULTS.mkdir(parents=True, exist_ok=True)

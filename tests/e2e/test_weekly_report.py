@@ -2,6 +2,7 @@
 the weekly report of the village: JSON with known figures, HTML and CSV that
 agree with it to the digit, a rebuild that arrives at the same numbers, the
 weekly publish job, and the HTML rendered by headless Chromium."""
+
 from __future__ import annotations
 
 import asyncio
@@ -43,7 +44,8 @@ def live(stack):
     yield stack
     stack.stop_services()
     os.environ.pop("REPORTING_PUBLISH_INTERVAL_S") if saved is None else os.environ.__setitem__(
-        "REPORTING_PUBLISH_INTERVAL_S", saved)
+        "REPORTING_PUBLISH_INTERVAL_S", saved
+    )
 
 
 def client(stack, svc, sub, roles, areas=("changping",)):
@@ -57,8 +59,17 @@ def drive_week(stack):
     ta = client(stack, "cases", "ta-ql", ["town_admin"])
 
     def new(grid, cat, sev, title):
-        r = gm.post("/v1/cases", json={"category": cat, "severity": sev, "title": title, "description": title + "，请处理",
-                                       "grid_id": grid, "address": f"青龙村{grid[-1]}组"})
+        r = gm.post(
+            "/v1/cases",
+            json={
+                "category": cat,
+                "severity": sev,
+                "title": title,
+                "description": title + "，请处理",
+                "grid_id": grid,
+                "address": f"青龙村{grid[-1]}组",
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
@@ -114,6 +125,7 @@ def test_a_week_of_cases_makes_the_weekly_report(live, tmp_path):
         # the three dispatched disputes' mediation tasks arrive from the volunteers service a little later
         done = r["kpis"]["closed"] == 3 and r["kpis"]["new"] == 6 and r["volunteers"]["tasks_created"] == 3
         return r if done else None
+
     r = wait_for(settled, timeout=60)
     k = r["kpis"]
     assert (k["new"], k["accepted"], k["closed"], k["open_at_end"]) == (6, 4, 3, 2)
@@ -147,8 +159,13 @@ def test_a_week_of_cases_makes_the_weekly_report(live, tmp_path):
 
     # rebuild from the topics arrives at the same numbers
     town_before = analyst.get("/v1/reports/weekly", params={"area": "changping", "week": week}).json()
-    out = subprocess.run([sys.executable, "-m", "govctl", "reporting", "rebuild"], capture_output=True, text=True,
-                         env={**os.environ, "GOV_HOME": str(stack.home)}, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "govctl", "reporting", "rebuild"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GOV_HOME": str(stack.home)},
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "rebuild [" in out.stderr and "rebuilt reporting projections" in out.stdout
     assert analyst.get("/v1/reports/weekly", params=params).json() == r
@@ -166,15 +183,27 @@ def test_a_week_of_cases_makes_the_weekly_report(live, tmp_path):
     assert chromium, "Debian's chromium is installed by .ci/run"
     html_file = tmp_path / "weekly.html"
     html_file.write_text(page, encoding="utf-8")
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([chromium, *flags, "--dump-dom", html_file.as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", html_file.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
     assert 'id="trend-chart"' in dom and "<polyline" in dom and 'id="category-chart"' in dom
     shot = tmp_path / "weekly.png"
-    subprocess.run([chromium, *flags, "--window-size=1200,1800", f"--screenshot={shot}", html_file.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [chromium, *flags, "--window-size=1200,1800", f"--screenshot={shot}", html_file.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.exists() and shot.stat().st_size > 20_000
     keep = os.environ.get("GOV_SCREENSHOT_DIR")
     if keep:

@@ -1,30 +1,37 @@
 """Every KPI on hand-made event sequences with known answers, through the real
 projection handlers and the real database."""
+
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
-from gov_contracts import CloudEvent, REGISTRY
+from gov_contracts import REGISTRY, CloudEvent
 from gov_contracts.areas import AreaUpserted
 from govkit import db
 from govkit.areas import on_area_upserted
 from reporting import kpis, projections, risk
 from reporting.config import DEFAULT_RISK
 
-WEEK = kpis.Week(2026, 45)          # Monday 2026-11-02 .. Sunday 2026-11-08, China Standard Time
+WEEK = kpis.Week(2026, 45)  # Monday 2026-11-02 .. Sunday 2026-11-08, China Standard Time
 MON = kpis.at_midnight(WEEK.monday)
-TREE = [("testtown", "town", None), ("testtown.v1", "village", "testtown"), ("testtown.v1.g1", "grid", "testtown.v1"),
-        ("testtown.v1.g2", "grid", "testtown.v1"), ("testtown.v2", "village", "testtown"),
-        ("testtown.v2.g1", "grid", "testtown.v2")]
+TREE = [
+    ("testtown", "town", None),
+    ("testtown.v1", "village", "testtown"),
+    ("testtown.v1.g1", "grid", "testtown.v1"),
+    ("testtown.v1.g2", "grid", "testtown.v1"),
+    ("testtown.v2", "village", "testtown"),
+    ("testtown.v2.g1", "grid", "testtown.v2"),
+]
 
 
 @pytest.fixture
 async def rcon(stack):
     con = await db.connect(stack.service_dsn("reporting"), "reporting")
     for aid, kind, parent in TREE:
-        await on_area_upserted(con, AreaUpserted(id=aid, kind=kind, name=aid.split(".")[-1], parent_id=parent,
-                                                 tree_version="t"), None)
+        await on_area_upserted(
+            con, AreaUpserted(id=aid, kind=kind, name=aid.split(".")[-1], parent_id=parent, tree_version="t"), None
+        )
     yield con
     # the services' e2e tests compare each copy of the tree with the area file
     await con.execute("delete from areas where id = 'testtown' or id like 'testtown.%'")
@@ -42,12 +49,25 @@ class Case:
         self.status = status or self.status
         self.level = level or self.level
         et = REGISTRY[f"gov.case.{kind}.v1"]
-        base = dict(case_id=self.id, number="CP-T", category=self.category, severity=self.severity,
-                    grid_id=self.grid, status=self.status, level=self.level, occurred_at=at, actor="t")
+        base = dict(
+            case_id=self.id,
+            number="CP-T",
+            category=self.category,
+            severity=self.severity,
+            grid_id=self.grid,
+            status=self.status,
+            level=self.level,
+            occurred_at=at,
+            actor="t",
+        )
         if kind == "reported":
-            base.update(title=self.extra.get("title", "测试"), source="grid_patrol",
-                        reporter_ref=self.extra.get("reporter", "person_x"), address_ref=self.extra.get("address"),
-                        party_refs=self.extra.get("parties", []))
+            base.update(
+                title=self.extra.get("title", "测试"),
+                source="grid_patrol",
+                reporter_ref=self.extra.get("reporter", "person_x"),
+                address_ref=self.extra.get("address"),
+                party_refs=self.extra.get("parties", []),
+            )
         ev = et.model(**base, **fields)
         async with self.con.transaction():
             await projections.handlers()[et.name](self.con, ev, CloudEvent(type=et.name, source="cases"))
@@ -70,11 +90,14 @@ async def closed_case(con, grid, cat, start, *, rework=False, escalate=False, on
         steps.append(("escalated", 2, dict(status="accepted", level="village", from_level="grid", automatic=False)))
     steps += [("resolved", 10, dict(status="resolved", resolution="ok"))]
     if rework:
-        steps += [("reopened", 12, dict(status="reopened", reopen_count=1)),
-                  ("resolved", 20, dict(status="resolved", resolution="ok"))]
-    steps += [("verified", 21, dict(status="verified")),
-              ("closed", 22, dict(status="closed", on_time=on_time, escalations=int(escalate),
-                                  reopen_count=int(rework)))]
+        steps += [
+            ("reopened", 12, dict(status="reopened", reopen_count=1)),
+            ("resolved", 20, dict(status="resolved", resolution="ok")),
+        ]
+    steps += [
+        ("verified", 21, dict(status="verified")),
+        ("closed", 22, dict(status="closed", on_time=on_time, escalations=int(escalate), reopen_count=int(rework))),
+    ]
     if rating:
         steps.append(("rated", 23, dict(status="closed", satisfaction=rating)))
     return await c.life(start, *steps)
@@ -86,24 +109,33 @@ async def test_every_kpi_of_a_hand_made_week(rcon):
     for w in range(1, 5):
         await Case(rcon, "testtown.v1.g1", "other").emit("reported", d(-7 * w))
     # the week itself
-    await closed_case(rcon, "testtown.v1.g1", "dispute.neighbor", d(0), rating=4)                  # grassroots, 10 h
-    await closed_case(rcon, "testtown.v1.g2", "dispute.land", d(1), escalate=True, rating=2)        # village: grassroots
+    await closed_case(rcon, "testtown.v1.g1", "dispute.neighbor", d(0), rating=4)  # grassroots, 10 h
+    await closed_case(rcon, "testtown.v1.g2", "dispute.land", d(1), escalate=True, rating=2)  # village: grassroots
     town = Case(rcon, "testtown.v1.g1", "dispute.labor", "critical")
-    await town.life(d(1), ("reported", 0, {}), ("accepted", 1, dict(status="accepted")),
-                    ("escalated", 2, dict(status="accepted", level="village", from_level="grid", automatic=True)),
-                    ("escalated", 3, dict(status="accepted", level="town", from_level="village", automatic=True)),
-                    ("overdue", 3, dict(status="accepted", level="town", deadline="accept", due_at=d(1, 11))),
-                    ("resolved", 30, dict(status="resolved", resolution="ok")),
-                    ("verified", 31, dict(status="verified")),
-                    ("closed", 32, dict(status="closed", on_time=False, escalations=2, reopen_count=0)))  # not grassroots
-    await closed_case(rcon, "testtown.v2.g1", "hazard.fire", d(2), rework=True)                    # rework
+    await town.life(
+        d(1),
+        ("reported", 0, {}),
+        ("accepted", 1, dict(status="accepted")),
+        ("escalated", 2, dict(status="accepted", level="village", from_level="grid", automatic=True)),
+        ("escalated", 3, dict(status="accepted", level="town", from_level="village", automatic=True)),
+        ("overdue", 3, dict(status="accepted", level="town", deadline="accept", due_at=d(1, 11))),
+        ("resolved", 30, dict(status="resolved", resolution="ok")),
+        ("verified", 31, dict(status="verified")),
+        ("closed", 32, dict(status="closed", on_time=False, escalations=2, reopen_count=0)),
+    )  # not grassroots
+    await closed_case(rcon, "testtown.v2.g1", "hazard.fire", d(2), rework=True)  # rework
     petition = Case(rcon, "testtown.v1.g1", "petition", "high", address="addr_1")
-    await petition.life(d(3), ("reported", 0, {}), ("accepted", 1, dict(status="accepted")),
-                        ("overdue", 50, dict(status="accepted", deadline="resolve", due_at=d(5))))       # open, overdue
+    await petition.life(
+        d(3),
+        ("reported", 0, {}),
+        ("accepted", 1, dict(status="accepted")),
+        ("overdue", 50, dict(status="accepted", deadline="resolve", due_at=d(5))),
+    )  # open, overdue
     dispute = Case(rcon, "testtown.v1.g1", "dispute.family", "critical", address="addr_1", parties=["p1", "p2"])
     await dispute.life(d(4), ("reported", 0, {}), ("referred", 5, dict(status="referred", court="南漳县人民法院")))
     await Case(rcon, "testtown.v2.g1", "livelihood.request", "low").life(
-        d(5), ("reported", 0, {}), ("rejected", 1, dict(status="rejected")))
+        d(5), ("reported", 0, {}), ("rejected", 1, dict(status="rejected"))
+    )
     # after the week: closes the petition; must not change the week's open_at_end
     await petition.emit("resolved", d(9), status="resolved", resolution="ok")
     await petition.emit("closed", d(9, 12), status="closed", on_time=False, escalations=0, reopen_count=0)
@@ -149,12 +181,15 @@ async def test_every_kpi_of_a_hand_made_week(rcon):
 
 
 async def test_livelihood_priorities_rank_by_households_villages_recurrence(rcon):
-    for grid, reporter, title in [("testtown.v1.g1", "h1", "村口路灯不亮"), ("testtown.v1.g2", "h2", "路灯坏了"),
-                                  ("testtown.v2.g1", "h3", "组里路灯不亮"), ("testtown.v2.g1", "h3", "饮水管道破损")]:
+    for grid, reporter, title in [
+        ("testtown.v1.g1", "h1", "村口路灯不亮"),
+        ("testtown.v1.g2", "h2", "路灯坏了"),
+        ("testtown.v2.g1", "h3", "组里路灯不亮"),
+        ("testtown.v2.g1", "h3", "饮水管道破损"),
+    ]:
         await Case(rcon, grid, "livelihood.request", title=title, reporter=reporter).emit("reported", d(15))
     later = WEEK.shift(2)  # a week of its own, apart from the other test's cases
-    rows = await kpis.livelihood(rcon, "testtown", later.monday, later.end, {"路灯": ["路灯"], "饮水": ["饮水"]},
-                                 d(20))
+    rows = await kpis.livelihood(rcon, "testtown", later.monday, later.end, {"路灯": ["路灯"], "饮水": ["饮水"]}, d(20))
     assert [t["theme"] for t in rows] == ["路灯", "饮水"]
     top = rows[0]
     assert (top["cases"], top["households"], top["villages"], top["open"]) == (3, 3, 2, 3)
@@ -164,21 +199,29 @@ async def test_livelihood_priorities_rank_by_households_villages_recurrence(rcon
 async def test_weekly_reports_are_published_once_across_replicas(stack, rcon):
     import asyncio
 
+    from govkit.settings import load as load_settings
     from reporting import publisher
     from reporting.config import configure
-    from govkit.settings import load as load_settings
 
     pool = await db.create_pool(stack.service_dsn("reporting"), "reporting", max_size=6)
     try:
-        cfg = configure(load_settings("reporting", {"REPORTING_DATABASE_URL": stack.service_dsn("reporting"),
-                                                    "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap}), {})
+        cfg = configure(
+            load_settings(
+                "reporting",
+                {"REPORTING_DATABASE_URL": stack.service_dsn("reporting"), "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap},
+            ),
+            {},
+        )
         week = WEEK.shift(-20)
         counts = await asyncio.gather(*(publisher.publish_week(pool, cfg, week) for _ in range(3)))
         units = await rcon.fetchval("select count(*) from areas where kind in ('town', 'village', 'community')")
         assert sum(counts) == units
         assert await publisher.publish_week(pool, cfg, week) == 0
-        rows = await rcon.fetch("select key from outbox where event_type = 'gov.report.weekly_published.v1' "
-                                "and convert_from(payload, 'UTF8')::jsonb->>'week' = $1", str(week))
+        rows = await rcon.fetch(
+            "select key from outbox where event_type = 'gov.report.weekly_published.v1' "
+            "and convert_from(payload, 'UTF8')::jsonb->>'week' = $1",
+            str(week),
+        )
         assert len(rows) == units and len({r["key"] for r in rows}) == units
     finally:
         await pool.close()
@@ -186,6 +229,7 @@ async def test_weekly_reports_are_published_once_across_replicas(stack, rcon):
 
 async def test_an_event_with_a_malformed_case_id_is_poison_not_a_crash(rcon):
     from govkit.consumer import PoisonEvent
+
     c = Case(rcon, "testtown.v1.g1", "other")
     c.id = "not-a-uuid"
     with pytest.raises(PoisonEvent) as e:

@@ -7,6 +7,7 @@ come out equal to the live ones; events published during a rebuild are applied
 once; a failure in the middle or a kill -9 leaves the live tables as they were,
 and the next rebuild cleans up the leftover shadow.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,12 +19,12 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from gov_contracts import CloudEvent, REGISTRY
+from gov_contracts import REGISTRY, CloudEvent
 from gov_contracts import topics as T
 from govctl import cli
 from govkit import db
@@ -38,10 +39,11 @@ from .kafka_helpers import eventually, running
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TOWN = "rbtown"
 GRIDS = [f"{TOWN}.v1.g1", f"{TOWN}.v1.g2", f"{TOWN}.v2.g1"]
-START = datetime(2026, 10, 5, 9, tzinfo=timezone.utc)
+START = datetime(2026, 10, 5, 9, tzinfo=UTC)
 
 
 # --- events as the services publish them -------------------------------------------------------
+
 
 class History:
     """Records to publish, in order: (topic, key, value, headers)."""
@@ -61,10 +63,26 @@ class History:
     def case(self, n: int, grid: str, category: str, *steps: tuple[str, dict], case_id: str | None = None) -> str:
         case_id = case_id or str(uuid.uuid4())
         at = START + timedelta(hours=n)
-        facts = dict(case_id=case_id, number=f"CP-RB-{n:05d}", category=category, severity="medium", grid_id=grid,
-                     status="reported", level="grid", actor="tests")
-        self.event("gov.case.reported.v1", case_id, **facts, occurred_at=at, title="重建测试", source="grid_patrol",
-                   reporter_ref=f"person_{n}", address_ref=f"addr_{n % 7}")
+        facts = dict(
+            case_id=case_id,
+            number=f"CP-RB-{n:05d}",
+            category=category,
+            severity="medium",
+            grid_id=grid,
+            status="reported",
+            level="grid",
+            actor="tests",
+        )
+        self.event(
+            "gov.case.reported.v1",
+            case_id,
+            **facts,
+            occurred_at=at,
+            title="重建测试",
+            source="grid_patrol",
+            reporter_ref=f"person_{n}",
+            address_ref=f"addr_{n % 7}",
+        )
         for hours, (kind, fields) in enumerate(steps, start=1):
             facts.update({k: v for k, v in fields.items() if k in ("status", "level")})
             extra = {k: v for k, v in fields.items() if k not in ("status", "level")}
@@ -76,22 +94,47 @@ class History:
         at = START + timedelta(hours=n, minutes=30)
         facts = dict(task_id=task_id, task_type="dispute_mediation", grid_id=grid, case_id=case_id)
         self.event("gov.task.created.v1", task_id, **facts, status="open", occurred_at=at)
-        self.event("gov.task.assigned.v1", task_id, **facts, status="assigned", occurred_at=at + timedelta(hours=1),
-                   volunteer_ref=volunteer)
-        self.event("gov.task.completed.v1", task_id, **facts, status="completed", occurred_at=at + timedelta(hours=4),
-                   volunteer_ref=volunteer, hours=2.5, points=10)
+        self.event(
+            "gov.task.assigned.v1",
+            task_id,
+            **facts,
+            status="assigned",
+            occurred_at=at + timedelta(hours=1),
+            volunteer_ref=volunteer,
+        )
+        self.event(
+            "gov.task.completed.v1",
+            task_id,
+            **facts,
+            status="completed",
+            occurred_at=at + timedelta(hours=4),
+            volunteer_ref=volunteer,
+            hours=2.5,
+            points=10,
+        )
 
     def volunteer(self, n: int, kind: str = "registered") -> str:
         ref = f"vol_rb_{n}"
-        self.event(f"gov.volunteer.{kind}.v1", ref, volunteer_ref=ref, roles=["party_member"], party_member=True,
-                   home_grid=GRIDS[n % len(GRIDS)], skills=["mediation"], active=True,
-                   occurred_at=START + timedelta(minutes=n))
+        self.event(
+            f"gov.volunteer.{kind}.v1",
+            ref,
+            volunteer_ref=ref,
+            roles=["party_member"],
+            party_member=True,
+            home_grid=GRIDS[n % len(GRIDS)],
+            skills=["mediation"],
+            active=True,
+            occurred_at=START + timedelta(minutes=n),
+        )
         return ref
 
 
-CLOSED = [("accepted", dict(status="accepted")), ("resolved", dict(status="resolved", resolution="ok")),
-          ("verified", dict(status="verified")),
-          ("closed", dict(status="closed", on_time=True, escalations=0, reopen_count=0))]
+CLOSED = [
+    ("accepted", dict(status="accepted")),
+    ("resolved", dict(status="resolved", resolution="ok")),
+    ("verified", dict(status="verified")),
+    ("closed", dict(status="closed", on_time=True, escalations=0, reopen_count=0)),
+]
 
 
 def ordinary_history(h: History, cases: int, tag: str = "") -> list[str]:
@@ -101,20 +144,37 @@ def ordinary_history(h: History, cases: int, tag: str = "") -> list[str]:
     ids = []
     for n in range(cases):
         grid, category = GRIDS[n % len(GRIDS)], ["dispute.neighbor", "hazard.fire", "other"][n % 3]
-        steps = {0: CLOSED + [("rated", dict(status="closed", satisfaction=4))],
-                 1: [("accepted", dict(status="accepted")),
-                     ("escalated", dict(status="accepted", level="village", from_level="grid", automatic=True))],
-                 2: [("accepted", dict(status="accepted")),
-                     ("overdue", dict(status="accepted", deadline="resolve", due_at=START))],
-                 3: [("rejected", dict(status="rejected"))],
-                 4: [("accepted", dict(status="accepted")), ("resolved", dict(status="resolved", resolution="ok")),
-                     ("reopened", dict(status="reopened", reopen_count=1))],
-                 5: []}[n % 6]
+        steps = {
+            0: CLOSED + [("rated", dict(status="closed", satisfaction=4))],
+            1: [
+                ("accepted", dict(status="accepted")),
+                ("escalated", dict(status="accepted", level="village", from_level="grid", automatic=True)),
+            ],
+            2: [
+                ("accepted", dict(status="accepted")),
+                ("overdue", dict(status="accepted", deadline="resolve", due_at=START)),
+            ],
+            3: [("rejected", dict(status="rejected"))],
+            4: [
+                ("accepted", dict(status="accepted")),
+                ("resolved", dict(status="resolved", resolution="ok")),
+                ("reopened", dict(status="reopened", reopen_count=1)),
+            ],
+            5: [],
+        }[n % 6]
         ids.append(h.case(n, grid, category + tag, *steps))
         if n % 5 == 0:
             h.task(n, grid, ids[-1], volunteers[n % len(volunteers)])
-    h.event("gov.volunteer.hours_corrected.v1", volunteers[1], volunteer_ref=volunteers[1], hours_delta=-1.5,
-            points_delta=-5, actor="tests", reason="录入错误", occurred_at=START + timedelta(days=1))
+    h.event(
+        "gov.volunteer.hours_corrected.v1",
+        volunteers[1],
+        volunteer_ref=volunteers[1],
+        hours_delta=-1.5,
+        points_delta=-5,
+        actor="tests",
+        reason="录入错误",
+        occurred_at=START + timedelta(days=1),
+    )
     return ids
 
 
@@ -131,6 +191,7 @@ async def publish(bootstrap: str, h: History) -> list:
 
 # --- the live consumer and the state it leaves ---------------------------------------------------
 
+
 @pytest.fixture
 async def rcon(stack):
     con = await db.connect(stack.service_dsn("reporting"), "reporting")
@@ -143,8 +204,15 @@ async def live(stack):
     """The reporting service's consumer (same group, handlers and inbox) over the replayed topics."""
     pool = await db.create_pool(stack.service_dsn("reporting"), "reporting", max_size=3)
     producer = Producer(stack.bootstrap, "test-reporting-live")
-    consumer = EventConsumer(service="reporting", group_id=CONSUMER, topics=list(TOPICS), pool=pool,
-                             producer=producer, handlers=projections.handlers(), max_attempts=2)
+    consumer = EventConsumer(
+        service="reporting",
+        group_id=CONSUMER,
+        topics=list(TOPICS),
+        pool=pool,
+        producer=producer,
+        handlers=projections.handlers(),
+        max_attempts=2,
+    )
     async with running(stack.bootstrap, consumer):
         yield consumer
     await producer.stop()
@@ -154,6 +222,7 @@ async def live(stack):
 async def lag(bootstrap: str) -> int:
     """Records of the replayed topics the live consumer group has not committed yet."""
     from aiokafka.admin import AIOKafkaAdminClient
+
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
@@ -172,6 +241,7 @@ async def lag(bootstrap: str) -> int:
 async def caught_up(bootstrap: str) -> None:
     async def done():
         return await lag(bootstrap) == 0
+
     await eventually(done, timeout=90, every=0.5)
 
 
@@ -180,27 +250,46 @@ async def snapshot(con) -> dict:
     out = {}
     for table in projections.PROJECTION_TABLES:
         out[table] = [r[0] for r in await con.fetch(f"select t::text from {table} t order by 1")]
-    out["inbox"] = sorted(tuple(r) for r in await con.fetch(
-        'select event_id, event_type, topic, partition, "offset" from inbox where consumer = $1 and topic = any($2)',
-        CONSUMER, list(TOPICS)))
-    out["inbox of other topics"] = sorted(tuple(r) for r in await con.fetch(
-        'select consumer, event_id, topic, "offset", processed_at from inbox where not (consumer = $1 and topic = any($2))',
-        CONSUMER, list(TOPICS)))
+    out["inbox"] = sorted(
+        tuple(r)
+        for r in await con.fetch(
+            'select event_id, event_type, topic, partition, "offset" from inbox where consumer = $1 and topic = any($2)',
+            CONSUMER,
+            list(TOPICS),
+        )
+    )
+    out["inbox of other topics"] = sorted(
+        tuple(r)
+        for r in await con.fetch(
+            'select consumer, event_id, topic, "offset", processed_at from inbox where not (consumer = $1 and topic = any($2))',
+            CONSUMER,
+            list(TOPICS),
+        )
+    )
     out["areas"] = [r[0] for r in await con.fetch("select a::text from areas a order by 1")]
     return out
 
 
 async def storage(con) -> dict:
     """Each live table's relation and file: a rebuild that failed must not have replaced or rewritten one."""
-    return {r["relname"]: (r["oid"], r["relfilenode"]) for r in await con.fetch(
-        "select relname, oid, relfilenode from pg_class where relnamespace = 'reporting'::regnamespace "
-        "and relname = any($1)", list(projections.PROJECTION_TABLES) + ["inbox", "inbox_watermark"])}
+    return {
+        r["relname"]: (r["oid"], r["relfilenode"])
+        for r in await con.fetch(
+            "select relname, oid, relfilenode from pg_class where relnamespace = 'reporting'::regnamespace "
+            "and relname = any($1)",
+            list(projections.PROJECTION_TABLES) + ["inbox", "inbox_watermark"],
+        )
+    }
 
 
 async def shadows(con) -> list[str]:
-    return [r[0] for r in await con.fetch(
-        r"select relname from pg_class where relnamespace = 'reporting'::regnamespace and relname like '%\_\_rebuild'"
-        " order by 1")]
+    return [
+        r[0]
+        for r in await con.fetch(
+            r"select relname from pg_class where relnamespace = 'reporting'::regnamespace and relname like '%\_\_rebuild'"
+            " order by 1"
+        )
+    ]
 
 
 async def run_rebuild(stack, **kw) -> dict:
@@ -212,8 +301,11 @@ class PausedRebuild:
 
     def __init__(self, stack, **kw):
         self.replaying, self.resumed = threading.Event(), threading.Event()
-        self.task = asyncio.create_task(asyncio.to_thread(
-            asyncio.run, rebuild(stack.service_dsn("reporting"), stack.bootstrap, progress=self.progress, **kw)))
+        self.task = asyncio.create_task(
+            asyncio.to_thread(
+                asyncio.run, rebuild(stack.service_dsn("reporting"), stack.bootstrap, progress=self.progress, **kw)
+            )
+        )
 
     def progress(self, done, total, started):  # runs in the rebuild's thread
         if not self.replaying.is_set():
@@ -234,6 +326,7 @@ def skipped_coordinates(result: dict) -> set:
 
 # --- the tests ---------------------------------------------------------------------------------
 
+
 async def test_a_poisoned_history_is_skipped_reported_and_the_projections_equal_the_live_ones(stack, rcon, live):
     # what earlier tests left in the projections is made to equal their topics first
     baseline = await run_rebuild(stack, report_first=10_000)
@@ -241,19 +334,58 @@ async def test_a_poisoned_history_is_skipped_reported_and_the_projections_equal_
     h = History()
     ids = ordinary_history(h, 24)
     reopened = ids[4]  # reopened once, validly
-    overflow = h.event("gov.case.reopened.v1", reopened, case_id=reopened, number="CP-RB-00004",
-                       category="dispute.neighbor", severity="medium", grid_id=GRIDS[1], status="reopened",
-                       level="grid", actor="tests", occurred_at=START + timedelta(days=2), reopen_count=3_000_000_000)
-    not_json = h.raw(T.CASES, ids[5], b'{"case_id": "' + ids[5].encode() + b'", ',
-                     CloudEvent(type="gov.case.accepted.v1", source="tests", subject=ids[5]).headers())
-    unknown = h.raw(T.CASES, ids[5], json.dumps({"case_id": ids[5]}).encode(),
-                    CloudEvent(type="gov.case.teleported.v1", source="tests", subject=ids[5]).headers())
-    bad_id = h.event("gov.case.accepted.v1", "not-a-uuid", case_id="not-a-uuid", number="CP-RB-X",
-                     category="other", severity="low", grid_id=GRIDS[0], status="accepted", level="grid",
-                     actor="tests", occurred_at=START)
-    h.event("gov.case.accepted.v1", ids[5], case_id=ids[5], number="CP-RB-00005", category="hazard.fire",
-                       severity="medium", grid_id=GRIDS[2], status="accepted", level="grid", actor="tests",
-                       occurred_at=START + timedelta(days=3))
+    overflow = h.event(
+        "gov.case.reopened.v1",
+        reopened,
+        case_id=reopened,
+        number="CP-RB-00004",
+        category="dispute.neighbor",
+        severity="medium",
+        grid_id=GRIDS[1],
+        status="reopened",
+        level="grid",
+        actor="tests",
+        occurred_at=START + timedelta(days=2),
+        reopen_count=3_000_000_000,
+    )
+    not_json = h.raw(
+        T.CASES,
+        ids[5],
+        b'{"case_id": "' + ids[5].encode() + b'", ',
+        CloudEvent(type="gov.case.accepted.v1", source="tests", subject=ids[5]).headers(),
+    )
+    unknown = h.raw(
+        T.CASES,
+        ids[5],
+        json.dumps({"case_id": ids[5]}).encode(),
+        CloudEvent(type="gov.case.teleported.v1", source="tests", subject=ids[5]).headers(),
+    )
+    bad_id = h.event(
+        "gov.case.accepted.v1",
+        "not-a-uuid",
+        case_id="not-a-uuid",
+        number="CP-RB-X",
+        category="other",
+        severity="low",
+        grid_id=GRIDS[0],
+        status="accepted",
+        level="grid",
+        actor="tests",
+        occurred_at=START,
+    )
+    h.event(
+        "gov.case.accepted.v1",
+        ids[5],
+        case_id=ids[5],
+        number="CP-RB-00005",
+        category="hazard.fire",
+        severity="medium",
+        grid_id=GRIDS[2],
+        status="accepted",
+        level="grid",
+        actor="tests",
+        occurred_at=START + timedelta(days=3),
+    )
     metas = await publish(stack.bootstrap, h)
     poison = {overflow: "data_error", not_json: "invalid_json", unknown: "unknown_type", bad_id: "schema_violation"}
     expected = {(metas[i].topic, metas[i].partition, metas[i].offset, reason) for i, reason in poison.items()}
@@ -273,9 +405,11 @@ async def test_a_poisoned_history_is_skipped_reported_and_the_projections_equal_
     assert await shadows(rcon) == []
     # the live consumer dead-lettered exactly these records, for the same reasons
     letters = await read_topic(stack.bootstrap, T.DEADLETTER, expect=10_000, timeout=5)
-    dead = {(h_["dlq_topic"], int(h_["dlq_partition"]), int(h_["dlq_offset"]), h_["dlq_reason"])
-            for h_ in ({k: (v or b"").decode("utf-8", "replace") for k, v in rec.headers} for rec in letters)
-            if h_.get("dlq_consumer_group") == CONSUMER}
+    dead = {
+        (h_["dlq_topic"], int(h_["dlq_partition"]), int(h_["dlq_offset"]), h_["dlq_reason"])
+        for h_ in ({k: (v or b"").decode("utf-8", "replace") for k, v in rec.headers} for rec in letters)
+        if h_.get("dlq_consumer_group") == CONSUMER
+    }
     mine = {(metas[i].topic, metas[i].partition, metas[i].offset) for i in range(len(metas))}
     assert {d for d in dead if d[:3] in mine} == expected
 
@@ -299,6 +433,7 @@ async def test_events_published_during_a_rebuild_are_applied_exactly_once(stack,
 
     async def applied_live():
         return await count_live() == 12
+
     await eventually(applied_live, timeout=60)  # the live consumer does not wait for the rebuild
     # one rebuild at a time, and a refused one leaves the running one's shadows alone
     shadows_now = await shadows(rcon)
@@ -310,20 +445,33 @@ async def test_events_published_during_a_rebuild_are_applied_exactly_once(stack,
 
     assert await count_live() == 12
     for area in (GRIDS[0], f"{TOWN}.v1", TOWN):
-        counts = dict(await rcon.fetch("select metric, sum(n)::int from r_rollup where area_id = $1 and category = $2 "
-                                       "group by metric", area, category))
+        counts = dict(
+            await rcon.fetch(
+                "select metric, sum(n)::int from r_rollup where area_id = $1 and category = $2 group by metric",
+                area,
+                category,
+            )
+        )
         assert counts == {"new": 12, "accepted": 12}, area
         assert await rcon.fetchval("select n from r_open where area_id = $1 and category = $2", area, category) == 12
-    assert await rcon.fetchval("select count(*) from inbox where consumer = $1 and event_type = 'gov.case.accepted.v1' "
-                               "and event_id = any($2)", CONSUMER,
-                               [dict(hd)["ce_id"].decode() for *_, hd in late.records]) == 12
+    assert (
+        await rcon.fetchval(
+            "select count(*) from inbox where consumer = $1 and event_type = 'gov.case.accepted.v1' "
+            "and event_id = any($2)",
+            CONSUMER,
+            [dict(hd)["ce_id"].decode() for *_, hd in late.records],
+        )
+        == 12
+    )
     assert result["swap_seconds"] < 10 and await shadows(rcon) == []
     # the watermarks cover what the rebuild applied, so a replay of these offsets is a no-op to the live consumer
     assert await rcon.fetchval(
-        "select bool_and(w.applied_offset >= i.max_offset) from (select topic, partition, max(\"offset\") max_offset "
+        'select bool_and(w.applied_offset >= i.max_offset) from (select topic, partition, max("offset") max_offset '
         "from inbox where consumer = $1 and topic = any($2) group by 1, 2) i "
         "join inbox_watermark w on w.consumer = $1 and (w.topic, w.partition) = (i.topic, i.partition)",
-        CONSUMER, list(TOPICS))
+        CONSUMER,
+        list(TOPICS),
+    )
 
 
 async def test_a_migration_during_a_rebuild_fails_it_and_keeps_the_migrated_table(stack, rcon):
@@ -364,7 +512,9 @@ def test_a_failure_in_the_middle_leaves_the_live_tables_untouched(stack, monkeyp
                 if len(seen) == 700:  # after the first batch of 500
                     raise RuntimeError("injected failure")
                 await handler(con, event, envelope)
+
             return wrapped
+
         return {name: fail_on_the_700th(handler) for name, handler in real_handlers().items()}
 
     real_handlers = projections.handlers
@@ -375,8 +525,11 @@ def test_a_failure_in_the_middle_leaves_the_live_tables_untouched(stack, monkeyp
     assert exited.value.code == 1
     lines = [line for line in re.split(r"[\r\n]", capsys.readouterr().err) if line.strip()]
     assert lines[0].startswith("rebuild [")  # the progress bar
-    assert re.fullmatch(r"gov: reporting rebuild failed, the projections are unchanged: gov\.\S+ \S+ at "
-                        r"gov\.\S+/\d+@\d+: RuntimeError: injected failure", lines[-1]), lines[-1]
+    assert re.fullmatch(
+        r"gov: reporting rebuild failed, the projections are unchanged: gov\.\S+ \S+ at "
+        r"gov\.\S+/\d+@\d+: RuntimeError: injected failure",
+        lines[-1],
+    ), lines[-1]
     assert sum(line.startswith("gov:") for line in lines) == 1
 
     async def after():
@@ -401,14 +554,21 @@ async def test_a_killed_rebuild_changes_nothing_and_the_next_one_cleans_up(stack
     ordinary_history(h, 1200, tag=".bulk")
     await publish(stack.bootstrap, h)
     first = await run_rebuild(stack)  # the live state: this history applied
-    print(f"\nrebuild of {first['events']} events: {first['events_per_s']} events/s "
-          f"(swap {first['swap_seconds']} s)")
+    print(f"\nrebuild of {first['events']} events: {first['events_per_s']} events/s (swap {first['swap_seconds']} s)")
     before, files = await snapshot(rcon), await storage(rcon)
 
     env = {**os.environ, "GOV_HOME": str(stack.home)}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "govctl", "reporting", "rebuild", cwd=ROOT,
-                                                env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "govctl",
+        "reporting",
+        "rebuild",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     seen = ""
     while True:
         chunk = await asyncio.wait_for(proc.stderr.read(256), 60)
@@ -421,14 +581,25 @@ async def test_a_killed_rebuild_changes_nothing_and_the_next_one_cleans_up(stack
     assert await proc.wait() == -signal.SIGKILL
 
     async def backend_gone():
-        return not await rcon.fetchval("select count(*) from pg_stat_activity where application_name = 'reporting-rebuild'")
+        return not await rcon.fetchval(
+            "select count(*) from pg_stat_activity where application_name = 'reporting-rebuild'"
+        )
+
     await eventually(backend_gone, timeout=30)
     assert await snapshot(rcon) == before and await storage(rcon) == files
     assert "r_cases__rebuild" in await shadows(rcon)  # killed in the middle: its shadow is still there
 
-    out = await asyncio.create_subprocess_exec(sys.executable, "-m", "govctl", "reporting", "rebuild", cwd=ROOT,
-                                               env=env, stdout=asyncio.subprocess.PIPE,
-                                               stderr=asyncio.subprocess.PIPE)
+    out = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "govctl",
+        "reporting",
+        "rebuild",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     stdout, stderr = await asyncio.wait_for(out.communicate(), 300)
     assert out.returncode == 0, stderr.decode()[-2000:]
     assert "dropped the shadow tables of an interrupted rebuild" in stdout.decode()

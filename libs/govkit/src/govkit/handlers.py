@@ -18,6 +18,7 @@ someone says how). Mistakes fail at import: a class that is not in the
 contract catalogue, a class registered twice, or a handler whose event
 parameter is not annotated with a type covering every class it handles.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -54,8 +55,10 @@ class HandlerRegistry:
             accepted = _event_parameter_types(handler)
             for cls in event_classes:
                 if not any(issubclass(cls, t) for t in accepted):
-                    raise TypeError(f"{handler.__qualname__} is registered for {cls.__name__} "
-                                    f"but its event parameter does not accept it")
+                    raise TypeError(
+                        f"{handler.__qualname__} is registered for {cls.__name__} "
+                        f"but its event parameter does not accept it"
+                    )
                 if cls in self._by_class:
                     raise TypeError(f"{cls.__name__} already has a handler: {self._by_class[cls].__qualname__}")
                 # the consumer passes each handler only instances of the model of its type name

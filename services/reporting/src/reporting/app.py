@@ -1,4 +1,5 @@
 """Wiring of the reporting service: projections from events, report API, weekly job."""
+
 import asyncio
 import logging
 from datetime import UTC, datetime

@@ -1,4 +1,5 @@
 """The reporting service's own settings."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,10 +15,30 @@ DEFAULT_RISK = Path(__file__).resolve().parents[2] / "config" / "risk.yaml"
 DEFAULT_POLICY = ROOT / "services" / "cases" / "config" / "policy.yaml"
 
 ENV_VARS = (
-    EnvVar("REPORTING_RISK_FILE", "risk_file", str(DEFAULT_RISK), "risk scoring rule YAML (points per open case, thresholds)"),
-    EnvVar("REPORTING_CATEGORY_FILE", "category_file", str(DEFAULT_POLICY), "the cases policy file, read for category names and livelihood keywords"),
-    EnvVar("REPORTING_PUBLISH_INTERVAL_S", "publish_interval_s", "300", "how often the weekly-report job checks whether last week's reports are published"),
-    EnvVar("REPORTING_PUBLISH_AFTER_HOUR", "publish_after_hour", "6", "local hour on Monday after which last week's reports are published"),
+    EnvVar(
+        "REPORTING_RISK_FILE",
+        "risk_file",
+        str(DEFAULT_RISK),
+        "risk scoring rule YAML (points per open case, thresholds)",
+    ),
+    EnvVar(
+        "REPORTING_CATEGORY_FILE",
+        "category_file",
+        str(DEFAULT_POLICY),
+        "the cases policy file, read for category names and livelihood keywords",
+    ),
+    EnvVar(
+        "REPORTING_PUBLISH_INTERVAL_S",
+        "publish_interval_s",
+        "300",
+        "how often the weekly-report job checks whether last week's reports are published",
+    ),
+    EnvVar(
+        "REPORTING_PUBLISH_AFTER_HOUR",
+        "publish_after_hour",
+        "6",
+        "local hour on Monday after which last week's reports are published",
+    ),
 )
 
 
@@ -40,7 +61,9 @@ def configure(s: ServiceSettings, environ=None) -> ReportingConfig:
         cfg.category_names = {k: v["name"] for k, v in cats.items()}
         kw = cats.get("livelihood.request", {}).get("keywords", [])
     except (OSError, KeyError, TypeError, yaml.YAMLError) as e:
-        raise ConfigError(f"config error: REPORTING_CATEGORY_FILE: {cfg.category_file}: cannot read categories ({e})") from None
+        raise ConfigError(
+            f"config error: REPORTING_CATEGORY_FILE: {cfg.category_file}: cannot read categories ({e})"
+        ) from None
     # each livelihood keyword is a theme of its own (路灯, 饮水, 道路, 养老 ...)
     cfg.livelihood_keywords = {w: [w] for w in kw}
     return cfg

@@ -4,6 +4,7 @@ The report of a unit (town, village or grid) for an ISO week reads its own
 area's weekly rollups, the cases closed/resolved/rated in the week, and the
 cases open at its end; its cost does not grow with the history.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -87,7 +88,9 @@ Q_PARTY_HOURS = """
 select coalesce(sum(h.hours), 0)::float8 from r_hours h join r_volunteers v using (volunteer_ref)
 where v.party_member and h.grid_path <@ $1::ltree and h.day >= $2 and h.day < $3
 """
-Q_TOTAL_HOURS = "select coalesce(sum(hours), 0)::float8 from r_hours where grid_path <@ $1::ltree and day >= $2 and day < $3"
+Q_TOTAL_HOURS = (
+    "select coalesce(sum(hours), 0)::float8 from r_hours where grid_path <@ $1::ltree and day >= $2 and day < $3"
+)
 Q_AREA = "select id, kind, name, parent_id from areas where id = $1"
 Q_GRIDS = "select id, name, parent_id from areas where kind = 'grid' and path <@ $1::ltree order by id"
 Q_NAMES = "select id, name from areas where path <@ $1::ltree"
@@ -184,8 +187,7 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
         "closure_rate": ratio(n_closed, open_start_total + totals["new"]),
         "on_time_rate": ratio(sum(c["on_time"] for c in closed), n_closed),
         "rework_rate": ratio(sum(c["reworked"] for c in closed), n_closed),
-        "grassroots_resolution_rate": ratio(sum(c["grassroots"] for c in disputes),
-                                            sum(c["closed"] for c in disputes)),
+        "grassroots_resolution_rate": ratio(sum(c["grassroots"] for c in disputes), sum(c["closed"] for c in disputes)),
         "satisfaction_mean": round(sat["mean"], 2) if sat["n"] else None,
         "satisfaction_count": sat["n"],
         "median_hours_to_resolve": r1(hours["p50"]),
@@ -205,17 +207,28 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
         cur = kpis[m]
         prev = prev_weeks[1][m]
         mean4 = round(sum(prev_weeks[i][m] for i in range(1, 5)) / 4, 2)
-        change[m] = {"previous": prev, "delta": cur - prev, "mean_4w": mean4,
-                     "vs_mean_4w": ratio(cur - mean4, mean4) if mean4 else None}
+        change[m] = {
+            "previous": prev,
+            "delta": cur - prev,
+            "mean_4w": mean4,
+            "vs_mean_4w": ratio(cur - mean4, mean4) if mean4 else None,
+        }
 
-    trend_rows = [r for r in await con.fetch(Q_WEEKS, area_id, start - timedelta(weeks=7), end)
-                  if r["metric"] in ("new", "closed")]
+    trend_rows = [
+        r
+        for r in await con.fetch(Q_WEEKS, area_id, start - timedelta(weeks=7), end)
+        if r["metric"] in ("new", "closed")
+    ]
     trend = []
     for i in range(7, -1, -1):
         w = week.shift(-i)
-        trend.append({"week": str(w),
-                      "new": sum(r["n"] for r in trend_rows if r["week"] == w.monday and r["metric"] == "new"),
-                      "closed": sum(r["n"] for r in trend_rows if r["week"] == w.monday and r["metric"] == "closed")})
+        trend.append(
+            {
+                "week": str(w),
+                "new": sum(r["n"] for r in trend_rows if r["week"] == w.monday and r["metric"] == "new"),
+                "closed": sum(r["n"] for r in trend_rows if r["week"] == w.monday and r["metric"] == "closed"),
+            }
+        )
 
     addresses = await con.fetch(Q_REPEAT_ADDRESSES, area_id, te - timedelta(days=30), te)
     grids = await _grids(con, area_id, week, rule, te, addresses)
@@ -224,10 +237,20 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
     parties = await con.fetch(Q_REPEAT_PARTIES, area_id, te - timedelta(days=30), te)
     hotspots = {
         "grids": [{"id": g["id"], "name": g["name"], "new": g["new"]} for g in hot_grids],
-        "categories": [{"category": c["category"], "name": c["name"], "new": c["new"]}
-                       for c in sorted(by_category, key=lambda c: (-c["new"], c["category"])) if c["new"]][:5],
-        "repeat_addresses": [{"address_ref": a["address_ref"], "grid_id": a["grid_id"],
-                              "grid_name": names.get(a["grid_id"], a["grid_id"]), "cases": a["n"]} for a in addresses[:10]],
+        "categories": [
+            {"category": c["category"], "name": c["name"], "new": c["new"]}
+            for c in sorted(by_category, key=lambda c: (-c["new"], c["category"]))
+            if c["new"]
+        ][:5],
+        "repeat_addresses": [
+            {
+                "address_ref": a["address_ref"],
+                "grid_id": a["grid_id"],
+                "grid_name": names.get(a["grid_id"], a["grid_id"]),
+                "cases": a["n"],
+            }
+            for a in addresses[:10]
+        ],
         "repeat_parties": [{"party_ref": p["party_ref"], "cases": p["n"]} for p in parties],
     }
 
@@ -235,9 +258,17 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
     risk_counts = {lv: sum(1 for g in grids if g["risk"] == lv) for lv in risk.LEVELS}
     return {
         "area": {"id": area["id"], "name": area["name"], "kind": area["kind"]},
-        "week": str(week), "from": start.isoformat(), "to": (end - timedelta(days=1)).isoformat(),
-        "kpis": kpis, "change": change, "by_category": by_category, "trend": trend,
-        "risk_summary": risk_counts, "grids": grids, "hotspots": hotspots, "volunteers": volunteers,
+        "week": str(week),
+        "from": start.isoformat(),
+        "to": (end - timedelta(days=1)).isoformat(),
+        "kpis": kpis,
+        "change": change,
+        "by_category": by_category,
+        "trend": trend,
+        "risk_summary": risk_counts,
+        "grids": grids,
+        "hotspots": hotspots,
+        "volunteers": volunteers,
     }
 
 
@@ -274,9 +305,20 @@ async def _grids(con, area_id: str, week: Week, rule: risk.RiskRule, te: datetim
         f = facts[g["id"]]
         f.mean_4w = round(f.mean_4w, 2)
         s, level, reasons = risk.score(rule, f)
-        out.append({"id": g["id"], "name": g["name"], "village_id": g["parent_id"], "risk": level, "score": s,
-                    "reasons": reasons, "new": f.new, "mean_4w": f.mean_4w, "open_at_end": open_count[g["id"]],
-                    "overdue_open": f.overdue_open})
+        out.append(
+            {
+                "id": g["id"],
+                "name": g["name"],
+                "village_id": g["parent_id"],
+                "risk": level,
+                "score": s,
+                "reasons": reasons,
+                "new": f.new,
+                "mean_4w": f.mean_4w,
+                "open_at_end": open_count[g["id"]],
+                "overdue_open": f.overdue_open,
+            }
+        )
     return out
 
 
@@ -287,9 +329,15 @@ async def _volunteers(con, area_id, week_rows, start, end, ts, te) -> dict:
         m[r["metric"]] += r["n"]
     fill = await con.fetchval(Q_FILL_MINUTES, area_id, ts, te)
     by_role = {r["role"]: round(r["hours"], 2) for r in await con.fetch(Q_HOURS_BY_ROLE, area_id, start, end)}
-    return {"tasks_created": m["task_created"], "tasks_filled": m["task_filled"], "tasks_unfilled": m["task_unfilled"],
-            "median_minutes_to_fill": r1(fill), "hours_total": round(await con.fetchval(Q_TOTAL_HOURS, area_id, start, end), 2),
-            "hours_by_role": by_role, "party_member_hours": round(await con.fetchval(Q_PARTY_HOURS, area_id, start, end), 2)}
+    return {
+        "tasks_created": m["task_created"],
+        "tasks_filled": m["task_filled"],
+        "tasks_unfilled": m["task_unfilled"],
+        "median_minutes_to_fill": r1(fill),
+        "hours_total": round(await con.fetchval(Q_TOTAL_HOURS, area_id, start, end), 2),
+        "hours_by_role": by_role,
+        "party_member_hours": round(await con.fetchval(Q_PARTY_HOURS, area_id, start, end), 2),
+    }
 
 
 # -- livelihood priorities ----------------------------------------------------------------------------------------
@@ -308,8 +356,9 @@ def theme_of(title: str, tags: list[str], keywords: dict[str, list[str]]) -> str
     return tags[0] if tags else "其他"
 
 
-async def livelihood(con, area_id: str, start: date, end: date, keywords: dict[str, list[str]],
-                     now: datetime) -> list[dict]:
+async def livelihood(
+    con, area_id: str, start: date, end: date, keywords: dict[str, list[str]], now: datetime
+) -> list[dict]:
     """Rank livelihood-request themes; score = 3·households + 2·villages + recurrence + mean severity
     + median unresolved age in weeks (docs/kpis.md)."""
     rows = await con.fetch(Q_LIVELIHOOD, area_id, at_midnight(start), at_midnight(end))
@@ -325,9 +374,19 @@ async def livelihood(con, area_id: str, start: date, end: date, keywords: dict[s
         open_ages = [(now - r["reported_at"]).total_seconds() / 86400 for r in rs if r["ended_at"] is None]
         age = round(statistics.median(open_ages), 1) if open_ages else 0.0
         score = round(3 * households + 2 * villages + recurrence + severity + age / 7, 2)
-        out.append({"theme": theme, "cases": len(rs), "households": households, "villages": villages,
-                    "recurrence": recurrence, "severity_mean": severity, "open": len(open_ages),
-                    "median_open_age_days": age, "score": score})
+        out.append(
+            {
+                "theme": theme,
+                "cases": len(rs),
+                "households": households,
+                "villages": villages,
+                "recurrence": recurrence,
+                "severity_mean": severity,
+                "open": len(open_ages),
+                "median_open_age_days": age,
+                "score": score,
+            }
+        )
     out.sort(key=lambda t: (-t["score"], t["theme"]))
     for i, t in enumerate(out, 1):
         t["rank"] = i

@@ -6,6 +6,7 @@ and per area level (r_rollup, r_open), so a weekly report reads a few rows of
 its own area. The statements are in reporting.projection_queries; `rebuild`
 runs the same handlers against shadow tables.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -82,12 +83,25 @@ async def _count_open(con: asyncpg.Connection, event: CaseFacts, delta: int) -> 
 
 # -- cases --------------------------------------------------------------------------------------------------------
 
+
 @projection.handles(CaseReported, CaseReportedV2)
-async def on_case_reported(con: asyncpg.Connection, event: CaseReported | CaseReportedV2,
-                           envelope: CloudEvent) -> None:
-    await con.execute(queries.INSERT_CASE, _uuid(event.case_id), event.number, event.category, event.severity,
-                      event.grid_id, event.title, event.tags, event.status, event.level, event.reporter_ref,
-                      event.address_ref, event.party_refs, event.occurred_at)
+async def on_case_reported(con: asyncpg.Connection, event: CaseReported | CaseReportedV2, envelope: CloudEvent) -> None:
+    await con.execute(
+        queries.INSERT_CASE,
+        _uuid(event.case_id),
+        event.number,
+        event.category,
+        event.severity,
+        event.grid_id,
+        event.title,
+        event.tags,
+        event.status,
+        event.level,
+        event.reporter_ref,
+        event.address_ref,
+        event.party_refs,
+        event.occurred_at,
+    )
     await _bump(con, event.occurred_at, event.grid_id, event.category, "new")
     await _count_open(con, event, 1)
 
@@ -95,13 +109,15 @@ async def on_case_reported(con: asyncpg.Connection, event: CaseReported | CaseRe
 async def _advance(con: asyncpg.Connection, event: CaseFacts) -> uuid.UUID | None:
     """The case's status and level after the transition; None when the case is not in this projection
     (an event of a case reported before this projection's history: nothing to attach it to)."""
-    case_id: uuid.UUID | None = await con.fetchval(queries.ADVANCE_CASE, _uuid(event.case_id), event.status,
-                                                      event.level, LEVEL_ORDER, event.occurred_at)
+    case_id: uuid.UUID | None = await con.fetchval(
+        queries.ADVANCE_CASE, _uuid(event.case_id), event.status, event.level, LEVEL_ORDER, event.occurred_at
+    )
     return case_id
 
 
-async def _case_changed(con: asyncpg.Connection, event: CaseFacts, statement: str, *values: object,
-                        metric: str | None = None) -> bool:
+async def _case_changed(
+    con: asyncpg.Connection, event: CaseFacts, statement: str, *values: object, metric: str | None = None
+) -> bool:
     """Advance the case, run `statement` ($1 the case id, then `values`) and count `metric`;
     False when the case is not in this projection."""
     case_id = await _advance(con, event)
@@ -113,16 +129,16 @@ async def _case_changed(con: asyncpg.Connection, event: CaseFacts, statement: st
     return True
 
 
-async def _case_ended(con: asyncpg.Connection, event: CaseFacts, statement: str, *values: object,
-                      metric: str) -> None:
+async def _case_ended(con: asyncpg.Connection, event: CaseFacts, statement: str, *values: object, metric: str) -> None:
     if await _case_changed(con, event, statement, *values, metric=metric):
         await _bump(con, event.occurred_at, event.grid_id, event.category, "ended")
         await _count_open(con, event, -1)
 
 
 @projection.handles(CaseDispatched, CaseStarted, CaseVerified)
-async def on_case_moved(con: asyncpg.Connection, event: CaseDispatched | CaseStarted | CaseVerified,
-                        envelope: CloudEvent) -> None:
+async def on_case_moved(
+    con: asyncpg.Connection, event: CaseDispatched | CaseStarted | CaseVerified, envelope: CloudEvent
+) -> None:
     await _advance(con, event)
 
 
@@ -132,8 +148,9 @@ async def on_case_accepted(con: asyncpg.Connection, event: CaseAccepted, envelop
 
 
 @projection.handles(CaseResolved, CaseReferralOutcomeRecorded)
-async def on_case_resolved(con: asyncpg.Connection, event: CaseResolved | CaseReferralOutcomeRecorded,
-                           envelope: CloudEvent) -> None:
+async def on_case_resolved(
+    con: asyncpg.Connection, event: CaseResolved | CaseReferralOutcomeRecorded, envelope: CloudEvent
+) -> None:
     await _case_changed(con, event, queries.SET_RESOLVED_AT, event.occurred_at, metric="resolved")
 
 
@@ -183,18 +200,26 @@ async def on_case_rated(con: asyncpg.Connection, event: CaseRated, envelope: Clo
 
 
 @projection.handles(CaseReportCountRaised)
-async def on_case_report_count_raised(con: asyncpg.Connection, event: CaseReportCountRaised,
-                                      envelope: CloudEvent) -> None:
+async def on_case_report_count_raised(
+    con: asyncpg.Connection, event: CaseReportCountRaised, envelope: CloudEvent
+) -> None:
     await _case_changed(con, event, queries.SET_REPORT_COUNT, event.report_count, metric="repeat")
 
 
 # -- tasks: every event upserts the task; some are also counted -----------------------------------------------------
 
+
 async def _upsert_task(con: asyncpg.Connection, event: TaskFacts) -> datetime | None:
     """The task's state after the event; returns when it was first filled, if it was."""
     filled_at: datetime | None = await con.fetchval(
-        queries.UPSERT_TASK, _uuid(event.task_id), event.task_type, event.grid_id,
-        _uuid(event.case_id) if event.case_id else None, event.status, event.occurred_at)
+        queries.UPSERT_TASK,
+        _uuid(event.task_id),
+        event.task_type,
+        event.grid_id,
+        _uuid(event.case_id) if event.case_id else None,
+        event.status,
+        event.occurred_at,
+    )
     return filled_at
 
 
@@ -203,9 +228,11 @@ async def _bump_task(con: asyncpg.Connection, event: TaskFacts, metric: str) -> 
 
 
 @projection.handles(TaskOffered, TaskOfferDeclined, TaskOfferExpired, TaskCheckedIn, TaskCancelled)
-async def on_task_changed(con: asyncpg.Connection,
-                          event: TaskOffered | TaskOfferDeclined | TaskOfferExpired | TaskCheckedIn | TaskCancelled,
-                          envelope: CloudEvent) -> None:
+async def on_task_changed(
+    con: asyncpg.Connection,
+    event: TaskOffered | TaskOfferDeclined | TaskOfferExpired | TaskCheckedIn | TaskCancelled,
+    envelope: CloudEvent,
+) -> None:
     await _upsert_task(con, event)
 
 
@@ -233,17 +260,25 @@ async def on_task_unfilled(con: asyncpg.Connection, event: TaskUnfilled, envelop
 async def on_task_completed(con: asyncpg.Connection, event: TaskCompleted, envelope: CloudEvent) -> None:
     await _upsert_task(con, event)
     if event.volunteer_ref:
-        await con.execute(queries.INSERT_HOURS, event.occurred_at, envelope.id, event.grid_id, event.volunteer_ref,
-                          event.task_type, event.hours)
+        await con.execute(
+            queries.INSERT_HOURS,
+            event.occurred_at,
+            envelope.id,
+            event.grid_id,
+            event.volunteer_ref,
+            event.task_type,
+            event.hours,
+        )
 
 
 # -- volunteers ---------------------------------------------------------------------------------------------------
 
+
 # registered.v1: records from before v2 stay on the topic
 @projection.handles(VolunteerRegistered, VolunteerRegisteredV2, VolunteerUpdated)
-async def on_volunteer(con: asyncpg.Connection,
-                       event: VolunteerRegistered | VolunteerRegisteredV2 | VolunteerUpdated,
-                       envelope: CloudEvent) -> None:
+async def on_volunteer(
+    con: asyncpg.Connection, event: VolunteerRegistered | VolunteerRegisteredV2 | VolunteerUpdated, envelope: CloudEvent
+) -> None:
     await con.execute(queries.UPSERT_VOLUNTEER, event.volunteer_ref, event.roles, event.party_member, event.home_grid)
 
 
@@ -251,5 +286,12 @@ async def on_volunteer(con: asyncpg.Connection,
 async def on_hours_corrected(con: asyncpg.Connection, event: HoursCorrected, envelope: CloudEvent) -> None:
     grid_id = await con.fetchval(queries.VOLUNTEER_HOME_GRID, event.volunteer_ref)
     if grid_id:
-        await con.execute(queries.INSERT_HOURS, event.occurred_at, envelope.id, grid_id, event.volunteer_ref,
-                          "correction", event.hours_delta)
+        await con.execute(
+            queries.INSERT_HOURS,
+            event.occurred_at,
+            envelope.id,
+            grid_id,
+            event.volunteer_ref,
+            "correction",
+            event.hours_delta,
+        )

@@ -1,5 +1,6 @@
 """The weekly job: once across replicas, publish a report-published event per
 village/community and for the town, for the last complete ISO week."""
+
 from __future__ import annotations
 
 import logging
@@ -27,12 +28,25 @@ async def publish_week(pool, cfg, week: kpis.Week) -> int:
                 continue
             r = await kpis.weekly(con, u["id"], week, cfg.rule, cfg.category_names)
             k = r["kpis"]
-            await outbox.add(con, WeeklyReportPublished(
-                area_id=u["id"], area_kind=u["kind"], week=str(week), new=k["new"], closed=k["closed"],
-                open_at_end=k["open_at_end"], overdue=k["overdue"], closure_rate=k["closure_rate"],
-                on_time_rate=k["on_time_rate"], grids_by_risk=r["risk_summary"],
-                red_grids=[g["id"] for g in r["grids"] if g["risk"] == "red"],
-                published_at=datetime.now(UTC)), key=u["id"], source="reporting")
+            await outbox.add(
+                con,
+                WeeklyReportPublished(
+                    area_id=u["id"],
+                    area_kind=u["kind"],
+                    week=str(week),
+                    new=k["new"],
+                    closed=k["closed"],
+                    open_at_end=k["open_at_end"],
+                    overdue=k["overdue"],
+                    closure_rate=k["closure_rate"],
+                    on_time_rate=k["on_time_rate"],
+                    grids_by_risk=r["risk_summary"],
+                    red_grids=[g["id"] for g in r["grids"] if g["risk"] == "red"],
+                    published_at=datetime.now(UTC),
+                ),
+                key=u["id"],
+                source="reporting",
+            )
             done += 1
     return done
 

@@ -16,6 +16,7 @@
 On any failure the live tables are untouched: the shadows are dropped, or,
 after a kill, at the next start.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -90,8 +91,15 @@ class Tally:
     def skip(self, rec: ConsumerRecord, reason: str, detail: str) -> None:
         self.skipped[reason] += 1
         if len(self.first_skipped) < self.limit:
-            self.first_skipped.append({"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
-                                       "reason": reason, "detail": detail[:300]})
+            self.first_skipped.append(
+                {
+                    "topic": rec.topic,
+                    "partition": rec.partition,
+                    "offset": rec.offset,
+                    "reason": reason,
+                    "detail": detail[:300],
+                }
+            )
 
     def add(self, other: Tally) -> None:
         self.read += other.read
@@ -100,15 +108,23 @@ class Tally:
         self.ignored += other.ignored
         self.skipped.update(other.skipped)
         room = self.limit - len(self.first_skipped)
-        self.first_skipped += other.first_skipped[:max(room, 0)]
+        self.first_skipped += other.first_skipped[: max(room, 0)]
 
 
 class Replay:
     """Reads the assigned partitions from `position` on and applies each record to the shadows."""
 
-    def __init__(self, con: asyncpg.Connection, consumer: AIOKafkaConsumer, handlers: Mapping[str, Handler],
-                 position: dict[TopicPartition, int], *, batch: int, progress: Progress | None,
-                 report_first: int):
+    def __init__(
+        self,
+        con: asyncpg.Connection,
+        consumer: AIOKafkaConsumer,
+        handlers: Mapping[str, Handler],
+        position: dict[TopicPartition, int],
+        *,
+        batch: int,
+        progress: Progress | None,
+        report_first: int,
+    ):
         self.con, self.consumer, self.handlers = con, consumer, handlers
         self.position, self.batch, self.progress = position, batch, progress
         self.tally = Tally(limit=report_first)
@@ -179,8 +195,15 @@ class Replay:
     async def _apply_one(self, rec: ConsumerRecord, d: Decoded, handler: Handler, outcome: Tally) -> None:
         env = d.envelope
         try:
-            fresh = await inbox.record(self.con, consumer=CONSUMER, event_id=env.id, event_type=env.type,
-                                       topic=rec.topic, partition=rec.partition, offset=rec.offset)
+            fresh = await inbox.record(
+                self.con,
+                consumer=CONSUMER,
+                event_id=env.id,
+                event_type=env.type,
+                topic=rec.topic,
+                partition=rec.partition,
+                offset=rec.offset,
+            )
             if fresh:
                 await handler(self.con, d.event, env)
         except PoisonEvent as p:
@@ -210,12 +233,15 @@ async def _partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
 async def _check_history(consumer: AIOKafkaConsumer, parts: list[TopicPartition]) -> None:
     for tp, first in (await consumer.beginning_offsets(parts)).items():
         if first > 0:
-            raise RebuildFailed(f"{tp.topic}/{tp.partition} begins at offset {first}: its older records are gone, "
-                                "so a rebuild would lose them")
+            raise RebuildFailed(
+                f"{tp.topic}/{tp.partition} begins at offset {first}: its older records are gone, "
+                "so a rebuild would lose them"
+            )
 
 
-async def _swap(con: asyncpg.Connection, consumer: AIOKafkaConsumer, parts: list[TopicPartition],
-                replay: Replay, shadow: Shadow) -> float:
+async def _swap(
+    con: asyncpg.Connection, consumer: AIOKafkaConsumer, parts: list[TopicPartition], replay: Replay, shadow: Shadow
+) -> float:
     """Final catch-up and swap in one transaction; seconds the live consumer waited."""
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         saved = replay.checkpoint()
@@ -229,14 +255,16 @@ async def _swap(con: asyncpg.Connection, consumer: AIOKafkaConsumer, parts: list
             return time.monotonic() - started
         except (asyncpg.LockNotAvailableError, asyncpg.DeadlockDetectedError) as e:
             if attempt == SWAP_ATTEMPTS:
-                raise RebuildFailed(f"could not lock the tables for the swap in {SWAP_ATTEMPTS} attempts: "
-                                    f"{one_line(e)}") from e
+                raise RebuildFailed(
+                    f"could not lock the tables for the swap in {SWAP_ATTEMPTS} attempts: {one_line(e)}"
+                ) from e
             replay.rewind(saved)
     raise AssertionError("unreachable")
 
 
-async def _clean_up(con: asyncpg.Connection | None, consumer: AIOKafkaConsumer | None,
-                    unused_shadow: Shadow | None) -> None:
+async def _clean_up(
+    con: asyncpg.Connection | None, consumer: AIOKafkaConsumer | None, unused_shadow: Shadow | None
+) -> None:
     """Best effort: what is left (shadows of a lost connection) the next rebuild drops."""
     if con is not None:
         if unused_shadow is not None:
@@ -249,9 +277,16 @@ async def _clean_up(con: asyncpg.Connection | None, consumer: AIOKafkaConsumer |
             await consumer.stop()
 
 
-async def rebuild(dsn: str, bootstrap: str, *, schema: str = "reporting", batch: int = 500,
-                  progress: Progress | None = bar, handlers: Mapping[str, Handler] | None = None,
-                  report_first: int = FIRST_SKIPPED) -> dict:
+async def rebuild(
+    dsn: str,
+    bootstrap: str,
+    *,
+    schema: str = "reporting",
+    batch: int = 500,
+    progress: Progress | None = bar,
+    handlers: Mapping[str, Handler] | None = None,
+    report_first: int = FIRST_SKIPPED,
+) -> dict:
     """Raises RebuildFailed (one line) on any failure; the live projections are then unchanged.
 
     `handlers` defaults to the service's projection handlers; `report_first`
@@ -266,8 +301,7 @@ async def rebuild(dsn: str, bootstrap: str, *, schema: str = "reporting", batch:
         if not await con.fetchval("select pg_try_advisory_lock($1)", RUNNING_LOCK):
             raise RebuildFailed("another rebuild is running")
         leftovers = await shadow.drop_leftovers(con)
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                    auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
         await consumer.start()
         parts = await _partitions(consumer)
         await _check_history(consumer, parts)
@@ -276,8 +310,15 @@ async def rebuild(dsn: str, bootstrap: str, *, schema: str = "reporting", batch:
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         position = {tp: await consumer.position(tp) for tp in parts}
-        replay = Replay(con, consumer, projections.handlers() if handlers is None else handlers, position,
-                        batch=batch, progress=progress, report_first=report_first)
+        replay = Replay(
+            con,
+            consumer,
+            projections.handlers() if handlers is None else handlers,
+            position,
+            batch=batch,
+            progress=progress,
+            report_first=report_first,
+        )
         await replay.until(await consumer.end_offsets(parts))
         await shadow.finish(con)
         for _ in range(CATCH_UP_ROUNDS):  # the live topics grew meanwhile: close in before locking anything
@@ -297,8 +338,16 @@ async def rebuild(dsn: str, bootstrap: str, *, schema: str = "reporting", batch:
         await _clean_up(con, consumer, shadow if shadow_made and not swapped else None)
     seconds = time.monotonic() - started
     tally = replay.tally
-    return {"events": tally.read, "applied": tally.applied, "duplicates": tally.duplicates, "ignored": tally.ignored,
-            "skipped": sum(tally.skipped.values()), "skipped_by_reason": dict(sorted(tally.skipped.items())),
-            "first_skipped": tally.first_skipped, "dropped_leftover": leftovers,
-            "seconds": round(seconds, 2), "events_per_s": round(tally.read / max(seconds, 1e-6), 1),
-            "swap_seconds": round(swap_seconds, 3)}
+    return {
+        "events": tally.read,
+        "applied": tally.applied,
+        "duplicates": tally.duplicates,
+        "ignored": tally.ignored,
+        "skipped": sum(tally.skipped.values()),
+        "skipped_by_reason": dict(sorted(tally.skipped.items())),
+        "first_skipped": tally.first_skipped,
+        "dropped_leftover": leftovers,
+        "seconds": round(seconds, 2),
+        "events_per_s": round(tally.read / max(seconds, 1e-6), 1),
+        "swap_seconds": round(swap_seconds, 3),
+    }

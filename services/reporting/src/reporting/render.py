@@ -3,6 +3,7 @@
 Both are rendered from the same dict the JSON API returns, so they agree to the
 digit; every figure in the HTML carries a data-kpi attribute for checking.
 """
+
 from __future__ import annotations
 
 import csv
@@ -10,19 +11,35 @@ import html
 import io
 
 KPI_LABELS = [
-    ("new", "新增"), ("accepted", "受理"), ("resolved", "办结"), ("closed", "结案"), ("open_at_end", "周末在办"),
-    ("overdue", "超期"), ("escalated", "上报升级"), ("referred", "诉调对接"), ("reopened", "返工"),
+    ("new", "新增"),
+    ("accepted", "受理"),
+    ("resolved", "办结"),
+    ("closed", "结案"),
+    ("open_at_end", "周末在办"),
+    ("overdue", "超期"),
+    ("escalated", "上报升级"),
+    ("referred", "诉调对接"),
+    ("reopened", "返工"),
 ]
 RATE_LABELS = [
-    ("closure_rate", "结案率"), ("on_time_rate", "按期办结率"), ("rework_rate", "返工率"),
+    ("closure_rate", "结案率"),
+    ("on_time_rate", "按期办结率"),
+    ("rework_rate", "返工率"),
     ("grassroots_resolution_rate", "矛盾纠纷基层化解率"),
 ]
 RISK_ZH = {"green": "绿", "yellow": "黄", "orange": "橙", "red": "红"}
 RISK_COLOR = {"green": "#2e7d32", "yellow": "#f9a825", "orange": "#ef6c00", "red": "#c62828"}
 KIND_ZH = {"town": "镇", "village": "村", "community": "社区", "grid": "网格"}
-ROLE_ZH = {"party_member": "党员", "grid_manager": "网格员", "sanitation_worker": "保洁员",
-           "civility_supervisor": "文明监督员", "public_service_worker": "公共服务员", "mediator": "调解员",
-           "volunteer": "志愿者", "unknown": "未登记"}
+ROLE_ZH = {
+    "party_member": "党员",
+    "grid_manager": "网格员",
+    "sanitation_worker": "保洁员",
+    "civility_supervisor": "文明监督员",
+    "public_service_worker": "公共服务员",
+    "mediator": "调解员",
+    "volunteer": "志愿者",
+    "unknown": "未登记",
+}
 
 
 def fmt(v) -> str:
@@ -47,21 +64,30 @@ def _line_chart(trend: list[dict]) -> str:
     step = (w - 2 * pad) / max(len(trend) - 1, 1)
 
     def pts(key):
-        return " ".join(f"{pad + i * step:.1f},{h - pad - t[key] / peak * (h - 2 * pad):.1f}" for i, t in enumerate(trend))
-    labels = "".join(f'<text x="{pad + i * step:.1f}" y="{h - 12}" font-size="10" text-anchor="middle">{e(t["week"][-3:])}</text>'
-                     for i, t in enumerate(trend))
-    dots = "".join(f'<circle cx="{pad + i * step:.1f}" cy="{h - pad - t["new"] / peak * (h - 2 * pad):.1f}" r="3" '
-                   f'fill="#1565c0" data-week="{e(t["week"])}" data-new="{t["new"]}" data-closed="{t["closed"]}"/>'
-                   for i, t in enumerate(trend))
-    return (f'<svg class="chart" id="trend-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
-            f'aria-label="近八周新增与结案趋势">'
-            f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#999"/>'
-            f'<text x="{pad}" y="14" font-size="11">峰值 {peak}</text>'
-            f'<polyline fill="none" stroke="#1565c0" stroke-width="2" points="{pts("new")}"/>'
-            f'<polyline fill="none" stroke="#2e7d32" stroke-width="2" stroke-dasharray="5,3" points="{pts("closed")}"/>'
-            f'{dots}{labels}'
-            f'<text x="{w - pad - 110}" y="14" font-size="11" fill="#1565c0">— 新增</text>'
-            f'<text x="{w - pad - 50}" y="14" font-size="11" fill="#2e7d32">- - 结案</text></svg>')
+        return " ".join(
+            f"{pad + i * step:.1f},{h - pad - t[key] / peak * (h - 2 * pad):.1f}" for i, t in enumerate(trend)
+        )
+
+    labels = "".join(
+        f'<text x="{pad + i * step:.1f}" y="{h - 12}" font-size="10" text-anchor="middle">{e(t["week"][-3:])}</text>'
+        for i, t in enumerate(trend)
+    )
+    dots = "".join(
+        f'<circle cx="{pad + i * step:.1f}" cy="{h - pad - t["new"] / peak * (h - 2 * pad):.1f}" r="3" '
+        f'fill="#1565c0" data-week="{e(t["week"])}" data-new="{t["new"]}" data-closed="{t["closed"]}"/>'
+        for i, t in enumerate(trend)
+    )
+    return (
+        f'<svg class="chart" id="trend-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
+        f'aria-label="近八周新增与结案趋势">'
+        f'<line x1="{pad}" y1="{h - pad}" x2="{w - pad}" y2="{h - pad}" stroke="#999"/>'
+        f'<text x="{pad}" y="14" font-size="11">峰值 {peak}</text>'
+        f'<polyline fill="none" stroke="#1565c0" stroke-width="2" points="{pts("new")}"/>'
+        f'<polyline fill="none" stroke="#2e7d32" stroke-width="2" stroke-dasharray="5,3" points="{pts("closed")}"/>'
+        f"{dots}{labels}"
+        f'<text x="{w - pad - 110}" y="14" font-size="11" fill="#1565c0">— 新增</text>'
+        f'<text x="{w - pad - 50}" y="14" font-size="11" fill="#2e7d32">- - 结案</text></svg>'
+    )
 
 
 def _bar_chart(by_category: list[dict]) -> str:
@@ -74,51 +100,88 @@ def _bar_chart(by_category: list[dict]) -> str:
         y = 10 + i * (bar + gap)
         nw = c["new"] / peak * (w - left - 60)
         ow = c["open_at_end"] / peak * (w - left - 60)
-        body.append(f'<text x="{left - 6}" y="{y + bar - 4}" font-size="11" text-anchor="end">{e(c["name"])}</text>'
-                    f'<rect x="{left}" y="{y}" width="{nw:.1f}" height="{bar / 2:.0f}" fill="#1565c0" '
-                    f'data-category="{e(c["category"])}" data-new="{c["new"]}"/>'
-                    f'<rect x="{left}" y="{y + bar / 2:.0f}" width="{ow:.1f}" height="{bar / 2:.0f}" fill="#ef6c00" '
-                    f'data-open="{c["open_at_end"]}"/>'
-                    f'<text x="{left + max(nw, ow) + 4:.1f}" y="{y + bar - 4}" font-size="10">{c["new"]} / {c["open_at_end"]}</text>')
-    return (f'<svg class="chart" id="category-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
-            f'aria-label="分类别新增与在办">{"".join(body)}</svg>')
+        body.append(
+            f'<text x="{left - 6}" y="{y + bar - 4}" font-size="11" text-anchor="end">{e(c["name"])}</text>'
+            f'<rect x="{left}" y="{y}" width="{nw:.1f}" height="{bar / 2:.0f}" fill="#1565c0" '
+            f'data-category="{e(c["category"])}" data-new="{c["new"]}"/>'
+            f'<rect x="{left}" y="{y + bar / 2:.0f}" width="{ow:.1f}" height="{bar / 2:.0f}" fill="#ef6c00" '
+            f'data-open="{c["open_at_end"]}"/>'
+            f'<text x="{left + max(nw, ow) + 4:.1f}" y="{y + bar - 4}" font-size="10">{c["new"]} / {c["open_at_end"]}</text>'
+        )
+    return (
+        f'<svg class="chart" id="category-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
+        f'aria-label="分类别新增与在办">{"".join(body)}</svg>'
+    )
 
 
 def weekly_html(r: dict) -> str:
     k, area = r["kpis"], r["area"]
     title = f"{area['name']}{r['week']}周矛盾纠纷和社会风险研判报告"
-    cards = "".join(f'<div class="card"><div class="v" data-kpi="{key}">{fmt(k[key])}</div><div class="l">{label}</div>'
-                    f'<div class="d">较上周 {r["change"][key]["delta"]:+d}，四周均 {fmt(r["change"][key]["mean_4w"])}</div></div>'
-                    for key, label in KPI_LABELS if key in r["change"]) + \
-        f'<div class="card"><div class="v" data-kpi="open_at_end">{fmt(k["open_at_end"])}</div><div class="l">周末在办</div></div>'
-    rates = "".join(f'<tr><th>{label}</th><td data-kpi="{key}" data-value="{fmt(k[key])}">{pct(k[key])}</td></tr>'
-                    for key, label in RATE_LABELS)
-    rates += (f'<tr><th>群众满意度（均分，{k["satisfaction_count"]}件）</th>'
-              f'<td data-kpi="satisfaction_mean" data-value="{fmt(k["satisfaction_mean"])}">{fmt(k["satisfaction_mean"])}</td></tr>'
-              f'<tr><th>办结用时中位数（小时）</th><td data-kpi="median_hours_to_resolve">{fmt(k["median_hours_to_resolve"])}</td></tr>'
-              f'<tr><th>办结用时90分位（小时）</th><td data-kpi="p90_hours_to_resolve">{fmt(k["p90_hours_to_resolve"])}</td></tr>')
+    cards = (
+        "".join(
+            f'<div class="card"><div class="v" data-kpi="{key}">{fmt(k[key])}</div><div class="l">{label}</div>'
+            f'<div class="d">较上周 {r["change"][key]["delta"]:+d}，四周均 {fmt(r["change"][key]["mean_4w"])}</div></div>'
+            for key, label in KPI_LABELS
+            if key in r["change"]
+        )
+        + f'<div class="card"><div class="v" data-kpi="open_at_end">{fmt(k["open_at_end"])}</div><div class="l">周末在办</div></div>'
+    )
+    rates = "".join(
+        f'<tr><th>{label}</th><td data-kpi="{key}" data-value="{fmt(k[key])}">{pct(k[key])}</td></tr>'
+        for key, label in RATE_LABELS
+    )
+    rates += (
+        f"<tr><th>群众满意度（均分，{k['satisfaction_count']}件）</th>"
+        f'<td data-kpi="satisfaction_mean" data-value="{fmt(k["satisfaction_mean"])}">{fmt(k["satisfaction_mean"])}</td></tr>'
+        f'<tr><th>办结用时中位数（小时）</th><td data-kpi="median_hours_to_resolve">{fmt(k["median_hours_to_resolve"])}</td></tr>'
+        f'<tr><th>办结用时90分位（小时）</th><td data-kpi="p90_hours_to_resolve">{fmt(k["p90_hours_to_resolve"])}</td></tr>'
+    )
     cat_rows = "".join(
-        f'<tr data-category="{e(c["category"])}"><td>{e(c["name"])}</td>' +
-        "".join(f'<td data-col="{m}">{c[m]}</td>' for m in ("new", "accepted", "resolved", "closed", "open_at_end",
-                                                             "overdue", "escalated", "referred", "reopened")) + "</tr>"
-        for c in r["by_category"])
+        f'<tr data-category="{e(c["category"])}"><td>{e(c["name"])}</td>'
+        + "".join(
+            f'<td data-col="{m}">{c[m]}</td>'
+            for m in (
+                "new",
+                "accepted",
+                "resolved",
+                "closed",
+                "open_at_end",
+                "overdue",
+                "escalated",
+                "referred",
+                "reopened",
+            )
+        )
+        + "</tr>"
+        for c in r["by_category"]
+    )
     grid_rows = "".join(
         f'<tr data-grid="{e(g["id"])}" data-risk="{g["risk"]}"><td>{e(g["name"])}</td>'
         f'<td class="risk" style="background:{RISK_COLOR[g["risk"]]}">{RISK_ZH[g["risk"]]}</td>'
         f'<td data-col="score">{g["score"]}</td><td data-col="new">{g["new"]}</td><td data-col="open_at_end">{g["open_at_end"]}</td>'
         f'<td data-col="overdue_open">{g["overdue_open"]}</td><td class="reasons">{"；".join(e(x) for x in g["reasons"]) or "—"}</td></tr>'
-        for g in sorted(r["grids"], key=lambda g: (-g["score"], g["id"])))
-    summary = "，".join(f'{RISK_ZH[lv]}色{n}个' for lv, n in r["risk_summary"].items())
+        for g in sorted(r["grids"], key=lambda g: (-g["score"], g["id"]))
+    )
+    summary = "，".join(f"{RISK_ZH[lv]}色{n}个" for lv, n in r["risk_summary"].items())
     hot = r["hotspots"]
-    hot_html = ("<ul>" + "".join(f'<li>网格：{e(g["name"])} 新增 {g["new"]} 起</li>' for g in hot["grids"]) +
-                "".join(f'<li>类别：{e(c["name"])} 新增 {c["new"]} 起</li>' for c in hot["categories"]) +
-                "".join(f'<li>同一地点多次反映：{e(a["grid_name"])}（{e(a["address_ref"][:14])}…）{a["cases"]} 起</li>'
-                        for a in hot["repeat_addresses"]) +
-                "".join(f'<li>同一当事人多次涉及（{e(p["party_ref"][:14])}…）{p["cases"]} 起</li>' for p in hot["repeat_parties"])
-                + "</ul>")
+    hot_html = (
+        "<ul>"
+        + "".join(f"<li>网格：{e(g['name'])} 新增 {g['new']} 起</li>" for g in hot["grids"])
+        + "".join(f"<li>类别：{e(c['name'])} 新增 {c['new']} 起</li>" for c in hot["categories"])
+        + "".join(
+            f"<li>同一地点多次反映：{e(a['grid_name'])}（{e(a['address_ref'][:14])}…）{a['cases']} 起</li>"
+            for a in hot["repeat_addresses"]
+        )
+        + "".join(
+            f"<li>同一当事人多次涉及（{e(p['party_ref'][:14])}…）{p['cases']} 起</li>" for p in hot["repeat_parties"]
+        )
+        + "</ul>"
+    )
     v = r["volunteers"]
-    roles = "".join(f'<tr><th>{e(ROLE_ZH.get(role, role))}</th><td data-role="{e(role)}">{fmt(h)}</td></tr>'
-                    for role, h in v["hours_by_role"].items())
+    roles = "".join(
+        f'<tr><th>{e(ROLE_ZH.get(role, role))}</th><td data-role="{e(role)}">{fmt(h)}</td></tr>'
+        for role, h in v["hours_by_role"].items()
+    )
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)}</title>
 <style>
@@ -130,23 +193,23 @@ table{{border-collapse:collapse;font-size:12px;margin-top:6px}} td,th{{border:1p
 td.risk{{color:#fff;text-align:center}} .reasons{{max-width:460px}} .charts{{display:flex;flex-wrap:wrap;gap:16px}}
 @media print{{body{{margin:10mm}} h2{{page-break-after:avoid}} table{{page-break-inside:auto}}}}
 </style></head>
-<body data-area="{e(area['id'])}" data-week="{e(r['week'])}">
+<body data-area="{e(area["id"])}" data-week="{e(r["week"])}">
 <h1>{e(title)}</h1>
-<p>研判范围：{e(area['name'])}（{KIND_ZH.get(area['kind'], area['kind'])}）　周期：{e(r['from'])} 至 {e(r['to'])}　网格风险：{summary}</p>
+<p>研判范围：{e(area["name"])}（{KIND_ZH.get(area["kind"], area["kind"])}）　周期：{e(r["from"])} 至 {e(r["to"])}　网格风险：{summary}</p>
 <h2>一、总体情况</h2><div class="cards">{cards}</div>
 <table>{rates}</table>
-<h2>二、趋势与类别</h2><div class="charts">{_line_chart(r['trend'])}{_bar_chart(r['by_category'])}</div>
+<h2>二、趋势与类别</h2><div class="charts">{_line_chart(r["trend"])}{_bar_chart(r["by_category"])}</div>
 <table><tr><th>类别</th><th>新增</th><th>受理</th><th>办结</th><th>结案</th><th>周末在办</th><th>超期</th><th>升级</th><th>诉调</th><th>返工</th></tr>{cat_rows}</table>
 <h2>三、网格风险研判</h2>
 <table id="grid-heat"><tr><th>网格</th><th>风险</th><th>分值</th><th>新增</th><th>在办</th><th>超期</th><th>依据</th></tr>{grid_rows}</table>
 <h2>四、风险热点</h2>{hot_html}
 <h2>五、志愿服务</h2>
-<table><tr><th>新建任务</th><td data-kpi="tasks_created">{v['tasks_created']}</td></tr>
-<tr><th>已派满</th><td data-kpi="tasks_filled">{v['tasks_filled']}</td></tr>
-<tr><th>无人接单</th><td data-kpi="tasks_unfilled">{v['tasks_unfilled']}</td></tr>
-<tr><th>派满用时中位数（分钟）</th><td data-kpi="median_minutes_to_fill">{fmt(v['median_minutes_to_fill'])}</td></tr>
-<tr><th>服务时长合计（小时）</th><td data-kpi="hours_total">{fmt(v['hours_total'])}</td></tr>
-<tr><th>其中党员（小时）</th><td data-kpi="party_member_hours">{fmt(v['party_member_hours'])}</td></tr>{roles}</table>
+<table><tr><th>新建任务</th><td data-kpi="tasks_created">{v["tasks_created"]}</td></tr>
+<tr><th>已派满</th><td data-kpi="tasks_filled">{v["tasks_filled"]}</td></tr>
+<tr><th>无人接单</th><td data-kpi="tasks_unfilled">{v["tasks_unfilled"]}</td></tr>
+<tr><th>派满用时中位数（分钟）</th><td data-kpi="median_minutes_to_fill">{fmt(v["median_minutes_to_fill"])}</td></tr>
+<tr><th>服务时长合计（小时）</th><td data-kpi="hours_total">{fmt(v["hours_total"])}</td></tr>
+<tr><th>其中党员（小时）</th><td data-kpi="party_member_hours">{fmt(v["party_member_hours"])}</td></tr>{roles}</table>
 <p style="font-size:11px;color:#888">指标口径见 docs/kpis.md。本报告由系统根据事件数据自动生成。</p>
 </body></html>"""
 
@@ -158,7 +221,17 @@ def weekly_csv(r: dict) -> str:
     for key, value in r["kpis"].items():
         w.writerow([r["area"]["id"], r["week"], "kpi", key, "", fmt(value) if value is not None else ""])
     for c in r["by_category"]:
-        for m in ("new", "accepted", "resolved", "closed", "open_at_end", "overdue", "escalated", "referred", "reopened"):
+        for m in (
+            "new",
+            "accepted",
+            "resolved",
+            "closed",
+            "open_at_end",
+            "overdue",
+            "escalated",
+            "referred",
+            "reopened",
+        ):
             w.writerow([r["area"]["id"], r["week"], "category", m, c["category"], c[m]])
     for g in r["grids"]:
         w.writerow([r["area"]["id"], r["week"], "grid_risk", g["risk"], g["id"], g["score"]])
@@ -167,8 +240,18 @@ def weekly_csv(r: dict) -> str:
 
 def livelihood_csv(rows: list[dict]) -> str:
     out = io.StringIO()
-    cols = ["rank", "theme", "score", "cases", "households", "villages", "recurrence", "severity_mean", "open",
-            "median_open_age_days"]
+    cols = [
+        "rank",
+        "theme",
+        "score",
+        "cases",
+        "households",
+        "villages",
+        "recurrence",
+        "severity_mean",
+        "open",
+        "median_open_age_days",
+    ]
     w = csv.writer(out)
     w.writerow(cols)
     for r in rows:

@@ -1,4 +1,5 @@
 """The risk rule: configuration, and the score of one grid with its reasons. Pure."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,13 +53,16 @@ def load(path: Path) -> RiskRule:
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"config error: REPORTING_RISK_FILE: {path}: {where + ': ' if where else ''}"
-                          f"{err['msg'].removeprefix('Value error, ')}") from None
+        raise ConfigError(
+            f"config error: REPORTING_RISK_FILE: {path}: {where + ': ' if where else ''}"
+            f"{err['msg'].removeprefix('Value error, ')}"
+        ) from None
 
 
 @dataclass
 class GridFacts:
     """What the rule looks at, for one grid at the end of a week."""
+
     open_disputes: dict[str, int] = field(default_factory=dict)  # severity -> count
     open_petitions: dict[str, int] = field(default_factory=dict)
     overdue_open: int = 0
@@ -71,17 +75,21 @@ class GridFacts:
 def score(rule: RiskRule, f: GridFacts) -> tuple[int, str, list[str]]:
     """(score, level, reasons in Chinese); the reasons name every term that added points."""
     total, reasons = 0, []
-    for label, table, counts in (("矛盾纠纷", rule.open_dispute, f.open_disputes),
-                                 ("信访", rule.open_petition, f.open_petitions)):
+    for label, table, counts in (
+        ("矛盾纠纷", rule.open_dispute, f.open_disputes),
+        ("信访", rule.open_petition, f.open_petitions),
+    ):
         pts = sum(table[s] * counts.get(s, 0) for s in SEVERITIES)
         if pts:
             n = sum(counts.values())
             detail = "、".join(f"{SEVERITY_LABEL[s]}{counts[s]}起" for s in SEVERITIES if counts.get(s))
             reasons.append(f"未办结{label}{n}起（{detail}），+{pts}")
             total += pts
-    for n, per, text in ((f.overdue_open, rule.overdue_open, "超期未办结{n}起"),
-                         (f.repeat_reports, rule.repeat_report, "重复反映案件{n}起"),
-                         (f.repeat_addresses, rule.repeat_address, "同一地点30天内多次反映{n}处")):
+    for n, per, text in (
+        (f.overdue_open, rule.overdue_open, "超期未办结{n}起"),
+        (f.repeat_reports, rule.repeat_report, "重复反映案件{n}起"),
+        (f.repeat_addresses, rule.repeat_address, "同一地点30天内多次反映{n}处"),
+    ):
         if n and per:
             reasons.append(text.format(n=n) + f"，+{n * per}")
             total += n * per

@@ -16,6 +16,7 @@ the schema (the area copy's too), so it is not renamed: the swap replaces only
 the rebuilt consumer's rows of the replayed topics and raises that consumer's
 offset watermarks (govkit.inbox) to what the rebuild applied.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -91,8 +92,10 @@ class Index:
         elif self.constraint_type == "u":
             out.append(f"alter table {target} add constraint {name} unique using index {name}")
         elif self.constraint_type is not None:
-            raise ValueError(f"{table}: index {self.name} backs a constraint of type {self.constraint_type!r}, "
-                             "which the rebuild cannot copy")
+            raise ValueError(
+                f"{table}: index {self.name} backs a constraint of type {self.constraint_type!r}, "
+                "which the rebuild cannot copy"
+            )
         return out
 
 
@@ -123,17 +126,21 @@ class Shadow:
             for table in self.projections:
                 self.indexes[table] = [Index(**r) for r in await con.fetch(INDEXES, self.qualified(table))]
                 self.shapes[table] = await con.fetchval(SHAPE, self.qualified(table))
-                await con.execute(f"create table {self.qualified(shadow_name(table))} "
-                                  f"(like {self.qualified(table)} including all excluding indexes)")
+                await con.execute(
+                    f"create table {self.qualified(shadow_name(table))} "
+                    f"(like {self.qualified(table)} including all excluding indexes)"
+                )
                 for index in self.indexes[table]:
                     if index.is_unique:
                         for sql in index.create_on(self.schema, table):
                             await con.execute(sql)
-            await con.execute(f"create table {self.qualified(shadow_name(INBOX))} "
-                              f"(like {self.qualified(INBOX)} including all)")
+            await con.execute(
+                f"create table {self.qualified(shadow_name(INBOX))} (like {self.qualified(INBOX)} including all)"
+            )
             for table in self.all_tables():
-                await con.execute(f"create temporary view {ident(table)} as "
-                                  f"select * from {self.qualified(shadow_name(table))}")
+                await con.execute(
+                    f"create temporary view {ident(table)} as select * from {self.qualified(shadow_name(table))}"
+                )
 
     async def finish(self, con: asyncpg.Connection) -> None:
         """The remaining indexes and fresh planner statistics, before the swap."""
@@ -158,8 +165,9 @@ class Shadow:
         """Inside the swap transaction: shadows replace the live tables, the live ones are dropped."""
         for table in self.all_tables():
             await con.execute(f"drop view pg_temp.{ident(table)}")
-        await con.execute("lock table " + ", ".join(self.qualified(t) for t in self.projections)
-                          + " in access exclusive mode")
+        await con.execute(
+            "lock table " + ", ".join(self.qualified(t) for t in self.projections) + " in access exclusive mode"
+        )
         for table in self.projections:
             if await con.fetchval(SHAPE, self.qualified(table)) != self.shapes[table]:
                 raise ShapeChanged(f"{table} changed while the rebuild ran (a migration?); run the rebuild again")
@@ -167,10 +175,14 @@ class Shadow:
             await con.execute(f"drop table {self.qualified(table)}")
             await con.execute(f"alter table {self.qualified(shadow_name(table))} rename to {ident(table)}")
             for index in self.indexes[table]:
-                await con.execute(f"alter index {self.qualified(shadow_name(index.name))} "
-                                  f"rename to {ident(index.name)}")
-        names = dict(inbox=self.qualified(INBOX), shadow=self.qualified(shadow_name(INBOX)),
-                     watermark=self.qualified("inbox_watermark"))
+                await con.execute(
+                    f"alter index {self.qualified(shadow_name(index.name))} rename to {ident(index.name)}"
+                )
+        names = dict(
+            inbox=self.qualified(INBOX),
+            shadow=self.qualified(shadow_name(INBOX)),
+            watermark=self.qualified("inbox_watermark"),
+        )
         await con.execute(DELETE_INBOX.format(**names), consumer, topics)
         await con.execute(INSERT_INBOX.format(**names))
         await con.execute(RAISE_WATERMARKS.format(**names))
@@ -180,5 +192,6 @@ class Shadow:
         """After a failure: the shadows and views go, the live tables were never touched."""
         for table in self.all_tables():
             await con.execute(f"drop view if exists pg_temp.{ident(table)}")
-        await con.execute("drop table if exists " + ", ".join(self.qualified(shadow_name(t))
-                                                               for t in self.all_tables()))
+        await con.execute(
+            "drop table if exists " + ", ".join(self.qualified(shadow_name(t)) for t in self.all_tables())
+        )

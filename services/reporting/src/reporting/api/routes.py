@@ -1,4 +1,5 @@
 """Reports: the weekly risk assessment (JSON, CSV, HTML) and livelihood priorities."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -15,8 +16,9 @@ from reporting import kpis, render
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 READERS = ("analyst", "town_admin", "village_admin", "grid_manager", "county_admin")
-AREA = Query(examples=["changping"], pattern=AREA_ID_PATTERN, max_length=AREA_ID_MAX,
-             description="town, village or grid id")
+AREA = Query(
+    examples=["changping"], pattern=AREA_ID_PATTERN, max_length=AREA_ID_MAX, description="town, village or grid id"
+)
 WEEK = Query(default=None, pattern=r"^\d{4}-W\d{2}$", examples=["2026-W48"], description="ISO week; default: last week")
 
 
@@ -35,8 +37,9 @@ def _week(text: str | None) -> kpis.Week:
         return kpis.Week.parse(text)
     except ValueError:
         message = f"not an ISO week of the years {YEAR_MIN} to {YEAR_MAX}, such as 2026-W48"
-        raise Problem(422, "Invalid request", f"query.week: {message}",
-                      errors=[{"field": "query.week", "message": message}]) from None
+        raise Problem(
+            422, "Invalid request", f"query.week: {message}", errors=[{"field": "query.week", "message": message}]
+        ) from None
 
 
 async def build_weekly(request: Request, area: str, week: kpis.Week) -> dict:
@@ -48,53 +51,81 @@ async def build_weekly(request: Request, area: str, week: kpis.Week) -> dict:
             raise Problem(404, "Not found", f"no area {area}") from None
 
 
-@router.get("/weekly", summary="Weekly risk assessment (周研判) of a town, village or grid, as JSON",
-            operation_id="getWeeklyReport", responses=problems(404))
-async def weekly(request: Request, area: str = AREA, week: str | None = WEEK,
-                 p: Principal = Depends(current_principal)) -> dict:
+@router.get(
+    "/weekly",
+    summary="Weekly risk assessment (周研判) of a town, village or grid, as JSON",
+    operation_id="getWeeklyReport",
+    responses=problems(404),
+)
+async def weekly(
+    request: Request, area: str = AREA, week: str | None = WEEK, p: Principal = Depends(current_principal)
+) -> dict:
     _reader(p, area)
     return await build_weekly(request, area, _week(week))
 
 
-@router.get("/weekly.csv", summary="The weekly assessment as CSV (KPIs, categories, grid risk)",
-            operation_id="getWeeklyReportCsv", response_class=Response,
-            responses={200: {"content": {"text/csv": {}}}, **problems(404)})
-async def weekly_csv(request: Request, area: str = AREA, week: str | None = WEEK,
-                     p: Principal = Depends(current_principal)):
+@router.get(
+    "/weekly.csv",
+    summary="The weekly assessment as CSV (KPIs, categories, grid risk)",
+    operation_id="getWeeklyReportCsv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}, **problems(404)},
+)
+async def weekly_csv(
+    request: Request, area: str = AREA, week: str | None = WEEK, p: Principal = Depends(current_principal)
+):
     _reader(p, area)
     r = await build_weekly(request, area, _week(week))
-    return Response(render.weekly_csv(r), media_type="text/csv; charset=utf-8",
-                    headers={"content-disposition": f'attachment; filename="weekly-{area}-{r["week"]}.csv"'})
+    return Response(
+        render.weekly_csv(r),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="weekly-{area}-{r["week"]}.csv"'},
+    )
 
 
-@router.get("/weekly.html", summary="The weekly assessment as a printable HTML report with charts",
-            operation_id="getWeeklyReportHtml", response_class=HTMLResponse, responses=problems(404))
-async def weekly_html(request: Request, area: str = AREA, week: str | None = WEEK,
-                      p: Principal = Depends(current_principal)):
+@router.get(
+    "/weekly.html",
+    summary="The weekly assessment as a printable HTML report with charts",
+    operation_id="getWeeklyReportHtml",
+    response_class=HTMLResponse,
+    responses=problems(404),
+)
+async def weekly_html(
+    request: Request, area: str = AREA, week: str | None = WEEK, p: Principal = Depends(current_principal)
+):
     _reader(p, area)
     return HTMLResponse(render.weekly_html(await build_weekly(request, area, _week(week))))
 
 
-@router.get("/livelihood", summary="Livelihood priorities (民生实事): themes ranked from residents' requests",
-            operation_id="getLivelihoodPriorities",
-            responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}})
-async def livelihood(request: Request, area: str = AREA,
-                     start: BoundedDate | None = Query(default=None, alias="from",
-                                                          description="default: 90 days ago"),
-                     end: BoundedDate | None = Query(default=None, alias="to",
-                                                        description="exclusive; default: tomorrow"),
-                     format: str = Query(default="json", pattern="^(json|csv)$"),
-                     p: Principal = Depends(current_principal)):
+@router.get(
+    "/livelihood",
+    summary="Livelihood priorities (民生实事): themes ranked from residents' requests",
+    operation_id="getLivelihoodPriorities",
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+)
+async def livelihood(
+    request: Request,
+    area: str = AREA,
+    start: BoundedDate | None = Query(default=None, alias="from", description="default: 90 days ago"),
+    end: BoundedDate | None = Query(default=None, alias="to", description="exclusive; default: tomorrow"),
+    format: str = Query(default="json", pattern="^(json|csv)$"),
+    p: Principal = Depends(current_principal),
+):
     _reader(p, area)
     today = datetime.now(LOCAL_TZ).date()
     end = end or today + timedelta(days=1)
     start = start or end - timedelta(days=90)
     if start >= end:
-        raise Problem(422, "Invalid request", "query.from: must be before to",
-                      errors=[{"field": "query.from", "message": "must be before to"}])
+        raise Problem(
+            422,
+            "Invalid request",
+            "query.from: must be before to",
+            errors=[{"field": "query.from", "message": "must be before to"}],
+        )
     async with request.app.state.pool.acquire() as con:
-        rows = await kpis.livelihood(con, area, start, end, request.app.state.config.livelihood_keywords,
-                                     datetime.now(UTC))
+        rows = await kpis.livelihood(
+            con, area, start, end, request.app.state.config.livelihood_keywords, datetime.now(UTC)
+        )
     if format == "csv":
         return Response(render.livelihood_csv(rows), media_type="text/csv; charset=utf-8")
     return {"area": area, "from": start.isoformat(), "to": end.isoformat(), "themes": rows}
