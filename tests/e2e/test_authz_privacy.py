@@ -36,7 +36,8 @@ SECRET_PHONE, SECRET_ID = "13812341234", "420624199001011234"
 @pytest.fixture(scope="module")
 def services(stack, tmp_path_factory):
     """The services with the shipped policy, except that `other` (其他) is hidden from the public reads."""
-    policy = yaml.safe_load(open(os.path.join(stack.root, "services/cases/config/policy.yaml"), encoding="utf-8"))
+    with open(os.path.join(stack.root, "services/cases/config/policy.yaml"), encoding="utf-8") as f:
+        policy = yaml.safe_load(f)
     policy["categories"]["other"]["visibility"] = "hidden"
     path = tmp_path_factory.mktemp("policy") / "policy.yaml"
     path.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")

@@ -31,7 +31,8 @@ VILLAGE = "changping.kongjiafan"
 @pytest.fixture(scope="module")
 def cases_stack(stack, tmp_path_factory):
     """The services with a policy whose land-dispute acceptance deadline is 3 seconds."""
-    policy = yaml.safe_load(open(os.path.join(stack.root, "services/cases/config/policy.yaml"), encoding="utf-8"))
+    with open(os.path.join(stack.root, "services/cases/config/policy.yaml"), encoding="utf-8") as f:
+        policy = yaml.safe_load(f)
     policy["categories"]["dispute.land"]["accept_hours"] = 3 / 3600
     path = tmp_path_factory.mktemp("policy") / "policy.yaml"
     path.write_text(yaml.safe_dump(policy, allow_unicode=True), encoding="utf-8")

@@ -27,7 +27,7 @@ def live(stack):
     stack.start_services(say=lambda *_: None)
     area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE)
     for svc in ("cases", "volunteers"):
-        wait_for(lambda: httpx.get(stack.url(svc) + "/v1/areas").json()["count"] == 137)
+        wait_for(lambda svc=svc: httpx.get(stack.url(svc) + "/v1/areas").json()["count"] == 137)
     yield stack
     stack.stop_services()
     for k, v in saved.items():

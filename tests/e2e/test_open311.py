@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -59,8 +60,11 @@ def staff(services):
     return httpx.Client(base_url=services.url("cases"), headers={"Authorization": f"Bearer {token}"}, timeout=10)
 
 
-def post(base: str, fmt: str = "json", **fields) -> httpx.Response:
-    form = {
+def post(
+    base: str, fmt: str = "json", attributes: Mapping[str, str | None] | None = None, **fields: str | None
+) -> httpx.Response:
+    """A request with valid fields, some replaced (None: left out); `attributes` are attribute[...] fields."""
+    form: dict[str, str | None] = {
         "api_key": API_KEY,
         "service_code": "103",
         "lat": "31.7362",
@@ -70,8 +74,9 @@ def post(base: str, fmt: str = "json", **fields) -> httpx.Response:
         "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。",
     }
     form.update(fields)
-    form = {k: v for k, v in form.items() if v is not None}
-    return httpx.post(f"{base}/requests.{fmt}", data=form, timeout=10)
+    form.update({f"attribute[{name}]": v for name, v in (attributes or {}).items()})
+    data = {k: v for k, v in form.items() if v is not None}
+    return httpx.post(f"{base}/requests.{fmt}", data=data, timeout=10)
 
 
 def created(base: str, **fields) -> str:
@@ -162,7 +167,7 @@ def test_a_form_encoded_report_becomes_a_case_that_staff_handle_and_the_public_f
         phone=PHONE,
         email="ouyang@example.org",
         media_url="https://files.changping.example/open311/photo-1.jpg",
-        **{"attribute[severity]": "high", "attribute[parties]": "王某,13800000001,三组村民；赵某,,四组村民"},
+        attributes={"severity": "high", "parties": "王某,13800000001,三组村民；赵某,,四组村民"},
     )
     assert r.status_code == 201, r.text
     assert r.headers["content-type"] == "application/json; charset=utf-8"
@@ -248,15 +253,19 @@ def test_a_form_encoded_report_becomes_a_case_that_staff_handle_and_the_public_f
     root = ET.fromstring(httpx.get(f"{base}/requests/{number}.xml").content)
     assert root.tag == "service_requests"
     req = root.find("request")
+    assert req is not None
     assert req.findtext("service_request_id") == number and req.findtext("status") == "open"
     assert req.findtext("agency_responsible") == "村(社区) (village)"
-    assert req.find("address_id").text is None and req.find("zipcode") is not None
+    address_id = req.find("address_id")
+    assert address_id is not None and address_id.text is None and req.find("zipcode") is not None
 
     # an XML POST answers in XML
     r = post(base, fmt="xml", service_code="301", description="村小学旁边的电线杆倾斜，有倒塌危险。")
     assert r.status_code == 201 and r.headers["content-type"] == "text/xml; charset=utf-8"
     root = ET.fromstring(r.content)
-    assert root.tag == "service_requests" and NUMBER.match(root.find("request").findtext("service_request_id"))
+    assert root.tag == "service_requests"
+    req = root.find("request")
+    assert req is not None and NUMBER.match(req.findtext("service_request_id") or "")
 
 
 def _error(r: httpx.Response, code: int) -> str:
@@ -267,7 +276,9 @@ def _error(r: httpx.Response, code: int) -> str:
         assert root.tag == "errors"
         errors = root.findall("error")
         assert len(errors) == 1 and errors[0].findtext("code") == str(code)
-        return errors[0].findtext("description")
+        description = errors[0].findtext("description")
+        assert description is not None
+        return description
     assert r.headers["content-type"] == "application/json; charset=utf-8"
     body = r.json()
     assert isinstance(body, list) and len(body) == 1 and body[0]["code"] == code
@@ -280,11 +291,11 @@ def test_errors_come_in_open311_format_and_name_the_field(base):
     assert "api_key" in _error(post(base, api_key="stolen-key"), 403)
     assert "service_code" in _error(post(base, service_code="999"), 400)
     assert "service_code" in _error(post(base, service_code=None), 400)
-    assert "grid_id" in _error(post(base, **{"attribute[grid_id]": None}), 400)
-    assert "grid_id" in _error(post(base, fmt="xml", **{"attribute[grid_id]": None}), 400)
-    assert "grid_id" in _error(post(base, **{"attribute[grid_id]": "changping.nowhere.g99"}), 400)
-    assert "grid_id" in _error(post(base, **{"attribute[grid_id]": "changping.kongjiafan"}), 400)  # a village
-    assert "attribute[severity]" in _error(post(base, **{"attribute[severity]": "urgent"}), 400)
+    assert "grid_id" in _error(post(base, attributes={"grid_id": None}), 400)
+    assert "grid_id" in _error(post(base, fmt="xml", attributes={"grid_id": None}), 400)
+    assert "grid_id" in _error(post(base, attributes={"grid_id": "changping.nowhere.g99"}), 400)
+    assert "grid_id" in _error(post(base, attributes={"grid_id": "changping.kongjiafan"}), 400)  # a village
+    assert "attribute[severity]" in _error(post(base, attributes={"severity": "urgent"}), 400)
     assert "description" in _error(post(base, description=""), 400)
     assert "lat" in _error(post(base, lat="north"), 400)
     assert "long" in _error(post(base, long=None), 400)
@@ -322,7 +333,8 @@ def test_errors_come_in_open311_format_and_name_the_field(base):
         r = httpx.get(f"{base}/{path}")
         assert r.status_code == 200 and r.headers["content-type"] == "text/xml; charset=utf-8"
         assert ET.fromstring(r.content).tag == root
-    assert ET.fromstring(httpx.get(f"{base}/services.xml").content).find("service").findtext("service_code") == "101"
+    service = ET.fromstring(httpx.get(f"{base}/services.xml").content).find("service")
+    assert service is not None and service.findtext("service_code") == "101"
 
 
 def test_discovery_and_openapi(base, services):

@@ -49,7 +49,9 @@ def wait_caught_up(stack, timeout=240.0):
 
     for spec in (cases_spec, volunteers_spec, reporting_spec):
         wait_for(
-            lambda: asyncio.run(group_lag(stack.bootstrap, spec.name, spec.all_topics())) == 0, timeout=timeout, every=1
+            lambda spec=spec: asyncio.run(group_lag(stack.bootstrap, spec.name, spec.all_topics())) == 0,
+            timeout=timeout,
+            every=1,
         )
 
 
@@ -74,7 +76,7 @@ def test_all_three_services_hold_the_same_area_tree(services):
     )
     assert area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE) == len(events)
     for svc in SERVICES:
-        wait_for(lambda: tree(stack, svc)["count"] == len(events))
+        wait_for(lambda svc=svc: tree(stack, svc)["count"] == len(events))
     trees = {svc: tree(stack, svc) for svc in SERVICES}
     assert {t["checksum"] for t in trees.values()} == {expected}
     by_id = {a["id"]: a for a in trees["cases"]["areas"]}
@@ -87,7 +89,9 @@ def test_all_three_services_hold_the_same_area_tree(services):
     area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE)
     for svc in SERVICES:
         wait_for(
-            lambda: counter(stack, svc, "gov_events_consumed_total", outcome="duplicate") >= before[svc] + len(events)
+            lambda svc=svc: (
+                counter(stack, svc, "gov_events_consumed_total", outcome="duplicate") >= before[svc] + len(events)
+            )
         )
         assert tree(stack, svc)["checksum"] == expected
 

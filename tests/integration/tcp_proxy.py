@@ -4,6 +4,7 @@ listens again on the same port."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -73,8 +74,6 @@ class TcpProxy:
 
 
 def _shut(s: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     s.close()

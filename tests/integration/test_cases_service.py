@@ -34,7 +34,7 @@ async def ctx(cases_pool):
     events, _ = area_file.load(area_file.DEFAULT_FILE)
     async with cases_pool.acquire() as con:
         for e in events:
-            await on_area_upserted(con, e, None)
+            await on_area_upserted(con, e, CloudEvent(type="gov.area.upserted.v1", source="tests", subject=e.id))
     return service.Context(
         pool=cases_pool, policy=policy_mod.load(DEFAULT_POLICY), pseudonym_key="k" * 40, number_prefix="CP"
     )

@@ -244,7 +244,7 @@ async def test_values_the_database_refuses_are_dead_lettered_at_the_first_attemp
 ):
     table = f"typed_{uuid.uuid4().hex[:8]}"
     await cases_pool.execute(f"create table {table} (n int, p ltree, code varchar(8))")
-    attempts = Counter()
+    attempts: Counter[str] = Counter()
 
     async def handler(con, event, env):
         attempts[event.thing_id] += 1
@@ -285,7 +285,7 @@ async def test_an_event_the_domain_rejects_is_dead_lettered_as_rejected_at_the_f
     stack, test_topic, cases_pool, producer, applied
 ):
     """A handler's use case refusing the event (gov_contracts.errors) refuses it every time: no retry loop."""
-    attempts = Counter()
+    attempts: Counter[str] = Counter()
 
     async def handler(con, event, env):
         attempts[event.thing_id] += 1

@@ -29,7 +29,7 @@ async def vctx(stack):
     events, _ = area_file.load(area_file.DEFAULT_FILE)
     async with pool.acquire() as con:
         for e in events:
-            await on_area_upserted(con, e, None)
+            await on_area_upserted(con, e, CloudEvent(type="gov.area.upserted.v1", source="tests", subject=e.id))
     settings = load_settings(
         "volunteers",
         {"VOLUNTEERS_DATABASE_URL": stack.service_dsn("volunteers"), "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap},
@@ -79,6 +79,7 @@ async def test_nobody_in_the_grid_widens_to_the_village_then_the_town_then_unfil
         t = await service.create_task(
             con, vctx, new_task("changping.shuanghe.g01", required_skills=["driving", "legal_aid"])
         )
+    assert t is not None  # no task of the same origin yet
     assert (t["status"], t["scope_level"]) == ("unfilled", "town")
     types = [e for e, _ in await task_events(vctx.pool, t["id"])]
     assert types == ["gov.task.created.v1", "gov.task.unfilled.v1"]
@@ -90,6 +91,7 @@ async def test_a_village_volunteer_gets_the_task_when_the_grid_has_nobody(vctx):
         t = await service.create_task(
             con, vctx, new_task("changping.dongfeng.g05", required_skills=["cleanup", "driving"])
         )
+    assert t is not None  # no task of the same origin yet
     assert (t["status"], t["scope_level"]) == ("offered", "village")
     offers = await vctx.pool.fetch("select volunteer_id from offers where task_id = $1", t["id"])
     assert [o["volunteer_id"] for o in offers] == [v["id"]]
@@ -100,6 +102,7 @@ async def test_offers_expire_once_across_replicas(vctx):
     vs = [await volunteer(vctx, grid, skills=("cleanup", "first_aid")) for _ in range(4)]
     async with vctx.pool.acquire() as con, con.transaction():
         t = await service.create_task(con, vctx, new_task(grid, headcount=2, required_skills=["cleanup", "first_aid"]))
+    assert t is not None  # no task of the same origin yet
     await vctx.pool.execute("update offers set expires_at = now() - interval '1 second' where task_id = $1", t["id"])
     counts = await asyncio.gather(*(service.expire_offers(vctx) for _ in range(3)))
     assert sum(counts) == 2

@@ -63,7 +63,7 @@ async def test_rolled_back_publishes_nothing_committed_publishes_exactly_its_eve
     events = [ThingHappened.model_validate_json(r.value) for r in records]
     assert "rolled-back" not in {e.thing_id for e in events}
     for key in ("k0", "k1", "k2"):
-        seqs = [e.seq for e, r in zip(events, records) if r.key == key.encode()]
+        seqs = [e.seq for e, r in zip(events, records, strict=True) if r.key == key.encode()]
         assert seqs == sorted(seqs) and len(seqs) == 10
     env = CloudEvent.from_headers(records[0].headers)
     assert env.type == "gov.test.thing_happened.v1" and env.source == "tests"

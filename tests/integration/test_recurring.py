@@ -10,6 +10,7 @@ from datetime import datetime, time, timedelta
 
 import pytest
 
+from gov_contracts import CloudEvent
 from gov_contracts.vocabulary import LOCAL_TZ
 from govctl import areas as area_file
 from govkit import db, settings
@@ -38,7 +39,7 @@ async def ctx(vpool):
     events, _ = area_file.load(area_file.DEFAULT_FILE)
     async with vpool.acquire() as con:
         for e in events:
-            await on_area_upserted(con, e, None)
+            await on_area_upserted(con, e, CloudEvent(type="gov.area.upserted.v1", source="tests", subject=e.id))
     cfg = vconfig.configure(
         settings.load(
             "volunteers", {"VOLUNTEERS_DATABASE_URL": "postgresql://unused", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9"}
