@@ -35,8 +35,7 @@ try:  # the contracts package: pip install libs/contracts, or its source tree on
 except ImportError:  # running from a checkout of the repository
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "libs" / "contracts" / "src"))
 
-from gov_contracts import REGISTRY, CloudEvent  # noqa: E402
-from gov_contracts import cases as C  # noqa: E402
+from gov_contracts import REGISTRY, CloudEvent, cases  # noqa: E402
 from gov_contracts.envelope import EnvelopeError  # noqa: E402
 from gov_contracts.topics import CASES  # noqa: E402
 
@@ -67,27 +66,27 @@ def level(code: str) -> str:
 
 # What happened, in a few words of Chinese: the first entry whose class(es) the event is an instance of.
 DESCRIPTIONS: tuple[tuple[type | tuple[type, ...], Callable[[Any], str]], ...] = (
-    ((C.CaseReported, C.CaseReportedV2), lambda e: f"新上报：{e.title}"),
-    (C.CaseAccepted, lambda e: "已受理"),
-    (C.CaseRejected, lambda e: "不予受理" + (f"（{e.reason}）" if e.reason else "")),
-    (C.CaseWithdrawn, lambda e: "已撤回"),
-    (C.CaseDispatched, lambda e: f"已派遣至{level(e.unit_level)} {e.unit_id}"),
-    (C.CaseStarted, lambda e: "开始办理"),
-    (C.CaseReferralOutcomeRecorded, lambda e: f"诉调对接结果：{e.outcome}"),
-    (C.CaseResolved, lambda e: "已办结"),
-    (C.CaseVerified, lambda e: "核查通过"),
-    (C.CaseReopened, lambda e: f"核查未通过，第{e.reopen_count}次返工"),
-    (C.CaseClosed, lambda e: "已结案（" + ("按期" if e.on_time else "超期") + "）"),
-    (C.CaseEscalated, lambda e: f"已升级至{level(e.level)}"),
-    (C.CaseOverdue, lambda e: f"{DEADLINES.get(e.deadline, e.deadline)}超期"),
-    (C.CaseReferred, lambda e: f"已转{e.court}诉调对接"),
-    (C.CaseMerged, lambda e: f"已并入 {e.into_number}"),
-    (C.CaseReportCountRaised, lambda e: f"重复上报，累计{e.report_count}次"),
-    (C.CaseRated, lambda e: f"回访满意度 {e.satisfaction}/5"),
+    ((cases.CaseReported, cases.CaseReportedV2), lambda e: f"新上报：{e.title}"),
+    (cases.CaseAccepted, lambda e: "已受理"),
+    (cases.CaseRejected, lambda e: "不予受理" + (f"（{e.reason}）" if e.reason else "")),
+    (cases.CaseWithdrawn, lambda e: "已撤回"),
+    (cases.CaseDispatched, lambda e: f"已派遣至{level(e.unit_level)} {e.unit_id}"),
+    (cases.CaseStarted, lambda e: "开始办理"),
+    (cases.CaseReferralOutcomeRecorded, lambda e: f"诉调对接结果：{e.outcome}"),
+    (cases.CaseResolved, lambda e: "已办结"),
+    (cases.CaseVerified, lambda e: "核查通过"),
+    (cases.CaseReopened, lambda e: f"核查未通过，第{e.reopen_count}次返工"),
+    (cases.CaseClosed, lambda e: "已结案（" + ("按期" if e.on_time else "超期") + "）"),
+    (cases.CaseEscalated, lambda e: f"已升级至{level(e.level)}"),
+    (cases.CaseOverdue, lambda e: f"{DEADLINES.get(e.deadline, e.deadline)}超期"),
+    (cases.CaseReferred, lambda e: f"已转{e.court}诉调对接"),
+    (cases.CaseMerged, lambda e: f"已并入 {e.into_number}"),
+    (cases.CaseReportCountRaised, lambda e: f"重复上报，累计{e.report_count}次"),
+    (cases.CaseRated, lambda e: f"回访满意度 {e.satisfaction}/5"),
 )
 
 
-def describe(event: C.CaseFacts) -> str:
+def describe(event: cases.CaseFacts) -> str:
     """What happened, in a few words of Chinese."""
     for kinds, text in DESCRIPTIONS:
         if isinstance(event, kinds):
@@ -95,12 +94,12 @@ def describe(event: C.CaseFacts) -> str:
     return f"状态：{event.status}"
 
 
-def notification(event: C.CaseFacts) -> str:
+def notification(event: cases.CaseFacts) -> str:
     category = CATEGORY_NAMES.get(event.category, event.category)
     return f"[{event.number}] {category} {describe(event)} ({event.grid_id})"
 
 
-def parse(headers, value: bytes | None) -> C.CaseFacts | None:
+def parse(headers, value: bytes | None) -> cases.CaseFacts | None:
     """The event, or None for a record this notifier does not announce (reported on stderr)."""
     try:
         envelope = CloudEvent.from_headers(headers or ())
@@ -108,7 +107,7 @@ def parse(headers, value: bytes | None) -> C.CaseFacts | None:
         print(f"notifier: skipped a record without a valid CloudEvents envelope: {e}", file=sys.stderr)
         return None
     et = REGISTRY.get(envelope.type)
-    if et is None or et.topic != CASES or not issubclass(et.model, C.CaseFacts):
+    if et is None or et.topic != CASES or not issubclass(et.model, cases.CaseFacts):
         # a newer type than this copy of the contracts knows: not an error, just not ours to announce
         print(f"notifier: skipped {envelope.type} ({envelope.id}): not a known case event", file=sys.stderr)
         return None

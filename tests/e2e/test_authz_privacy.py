@@ -16,8 +16,7 @@ import jwt
 import pytest
 import yaml
 
-from gov_contracts import CloudEvent
-from gov_contracts import topics as T
+from gov_contracts import CloudEvent, topics
 from gov_contracts.cases import CaseReported
 from gov_contracts.volunteers import VolunteerRegistered
 from govkit import db
@@ -146,8 +145,8 @@ def test_an_empty_or_unknown_area_scope_lists_nothing_anywhere(services):
 
 def test_no_phone_goes_onto_the_bus_and_old_records_are_still_read(services):
     stack = services
-    start_cases = asyncio.run(end_offsets(stack.bootstrap, T.CASES))
-    start_vols = asyncio.run(end_offsets(stack.bootstrap, T.VOLUNTEERS))
+    start_cases = asyncio.run(end_offsets(stack.bootstrap, topics.CASES))
+    start_vols = asyncio.run(end_offsets(stack.bootstrap, topics.VOLUNTEERS))
     case = new_case(
         client(stack, "cases", "ta-10", ["town_admin"], ["changping"]),
         "environment.sanitation",
@@ -172,10 +171,10 @@ def test_no_phone_goes_onto_the_bus_and_old_records_are_still_read(services):
         )
         return found[0]
 
-    rec = record(T.CASES, start_cases, lambda rec: rec.key == case["id"].encode())
+    rec = record(topics.CASES, start_cases, lambda rec: rec.key == case["id"].encode())
     assert dict(rec.headers)["ce_type"] == b"gov.case.reported.v2"
     assert b"phone" not in rec.value and b"7654321" not in rec.value and b"****" not in rec.value
-    rec = record(T.VOLUNTEERS, start_vols, lambda rec: volunteer_ref.encode() in rec.value)
+    rec = record(topics.VOLUNTEERS, start_vols, lambda rec: volunteer_ref.encode() in rec.value)
     assert dict(rec.headers)["ce_type"] == b"gov.volunteer.registered.v2"
     assert b"phone" not in rec.value and b"7654321" not in rec.value and b"****" not in rec.value
 
@@ -206,8 +205,8 @@ def test_no_phone_goes_onto_the_bus_and_old_records_are_still_read(services):
         phone_masked="139****5678",
     )
     for topic, event, type_, key in (
-        (T.CASES, old_case, "gov.case.reported.v1", old_case.case_id),
-        (T.VOLUNTEERS, old_volunteer, "gov.volunteer.registered.v1", "v-old"),
+        (topics.CASES, old_case, "gov.case.reported.v1", old_case.case_id),
+        (topics.VOLUNTEERS, old_volunteer, "gov.volunteer.registered.v1", "v-old"),
     ):
         asyncio.run(
             publish_raw(

@@ -14,8 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from gov_contracts import CloudEvent
-from gov_contracts import topics as T
+from gov_contracts import CloudEvent, topics
 from gov_contracts.tasks import TaskAssigned
 from govctl import areas as area_file
 from govkit.auth import PERSONAL_DATA, mint
@@ -63,7 +62,7 @@ def test_land_dispute_escalates_once_by_deadline_and_is_resolved_and_verified_at
     va1 = client(stack, "va-1", ["village_admin"], [VILLAGE])
     va2 = client(stack, "va-2", ["village_admin"], [VILLAGE])
     auditor = client(stack, "ta-audit", ["town_admin"], ["changping"], [PERSONAL_DATA])
-    start = asyncio.run(end_offsets(stack.bootstrap, T.CASES))
+    start = asyncio.run(end_offsets(stack.bootstrap, topics.CASES))
 
     body = {
         "category": "dispute.land",
@@ -114,7 +113,7 @@ def test_land_dispute_escalates_once_by_deadline_and_is_resolved_and_verified_at
     asyncio.run(
         publish_raw(
             stack.bootstrap,
-            T.TASKS,
+            topics.TASKS,
             ev.model_dump_json().encode(),
             key=b"task-77",
             headers=CloudEvent(type="gov.task.assigned.v1", source="volunteers", subject="task-77").headers(),
@@ -156,7 +155,7 @@ def test_land_dispute_escalates_once_by_deadline_and_is_resolved_and_verified_at
     task = [e for e in timeline if e["kind"] == "task"]
     assert task[0]["what"] == "gov.task.assigned.v1" and task[0]["data"]["task_id"] == "task-77"
 
-    records = asyncio.run(read_topic(stack.bootstrap, T.CASES, expect=200, timeout=8, start=start))
+    records = asyncio.run(read_topic(stack.bootstrap, topics.CASES, expect=200, timeout=8, start=start))
     mine = [r for r in records if r.key == cid.encode()]
     types = [dict(r.headers)["ce_type"].decode() for r in mine]
     assert types == [

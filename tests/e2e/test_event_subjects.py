@@ -13,14 +13,14 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from govctl import areas as area_file
 from govkit.auth import mint
 
 from .test_services_and_areas import wait_for
 
 GRID = "changping.kongjiafan.g02"
-TOPICS = [t for t in T.ALL if t != T.DEADLETTER]
+TOPICS = [t for t in topics.ALL if t != topics.DEADLETTER]
 
 
 @pytest.fixture(scope="module")
@@ -99,11 +99,11 @@ def test_every_event_s_subject_is_its_record_key(live):
         records = asyncio.run(published_records(stack.bootstrap))
         keys = {t: {r.key for r in recs} for t, recs in records.items()}
         done = (
-            case["id"].encode() in keys[T.CASES]
-            and keys[T.TASKS]
-            and keys[T.REPORTS]
-            and keys[T.VOLUNTEERS]
-            and keys[T.AREAS]
+            case["id"].encode() in keys[topics.CASES]
+            and keys[topics.TASKS]
+            and keys[topics.REPORTS]
+            and keys[topics.VOLUNTEERS]
+            and keys[topics.AREAS]
         )
         return records if done else None
 
@@ -115,5 +115,5 @@ def test_every_event_s_subject_is_its_record_key(live):
             assert subject is not None and subject == r.key, (
                 f"{topic}/{r.partition}@{r.offset} {dict(r.headers).get('ce_type')}: key {r.key!r}, subject {subject!r}"
             )
-    reports = records[T.REPORTS]
+    reports = records[topics.REPORTS]
     assert {r.key for r in reports} >= {b"changping", b"changping.kongjiafan"}

@@ -14,7 +14,7 @@ import time
 import httpx
 import pytest
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from govctl import areas as area_file
 from govkit.areas import AreaRead, tree_checksum
 from tests.integration.conftest import end_offsets, group_lag
@@ -105,7 +105,7 @@ def test_a_bad_area_file_is_refused_with_the_entry_and_field_and_nothing_is_publ
         "  - {id: changping.g01, kind: grid, name: 错位网格}\n",
         encoding="utf-8",
     )
-    before = asyncio.run(end_offsets(stack.bootstrap, T.AREAS))
+    before = asyncio.run(end_offsets(stack.bootstrap, topics.AREAS))
     r = subprocess.run(
         [sys.executable, "-m", "govctl", "areas", "publish", str(bad)],
         capture_output=True,
@@ -116,7 +116,7 @@ def test_a_bad_area_file_is_refused_with_the_entry_and_field_and_nothing_is_publ
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in r.stderr
     assert "areas[2] (changping.g01)" in lines[0] and "field 'kind'" in lines[0]
-    assert asyncio.run(end_offsets(stack.bootstrap, T.AREAS)) == before
+    assert asyncio.run(end_offsets(stack.bootstrap, topics.AREAS)) == before
 
 
 def test_health_readiness_metrics_openapi_and_json_logs_with_trace_ids(services):

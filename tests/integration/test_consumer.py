@@ -6,7 +6,7 @@ import uuid
 import pytest
 from aiokafka import ConsumerRecord
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from govkit import metrics
 from govkit.consumer import EventConsumer
 from govkit.kafka import Producer
@@ -152,7 +152,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
         await inserting(applied)(con, event, env)
 
     c = make_consumer(stack, cases_pool, producer, test_topic, handler, max_attempts=3, max_backoff=0.05)
-    dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
+    dlq_start = await end_offsets(stack.bootstrap, topics.DEADLETTER)
     good = ThingHappened(thing_id="good", seq=9).model_dump_json().encode()
     bad = {
         "invalid_json": (b"{not json", ce_headers(TYPE, subject="k")),
@@ -171,7 +171,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_partition_mov
         await eventually(lambda: _rows(cases_pool, applied, 1), timeout=40)
 
     assert await cases_pool.fetchval(f"select thing_id from {applied}") == "good"
-    dead = await read_topic(stack.bootstrap, T.DEADLETTER, expect=len(bad), start=dlq_start, timeout=15)
+    dead = await read_topic(stack.bootstrap, topics.DEADLETTER, expect=len(bad), start=dlq_start, timeout=15)
     by_reason = {dict(r.headers)["dlq_reason"].decode(): r for r in dead}
     assert set(by_reason) == set(bad)
     for reason, rec in by_reason.items():

@@ -16,7 +16,7 @@ import asyncpg
 import httpx
 import pytest
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from govctl import areas as area_file
 from govkit import metrics
 from govkit.consumer import EventConsumer
@@ -199,15 +199,15 @@ async def test_the_service_reports_a_consumer_blocked_on_a_lock_and_recovers(sta
         assert r.headers["content-type"].startswith("application/problem+json")
         body = r.json()
         assert body["status"] == 503 and body["title"] == "Consumer stalled"
-        assert f"{T.AREAS}/" in body["detail"] and body["stall_after_s"] == 3
-        assert body["behind"] and all(b["topic"] == T.AREAS and b["lag"] > 0 for b in body["behind"])
+        assert f"{topics.AREAS}/" in body["detail"] and body["stall_after_s"] == 3
+        assert body["behind"] and all(b["topic"] == topics.AREAS and b["lag"] > 0 for b in body["behind"])
 
         ready = await client.get("/readyz")  # the pod keeps serving HTTP; readiness reports the stall
         assert ready.status_code == 200
         assert ready.json()["consumer"]["status"] == "stalled"
         text = (await client.get("/metrics")).text
-        assert sum(metric_values(text, "gov_consumer_lag", service="cases", topic=T.AREAS)) > 0
-        assert max(metric_values(text, "gov_consumer_stalled_seconds", service="cases", topic=T.AREAS)) >= 3
+        assert sum(metric_values(text, "gov_consumer_lag", service="cases", topic=topics.AREAS)) > 0
+        assert max(metric_values(text, "gov_consumer_stalled_seconds", service="cases", topic=topics.AREAS)) >= 3
     finally:
         await tx.rollback()
         await admin.close()
@@ -218,8 +218,8 @@ async def test_the_service_reports_a_consumer_blocked_on_a_lock_and_recovers(sta
             return False
         text = (await client.get("/metrics")).text
         return (
-            sum(metric_values(text, "gov_consumer_lag", service="cases", topic=T.AREAS)) == 0
-            and max(metric_values(text, "gov_consumer_stalled_seconds", service="cases", topic=T.AREAS)) == 0
+            sum(metric_values(text, "gov_consumer_lag", service="cases", topic=topics.AREAS)) == 0
+            and max(metric_values(text, "gov_consumer_stalled_seconds", service="cases", topic=topics.AREAS)) == 0
         )
 
     await eventually(recovered, timeout=60)

@@ -15,7 +15,7 @@ from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from gov_contracts.errors import InvalidInput
 from govkit import metrics
 from govkit.consumer import EventConsumer
@@ -74,7 +74,7 @@ async def has_rows(pool, table, n) -> bool:
 
 async def dead_letters_of(stack, topic: str, start: dict, expect: int) -> dict[int, ConsumerRecord]:
     """The dead letters written for records of `topic` since `start`, by original offset."""
-    records = await read_topic(stack.bootstrap, T.DEADLETTER, expect=expect, start=start, timeout=15)
+    records = await read_topic(stack.bootstrap, topics.DEADLETTER, expect=expect, start=start, timeout=15)
     out = {}
     for r in records:
         h = dict(r.headers)
@@ -110,7 +110,7 @@ async def test_a_record_near_1_mib_is_dead_lettered_truncated_and_the_partition_
 ):
     headers = ce_headers(TYPE, subject="k")
     value = near_max_value(b"k", headers)
-    dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
+    dlq_start = await end_offsets(stack.bootstrap, topics.DEADLETTER)
     bad, ok = await poison_then_good(stack, test_topic, value, headers)
     c = consumer(cases_pool, producer, test_topic, inserting(applied))
 
@@ -136,7 +136,7 @@ async def test_a_dead_letter_the_broker_refuses_as_too_large_is_stored_smaller(
     the broker's refusal is not retried as it is; the dead letter is cut to fit."""
     headers = ce_headers(TYPE, subject="k")
     value = json.dumps({"thing_id": "mid", "seq": -1, "note": "y" * 200_000}).encode()
-    dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
+    dlq_start = await end_offsets(stack.bootstrap, topics.DEADLETTER)
     bad, ok = await poison_then_good(stack, test_topic, value, headers)
     c = consumer(cases_pool, producer, test_topic, inserting(applied))
     await _dead_letter_topic_config({"retention.ms": "-1", "max.message.bytes": "32768"}, stack.bootstrap)
@@ -157,7 +157,9 @@ async def _dead_letter_topic_config(configs: dict, bootstrap: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:  # AlterConfigs replaces the topic's settings: `configs` must hold all of them
-        for response in await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, T.DEADLETTER, configs)]):
+        for response in await admin.alter_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topics.DEADLETTER, configs)]
+        ):
             assert all(r[0] == 0 for r in response.resources), response
     finally:
         await admin.close()
@@ -170,7 +172,7 @@ async def test_a_dead_letter_waits_out_a_broker_outage(stack, test_topic, cases_
     record = ConsumerRecord(test_topic, 1, 99_999, 0, 0, b"outage", value, None, 6, len(value), headers)
     failures = metrics.DEAD_LETTER_FAILURES.labels("test", "transient")
     before = failures._value.get()
-    dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
+    dlq_start = await end_offsets(stack.bootstrap, topics.DEADLETTER)
     await asyncio.to_thread(stack.stop_kafka)
     try:
         storing = asyncio.create_task(c.process(record))
@@ -187,7 +189,7 @@ async def test_deeply_nested_json_is_invalid_json_and_the_partition_moves_on(
     stack, test_topic, cases_pool, producer, applied
 ):
     value = b"[" * 1100 + b"]" * 1100  # json.loads: RecursionError
-    dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
+    dlq_start = await end_offsets(stack.bootstrap, topics.DEADLETTER)
     bad, ok = await poison_then_good(stack, test_topic, value, ce_headers(TYPE, subject="k"))
     c = consumer(cases_pool, producer, test_topic, inserting(applied))
 
@@ -206,7 +208,7 @@ async def test_a_header_that_is_not_utf8_is_dead_lettered_as_invalid_envelope_no
 ):
     headers = [(k, b"\xff\xfe" if k == "ce_id" else v) for k, v in ce_headers(TYPE, subject="k")]
     value = good("not-utf8")
-    dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
+    dlq_start = await end_offsets(stack.bootstrap, topics.DEADLETTER)
     bad, ok = await poison_then_good(stack, test_topic, value, headers)
     c = consumer(cases_pool, producer, test_topic, inserting(applied))
 
@@ -254,7 +256,7 @@ async def test_values_the_database_refuses_are_dead_lettered_at_the_first_attemp
         else:
             await inserting(applied)(con, event, env)
 
-    dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
+    dlq_start = await end_offsets(stack.bootstrap, topics.DEADLETTER)
     sent = {}
     for thing in DATA_FAULTS:
         sent[thing] = await publish_raw(
@@ -293,7 +295,7 @@ async def test_an_event_the_domain_rejects_is_dead_lettered_as_rejected_at_the_f
             raise InvalidInput("grid_id", "not a known grid")
         await inserting(applied)(con, event, env)
 
-    dlq_start = await end_offsets(stack.bootstrap, T.DEADLETTER)
+    dlq_start = await end_offsets(stack.bootstrap, topics.DEADLETTER)
     bad, ok = await poison_then_good(stack, test_topic, good("refused"), ce_headers(TYPE, subject="k"))
     c = consumer(cases_pool, producer, test_topic, handler)
     async with running(stack.bootstrap, c):

@@ -14,9 +14,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from gov_contracts import cases as C
-from gov_contracts import event_type_for
-from gov_contracts import topics as T
+from gov_contracts import cases, event_type_for, topics
 
 from .conftest import end_offsets
 from .kafka_helpers import ce_headers, committed_offset, publish_raw
@@ -42,11 +40,11 @@ def facts(case_id: str, number: str, category: str, grid: str, status: str, leve
     )
 
 
-async def publish(bootstrap: str, event: C.CaseFacts):
+async def publish(bootstrap: str, event: cases.CaseFacts):
     et = event_type_for(type(event))
     return await publish_raw(
         bootstrap,
-        T.CASES,
+        topics.CASES,
         event.model_dump_json().encode(),
         key=event.case_id.encode(),
         headers=ce_headers(et.name, subject=event.case_id),
@@ -55,7 +53,7 @@ async def publish(bootstrap: str, event: C.CaseFacts):
 
 async def start_group_at_end(bootstrap: str, group: str) -> dict:
     """The notifier's group starts where the topic ends now (not at the events of other tests)."""
-    ends = await end_offsets(bootstrap, T.CASES)
+    ends = await end_offsets(bootstrap, topics.CASES)
     c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await c.start()
     try:
@@ -88,11 +86,13 @@ async def test_notifier_prints_case_events_and_commits_after_printing(stack):
     land_no, san_no = f"CP-2026-{n:06d}", f"CP-2026-{n + 1:06d}"
     g03, g01 = "changping.kongjiafan.g03", "changping.kongjiafan.g01"
     events = [
-        C.CaseOverdue(**facts(land, land_no, "dispute.land", g03, "accepted", "grid"), deadline="resolve", due_at=WHEN),
-        C.CaseEscalated(
+        cases.CaseOverdue(
+            **facts(land, land_no, "dispute.land", g03, "accepted", "grid"), deadline="resolve", due_at=WHEN
+        ),
+        cases.CaseEscalated(
             **facts(land, land_no, "dispute.land", g03, "accepted", "village"), from_level="grid", automatic=True
         ),
-        C.CaseResolved(
+        cases.CaseResolved(
             **facts(sanitation, san_no, "environment.sanitation", g01, "resolved", "grid"), resolution="垃圾已清运"
         ),
     ]
@@ -116,7 +116,7 @@ async def test_notifier_prints_case_events_and_commits_after_printing(stack):
 
     # every printed record's offset is committed for the group, and nothing is printed twice
     for meta in sent:
-        committed = await committed_offset(bootstrap, group, T.CASES, meta.partition)
+        committed = await committed_offset(bootstrap, group, topics.CASES, meta.partition)
         assert committed is not None and committed >= meta.offset + 1, (meta, committed)
     again = notifier(bootstrap, group, "--timeout", "6")
     assert again.returncode == 0, again.stderr
@@ -134,20 +134,20 @@ def test_notification_lines():
         str(uuid.uuid4()), "CP-2026-000123", "dispute.land", "changping.kongjiafan.g03", "dispatched", "village"
     )
     assert (
-        N.notification(C.CaseEscalated(**base, from_level="grid", automatic=False))
+        N.notification(cases.CaseEscalated(**base, from_level="grid", automatic=False))
         == "[CP-2026-000123] 土地山林纠纷 已升级至村级 (changping.kongjiafan.g03)"
     )
     assert (
-        N.notification(C.CaseDispatched(**base, unit_level="village", unit_id="changping.kongjiafan"))
+        N.notification(cases.CaseDispatched(**base, unit_level="village", unit_id="changping.kongjiafan"))
         == "[CP-2026-000123] 土地山林纠纷 已派遣至村级 changping.kongjiafan (changping.kongjiafan.g03)"
     )
-    assert N.notification(C.CaseClosed(**base, on_time=True, escalations=1, reopen_count=0)).endswith(
+    assert N.notification(cases.CaseClosed(**base, on_time=True, escalations=1, reopen_count=0)).endswith(
         "已结案（按期） (changping.kongjiafan.g03)"
     )
     assert N.parse([], b"{}") is None  # no envelope: skipped, not a crash
     headers = ce_headers("gov.case.escalated.v1")
     assert N.parse(headers, b'{"case_id": 1}') is None  # not the schema: skipped
     assert isinstance(
-        N.parse(headers, C.CaseEscalated(**base, from_level="grid", automatic=True).model_dump_json().encode()),
-        C.CaseEscalated,
+        N.parse(headers, cases.CaseEscalated(**base, from_level="grid", automatic=True).model_dump_json().encode()),
+        cases.CaseEscalated,
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from govctl import postgres as govctl_postgres
 from govkit import settings
 
@@ -241,9 +241,9 @@ def test_topics_job_creates_every_contract_topic(services):
         m = re.search(r"--topic\s+(\S+)", line)
         if m:
             created[m.group(1)] = line
-    assert set(created) == set(T.ALL), f"topics job creates {sorted(created)}, contracts say {sorted(T.ALL)}"
+    assert set(created) == set(topics.ALL), f"topics job creates {sorted(created)}, contracts say {sorted(topics.ALL)}"
     for topic, line in created.items():
-        if topic in T.COMPACTED:
+        if topic in topics.COMPACTED:
             assert "cleanup.policy=compact" in line, f"{topic} must be compacted"
         else:
             assert "retention.ms=-1" in line, f"{topic} must be kept forever"

@@ -16,7 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from govctl import contracts_export as C
+from govctl import contracts_export
 from govkit import auth, openapi, problems
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def operations(doc: dict):
             yield path, method, op
 
 
-@pytest.mark.parametrize("service", C.SERVICES)
+@pytest.mark.parametrize("service", contracts_export.SERVICES)
 def test_every_error_is_a_documented_problem_and_protected_operations_take_a_bearer_token(service):
     doc = document(service)
     assert doc["components"]["securitySchemes"]["bearerAuth"] == {

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from gov_contracts.registry import REGISTRY
-from govctl import contracts_export as C
+from govctl import contracts_export
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTRACTS = ROOT / "contracts"
@@ -20,14 +20,14 @@ CONTRACTS = ROOT / "contracts"
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("contracts")
-    C.export(out)
+    contracts_export.export(out)
     return out
 
 
 def _files(directory: Path) -> dict[str, str]:
     return {
         f"{sub}/{p.name}": p.read_text(encoding="utf-8")
-        for sub in (C.ASYNCAPI_DIR, C.OPENAPI_DIR)
+        for sub in (contracts_export.ASYNCAPI_DIR, contracts_export.OPENAPI_DIR)
         for p in sorted((directory / sub).glob("*.json"))
     }
 
@@ -37,7 +37,7 @@ def test_committed_documents_are_not_stale(regenerated):
     assert sorted(committed) == sorted(fresh), "documents missing or left over: run ./gov contracts export"
     stale = [rel for rel in fresh if committed[rel] != fresh[rel]]
     assert not stale, f"stale {', '.join(stale)}: run ./gov contracts export and commit"
-    assert C.check(CONTRACTS) == []
+    assert contracts_export.check(CONTRACTS) == []
 
 
 def test_a_stale_document_is_found(regenerated, tmp_path):
@@ -47,16 +47,16 @@ def test_a_stale_document_is_found(regenerated, tmp_path):
     shutil.copytree(regenerated, copy)
     doc = json.loads((copy / "openapi" / "cases.json").read_text(encoding="utf-8"))
     doc["paths"].pop(next(iter(doc["paths"])))
-    (copy / "openapi" / "cases.json").write_text(C.dump(doc), encoding="utf-8")
+    (copy / "openapi" / "cases.json").write_text(contracts_export.dump(doc), encoding="utf-8")
     (copy / "asyncapi" / "gone.json").write_text("{}\n", encoding="utf-8")
-    assert C.stale(copy) == ["openapi/cases.json", "asyncapi/gone.json"]
+    assert contracts_export.stale(copy) == ["openapi/cases.json", "asyncapi/gone.json"]
 
 
-@pytest.mark.parametrize("service", C.SERVICES)
+@pytest.mark.parametrize("service", contracts_export.SERVICES)
 def test_asyncapi_declares_subscriptions_and_every_produced_event(service):
     doc = json.loads((CONTRACTS / "asyncapi" / f"{service}.json").read_text(encoding="utf-8"))
     assert doc["asyncapi"].startswith("3.")
-    spec = C.service_spec(service)
+    spec = contracts_export.service_spec(service)
     received = {
         ch["address"]
         for name, ch in doc["channels"].items()
@@ -81,20 +81,20 @@ def test_asyncapi_declares_subscriptions_and_every_produced_event(service):
         msg = doc["components"]["messages"][f"{type_name}:Message"]
         assert msg["payload"]["$ref"] == f"#/components/schemas/{et.model.__name__}"
         assert msg["headers"]["properties"]["ce_type"]["const"] == type_name
-        assert set(C._CE_REQUIRED) <= set(msg["headers"]["required"])
+        assert set(contracts_export._CE_REQUIRED) <= set(msg["headers"]["required"])
         schema = doc["components"]["schemas"][et.model.__name__]
         assert set(schema["properties"]) == set(et.model.model_fields)
 
 
 def test_cases_publishes_case_events_on_the_cases_topic():
     doc = json.loads((CONTRACTS / "asyncapi" / "cases.json").read_text(encoding="utf-8"))
-    assert doc["channels"]["gov.case.escalated.v1"]["address"] == T.CASES
+    assert doc["channels"]["gov.case.escalated.v1"]["address"] == topics.CASES
 
 
-@pytest.mark.parametrize("service", C.SERVICES)
+@pytest.mark.parametrize("service", contracts_export.SERVICES)
 def test_openapi_has_the_operations_endpoints(service):
     doc = json.loads((CONTRACTS / "openapi" / f"{service}.json").read_text(encoding="utf-8"))
     assert doc["openapi"].startswith("3.")
     for path in ("/healthz", "/readyz", "/metrics"):
         assert path in doc["paths"], f"{service}: {path} missing"
-    assert doc["info"]["title"] == C.service_spec(service).title
+    assert doc["info"]["title"] == contracts_export.service_spec(service).title

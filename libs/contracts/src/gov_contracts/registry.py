@@ -9,10 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gov_contracts import cases as C
-from gov_contracts import tasks as K
-from gov_contracts import topics
-from gov_contracts import volunteers as V
+from gov_contracts import cases, tasks, topics, volunteers
 from gov_contracts.areas import AreaUpserted
 from gov_contracts.base import EventModel
 from gov_contracts.reports import WeeklyReportPublished
@@ -36,45 +33,45 @@ def _types(*items: EventType) -> dict[str, EventType]:
 
 
 _CASE_EVENTS: dict[str, type[EventModel]] = {
-    "reported": C.CaseReported,
-    "accepted": C.CaseAccepted,
-    "rejected": C.CaseRejected,
-    "withdrawn": C.CaseWithdrawn,
-    "dispatched": C.CaseDispatched,
-    "started": C.CaseStarted,
-    "resolved": C.CaseResolved,
-    "verified": C.CaseVerified,
-    "reopened": C.CaseReopened,
-    "closed": C.CaseClosed,
-    "escalated": C.CaseEscalated,
-    "overdue": C.CaseOverdue,
-    "referred": C.CaseReferred,
-    "referral_outcome_recorded": C.CaseReferralOutcomeRecorded,
-    "merged": C.CaseMerged,
-    "report_count_raised": C.CaseReportCountRaised,
-    "rated": C.CaseRated,
+    "reported": cases.CaseReported,
+    "accepted": cases.CaseAccepted,
+    "rejected": cases.CaseRejected,
+    "withdrawn": cases.CaseWithdrawn,
+    "dispatched": cases.CaseDispatched,
+    "started": cases.CaseStarted,
+    "resolved": cases.CaseResolved,
+    "verified": cases.CaseVerified,
+    "reopened": cases.CaseReopened,
+    "closed": cases.CaseClosed,
+    "escalated": cases.CaseEscalated,
+    "overdue": cases.CaseOverdue,
+    "referred": cases.CaseReferred,
+    "referral_outcome_recorded": cases.CaseReferralOutcomeRecorded,
+    "merged": cases.CaseMerged,
+    "report_count_raised": cases.CaseReportCountRaised,
+    "rated": cases.CaseRated,
 }
 _TASK_EVENTS: dict[str, type[EventModel]] = {
-    "created": K.TaskCreated,
-    "offered": K.TaskOffered,
-    "offer_declined": K.TaskOfferDeclined,
-    "offer_expired": K.TaskOfferExpired,
-    "assigned": K.TaskAssigned,
-    "checked_in": K.TaskCheckedIn,
-    "completed": K.TaskCompleted,
-    "cancelled": K.TaskCancelled,
-    "unfilled": K.TaskUnfilled,
+    "created": tasks.TaskCreated,
+    "offered": tasks.TaskOffered,
+    "offer_declined": tasks.TaskOfferDeclined,
+    "offer_expired": tasks.TaskOfferExpired,
+    "assigned": tasks.TaskAssigned,
+    "checked_in": tasks.TaskCheckedIn,
+    "completed": tasks.TaskCompleted,
+    "cancelled": tasks.TaskCancelled,
+    "unfilled": tasks.TaskUnfilled,
 }
 
 REGISTRY: dict[str, EventType] = _types(
     EventType("gov.area.upserted.v1", AreaUpserted, topics.AREAS, "govctl"),
     *(EventType(f"gov.case.{n}.v1", m, topics.CASES, "cases") for n, m in _CASE_EVENTS.items()),
-    EventType("gov.case.reported.v2", C.CaseReportedV2, topics.CASES, "cases"),
+    EventType("gov.case.reported.v2", cases.CaseReportedV2, topics.CASES, "cases"),
     *(EventType(f"gov.task.{n}.v1", m, topics.TASKS, "volunteers") for n, m in _TASK_EVENTS.items()),
-    EventType("gov.volunteer.registered.v1", V.VolunteerRegistered, topics.VOLUNTEERS, "volunteers"),
-    EventType("gov.volunteer.registered.v2", V.VolunteerRegisteredV2, topics.VOLUNTEERS, "volunteers"),
-    EventType("gov.volunteer.updated.v1", V.VolunteerUpdated, topics.VOLUNTEERS, "volunteers"),
-    EventType("gov.volunteer.hours_corrected.v1", V.HoursCorrected, topics.VOLUNTEERS, "volunteers"),
+    EventType("gov.volunteer.registered.v1", volunteers.VolunteerRegistered, topics.VOLUNTEERS, "volunteers"),
+    EventType("gov.volunteer.registered.v2", volunteers.VolunteerRegisteredV2, topics.VOLUNTEERS, "volunteers"),
+    EventType("gov.volunteer.updated.v1", volunteers.VolunteerUpdated, topics.VOLUNTEERS, "volunteers"),
+    EventType("gov.volunteer.hours_corrected.v1", volunteers.HoursCorrected, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.report.weekly_published.v1", WeeklyReportPublished, topics.REPORTS, "reporting"),
 )
 

@@ -26,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import State
 from starlette.middleware.base import RequestResponseEndpoint
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from govkit import areas, auth, db, inputs, metrics, migrate, openapi, problems, tracing
 from govkit import logging as jsonlog
 from govkit import settings as settings_mod
@@ -72,7 +72,7 @@ class ServiceSpec:
         return [*areas.HANDLERS, *self.handlers, *self.handler_factories]
 
     def all_topics(self) -> list[str]:
-        return [T.AREAS, *[t for t in self.topics if t != T.AREAS]]
+        return [topics.AREAS, *[t for t in self.topics if t != topics.AREAS]]
 
 
 async def _start_broker(app: FastAPI, broker: KafkaBroker) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from gov_contracts import topics as T
+from gov_contracts import topics
 from govctl import procs
 from govctl.errors import StackError
 from govctl.ports import is_listening
@@ -142,15 +142,15 @@ async def create_topics(bootstrap: str, partitions: int) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         new = []
-        for name in T.ALL:
+        for name in topics.ALL:
             if name in existing:
                 continue
-            cfg = {"cleanup.policy": "compact"} if name in T.COMPACTED else {"retention.ms": "-1"}
+            cfg = {"cleanup.policy": "compact"} if name in topics.COMPACTED else {"retention.ms": "-1"}
             new.append(NewTopic(name, partitions, 1, topic_configs=cfg))
         if new:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-        await _wait_for_leaders(admin, list(T.ALL))
+        await _wait_for_leaders(admin, list(topics.ALL))
         return [t.name for t in new]
     finally:
         await admin.close()

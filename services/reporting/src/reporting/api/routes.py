@@ -3,30 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from gov_contracts.vocabulary import LOCAL_TZ
-from govkit.auth import Principal, current_principal
+from govkit.auth import CurrentPrincipal
 from govkit.inputs import AREA_ID_MAX, AREA_ID_PATTERN, YEAR_MAX, YEAR_MIN, BoundedDate
 from govkit.openapi import problems
 from govkit.problems import Problem
-from reporting import kpis, render
+from reporting import kpis, render, reports
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
-READERS = ("analyst", "town_admin", "village_admin", "grid_manager", "county_admin")
 AREA = Query(
     examples=["changping"], pattern=AREA_ID_PATTERN, max_length=AREA_ID_MAX, description="town, village or grid id"
 )
 WEEK = Query(default=None, pattern=r"^\d{4}-W\d{2}$", examples=["2026-W48"], description="ISO week; default: last week")
 
 
-def _reader(p: Principal, area: str) -> None:
-    if not p.has_role(*READERS):
-        raise Problem(403, "Forbidden", f"reports need one of the roles: {', '.join(READERS)}")
-    if not p.covers(area):
-        raise Problem(403, "Forbidden", f"your area scope does not cover {area}")
+def _context(request: Request) -> reports.Context:
+    return reports.Context(pool=request.app.state.pool, config=request.app.state.config)
+
+
+Reports = Annotated[reports.Context, Depends(_context)]
 
 
 def _week(text: str | None) -> kpis.Week:
@@ -42,26 +42,14 @@ def _week(text: str | None) -> kpis.Week:
         ) from None
 
 
-async def build_weekly(request: Request, area: str, week: kpis.Week) -> dict:
-    cfg = request.app.state.config
-    async with request.app.state.pool.acquire() as con:
-        try:
-            return await kpis.weekly(con, area, week, cfg.rule, cfg.category_names)
-        except kpis.UnknownArea:
-            raise Problem(404, "Not found", f"no area {area}") from None
-
-
 @router.get(
     "/weekly",
     summary="Weekly risk assessment (周研判) of a town, village or grid, as JSON",
     operation_id="getWeeklyReport",
     responses=problems(404),
 )
-async def weekly(
-    request: Request, area: str = AREA, week: str | None = WEEK, p: Principal = Depends(current_principal)
-) -> dict:
-    _reader(p, area)
-    return await build_weekly(request, area, _week(week))
+async def weekly(ctx: Reports, p: CurrentPrincipal, area: str = AREA, week: str | None = WEEK) -> dict:
+    return await reports.weekly(ctx, p, area, _week(week))
 
 
 @router.get(
@@ -71,11 +59,8 @@ async def weekly(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}, **problems(404)},
 )
-async def weekly_csv(
-    request: Request, area: str = AREA, week: str | None = WEEK, p: Principal = Depends(current_principal)
-):
-    _reader(p, area)
-    r = await build_weekly(request, area, _week(week))
+async def weekly_csv(ctx: Reports, p: CurrentPrincipal, area: str = AREA, week: str | None = WEEK) -> Response:
+    r = await reports.weekly(ctx, p, area, _week(week))
     return Response(
         render.weekly_csv(r),
         media_type="text/csv; charset=utf-8",
@@ -90,11 +75,8 @@ async def weekly_csv(
     response_class=HTMLResponse,
     responses=problems(404),
 )
-async def weekly_html(
-    request: Request, area: str = AREA, week: str | None = WEEK, p: Principal = Depends(current_principal)
-):
-    _reader(p, area)
-    return HTMLResponse(render.weekly_html(await build_weekly(request, area, _week(week))))
+async def weekly_html(ctx: Reports, p: CurrentPrincipal, area: str = AREA, week: str | None = WEEK) -> HTMLResponse:
+    return HTMLResponse(render.weekly_html(await reports.weekly(ctx, p, area, _week(week))))
 
 
 @router.get(
@@ -104,14 +86,14 @@ async def weekly_html(
     responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
 )
 async def livelihood(
-    request: Request,
+    ctx: Reports,
+    p: CurrentPrincipal,
     area: str = AREA,
     start: BoundedDate | None = Query(default=None, alias="from", description="default: 90 days ago"),
     end: BoundedDate | None = Query(default=None, alias="to", description="exclusive; default: tomorrow"),
     format: str = Query(default="json", pattern="^(json|csv)$"),
-    p: Principal = Depends(current_principal),
 ):
-    _reader(p, area)
+    reports.authorize_reader(p, area)
     today = datetime.now(LOCAL_TZ).date()
     end = end or today + timedelta(days=1)
     start = start or end - timedelta(days=90)
@@ -122,10 +104,7 @@ async def livelihood(
             "query.from: must be before to",
             errors=[{"field": "query.from", "message": "must be before to"}],
         )
-    async with request.app.state.pool.acquire() as con:
-        rows = await kpis.livelihood(
-            con, area, start, end, request.app.state.config.livelihood_keywords, datetime.now(UTC)
-        )
+    rows = await reports.livelihood(ctx, p, area, start, end, datetime.now(UTC))
     if format == "csv":
         return Response(render.livelihood_csv(rows), media_type="text/csv; charset=utf-8")
     return {"area": area, "from": start.isoformat(), "to": end.isoformat(), "themes": rows}
