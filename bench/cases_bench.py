@@ -36,20 +36,22 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, add_paths  # noqa: E402
+from common import ROOT, add_paths
 
+# The imports below come after add_paths, which puts the project's source trees on sys.path first (E402).
 add_paths("cases")
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
-from common import (
+from common import (  # noqa: E402
     _f,
     _pg_version,
     _w,
     drive,
     http_client,
     outbox_backlog,
-    say,  # noqa: E402
+    pairs,
+    say,
     summary_ms,
     wait_areas,
 )
@@ -527,7 +529,7 @@ async def phase_baseline(args, bodies: list[dict], policy, dsn: str) -> dict:
 
 
 # bulk rows: how likely each status is, by the age of the case
-STATUS_BY_AGE = [
+STATUS_BY_AGE: list[tuple[float, dict[str, float]]] = [
     (
         1,
         {
@@ -634,6 +636,133 @@ CREATED_AT = BULK_COLUMNS.index("created_at")
 SWEEP_MARGIN = timedelta(minutes=30)
 
 
+def _bulk_status(r: random.Random, statuses: dict, age_d: float, cat: str, merge_target: uuid.UUID | None) -> str:
+    """The status of a bulk case of age `age_d` days; a merge needs an earlier case of its grid and category."""
+    names, weights = next(v for limit, v in statuses.items() if age_d < limit)
+    status: str = r.choices(names, weights)[0]
+    if status == "referred" and not cat.startswith("dispute."):
+        status = "in_progress"
+    if status == "merged" and merge_target is None:
+        status = "closed"
+    return status
+
+
+def _handled_facts(
+    r: random.Random,
+    f: dict[str, Any],
+    status: str,
+    grid_id: str,
+    level: str,
+    accepted_at: datetime,
+    resolve_due: datetime,
+    resolved_at: datetime,
+    now: datetime,
+) -> None:
+    """The facts of a case that was accepted and is being handled, referred, resolved, verified or closed."""
+    f.update(resolve_due=resolve_due, updated_at=accepted_at)
+    if status in HANDLING - {"accepted"} or status in ("resolved", "verified", "closed", "referred"):
+        f.update(
+            assigned_unit=unit_for(grid_id, Level(level)),
+            assignee=f"staff-{grid_id.split('.')[-1]}-{r.randint(1, 3)}",
+        )
+    if status in HANDLING:
+        f.update(due_at=resolve_due, updated_at=accepted_at + (resolved_at - accepted_at) / 2)
+        if status == "reopened":
+            f.update(reopen_count=1)
+    elif status == "referred":
+        f.update(referral_court="南漳县人民法院", updated_at=accepted_at + (resolved_at - accepted_at) / 3)
+    else:  # resolved, verified, closed
+        f.update(
+            resolved_by=f["assignee"],
+            resolved_at=resolved_at,
+            updated_at=resolved_at,
+            resolution=r.choice(RESOLUTIONS).format(u=f["assigned_unit"]),
+        )
+        if status in ("verified", "closed"):
+            done = min(resolved_at + timedelta(hours=r.uniform(1, 72)), now - timedelta(minutes=1))
+            f.update(updated_at=done)
+            if status == "closed":
+                f.update(closed_at=done)
+                f["overdue"] = resolved_at > resolve_due  # late once, it stays marked
+                if r.random() < 0.6:
+                    f.update(satisfaction=r.choices([1, 2, 3, 4, 5], [2, 3, 10, 35, 50])[0])
+
+
+def _bulk_facts(
+    r: random.Random,
+    status: str,
+    grid_id: str,
+    level: str,
+    created: datetime,
+    accept_t: timedelta,
+    accepted_at: datetime,
+    resolve_due: datetime,
+    resolved_at: datetime,
+    merge_target: uuid.UUID | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of a bulk case that depend on its status (before the deadline sweep's share)."""
+    f: dict[str, Any] = dict(
+        accept_due=created + accept_t,
+        resolve_due=None,
+        due_at=None,
+        overdue=False,
+        escalations=0,
+        reopen_count=0,
+        resolved_by=None,
+        resolved_at=None,
+        resolution=None,
+        referral_court=None,
+        satisfaction=None,
+        satisfaction_note=None,
+        closed_at=None,
+        merged_into=None,
+        assigned_unit=None,
+        assignee=None,
+        updated_at=created,
+    )
+    if status == "reported":
+        f.update(due_at=created + accept_t)
+    elif status in ("rejected", "withdrawn", "merged"):
+        f.update(updated_at=accepted_at, closed_at=None)
+        if status == "merged":
+            f.update(merged_into=merge_target)
+    else:
+        _handled_facts(r, f, status, grid_id, level, accepted_at, resolve_due, resolved_at, now)
+    return f
+
+
+def _apply_sweep(r: random.Random, f: dict[str, Any], status: str, level: str, now: datetime) -> tuple[str, str]:
+    """Keep an open case's deadline out of the run's sweep, or mark it as the sweep would have done if it
+    has passed; returns the (status, level) afterwards."""
+    if f["due_at"] is not None and now <= f["due_at"] < now + SWEEP_MARGIN:
+        f["due_at"] += SWEEP_MARGIN  # would fall due during the run: keep it out of the sweep's way
+        f["accept_due" if status == "reported" else "resolve_due"] = f["due_at"]
+    elif f["due_at"] is not None and f["due_at"] < now:
+        # past (or about to pass) its deadline: marked overdue and escalated, as the sweep does
+        lv = Level(level)
+        ups = r.choice([1, 1, 1, 2])
+        for _ in range(ups):
+            above = lv.up()
+            if above is not None:
+                lv = above
+                f["escalations"] += 1
+        level = lv.value
+        f.update(
+            overdue=True,
+            assigned_unit=None,
+            assignee=None,
+            due_at=None if lv is Level.county else now + timedelta(hours=r.uniform(30, 24 * 7)),
+        )
+        if status != "reported":
+            status = "accepted"
+            f["resolve_due"] = f["due_at"]
+        else:
+            f["accept_due"] = f["due_at"]
+        f["updated_at"] = now - timedelta(minutes=r.uniform(5, 600))
+    return status, level
+
+
 def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tuple]:
     """n realistic cases over `days` days, oldest first, numbers left blank. No open case has a
     deadline within SWEEP_MARGIN of `now`, so the service's deadline sweep leaves them alone during
@@ -649,94 +778,17 @@ def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tu
         pol = policy.get(cat)
         accept_t, resolve_t = policy.deadlines(cat, sev)
         created = now - timedelta(days=age_d, minutes=1)
-        names, weights = next(v for limit, v in statuses.items() if age_d < limit)
-        status = r.choices(names, weights)[0]
-        if status == "referred" and not cat.startswith("dispute."):
-            status = "in_progress"
-        if status == "merged" and (grid_id, cat) not in last_in:
-            status = "closed"
+        merge_target = last_in.get((grid_id, cat))
+        status = _bulk_status(r, statuses, age_d, cat, merge_target)
         accepted_at = created + accept_t * r.uniform(0.05, 0.9)
         resolve_due = accepted_at + resolve_t
         resolved_at = min(accepted_at + resolve_t * r.uniform(0.1, 1.15), now - timedelta(minutes=2))
         resolved_at = max(resolved_at, accepted_at)
         level = Level.grid.value if status in ("reported", "rejected", "withdrawn") else pol.level.value
-        f: dict[str, Any] = dict(
-            accept_due=created + accept_t,
-            resolve_due=None,
-            due_at=None,
-            overdue=False,
-            escalations=0,
-            reopen_count=0,
-            resolved_by=None,
-            resolved_at=None,
-            resolution=None,
-            referral_court=None,
-            satisfaction=None,
-            satisfaction_note=None,
-            closed_at=None,
-            merged_into=None,
-            assigned_unit=None,
-            assignee=None,
-            updated_at=created,
+        f = _bulk_facts(
+            r, status, grid_id, level, created, accept_t, accepted_at, resolve_due, resolved_at, merge_target, now
         )
-        if status == "reported":
-            f.update(due_at=created + accept_t)
-        elif status in ("rejected", "withdrawn", "merged"):
-            f.update(updated_at=accepted_at, closed_at=None)
-            if status == "merged":
-                f.update(merged_into=last_in[(grid_id, cat)])
-        else:
-            f.update(resolve_due=resolve_due, updated_at=accepted_at)
-            if status in HANDLING - {"accepted"} or status in ("resolved", "verified", "closed", "referred"):
-                f.update(
-                    assigned_unit=unit_for(grid_id, Level(level)),
-                    assignee=f"staff-{grid_id.split('.')[-1]}-{r.randint(1, 3)}",
-                )
-            if status in HANDLING:
-                f.update(due_at=resolve_due, updated_at=accepted_at + (resolved_at - accepted_at) / 2)
-                if status == "reopened":
-                    f.update(reopen_count=1)
-            elif status == "referred":
-                f.update(referral_court="南漳县人民法院", updated_at=accepted_at + (resolved_at - accepted_at) / 3)
-            else:  # resolved, verified, closed
-                f.update(
-                    resolved_by=f["assignee"],
-                    resolved_at=resolved_at,
-                    updated_at=resolved_at,
-                    resolution=r.choice(RESOLUTIONS).format(u=f["assigned_unit"]),
-                )
-                if status in ("verified", "closed"):
-                    done = min(resolved_at + timedelta(hours=r.uniform(1, 72)), now - timedelta(minutes=1))
-                    f.update(updated_at=done)
-                    if status == "closed":
-                        f.update(closed_at=done)
-                        f["overdue"] = resolved_at > resolve_due  # late once, it stays marked
-                        if r.random() < 0.6:
-                            f.update(satisfaction=r.choices([1, 2, 3, 4, 5], [2, 3, 10, 35, 50])[0])
-        if f["due_at"] is not None and now <= f["due_at"] < now + SWEEP_MARGIN:
-            f["due_at"] += SWEEP_MARGIN  # would fall due during the run: keep it out of the sweep's way
-            f["accept_due" if status == "reported" else "resolve_due"] = f["due_at"]
-        elif f["due_at"] is not None and f["due_at"] < now:
-            # past (or about to pass) its deadline: marked overdue and escalated, as the sweep does
-            lv = Level(level)
-            ups = r.choice([1, 1, 1, 2])
-            for _ in range(ups):
-                if lv.up() is not None:
-                    lv = lv.up()
-                    f["escalations"] += 1
-            level = lv.value
-            f.update(
-                overdue=True,
-                assigned_unit=None,
-                assignee=None,
-                due_at=None if lv is Level.county else now + timedelta(hours=r.uniform(30, 24 * 7)),
-            )
-            if status != "reported":
-                status = "accepted"
-                f["resolve_due"] = f["due_at"]
-            else:
-                f["accept_due"] = f["due_at"]
-            f["updated_at"] = now - timedelta(minutes=r.uniform(5, 600))
+        status, level = _apply_sweep(r, f, status, level, now)
         f["updated_at"] = max(f["updated_at"], created)
         reporter_ref, address_ref, party_refs = refs_for(body)
         cid = uuid.uuid4()
@@ -836,7 +888,7 @@ async def phase_bulk(args, texts: Texts, policy, dsn: str) -> dict:
         dist = {
             "grids": await con.fetchval("select count(distinct grid_id) from cases.cases"),
             "categories": await con.fetchval("select count(distinct category) from cases.cases"),
-            "statuses": dict(await con.fetch("select status, count(*) from cases.cases group by 1 order by 2 desc")),
+            "statuses": pairs(await con.fetch("select status, count(*) from cases.cases group by 1 order by 2 desc")),
             "overdue_open": await con.fetchval(
                 "select count(*) from cases.cases where overdue and status not in "
                 "('closed', 'rejected', 'withdrawn', 'merged')"
@@ -868,7 +920,7 @@ async def phase_bulk(args, texts: Texts, policy, dsn: str) -> dict:
     return res
 
 
-LIST_FILTERS = [
+LIST_FILTERS: list[tuple[str, dict[str, str | int]]] = [
     (
         "area+status+category",
         {"area": "changping.kongjiafan", "status": "accepted", "category": "dispute.land", "limit": 20},
@@ -1041,7 +1093,7 @@ async def measure(st: Stack, args, texts: Texts, policy) -> dict:
 
 def _row(label: str, *cols: str) -> str:
     widths = (12, 10, 10)
-    return label + " " * max(1, 50 - _w(label)) + "".join(c.rjust(w) for c, w in zip(cols, widths))
+    return label + " " * max(1, 50 - _w(label)) + "".join(c.rjust(w) for c, w in zip(cols, widths, strict=False))
 
 
 def report(res: dict) -> str:

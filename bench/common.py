@@ -8,8 +8,12 @@ import statistics
 import sys
 import time
 import unicodedata
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from asyncpg import Record
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -26,7 +30,7 @@ def say(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def pct(values: list[float], q: float) -> float:
+def pct(values: Sequence[float], q: float) -> float:
     """Percentile by linear interpolation between closest ranks (q in 0..100)."""
     if not values:
         return float("nan")
@@ -35,6 +39,11 @@ def pct(values: list[float], q: float) -> float:
     lo = int(k)
     hi = min(lo + 1, len(s) - 1)
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def pairs(rows: Iterable[Record]) -> dict[Any, Any]:
+    """{first column: second column} of two-column rows, as dict(rows) builds it."""
+    return {r[0]: r[1] for r in rows}
 
 
 def summary_ms(seconds: list[float], nd: int = 2) -> dict[str, float]:

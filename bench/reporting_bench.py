@@ -31,8 +31,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import ROOT, add_paths  # noqa: E402
+from common import ROOT, add_paths
 
+# The imports below come after add_paths, which puts the project's source trees on sys.path first (E402).
 add_paths("reporting", "cases")
 
 from aiokafka import AIOKafkaProducer  # noqa: E402
@@ -100,7 +101,7 @@ def case_events(n_events: int, grids: list[str], rng: random.Random):
         base = dict(
             case_id=cid, number=f"CP-B-{i:07d}", category=cat, severity=sev, grid_id=grid, level="grid", actor="bench"
         )
-        steps = [
+        steps: list[tuple[str, int, dict[str, object]]] = [
             (
                 "reported",
                 0,
@@ -118,7 +119,7 @@ def case_events(n_events: int, grids: list[str], rng: random.Random):
         ]
         for kind, h, extra in steps:
             et = REGISTRY[f"gov.case.{kind}.v1"]
-            ev = et.model(**base, occurred_at=at + timedelta(hours=h), **extra)
+            ev = et.model.model_validate({**base, "occurred_at": at + timedelta(hours=h), **extra})
             out.append((et.name, ev.model_dump_json().encode(), cid))
     return out
 
@@ -182,8 +183,11 @@ async def load_history(dsn: str, n_cases: int, grids: list[str], rng: random.Ran
             for i in range(base, min(base + chunk, n_cases)):
                 reported = now - timedelta(minutes=rng.randrange(60 * 24 * 730))
                 open_ = rng.random() < 0.01 and (now - reported) < timedelta(days=60)
-                resolved = None if open_ else reported + timedelta(hours=rng.randrange(2, 200))
-                closed = None if open_ else resolved + timedelta(hours=rng.randrange(1, 48))
+                resolved: datetime | None = None
+                closed: datetime | None = None
+                if not open_:
+                    resolved = reported + timedelta(hours=rng.randrange(2, 200))
+                    closed = resolved + timedelta(hours=rng.randrange(1, 48))
                 cat = rng.choice(CATEGORIES)
                 rows.append(
                     (
@@ -270,7 +274,7 @@ async def main_async(args, stack: Stack) -> dict:
     dsn = stack.service_dsn("reporting")
     con = await db.connect(dsn, "reporting")
     for e in events_areas:
-        await on_area_upserted(con, e, None)
+        await on_area_upserted(con, e, CloudEvent(type="gov.area.upserted.v1", source="bench", subject=e.id))
     await con.close()
 
     say(f"generating {args.events:,} case events")

@@ -44,20 +44,22 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, add_paths  # noqa: E402
+from common import ROOT, add_paths
 
+# The imports below come after add_paths, which puts the project's source trees on sys.path first (E402).
 add_paths("volunteers")
 
 import asyncpg  # noqa: E402
-from common import (
+from common import (  # noqa: E402
     _f,
     _pg_version,
     _w,
     drive,
     http_client,
     outbox_backlog,
+    pairs,
     pct,
-    say,  # noqa: E402
+    say,
     summary_ms,
     wait_areas,
 )
@@ -69,7 +71,8 @@ from govkit import db  # noqa: E402
 from govkit.auth import mint  # noqa: E402
 from volunteers import queries, service  # noqa: E402
 from volunteers.config import DEFAULT_FILE as DISPATCH_FILE  # noqa: E402
-from volunteers.config import SKILLS, load_dispatch
+from volunteers.config import SKILLS, load_dispatch  # noqa: E402
+from volunteers.context import fetch_one  # noqa: E402
 from volunteers.domain import dispatch  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -250,31 +253,41 @@ LEDGER_COLUMNS = ["volunteer_id", "task_id", "kind", "hours", "points", "actor",
 LEAVE_COLUMNS = ["volunteer_id", "starts_at", "ends_at", "reason"]
 
 
-def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, args, now: datetime) -> Population:
-    """The volunteers, and the history that gives them hours, an accept rate and a current load.
-    The Candidate objects carry exactly what the CANDIDATES query will compute from the rows."""
+def _random_windows(rng: random.Random) -> list[tuple[int, str, str]]:
+    """One to three weekly windows of 2 to 5 hours, starting between 07:00 and 17:00."""
+    windows = []
+    for _ in range(rng.randint(1, 3)):
+        start = rng.randint(7, 17)
+        windows.append((rng.randint(0, 6), f"{start:02d}:00", f"{min(start + rng.randint(2, 5), 22):02d}:00"))
+    return windows
+
+
+def _roles_and_skills(rng: random.Random) -> tuple[list[str], list[str]]:
+    """A weighted role, 30 % a second one, and the skills the roles make likely."""
+    roles = [rng.choices(list(ROLE_WEIGHTS), list(ROLE_WEIGHTS.values()))[0]]
+    if rng.random() < 0.3:
+        extra = rng.choice(["party_member", "party_member", "volunteer", "civility_supervisor"])
+        if extra not in roles:
+            roles.append(extra)
+    p = dict(SKILL_P)
+    for r in roles:
+        for s, q in ROLE_SKILLS.get(r, {}).items():
+            p[s] = max(p[s], q)
+    skills = [s for s in SKILLS if rng.random() < p[s]]
+    return roles, skills
+
+
+def _volunteers(rng: random.Random, grids: list[str], names: dict[str, str], n: int, now: datetime) -> list[dict]:
+    """n volunteers over the grids (some grids have more than others), with roles, skills and availability."""
     grid_w = [rng.uniform(0.5, 1.5) for _ in grids]  # some grids have more volunteers than others
-    roles_l, roles_w = list(ROLE_WEIGHTS), list(ROLE_WEIGHTS.values())
     pat_w = [w for w, _, _ in AVAILABILITY]
     vols: list[dict] = []
-    for i in range(args.volunteers):
+    for i in range(n):
         grid = rng.choices(grids, grid_w)[0]
-        roles = [rng.choices(roles_l, roles_w)[0]]
-        if rng.random() < 0.3:
-            extra = rng.choice(["party_member", "party_member", "volunteer", "civility_supervisor"])
-            if extra not in roles:
-                roles.append(extra)
-        p = dict(SKILL_P)
-        for r in roles:
-            for s, q in ROLE_SKILLS.get(r, {}).items():
-                p[s] = max(p[s], q)
-        skills = [s for s in SKILLS if rng.random() < p[s]]
+        roles, skills = _roles_and_skills(rng)
         _, pattern, windows = rng.choices(AVAILABILITY, pat_w)[0]
         if windows is None:
-            windows = []
-            for _ in range(rng.randint(1, 3)):
-                start = rng.randint(7, 17)
-                windows.append((rng.randint(0, 6), f"{start:02d}:00", f"{min(start + rng.randint(2, 5), 22):02d}:00"))
+            windows = _random_windows(rng)
         avail = [{"weekday": d, "start": s, "end": e} for d, s, e in windows]
         village = grid.split(".")[1]
         vols.append(
@@ -296,16 +309,119 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
                 created_at=now - timedelta(days=rng.uniform(60, 900)),
             )
         )
+    return vols
+
+
+@dataclasses.dataclass
+class History:
+    """The rows the generated past and current tasks leave behind, and what they add up to per volunteer
+    (keyed by the volunteer's index in the population)."""
+
+    tasks: list[tuple] = dataclasses.field(default_factory=list)
+    offers: list[tuple] = dataclasses.field(default_factory=list)
+    assignments: list[tuple] = dataclasses.field(default_factory=list)
+    ledger: list[tuple] = dataclasses.field(default_factory=list)
+    leave: list[tuple] = dataclasses.field(default_factory=list)
+    load: Counter[int] = dataclasses.field(default_factory=Counter)
+    hours: defaultdict[int, Decimal] = dataclasses.field(default_factory=lambda: defaultdict(Decimal))
+    made: Counter[int] = dataclasses.field(default_factory=Counter)
+    accepted: Counter[int] = dataclasses.field(default_factory=Counter)
+    on_leave: defaultdict[int, list[tuple[datetime, datetime]]] = dataclasses.field(
+        default_factory=lambda: defaultdict(list)
+    )
+
+
+def _task_row(
+    tid: uuid.UUID,
+    ttype: str,
+    title: str,
+    grid: str,
+    ws: datetime,
+    we: datetime,
+    skills: list[str],
+    status: str,
+    offered_at: datetime,
+    ended_at: datetime,
+    filled_at: datetime | None,
+) -> tuple:
+    """A row of volunteers.tasks (grid_path as text) for a task made by hand in the volunteer's grid."""
+    return (
+        tid,
+        ttype,
+        title,
+        grid,
+        grid,
+        ws,
+        we,
+        skills,
+        1,
+        False,
+        None,
+        "manual",
+        None,
+        None,
+        status,
+        "grid",
+        offered_at,
+        ended_at,
+        filled_at,
+    )
+
+
+def _past_offers(
+    rng: random.Random, h: History, vols: list[dict], chosen: list[int], done: bool, task: tuple, cfg, now: datetime
+) -> datetime:
+    """The offers of a past task (tid, ttype, ws, offered_at) to the chosen volunteers in turn; the last one
+    accepted and did it when the task was done (hours in the ledger). Returns when the last one answered."""
+    tid, ttype, ws, offered_at = task
+    responded = offered_at
+    for k, vi in enumerate(chosen):
+        last = k == len(chosen) - 1
+        status = "accepted" if last and done else rng.choices(["declined", "expired"], [60, 40])[0]
+        responded = offered_at + timedelta(minutes=rng.uniform(1, 15) + 15 * k)
+        h.offers.append(
+            (
+                _uuid(rng),
+                tid,
+                vols[vi]["id"],
+                status,
+                k + 1,
+                offered_at + timedelta(minutes=15 * k),
+                offered_at + timedelta(minutes=15 * (k + 1)),
+                responded,
+                {"declined": "当天有事", "expired": "no answer in time"}.get(status),
+            )
+        )
+        h.made[vi] += 1
+        if status == "accepted":
+            h.accepted[vi] += 1
+            hrs = Decimal(str(round(rng.uniform(0.5, 4.0), 2)))
+            pts = cfg.points_for(ttype, float(hrs))
+            out = ws + timedelta(hours=float(hrs))
+            h.assignments.append((tid, vols[vi]["id"], "completed", responded, ws, out, hrs, pts))
+            h.ledger.append((vols[vi]["id"], tid, "task", hrs, pts, "bench", None, out))
+            if out > now - timedelta(days=30):
+                h.hours[vi] += hrs
+    return responded
+
+
+def _past_tasks(
+    rng: random.Random,
+    h: History,
+    vols: list[dict],
+    grids: list[str],
+    names: dict[str, str],
+    cfg,
+    n: int,
+    now: datetime,
+) -> None:
+    """Past tasks: 1 to 5 offers each to volunteers of the grid; most were accepted and done."""
     by_grid: dict[str, list[int]] = defaultdict(list)
     for i, v in enumerate(vols):
         if v["active"]:
             by_grid[v["home_grid"]].append(i)
-
-    tasks, offers, assignments, ledger, leave = [], [], [], [], []
-    load, hours, made, accepted = Counter(), defaultdict(Decimal), Counter(), Counter()
     types_l, types_w = list(TASK_WEIGHTS), list(TASK_WEIGHTS.values())
-    # past tasks: 1 to 5 offers each to volunteers of the grid; most were accepted and done (hours in the ledger)
-    for _ in range(args.history_tasks):
+    for _ in range(n):
         grid = rng.choice(grids)
         pool = by_grid.get(grid) or by_grid[rng.choice(list(by_grid))]
         ttype = rng.choices(types_l, types_w)[0]
@@ -318,60 +434,31 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
         offered_at = ws - timedelta(hours=rng.uniform(2, 30))
         chosen = rng.sample(pool, min(len(pool), rng.randint(1, 5)))
         done = rng.random() < 0.85
-        for k, vi in enumerate(chosen):
-            last = k == len(chosen) - 1
-            status = "accepted" if last and done else rng.choices(["declined", "expired"], [60, 40])[0]
-            responded = offered_at + timedelta(minutes=rng.uniform(1, 15) + 15 * k)
-            offers.append(
-                (
-                    _uuid(rng),
-                    tid,
-                    vols[vi]["id"],
-                    status,
-                    k + 1,
-                    offered_at + timedelta(minutes=15 * k),
-                    offered_at + timedelta(minutes=15 * (k + 1)),
-                    responded,
-                    {"declined": "当天有事", "expired": "no answer in time"}.get(status),
-                )
-            )
-            made[vi] += 1
-            if status == "accepted":
-                accepted[vi] += 1
-                h = Decimal(str(round(rng.uniform(0.5, 4.0), 2)))
-                pts = cfg.points_for(ttype, float(h))
-                out = ws + timedelta(hours=float(h))
-                assignments.append((tid, vols[vi]["id"], "completed", responded, ws, out, h, pts))
-                ledger.append((vols[vi]["id"], tid, "task", h, pts, "bench", None, out))
-                if out > now - timedelta(days=30):
-                    hours[vi] += h
-        status = "completed" if done else "unfilled"
-        tasks.append(
-            (
+        responded = _past_offers(rng, h, vols, chosen, done, (tid, ttype, ws, offered_at), cfg, now)
+        h.tasks.append(
+            _task_row(
                 tid,
                 ttype,
                 rng.choice(TITLES[ttype]) + f"（{names[grid]}）",
                 grid,
-                grid,
                 ws,
                 we,
                 cfg.default_skills[ttype],
-                1,
-                False,
-                None,
-                "manual",
-                None,
-                None,
-                status,
-                "grid",
+                "completed" if done else "unfilled",
                 offered_at,
                 we if done else offered_at + timedelta(hours=1),
                 responded if done else None,
             )
         )
-    # current tasks: accepted and not yet done, so the volunteer carries load (assignments assigned)
+
+
+def _current_tasks(
+    rng: random.Random, h: History, vols: list[dict], names: dict[str, str], cfg, n: int, now: datetime
+) -> None:
+    """Current tasks: accepted and not yet done, so the volunteer carries load (assignments assigned)."""
+    types_l, types_w = list(TASK_WEIGHTS), list(TASK_WEIGHTS.values())
     actives = [i for i, v in enumerate(vols) if v["active"]]
-    for _ in range(args.load_tasks):
+    for _ in range(n):
         vi = rng.choice(actives)
         grid = vols[vi]["home_grid"]
         ttype = rng.choices(types_l, types_w)[0]
@@ -379,7 +466,7 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
         we = ws + timedelta(minutes=rng.choice([60, 90, 120]))
         tid = _uuid(rng)
         at = now - timedelta(hours=rng.uniform(1, 48))
-        offers.append(
+        h.offers.append(
             (
                 _uuid(rng),
                 tid,
@@ -392,83 +479,70 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
                 None,
             )
         )
-        assignments.append((tid, vols[vi]["id"], "assigned", at + timedelta(minutes=5), None, None, None, None))
-        tasks.append(
-            (
-                tid,
-                ttype,
-                rng.choice(TITLES[ttype]) + f"（{names[grid]}）",
-                grid,
-                grid,
-                ws,
-                we,
-                cfg.default_skills[ttype],
-                1,
-                False,
-                None,
-                "manual",
-                None,
-                None,
-                "assigned",
-                "grid",
-                at,
-                at + timedelta(minutes=5),
-                at + timedelta(minutes=5),
-            )
+        h.assignments.append((tid, vols[vi]["id"], "assigned", at + timedelta(minutes=5), None, None, None, None))
+        title = rng.choice(TITLES[ttype]) + f"（{names[grid]}）"
+        filled = at + timedelta(minutes=5)
+        h.tasks.append(
+            _task_row(tid, ttype, title, grid, ws, we, cfg.default_skills[ttype], "assigned", at, filled, filled)
         )
-        made[vi] += 1
-        accepted[vi] += 1
-        load[vi] += 1
-    # leave: a few volunteers are away for some days of the coming week
-    on_leave: dict[int, list[tuple[datetime, datetime]]] = defaultdict(list)
-    for vi in rng.sample(range(len(vols)), int(len(vols) * args.leave_share)):
+        h.made[vi] += 1
+        h.accepted[vi] += 1
+        h.load[vi] += 1
+
+
+def _leave(rng: random.Random, h: History, vols: list[dict], share: float, now: datetime) -> None:
+    """A few volunteers are away for some days of the coming week."""
+    for vi in rng.sample(range(len(vols)), int(len(vols) * share)):
         a = (now + timedelta(days=rng.uniform(-1, 5))).replace(minute=0, second=0, microsecond=0)
         b = a + timedelta(days=rng.uniform(1, 4))
-        leave.append((vols[vi]["id"], a, b, rng.choice(["病假", "外出务工", "探亲"])))
-        on_leave[vi].append((a, b))
+        h.leave.append((vols[vi]["id"], a, b, rng.choice(["病假", "外出务工", "探亲"])))
+        h.on_leave[vi].append((a, b))
 
-    rows, candidates = [], []
-    for i, v in enumerate(vols):
-        rows.append(
-            (
-                v["id"],
-                v["external_id"],
-                None,
-                v["name"],
-                v["phone"],
-                v["roles"],
-                v["party_branch"],
-                v["home_grid"],
-                v["home_grid"],
-                v["skills"],
-                json.dumps(v["availability"]),
-                v["max_concurrent"],
-                v["active"],
-                v["created_at"],
-                v["created_at"],
-            )
-        )
-        candidates.append(
-            dispatch.Candidate(
-                id=str(v["id"]),
-                roles=tuple(v["roles"]),
-                home_grid=v["home_grid"],
-                skills=frozenset(v["skills"]),
-                availability=tuple(
-                    dispatch.Window(w["weekday"], dtime.fromisoformat(w["start"]), dtime.fromisoformat(w["end"]))
-                    for w in v["availability"]
-                ),
-                leave=tuple(on_leave.get(i, ())),
-                max_concurrent=v["max_concurrent"],
-                active=v["active"],
-                load=load[i],
-                hours_30d=float(hours[i]),
-                offers_made=made[i],
-                offers_accepted=accepted[i],
-            )
-        )
-    h30 = [float(hours[i]) for i in range(len(vols))]
-    dist = {
+
+def _volunteer_row(v: dict) -> tuple:
+    return (
+        v["id"],
+        v["external_id"],
+        None,
+        v["name"],
+        v["phone"],
+        v["roles"],
+        v["party_branch"],
+        v["home_grid"],
+        v["home_grid"],
+        v["skills"],
+        json.dumps(v["availability"]),
+        v["max_concurrent"],
+        v["active"],
+        v["created_at"],
+        v["created_at"],
+    )
+
+
+def _candidate(i: int, v: dict, h: History) -> dispatch.Candidate:
+    """What the CANDIDATES query will compute for volunteer i from the rows."""
+    return dispatch.Candidate(
+        id=str(v["id"]),
+        roles=tuple(v["roles"]),
+        home_grid=v["home_grid"],
+        skills=frozenset(v["skills"]),
+        availability=tuple(
+            dispatch.Window(w["weekday"], dtime.fromisoformat(w["start"]), dtime.fromisoformat(w["end"]))
+            for w in v["availability"]
+        ),
+        leave=tuple(h.on_leave.get(i, ())),
+        max_concurrent=v["max_concurrent"],
+        active=v["active"],
+        load=h.load[i],
+        hours_30d=float(h.hours[i]),
+        offers_made=h.made[i],
+        offers_accepted=h.accepted[i],
+    )
+
+
+def _distribution(vols: list[dict], h: History, args) -> dict:
+    h30 = [float(h.hours[i]) for i in range(len(vols))]
+    return {
         "volunteers": len(vols),
         "active": sum(v["active"] for v in vols),
         "grids": len({v["home_grid"] for v in vols}),
@@ -476,19 +550,32 @@ def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, a
         "roles": dict(Counter(r for v in vols for r in v["roles"]).most_common()),
         "skills": dict(Counter(s for v in vols for s in v["skills"]).most_common()),
         "availability_patterns": dict(Counter(v["pattern"] for v in vols).most_common()),
-        "with_hours_30d": sum(1 for h in h30 if h > 0),
+        "with_hours_30d": sum(1 for x in h30 if x > 0),
         "hours_30d_max": round(max(h30), 2),
-        "with_offer_history": sum(1 for i in range(len(vols)) if made[i]),
-        "with_load": sum(1 for i in range(len(vols)) if load[i]),
-        "at_max_load": sum(1 for i, v in enumerate(vols) if load[i] >= v["max_concurrent"]),
-        "with_leave": len(on_leave),
+        "with_offer_history": sum(1 for i in range(len(vols)) if h.made[i]),
+        "with_load": sum(1 for i in range(len(vols)) if h.load[i]),
+        "at_max_load": sum(1 for i, v in enumerate(vols) if h.load[i] >= v["max_concurrent"]),
+        "with_leave": len(h.on_leave),
         "past_tasks": args.history_tasks,
         "current_tasks": args.load_tasks,
-        "offers": len(offers),
-        "assignments": len(assignments),
-        "ledger_rows": len(ledger),
+        "offers": len(h.offers),
+        "assignments": len(h.assignments),
+        "ledger_rows": len(h.ledger),
     }
-    return Population(now, rows, candidates, tasks, offers, assignments, ledger, leave, dist)
+
+
+def generate(rng: random.Random, grids: list[str], names: dict[str, str], cfg, args, now: datetime) -> Population:
+    """The volunteers, and the history that gives them hours, an accept rate and a current load.
+    The Candidate objects carry exactly what the CANDIDATES query will compute from the rows."""
+    vols = _volunteers(rng, grids, names, args.volunteers, now)
+    h = History()
+    _past_tasks(rng, h, vols, grids, names, cfg, args.history_tasks, now)
+    _current_tasks(rng, h, vols, names, cfg, args.load_tasks, now)
+    _leave(rng, h, vols, args.leave_share, now)
+    rows = [_volunteer_row(v) for v in vols]
+    candidates = [_candidate(i, v, h) for i, v in enumerate(vols)]
+    dist = _distribution(vols, h, args)
+    return Population(now, rows, candidates, h.tasks, h.offers, h.assignments, h.ledger, h.leave, dist)
 
 
 def task_def(rng: random.Random, grids: list[str], names: dict[str, str], cfg, today: date) -> dict:
@@ -552,6 +639,12 @@ class Failures:
             raise SystemExit(
                 f"bench: {phase}: {bad} of {total} requests failed: {dict(self.counts)}; e.g. {self.sample}"
             )
+
+
+def created_ids(ids: list[str | None]) -> list[str]:
+    """The ids of a phase's creates once Failures.check has passed, so that every create returned one."""
+    assert None not in ids, "every create returned an id"
+    return [i for i in ids if i is not None]
 
 
 # -- phases ------------------------------------------------------------------------------------------------------
@@ -664,11 +757,12 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
     out: dict[str, Any] = {}
     try:
         now = await con.fetchval(queries.DB_NOW)
-        rows = []
+        rows: list[asyncpg.Record] = []
         async with con.transaction():
             for i, t in enumerate(defs):
                 rows.append(
-                    await con.fetchrow(
+                    await fetch_one(
+                        con,
                         queries.INSERT_TASK,
                         uuid.uuid4(),
                         t["task_type"],
@@ -736,14 +830,14 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
                         }
                     )
             # tasks that require no skill (patrol, cultural activity) fetch every active volunteer in scope
-            open_t = [x for x, r in zip(rank_t, rows) if not r["required_skills"]]
+            open_t = [x for x, r in zip(rank_t, rows, strict=True) if not r["required_skills"]]
             out[scope] = {
                 **summary_ms(rank_t),
                 "rows_fetched": spread(fetched),
                 "eligible": spread(eligible),
                 "no_skill_required": {
                     **summary_ms(open_t),
-                    "rows_fetched": spread([n for n, r in zip(fetched, rows) if not r["required_skills"]]),
+                    "rows_fetched": spread([n for n, r in zip(fetched, rows, strict=True) if not r["required_skills"]]),
                 },
                 "query_alone": summary_ms(query_t),
                 "candidates_and_rank_alone": summary_ms(python_t),
@@ -826,7 +920,7 @@ async def phase_dispatch(st: Stack, warm: list[dict], defs: list[dict], args, to
             await asyncio.sleep(0.02)
             backlog = await outbox_backlog(con, "volunteers")
         drain_s = time.monotonic() - t_end
-        events = dict(
+        events = pairs(
             await con.fetch(
                 "select event_type, count(*) from volunteers.outbox where id > $1 group by 1 order by 1", outbox_before
             )
@@ -834,18 +928,20 @@ async def phase_dispatch(st: Stack, warm: list[dict], defs: list[dict], args, to
         published = await con.fetchval(
             "select count(*) from volunteers.outbox where id > $1 and published_at is not null", outbox_before
         )
-        uids = [uuid.UUID(i) for i in ids]
-        by_status = dict(
+        created = created_ids(ids)
+        uids = [uuid.UUID(i) for i in created]
+        by_status = pairs(
             await con.fetch(
                 "select status, count(*) from tasks where id = any($1::uuid[]) group by 1 order by 2 desc", uids
             )
         )
-        by_scope = dict(
+        by_scope = pairs(
             await con.fetch(
                 "select scope_level, count(*) from tasks where id = any($1::uuid[]) group by 1 order by 2 desc", uids
             )
         )
-        offers = await con.fetchrow(
+        offers = await fetch_one(
+            con,
             "select count(*) as n, count(distinct volunteer_id) as volunteers, "
             "       count(*) filter (where status = 'pending') as pending from offers where task_id = any($1::uuid[])",
             uids,
@@ -866,7 +962,7 @@ async def phase_dispatch(st: Stack, warm: list[dict], defs: list[dict], args, to
             for r in await con.fetch("select id, scope_level, status from tasks where id = any($1::uuid[])", uids)
         }
         by_reached: dict[str, list[float]] = defaultdict(list)
-        for i, tid in enumerate(ids):
+        for i, tid in enumerate(created):
             scope, status = final[tid]
             by_reached[f"{scope}, {status}" if scope == "town" else scope].append(lat_of[i])
         latency_by_scope = {
@@ -876,10 +972,10 @@ async def phase_dispatch(st: Stack, warm: list[dict], defs: list[dict], args, to
         }
         by_kind = {}
         for kind in ("slot", "long", "night"):
-            kids = [u for u, t in zip(uids, defs) if t["kind"] == kind]
+            kids = [u for u, t in zip(uids, defs, strict=True) if t["kind"] == kind]
             by_kind[kind] = {
                 "tasks": len(kids),
-                **dict(
+                **pairs(
                     await con.fetch("select status, count(*) from tasks where id = any($1::uuid[]) group by 1", kids)
                 ),
             }
@@ -942,20 +1038,21 @@ async def phase_single(st: Stack, defs: list[dict], token: str, dsn: str) -> dic
 
         wall, lat = await drive(len(defs), 1, one)
     fails.check("single creates", len(defs))
+    created = created_ids(ids)
     con = await db.connect(dsn, SCHEMA)
     try:
         final = {
             str(r["id"]): r["scope_level"]
             for r in await con.fetch(
-                "select id, scope_level from tasks where id = any($1::uuid[])", [uuid.UUID(i) for i in ids]
+                "select id, scope_level from tasks where id = any($1::uuid[])", [uuid.UUID(i) for i in created]
             )
         }
     finally:
         await con.close()
     by: dict[str, list[float]] = defaultdict(list)
-    for i, tid in enumerate(ids):
+    for i, tid in enumerate(created):
         by[final[tid]].append(lat_of[i])
-    res = {
+    res: dict[str, Any] = {
         "tasks": len(defs),
         "concurrency": 1,
         "tasks_per_s": round(len(defs) / wall, 1),
@@ -1076,7 +1173,7 @@ async def measure(
 
 def _row(label: str, *cols: str) -> str:
     widths = (10, 10, 10, 14)
-    return label + " " * max(1, 52 - _w(label)) + "".join(c.rjust(w) for c, w in zip(cols, widths))
+    return label + " " * max(1, 52 - _w(label)) + "".join(c.rjust(w) for c, w in zip(cols, widths, strict=False))
 
 
 def report(res: dict) -> str:

@@ -40,7 +40,7 @@ def live(stack):
     stack.start_services(say=lambda *_: None)
     area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE)
     for svc in ("cases", "reporting"):
-        wait_for(lambda: httpx.get(stack.url(svc) + "/v1/areas").json()["count"] == 137)
+        wait_for(lambda svc=svc: httpx.get(stack.url(svc) + "/v1/areas").json()["count"] == 137)
     yield stack
     stack.stop_services()
     os.environ.pop("REPORTING_PUBLISH_INTERVAL_S") if saved is None else os.environ.__setitem__(

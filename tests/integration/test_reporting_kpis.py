@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from gov_contracts import REGISTRY, CloudEvent
-from gov_contracts.areas import AreaUpserted
+from gov_contracts.areas import AreaKind, AreaUpserted
 from govkit import db
 from govkit.areas import on_area_upserted
 from reporting import kpis, projections, risk
@@ -29,9 +29,8 @@ TREE = [
 async def rcon(stack):
     con = await db.connect(stack.service_dsn("reporting"), "reporting")
     for aid, kind, parent in TREE:
-        await on_area_upserted(
-            con, AreaUpserted(id=aid, kind=kind, name=aid.split(".")[-1], parent_id=parent, tree_version="t"), None
-        )
+        e = AreaUpserted(id=aid, kind=AreaKind(kind), name=aid.split(".")[-1], parent_id=parent, tree_version="t")
+        await on_area_upserted(con, e, CloudEvent(type="gov.area.upserted.v1", source="tests", subject=e.id))
     yield con
     # the services' e2e tests compare each copy of the tree with the area file
     await con.execute("delete from areas where id = 'testtown' or id like 'testtown.%'")
@@ -85,7 +84,7 @@ def d(day, hour=9):
 
 async def closed_case(con, grid, cat, start, *, rework=False, escalate=False, on_time=True, rating=None, sev="medium"):
     c = Case(con, grid, cat, sev)
-    steps = [("reported", 0, {}), ("accepted", 1, dict(status="accepted"))]
+    steps: list[tuple[str, int, dict[str, object]]] = [("reported", 0, {}), ("accepted", 1, dict(status="accepted"))]
     if escalate:
         steps.append(("escalated", 2, dict(status="accepted", level="village", from_level="grid", automatic=False)))
     steps += [("resolved", 10, dict(status="resolved", resolution="ok"))]

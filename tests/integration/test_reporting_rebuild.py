@@ -129,7 +129,7 @@ class History:
         return ref
 
 
-CLOSED = [
+CLOSED: list[tuple[str, dict[str, object]]] = [
     ("accepted", dict(status="accepted")),
     ("resolved", dict(status="resolved", resolution="ok")),
     ("verified", dict(status="verified")),
@@ -144,7 +144,7 @@ def ordinary_history(h: History, cases: int, tag: str = "") -> list[str]:
     ids = []
     for n in range(cases):
         grid, category = GRIDS[n % len(GRIDS)], ["dispute.neighbor", "hazard.fire", "other"][n % 3]
-        steps = {
+        by_kind: dict[int, list[tuple[str, dict[str, object]]]] = {
             0: CLOSED + [("rated", dict(status="closed", satisfaction=4))],
             1: [
                 ("accepted", dict(status="accepted")),
@@ -161,7 +161,8 @@ def ordinary_history(h: History, cases: int, tag: str = "") -> list[str]:
                 ("reopened", dict(status="reopened", reopen_count=1)),
             ],
             5: [],
-        }[n % 6]
+        }
+        steps = by_kind[n % 6]
         ids.append(h.case(n, grid, category + tag, *steps))
         if n % 5 == 0:
             h.task(n, grid, ids[-1], volunteers[n % len(volunteers)])
@@ -253,7 +254,8 @@ async def snapshot(con) -> dict:
     out["inbox"] = sorted(
         tuple(r)
         for r in await con.fetch(
-            'select event_id, event_type, topic, partition, "offset" from inbox where consumer = $1 and topic = any($2)',
+            'select event_id, event_type, topic, partition, "offset" from inbox '
+            "where consumer = $1 and topic = any($2)",
             CONSUMER,
             list(TOPICS),
         )
@@ -261,7 +263,8 @@ async def snapshot(con) -> dict:
     out["inbox of other topics"] = sorted(
         tuple(r)
         for r in await con.fetch(
-            'select consumer, event_id, topic, "offset", processed_at from inbox where not (consumer = $1 and topic = any($2))',
+            'select consumer, event_id, topic, "offset", processed_at from inbox '
+            "where not (consumer = $1 and topic = any($2))",
             CONSUMER,
             list(TOPICS),
         )
@@ -286,7 +289,8 @@ async def shadows(con) -> list[str]:
     return [
         r[0]
         for r in await con.fetch(
-            r"select relname from pg_class where relnamespace = 'reporting'::regnamespace and relname like '%\_\_rebuild'"
+            "select relname from pg_class where relnamespace = 'reporting'::regnamespace "
+            r"and relname like '%\_\_rebuild'"
             " order by 1"
         )
     ]
@@ -569,6 +573,7 @@ async def test_a_killed_rebuild_changes_nothing_and_the_next_one_cleans_up(stack
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+    assert proc.stderr is not None  # stderr=PIPE above
     seen = ""
     while True:
         chunk = await asyncio.wait_for(proc.stderr.read(256), 60)

@@ -106,7 +106,8 @@ def _bar_chart(by_category: list[dict]) -> str:
             f'data-category="{e(c["category"])}" data-new="{c["new"]}"/>'
             f'<rect x="{left}" y="{y + bar / 2:.0f}" width="{ow:.1f}" height="{bar / 2:.0f}" fill="#ef6c00" '
             f'data-open="{c["open_at_end"]}"/>'
-            f'<text x="{left + max(nw, ow) + 4:.1f}" y="{y + bar - 4}" font-size="10">{c["new"]} / {c["open_at_end"]}</text>'
+            f'<text x="{left + max(nw, ow) + 4:.1f}" y="{y + bar - 4}" font-size="10">'
+            f"{c['new']} / {c['open_at_end']}</text>"
         )
     return (
         f'<svg class="chart" id="category-chart" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
@@ -120,11 +121,13 @@ def weekly_html(r: dict) -> str:
     cards = (
         "".join(
             f'<div class="card"><div class="v" data-kpi="{key}">{fmt(k[key])}</div><div class="l">{label}</div>'
-            f'<div class="d">较上周 {r["change"][key]["delta"]:+d}，四周均 {fmt(r["change"][key]["mean_4w"])}</div></div>'
+            f'<div class="d">较上周 {r["change"][key]["delta"]:+d}，'
+            f"四周均 {fmt(r['change'][key]['mean_4w'])}</div></div>"
             for key, label in KPI_LABELS
             if key in r["change"]
         )
-        + f'<div class="card"><div class="v" data-kpi="open_at_end">{fmt(k["open_at_end"])}</div><div class="l">周末在办</div></div>'
+        + f'<div class="card"><div class="v" data-kpi="open_at_end">{fmt(k["open_at_end"])}</div>'
+        '<div class="l">周末在办</div></div>'
     )
     rates = "".join(
         f'<tr><th>{label}</th><td data-kpi="{key}" data-value="{fmt(k[key])}">{pct(k[key])}</td></tr>'
@@ -132,9 +135,12 @@ def weekly_html(r: dict) -> str:
     )
     rates += (
         f"<tr><th>群众满意度（均分，{k['satisfaction_count']}件）</th>"
-        f'<td data-kpi="satisfaction_mean" data-value="{fmt(k["satisfaction_mean"])}">{fmt(k["satisfaction_mean"])}</td></tr>'
-        f'<tr><th>办结用时中位数（小时）</th><td data-kpi="median_hours_to_resolve">{fmt(k["median_hours_to_resolve"])}</td></tr>'
-        f'<tr><th>办结用时90分位（小时）</th><td data-kpi="p90_hours_to_resolve">{fmt(k["p90_hours_to_resolve"])}</td></tr>'
+        f'<td data-kpi="satisfaction_mean" data-value="{fmt(k["satisfaction_mean"])}">'
+        f"{fmt(k['satisfaction_mean'])}</td></tr>"
+        "<tr><th>办结用时中位数（小时）</th>"
+        f'<td data-kpi="median_hours_to_resolve">{fmt(k["median_hours_to_resolve"])}</td></tr>'
+        "<tr><th>办结用时90分位（小时）</th>"
+        f'<td data-kpi="p90_hours_to_resolve">{fmt(k["p90_hours_to_resolve"])}</td></tr>'
     )
     cat_rows = "".join(
         f'<tr data-category="{e(c["category"])}"><td>{e(c["name"])}</td>'
@@ -158,8 +164,9 @@ def weekly_html(r: dict) -> str:
     grid_rows = "".join(
         f'<tr data-grid="{e(g["id"])}" data-risk="{g["risk"]}"><td>{e(g["name"])}</td>'
         f'<td class="risk" style="background:{RISK_COLOR[g["risk"]]}">{RISK_ZH[g["risk"]]}</td>'
-        f'<td data-col="score">{g["score"]}</td><td data-col="new">{g["new"]}</td><td data-col="open_at_end">{g["open_at_end"]}</td>'
-        f'<td data-col="overdue_open">{g["overdue_open"]}</td><td class="reasons">{"；".join(e(x) for x in g["reasons"]) or "—"}</td></tr>'
+        f'<td data-col="score">{g["score"]}</td><td data-col="new">{g["new"]}</td>'
+        f'<td data-col="open_at_end">{g["open_at_end"]}</td><td data-col="overdue_open">{g["overdue_open"]}</td>'
+        f'<td class="reasons">{"；".join(e(x) for x in g["reasons"]) or "—"}</td></tr>'
         for g in sorted(r["grids"], key=lambda g: (-g["score"], g["id"]))
     )
     summary = "，".join(f"{RISK_ZH[lv]}色{n}个" for lv, n in r["risk_summary"].items())
@@ -187,21 +194,25 @@ def weekly_html(r: dict) -> str:
 <style>
 body{{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;margin:24px;color:#222}}
 h1{{font-size:22px}} h2{{font-size:17px;border-left:4px solid #c62828;padding-left:8px;margin-top:28px}}
-.cards{{display:flex;flex-wrap:wrap;gap:8px}} .card{{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:96px}}
+.cards{{display:flex;flex-wrap:wrap;gap:8px}} \
+.card{{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:96px}}
 .card .v{{font-size:22px;font-weight:bold}} .card .l{{font-size:12px;color:#555}} .card .d{{font-size:11px;color:#888}}
-table{{border-collapse:collapse;font-size:12px;margin-top:6px}} td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}}
+table{{border-collapse:collapse;font-size:12px;margin-top:6px}} \
+td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}}
 td.risk{{color:#fff;text-align:center}} .reasons{{max-width:460px}} .charts{{display:flex;flex-wrap:wrap;gap:16px}}
 @media print{{body{{margin:10mm}} h2{{page-break-after:avoid}} table{{page-break-inside:auto}}}}
 </style></head>
 <body data-area="{e(area["id"])}" data-week="{e(r["week"])}">
 <h1>{e(title)}</h1>
-<p>研判范围：{e(area["name"])}（{KIND_ZH.get(area["kind"], area["kind"])}）　周期：{e(r["from"])} 至 {e(r["to"])}　网格风险：{summary}</p>
+<p>研判范围：{e(area["name"])}（{KIND_ZH.get(area["kind"], area["kind"])}）\
+　周期：{e(r["from"])} 至 {e(r["to"])}　网格风险：{summary}</p>
 <h2>一、总体情况</h2><div class="cards">{cards}</div>
 <table>{rates}</table>
 <h2>二、趋势与类别</h2><div class="charts">{_line_chart(r["trend"])}{_bar_chart(r["by_category"])}</div>
 <table><tr><th>类别</th><th>新增</th><th>受理</th><th>办结</th><th>结案</th><th>周末在办</th><th>超期</th><th>升级</th><th>诉调</th><th>返工</th></tr>{cat_rows}</table>
 <h2>三、网格风险研判</h2>
-<table id="grid-heat"><tr><th>网格</th><th>风险</th><th>分值</th><th>新增</th><th>在办</th><th>超期</th><th>依据</th></tr>{grid_rows}</table>
+<table id="grid-heat">\
+<tr><th>网格</th><th>风险</th><th>分值</th><th>新增</th><th>在办</th><th>超期</th><th>依据</th></tr>{grid_rows}</table>
 <h2>四、风险热点</h2>{hot_html}
 <h2>五、志愿服务</h2>
 <table><tr><th>新建任务</th><td data-kpi="tasks_created">{v["tasks_created"]}</td></tr>

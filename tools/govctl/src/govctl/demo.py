@@ -4,6 +4,8 @@ replayed case gets no further steps."""
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import httpx
 
 from gov_contracts.vocabulary import LOCAL_TZ, Level, area_chain
@@ -221,7 +223,21 @@ demo-v19,周美玲,13900001019,sanitation_worker,,changping.changping_community.
 demo-v20,吴德福,13900001020,party_member|volunteer,长坪社区党委,changping.changping_community.g06,elderly_care|legal_aid,1@14:00-17:00;3@14:00-17:00,1,demo-vol-20,true
 """
 
-MEAL_SCHEDULE = {
+
+class Schedule(TypedDict):
+    """The body of POST /v1/schedules as the demo sends it."""
+
+    name: str
+    task_type: str
+    grid_id: str
+    weekdays: list[int]
+    start_time: str
+    duration_minutes: int
+    headcount: int
+    beneficiary_refs: list[str]
+
+
+MEAL_SCHEDULE: Schedule = {
     "name": "长坪社区爱心食堂午餐送餐",
     "task_type": "meal_delivery",
     "grid_id": "changping.changping_community.g01",
