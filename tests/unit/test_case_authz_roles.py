@@ -85,3 +85,17 @@ def test_list_scopes_follow_the_role():
     assert authz.scopes(Principal(sub="a", roles=["analyst"], areas=["changping"])) == ["changping"]
     assert authz.scopes(Principal(sub="d", roles=["department"], areas=["changping"])) == []
     assert authz.scopes(Principal(sub="r", roles=["resident"])) == []
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_only_the_reporter_withdraws_a_case(role):
+    """Withdrawing looks as if the reporter took the case back and needs no reason: staff reject instead."""
+    reported = {**CASE, "status": "reported", "level": "grid", "assignee": None}
+    someone = Principal(sub="town-admin-1", roles=[role], areas=["changping"])
+    assert authz.act_denial(someone, reported, Action.withdraw) == (
+        "only the reporter withdraws a case; staff reject it, with a reason"
+    )
+    reporter = Principal(sub="resident-1", roles=[role], areas=[])
+    assert authz.act_denial(reporter, reported, Action.withdraw) is None
+    anonymous = {**reported, "reporter_sub": None}
+    assert authz.act_denial(Principal(sub="x", roles=[role], areas=["changping"]), anonymous, Action.withdraw)

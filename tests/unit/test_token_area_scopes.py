@@ -52,7 +52,17 @@ def test_a_malformed_area_claim_is_401_naming_it(claim, field):
     assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     body = r.json()
     assert body["title"] == "Invalid token" and body["errors"][0]["field"] == field
-    assert body["detail"].startswith("claim ")
+    assert body["detail"].startswith(field + ": ") or body["detail"].startswith("token.areas")
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("sub", ["", "gm\x00x", "gm\nx", "x" * 201])
+def test_a_subject_that_is_empty_too_long_or_has_control_characters_is_401(sub):
+    """The subject becomes the actor of cases and tasks; a NUL in it used to reach Postgres as a 500."""
+    r = client().get("/whoami", headers={"authorization": f"Bearer {token(sub=sub)}"})
+    assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json", r.text
+    assert r.json()["errors"] == [{"field": "token.sub", "message": "must be 1 to 200 printable characters"}]
+    assert r.headers["www-authenticate"] == 'Bearer realm="changping-gov"'
 
 
 def test_an_unknown_area_is_403_naming_it():

@@ -46,6 +46,15 @@ class Principal(BaseModel):
     areas: list[str] = Field(default_factory=list)
     permissions: list[str] = Field(default_factory=list)
 
+    @field_validator("sub")
+    @classmethod
+    def _subject(cls, sub: str) -> str:
+        # the subject is written as the actor of cases and tasks: no empty one, no control characters (a NUL
+        # would reach Postgres), and of a length an account id has
+        if not sub or len(sub) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in sub):
+            raise ValueError("sub: must be 1 to 200 printable characters")
+        return sub
+
     @field_validator("areas")
     @classmethod
     def _area_ids(cls, areas: list[str]) -> list[str]:
@@ -105,12 +114,12 @@ class TokenVerifier:
         except ValidationError as e:
             err = e.errors()[0]
             where, detail = ".".join(str(part) for part in err["loc"]), err["msg"].removeprefix("Value error, ")
-            if detail.startswith("areas["):  # our validator names the element
+            if detail.startswith(("areas[", "sub: ")):  # our validators name the claim
                 where, detail = detail.split(": ", 1)
             raise Problem(
                 401,
                 "Invalid token",
-                f"claim {where}: {detail}",
+                f"token.{where}: {detail}",
                 errors=[{"field": f"token.{where}", "message": detail}],
             ) from None
 

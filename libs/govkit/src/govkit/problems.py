@@ -26,6 +26,8 @@ class Problem(Exception):
     def __init__(self, status: int, title: str, detail: str = "", *, type_: str = "about:blank", **extra: Any):
         super().__init__(detail or title)
         self.status, self.title, self.detail, self.type, self.extra = status, title, detail, type_, extra
+        # RFC 6750: a 401 tells the client which scheme to use
+        self.headers = {"WWW-Authenticate": 'Bearer realm="changping-gov"'} if status == 401 else {}
 
 
 def response(
@@ -100,7 +102,9 @@ def _field(loc: tuple[int | str, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return response(exc.status, exc.title, exc.detail, instance=request.url.path, type_=exc.type, **exc.extra)
+        answer = response(exc.status, exc.title, exc.detail, instance=request.url.path, type_=exc.type, **exc.extra)
+        answer.headers.update(exc.headers)
+        return answer
 
     @app.exception_handler(domain_errors.DomainError)
     async def _refused(request: Request, exc: domain_errors.DomainError) -> JSONResponse:

@@ -57,8 +57,10 @@ def can_create(p: Principal, grid_id: str) -> bool:
 
 def act_denial(p: Principal, case: Row, action: Action) -> str | None:
     """None when allowed, else why not."""
-    if action is Action.withdraw and case["reporter_sub"] == p.sub:
-        return None
+    if action is Action.withdraw:
+        if case["reporter_sub"] is not None and case["reporter_sub"] == p.sub:
+            return None
+        return "only the reporter withdraws a case; staff reject it, with a reason"
     if is_assignee(p, case):
         if action in ASSIGNEE_ACTIONS:
             return None

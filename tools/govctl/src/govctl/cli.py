@@ -140,7 +140,8 @@ def cmd_reporting(args) -> None:
     print(
         f"rebuilt reporting projections: {result['applied']} events applied ({result['events']} read, "
         f"{result['duplicates']} duplicates, {result['skipped']} skipped) in {result['seconds']}s "
-        f"({result['events_per_s']:,.0f} events/s; the live consumer waited {result['swap_seconds']}s for the swap)"
+        f"({result['events_per_s']:,.0f} events/s overall, with the shadow tables, their indexes and the swap; "
+        f"the live consumer waited {result['swap_seconds']}s for the swap)"
     )
     if result["skipped"]:
         reasons = ", ".join(f"{reason} {n}" for reason, n in result["skipped_by_reason"].items())
