@@ -91,6 +91,10 @@ def test_mediation_task_declined_expired_accepted_and_completed(live):
     assert offer1["task_type"] == "dispute_mediation" and offer1["rank"] == 1
     r = vols[first].post(f"/v1/offers/{offer1['id']}/decline", json={"reason": "当天在县城开会"})
     assert r.status_code == 200 and r.json()["status"] == "declined"
+    # the answer shows the offer as the list does, with its task
+    assert {k: r.json()[k] for k in ("task_type", "title", "grid_id", "window_start")} == {
+        k: offer1[k] for k in ("task_type", "title", "grid_id", "window_start")
+    }
     assert vols[first].post(f"/v1/offers/{offer1['id']}/accept").status_code == 409
 
     second, offer2 = wait_for(lambda: (x := who_has_an_offer()) and x[0] != first and x, timeout=15)
@@ -99,7 +103,9 @@ def test_mediation_task_declined_expired_accepted_and_completed(live):
     third, offer3 = wait_for(lambda: (x := who_has_an_offer()) and x[0] not in (first, second) and x, timeout=30)
     assert time.monotonic() - expired_at >= 2
     assert vols[second].post(f"/v1/offers/{offer2['id']}/accept").status_code == 409  # too late
-    assert vols[third].post(f"/v1/offers/{offer3['id']}/accept").json()["status"] == "accepted"
+    accepted = vols[third].post(f"/v1/offers/{offer3['id']}/accept").json()
+    assert accepted["status"] == "accepted" and accepted["task_type"] == "dispute_mediation"
+    assert accepted["title"] == offer3["title"] and accepted["grid_id"] == offer3["grid_id"]
 
     task = admin.get(f"/v1/tasks/{task_id}").json()
     assert task["status"] == "assigned" and task["case_id"] == case["id"]

@@ -100,6 +100,11 @@ from offers o join tasks t on t.id = o.task_id
 where o.volunteer_id = $1 and ($2::text is null or o.status = $2)
 order by o.offered_at desc limit 100
 """
+OFFER_WITH_TASK = """
+select o.*, t.task_type, t.title, t.grid_id, t.window_start, t.window_end, t.urgent
+from offers o join tasks t on t.id = o.task_id
+where o.id = $1
+"""
 OFFERS_OF_TASK = "select * from offers where task_id = $1 order by offered_at, rank"
 ASSIGNMENTS_OF_TASK = "select * from assignments where task_id = $1 order by accepted_at"
 TASKS_OF_VOLUNTEER = """

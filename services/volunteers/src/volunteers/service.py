@@ -246,7 +246,8 @@ async def respond(
             offer = await fetch_one(con, queries.SET_OFFER, offer_id, "declined", now, reason)
             await _publish(con, out.events, task.id)
             await dispatch_task(con, ctx, row["id"])
-        return offer
+        # the answer shows the offer as GET /v1/offers does: with its task's type, title, place and window
+        return await fetch_one(con, queries.OFFER_WITH_TASK, offer["id"])
 
 
 async def expire_offers(ctx: Context, *, batch: int = 50) -> int:
