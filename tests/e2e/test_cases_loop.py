@@ -220,6 +220,13 @@ def test_bad_input_is_a_problem_naming_the_field(cases_stack):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.grid_id"
     r = gm.get("/v1/cases", params={"cursor": "garbage"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.cursor"
+    # a filter value the policy or the vocabulary does not know is refused as a create refuses it, not an empty page
+    r = gm.get("/v1/cases", params={"category": ["dispute.land", "dispute.moon"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.category"
+    assert r.json()["detail"] == "query.category: unknown category 'dispute.moon'"
+    r = gm.get("/v1/cases", params={"severity": "apocalyptic"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.severity.0"
+    assert gm.get("/v1/cases", params={"category": "dispute.land", "severity": "high"}).status_code == 200
 
 
 def test_cursor_pagination_walks_every_case_once(cases_stack):

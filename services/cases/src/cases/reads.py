@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 
 from cases import authz, queries, repository
+from cases.domain.lifecycle import InvalidCaseInput
 from cases.queries import CaseFilter
 from cases.repository import Connection
 from cases.service import CaseRef, Context
@@ -46,6 +47,11 @@ async def timeline(ctx: Context, ref: CaseRef, principal: Principal) -> list[asy
 
 async def list_cases(ctx: Context, wanted: CaseFilter, principal: Principal) -> tuple[list[asyncpg.Record], str | None]:
     """One page of the cases the caller sees, newest first, and the cursor of the next page (None at the end)."""
+    unknown = [c for c in wanted.categories if c not in ctx.policy.categories]
+    if unknown:  # as a create refuses it: an empty list would say "no such cases", not "no such category"
+        raise InvalidCaseInput(
+            "query.category", f"one of {', '.join(ctx.policy.categories)}", detail=f"unknown category {unknown[0]!r}"
+        )
     sql, args = queries.list_cases_sql(wanted, scopes=authz.scopes(principal), sub=principal.sub)
     async with ctx.pool.acquire() as con, con.transaction():
         await con.execute(queries.FORCE_CUSTOM_PLAN)

@@ -23,6 +23,7 @@ from cases.domain.model import Action, Level, Status, allowed_actions
 from cases.domain.policy import Policy
 from cases.queries import CaseFilter
 from cases.repository import Row
+from gov_contracts.vocabulary import Severity
 from govkit import pagination
 from govkit.auth import CurrentPrincipal
 from govkit.inputs import AreaId, BoundedDatetime
@@ -122,7 +123,17 @@ async def create_case(
     return to_read(row, cases.policy)
 
 
-@router.get("", response_model=CasePage, summary="List cases visible to the caller")
+@router.get(
+    "",
+    response_model=CasePage,
+    summary="List cases visible to the caller",
+    responses={
+        422: {
+            "description": "Invalid request, naming the field; also a `category` the policy file "
+            "(CASES_POLICY_FILE; see GET /open311/v2/services.json) does not define"
+        }
+    },
+)
 async def list_cases(
     cases: Cases,
     p: CurrentPrincipal,
@@ -131,7 +142,7 @@ async def list_cases(
     ),
     status: list[Status] = Query(default=[]),
     category: list[str] = Query(default=[]),
-    severity: list[str] = Query(default=[]),
+    severity: list[Severity] = Query(default=[]),
     overdue: bool | None = None,
     created_from: BoundedDatetime | None = Query(default=None, alias="from"),
     created_to: BoundedDatetime | None = Query(default=None, alias="to"),
@@ -143,7 +154,7 @@ async def list_cases(
         area=area,
         statuses=[s.value for s in status],
         categories=category,
-        severities=severity,
+        severities=[s.value for s in severity],
         overdue=overdue,
         created_from=created_from,
         created_to=created_to,
