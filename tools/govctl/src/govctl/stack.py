@@ -54,6 +54,7 @@ class Stack:
         st = self.state
         st.setdefault("passwords", {n: secrets.token_urlsafe(18) for n in ("postgres", *SERVICES)})
         st.setdefault("jwt_secret", secrets.token_urlsafe(36))
+        st.setdefault("open311_api_key", "dev-" + secrets.token_hex(8))  # the local stack's Open311 client key
         st.setdefault("kafka", {})
         st.setdefault("postgres", {})
         st.setdefault("services", {})
@@ -121,6 +122,12 @@ class Stack:
             "JWT_SECRET": self.state["jwt_secret"],
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
             "OUTBOX_POLL_INTERVAL_S": "0.5",
+            # Open311 creation is closed without a key; locally one is made up (a set variable wins)
+            **(
+                {"CASES_OPEN311_API_KEYS": os.environ.get("CASES_OPEN311_API_KEYS") or self.state["open311_api_key"]}
+                if svc == "cases"
+                else {}
+            ),
         }
 
     def url(self, svc: str) -> str:
@@ -219,6 +226,8 @@ class Stack:
             for svc in SERVICES:
                 self.wait_ready(svc)
                 say(f"{svc}: ready at {self.url(svc)} (log: {self.logs / (svc + '.log')})")
+                if svc == "cases":
+                    say(f"cases: Open311 api_key for local clients: {self.service_env(svc)['CASES_OPEN311_API_KEYS']}")
 
     def wait_ready(self, svc: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
