@@ -52,3 +52,11 @@ def test_auth_errors_are_problems():
 def test_unknown_route_is_a_problem():
     r = app().get("/nowhere")
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+
+
+def test_a_body_that_is_not_utf8_is_a_400_naming_the_body():
+    r = app().post("/things", content=b'{"title": "\xff\xfe"}', headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert body["errors"] == [{"field": "body", "message": "not a UTF-8 encoded JSON document"}]
+    assert body["detail"] == "body: not a UTF-8 encoded JSON document"

@@ -122,7 +122,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = {404: "Not found", 405: "Method not allowed"}.get(exc.status_code, "HTTP error")
-        return response(exc.status_code, title, str(exc.detail) if exc.detail else "", instance=request.url.path)
+        detail = str(exc.detail) if exc.detail else ""
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer to a body that is not UTF-8 (or not a form it can parse): name the field
+            message = "not a UTF-8 encoded JSON document"
+            return response(
+                400,
+                "Invalid request",
+                f"body: {message}",
+                instance=request.url.path,
+                errors=[{"field": "body", "message": message}],
+            )
+        return response(exc.status_code, title, detail, instance=request.url.path)
 
     # Starlette's ServerErrorMiddleware runs this and re-raises; service.py's middleware catches first, in the
     # request's trace context, so this only answers for errors raised outside it (and for bare test apps)
