@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict
 from aiokafka import ConsumerRecord, TopicPartition
 
 from govkit import metrics
+from govkit.periodic import Periodic
 
 if TYPE_CHECKING:
     from govkit.consumer import EventConsumer
@@ -97,26 +98,17 @@ class ConsumerMonitor:
         self._behind: dict[TopicPartition, tuple[int, float]] = {}  # committed offset, since when unmoved
         self._labelled: set[tuple[str, str]] = set()
         self._reported: set[tuple[str, int]] = set()  # stalls already logged
-        self._task: asyncio.Task[None] | None = None
+        self._timer = Periodic(f"consumer-monitor-{consumer.group_id}", self._check_in_time, interval)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"consumer-monitor-{self.consumer.group_id}")
+        self._timer.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._timer.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self.check(), max(self.interval, 5.0))
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # Kafka unreachable: /readyz says so; the state goes stale and then unknown
-                log.warning("consumer lag check failed: %s: %s", type(e).__name__, e)
-            await asyncio.sleep(self.interval)
+    async def _check_in_time(self) -> None:
+        # Kafka unreachable: /readyz says so; the state goes stale and then unknown
+        await asyncio.wait_for(self.check(), max(self.interval, 5.0))
 
     async def check(self) -> list[PartitionState]:
         """One measurement of every assigned partition; sets the gauges."""

@@ -8,7 +8,6 @@ Pruning the inbox is safe for replays because of the watermark (govkit.inbox).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import asyncpg
 
 from govkit import inbox, metrics, outbox
 from govkit.db import Connection
+from govkit.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -59,34 +59,24 @@ class RetentionJob:
         self.pool, self.service = pool, service
         self.outbox_keep, self.inbox_keep = timedelta(days=outbox_days), timedelta(days=inbox_days)
         self.interval, self.batch, self.pause = interval, batch, pause
-        self._task: asyncio.Task[None] | None = None
+        # the first round waits a little, not to be in the way of start-up
+        self._timer = Periodic(f"retention-{service}", self._round, interval, first_delay=min(60.0, interval))
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"retention-{self.service}")
+        self._timer.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._timer.stop()
 
-    async def _run(self) -> None:
-        await asyncio.sleep(min(60.0, self.interval))  # not in the way of start-up
-        while True:
-            try:
-                done = await self.run_once()
-                if done.outbox or done.inbox:
-                    log.info(
-                        "retention pruned %d outbox and %d inbox rows in %d statements",
-                        done.outbox,
-                        done.inbox,
-                        done.statements,
-                    )
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:  # the database away: try again next time
-                log.warning("retention: %s: %s", type(e).__name__, e)
-            await asyncio.sleep(self.interval)
+    async def _round(self) -> None:
+        done = await self.run_once()
+        if done.outbox or done.inbox:
+            log.info(
+                "retention pruned %d outbox and %d inbox rows in %d statements",
+                done.outbox,
+                done.inbox,
+                done.statements,
+            )
 
     async def run_once(self) -> Pruned:
         """Prune both tables unless another replica is doing it right now."""

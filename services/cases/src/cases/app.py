@@ -1,6 +1,5 @@
 """Wiring of the cases service: what it consumes, its migrations, its HTTP routes, its timer."""
 
-import asyncio
 import logging
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from cases.api import open311, routes
 from gov_contracts import topics
 from gov_contracts.registry import REGISTRY
 from govkit.handlers import HandlerRegistry
+from govkit.periodic import Periodic
 from govkit.service import ServiceSpec
 
 log = logging.getLogger(__name__)
@@ -20,19 +20,10 @@ task_progress = HandlerRegistry()
 task_progress.handles(*(et.model for et in REGISTRY.values() if et.topic == topics.TASKS))(service.on_task_event)
 
 
-async def _sla_timer(app: FastAPI) -> None:
-    ctx: service.Context = app.state.cases
-    interval = app.state.config.sla_sweep_interval_s
-    while True:
-        try:
-            n = await service.sweep_deadlines(ctx)
-            if n:
-                log.info("deadline sweep: %d case(s) overdue", n)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # database down: try again next round
-            log.warning("deadline sweep failed: %s: %s", type(e).__name__, e)
-        await asyncio.sleep(interval)
+async def _sweep(ctx: service.Context) -> None:
+    n = await service.sweep_deadlines(ctx)
+    if n:
+        log.info("deadline sweep: %d case(s) overdue", n)
 
 
 async def on_start(app: FastAPI) -> None:
@@ -44,11 +35,13 @@ async def on_start(app: FastAPI) -> None:
         number_prefix=cfg.number_prefix,
         duplicate_threshold=cfg.duplicate_threshold,
     )
-    app.state.sla_task = asyncio.create_task(_sla_timer(app))
+    ctx = app.state.cases
+    app.state.sla_timer = Periodic("deadline sweep", lambda: _sweep(ctx), cfg.sla_sweep_interval_s)
+    app.state.sla_timer.start()
 
 
 async def on_stop(app: FastAPI) -> None:
-    app.state.sla_task.cancel()
+    await app.state.sla_timer.stop()
 
 
 SPEC = ServiceSpec(

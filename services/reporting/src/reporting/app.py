@@ -1,6 +1,5 @@
 """Wiring of the reporting service: projections from events, report API, weekly job."""
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from pathlib import Path
@@ -8,6 +7,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gov_contracts import topics
+from govkit.periodic import Periodic
 from govkit.service import ServiceSpec
 from reporting import config, projections, publisher
 from reporting.api import routes
@@ -15,27 +15,23 @@ from reporting.api import routes
 log = logging.getLogger(__name__)
 
 
-async def _weekly_job(app: FastAPI) -> None:
+async def _publish_due_week(app: FastAPI) -> None:
     cfg = app.state.config
-    while True:
-        try:
-            week = publisher.due_week(datetime.now(UTC), cfg.publish_after_hour)
-            n = await publisher.publish_week(app.state.pool, cfg, week)
-            if n:
-                log.info("published %d weekly report(s) for %s", n, week)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            log.warning("weekly report job failed: %s: %s", type(e).__name__, e)
-        await asyncio.sleep(cfg.publish_interval_s)
+    week = publisher.due_week(datetime.now(UTC), cfg.publish_after_hour)
+    n = await publisher.publish_week(app.state.pool, cfg, week)
+    if n:
+        log.info("published %d weekly report(s) for %s", n, week)
 
 
 async def on_start(app: FastAPI) -> None:
-    app.state.weekly_job = asyncio.create_task(_weekly_job(app))
+    app.state.weekly_job = Periodic(
+        "weekly report job", lambda: _publish_due_week(app), app.state.config.publish_interval_s
+    )
+    app.state.weekly_job.start()
 
 
 async def on_stop(app: FastAPI) -> None:
-    app.state.weekly_job.cancel()
+    await app.state.weekly_job.stop()
 
 
 SPEC = ServiceSpec(

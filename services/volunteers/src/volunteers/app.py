@@ -1,6 +1,5 @@
 """Wiring of the volunteers service: registry, dispatch, timers, and tasks from case events."""
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -9,6 +8,7 @@ from fastapi import FastAPI
 
 from gov_contracts import topics
 from govkit.consumer import Handler
+from govkit.periodic import Periodic
 from govkit.service import ServiceSpec
 from volunteers import config, recurring, service
 from volunteers.api import import_routes, recurring_routes, routes
@@ -36,30 +36,24 @@ def on_case_dispatched(app: FastAPI) -> Handler:
     return service.on_case_dispatched(context(app))
 
 
-async def _timers(app: FastAPI) -> None:
+async def _timer_round(app: FastAPI) -> None:
     ctx = context(app)
-    while True:
-        try:
-            n = await service.expire_offers(ctx)
-            if n:
-                log.info("offers expired: %d", n)
-            for job in app.state.periodic:
-                await job(ctx)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:  # database down: next round
-            log.warning("timer round failed: %s: %s", type(e).__name__, e)
-        await asyncio.sleep(app.state.config.timer_interval_s)
+    n = await service.expire_offers(ctx)
+    if n:
+        log.info("offers expired: %d", n)
+    for job in app.state.periodic:
+        await job(ctx)
 
 
 async def on_start(app: FastAPI) -> None:
     context(app)
     app.state.periodic = list(PERIODIC)
-    app.state.timer = asyncio.create_task(_timers(app))
+    app.state.timer = Periodic("timer round", lambda: _timer_round(app), app.state.config.timer_interval_s)
+    app.state.timer.start()
 
 
 async def on_stop(app: FastAPI) -> None:
-    app.state.timer.cancel()
+    await app.state.timer.stop()
     app.state.volunteers = None  # its pool closes with this lifespan
 
 
