@@ -136,6 +136,15 @@ REFUSED = [
         None,
         "query.from",
     ),
+    # not a 500, but the same rule: a period that ends before it starts names `from`
+    (
+        "reporting",
+        "GET",
+        "/v1/reports/livelihood",
+        {"area": "changping", "from": "2026-11-30", "to": "2026-11-01"},
+        None,
+        "query.from",
+    ),
 ]
 
 

@@ -5,12 +5,13 @@ They raise gov_contracts.errors; the HTTP edge maps those in one place."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from gov_contracts.errors import Forbidden, NotFound
+from gov_contracts.errors import Forbidden, InvalidInput, NotFound
+from gov_contracts.vocabulary import LOCAL_TZ
 from govkit.auth import Principal
 from reporting import kpis, risk
 from reporting.config import ReportingConfig
@@ -42,9 +43,23 @@ async def weekly(ctx: Context, principal: Principal, area: str, week: kpis.Week)
             raise NotFound(f"no area {area}") from None
 
 
+@dataclass(frozen=True)
+class Livelihood:
+    start: date
+    end: date  # exclusive
+    themes: list[dict[str, Any]]
+
+
 async def livelihood(
-    ctx: Context, principal: Principal, area: str, start: date, end: date, now: datetime
-) -> list[dict[str, Any]]:
+    ctx: Context, principal: Principal, area: str, start: date | None, end: date | None, now: datetime
+) -> Livelihood:
+    """Themes of residents' requests from `start` (default: 90 days before `end`) to `end` (exclusive;
+    default: tomorrow, local time)."""
     authorize_reader(principal, area)
+    end = end or now.astimezone(LOCAL_TZ).date() + timedelta(days=1)
+    start = start or end - timedelta(days=90)
+    if start >= end:
+        raise InvalidInput("query.from", "must be before to")
     async with ctx.pool.acquire() as con:
-        return await kpis.livelihood(con, area, start, end, ctx.config.livelihood_keywords, now)
+        themes = await kpis.livelihood(con, area, start, end, ctx.config.livelihood_keywords, now)
+    return Livelihood(start, end, themes)

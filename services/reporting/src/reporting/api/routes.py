@@ -93,18 +93,8 @@ async def livelihood(
     end: BoundedDate | None = Query(default=None, alias="to", description="exclusive; default: tomorrow"),
     format: str = Query(default="json", pattern="^(json|csv)$"),
 ):
-    reports.authorize_reader(p, area)
-    today = datetime.now(LOCAL_TZ).date()
-    end = end or today + timedelta(days=1)
-    start = start or end - timedelta(days=90)
-    if start >= end:
-        raise Problem(
-            422,
-            "Invalid request",
-            "query.from: must be before to",
-            errors=[{"field": "query.from", "message": "must be before to"}],
-        )
-    rows = await reports.livelihood(ctx, p, area, start, end, datetime.now(UTC))
+    period = await reports.livelihood(ctx, p, area, start, end, datetime.now(UTC))
+    rows, start, end = period.themes, period.start, period.end
     if format == "csv":
         return Response(render.livelihood_csv(rows), media_type="text/csv; charset=utf-8")
     return {"area": area, "from": start.isoformat(), "to": end.isoformat(), "themes": rows}
