@@ -221,7 +221,7 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="gov", description="Changping grid governance: local stack and operations")
     sub = p.add_subparsers(dest="command", required=True)
 
-    s = sub.add_parser("up", help="start Kafka, Postgres, migrations, topics, areas, demo data and the three services")
+    s = sub.add_parser("up", help="start Kafka, Postgres, migrations, topics, areas, demo data and the four services")
     s.add_argument("--no-demo", action="store_true", help="do not load demo data")
     s.add_argument("--no-services", action="store_true", help="only the infrastructure and migrations")
     s.set_defaults(fn=cmd_up)

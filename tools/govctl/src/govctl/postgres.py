@@ -16,7 +16,7 @@ from govctl.errors import StackError
 if TYPE_CHECKING:
     import pwd
 
-SERVICES = ("cases", "volunteers", "reporting")
+SERVICES = ("cases", "volunteers", "reporting", "notifications")
 DATABASE = "gov"
 PG_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 

@@ -128,7 +128,18 @@ class Stack:
                 if svc == "cases"
                 else {}
             ),
+            **(self._notifications_env() if svc == "notifications" else {}),
         }
+
+    def _notifications_env(self) -> dict[str, str]:
+        """Where the notifications service finds the volunteers' contact lookup and the report pages; the
+        channels are the log (a set variable wins: tests point them at local receivers)."""
+        services = self.state["services"]
+        env = {
+            "NOTIFICATIONS_VOLUNTEERS_URL": f"http://127.0.0.1:{services.get('volunteers', {}).get('port', 0)}",
+            "NOTIFICATIONS_REPORT_URL": f"http://127.0.0.1:{services.get('reporting', {}).get('port', 0)}",
+        }
+        return {k: os.environ.get(k) or v for k, v in env.items()}
 
     def url(self, svc: str) -> str:
         return f"http://127.0.0.1:{self.state['services'][svc]['port']}"

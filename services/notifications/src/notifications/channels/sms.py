@@ -77,3 +77,6 @@ class SmsGateway:
         if code:
             raise PermanentFailure(f"sms: {code} (HTTP {response.status_code})")
         raise failure or PermanentFailure(f"sms: no Code in the answer (HTTP {response.status_code})")
+
+    async def close(self) -> None:
+        """The HTTP client is shared and closed by its owner."""

@@ -1,0 +1,37 @@
+"""What every use case of the notifications service is given: the pool, the configuration, the clock, and the
+wake-up of the senders. Built once when the service starts (app.py); never held in a module global."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import asyncpg
+
+from notifications.config import NotificationsConfig
+
+Row = asyncpg.Record | Mapping[str, Any]  # a row as asyncpg gives it, or a plain mapping in tests
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class Context:
+    pool: asyncpg.Pool
+    config: NotificationsConfig
+    clock: Clock = field(default_factory=SystemClock)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)  # set when new deliveries are due now
+
+    @property
+    def rules(self):  # noqa: ANN201  (NotificationsConfig.loaded's type)
+        return self.config.loaded

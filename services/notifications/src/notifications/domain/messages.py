@@ -1,0 +1,104 @@
+"""The Chinese wording of every kind of message, and the 70-character fit of SMS."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from notifications.domain.kinds import Kind
+
+SMS_MAX = 70  # one SMS of Chinese text
+
+
+@dataclass(frozen=True)
+class Rendered:
+    title: str
+    text: str
+    markdown: str | None = None
+
+
+def _offer(f: Mapping[str, str]) -> tuple[str, str]:
+    # the expiry first: an SMS that has to be shortened loses the details, which the linked page shows
+    when = f"，{f['window']}" if f.get("window") else ""
+    bring = f"，请带{f['bring']}" if f.get("bring") else ""
+    return f"任务邀请：{f['task']}", f"{f['task']}任务邀请，请于{f['expires']}前答复：{f['place']}{when}{bring}"
+
+
+def _reminder(f: Mapping[str, str]) -> tuple[str, str]:
+    return "任务邀请即将过期", f"{f['place']}{f['task']}邀请将于{f['expires']}过期，请尽快答复"
+
+
+def _unfilled(f: Mapping[str, str]) -> tuple[str, str]:
+    when = f"（{f['window']}）" if f.get("window") else ""
+    return f"任务无人接单：{f['task']}", f"{f['place']}{f['task']}{when}无人接单，请另行安排"
+
+
+def _case(f: Mapping[str, str]) -> str:
+    return f"{f['number']}（{f['category']}，{f['place']}）"
+
+
+def _critical(f: Mapping[str, str]) -> tuple[str, str]:
+    return f"紧急事件：{f['category']}", f"【{f['severity']}】{_case(f)}，请值班人员立即处置"
+
+
+def _deadline(f: Mapping[str, str]) -> tuple[str, str]:
+    return f"{f['deadline']}时限将到：{f['number']}", f"{_case(f)}{f['deadline']}时限{f['due']}将到，请及时办理"
+
+
+def _escalated(f: Mapping[str, str]) -> tuple[str, str]:
+    return f"事件上报至{f['level']}：{f['number']}", f"{_case(f)}已由{f['from_level']}{f['why']}至{f['level']}，请受理"
+
+
+def _assigned(f: Mapping[str, str]) -> tuple[str, str]:
+    due = f"，请于{f['due']}前办结" if f.get("due") else "，请及时办理"
+    return f"事件派遣：{f['number']}", f"{_case(f)}已派遣给您{due}"
+
+
+def _verification(f: Mapping[str, str]) -> tuple[str, str]:
+    return f"待核查：{f['number']}", f"{_case(f)}已办结，请核查"
+
+
+def _weekly(f: Mapping[str, str]) -> tuple[str, str]:
+    return (
+        f"{f['place']}{f['week']}周研判",
+        f"{f['place']}{f['week']}周研判：新增{f['new']}件，办结{f['closed']}件，逾期{f['overdue']}件，红色网格{f['red']}个",
+    )
+
+
+def _pairing(f: Mapping[str, str]) -> tuple[str, str]:
+    return "结对走访逾期", f"您在{f['place']}的结对户走访已逾期{f['days']}天，请尽快走访"
+
+
+WORDING: dict[Kind, Callable[[Mapping[str, str]], tuple[str, str]]] = {
+    Kind.offer: _offer,
+    Kind.offer_reminder: _reminder,
+    Kind.task_unfilled: _unfilled,
+    Kind.case_critical: _critical,
+    Kind.deadline_near: _deadline,
+    Kind.case_escalated: _escalated,
+    Kind.case_assigned: _assigned,
+    Kind.awaiting_verification: _verification,
+    Kind.weekly_report: _weekly,
+    Kind.pairing_overdue: _pairing,
+}
+
+
+def fit_sms(text: str, link: str | None) -> str:
+    """At most SMS_MAX characters, the link whole: the text is shortened (ending in …) to leave it room."""
+    tail = f" {link}" if link else ""
+    room = SMS_MAX - len(tail)
+    if room < 8:
+        raise ValueError(f"a link of {len(tail)} characters leaves no room in one SMS; use a shorter public URL")
+    body = text if len(text) <= room else text[: room - 1] + "…"
+    return body + tail
+
+
+def render(kind: Kind, facts: Mapping[str, str], channel: str, link: str | None = None) -> Rendered:
+    title, text = WORDING[kind](facts)
+    if channel == "sms":
+        return Rendered(title, fit_sms(text, link))
+    full = f"{text}\n{link}" if link else text
+    if channel in ("wecom", "dingtalk"):
+        more = f"\n\n[查看详情]({link})" if link else ""
+        return Rendered(title, full, f"### {title}\n{text}{more}")
+    return Rendered(title, full)

@@ -1,0 +1,166 @@
+"""What the service does with each fact on the bus: keep its copies of cases, tasks and offers up to date, and
+turn the facts people must hear of into deliveries (planner.store), in the consumer's inbox transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+
+from gov_contracts import CloudEvent, cases, reports, tasks
+from gov_contracts.volunteers import PairingVisitOverdue
+from govkit.consumer import Handler
+from govkit.db import Connection
+from govkit.handlers import HandlerRegistry
+from notifications import planner, queries
+from notifications.context import Context
+from notifications.domain import triggers
+
+CASE_EVENTS = (
+    cases.CaseReported,
+    cases.CaseReportedV2,
+    cases.CaseAccepted,
+    cases.CaseRejected,
+    cases.CaseWithdrawn,
+    cases.CaseDispatched,
+    cases.CaseStarted,
+    cases.CaseResolved,
+    cases.CaseVerified,
+    cases.CaseReopened,
+    cases.CaseClosed,
+    cases.CaseEscalated,
+    cases.CaseOverdue,
+    cases.CaseReferred,
+    cases.CaseReferralOutcomeRecorded,
+    cases.CaseMerged,
+    cases.CaseReportCountRaised,
+    cases.CaseRated,
+)
+OFFER_ENDINGS = {
+    tasks.TaskAssigned: "accepted",
+    tasks.TaskOfferDeclined: "declined",
+    tasks.TaskOfferExpired: "expired",
+}
+# the case facts someone must hear of, each with the trigger it makes (a reported case only when critical)
+CASE_TRIGGERS: dict[type[cases.CaseFacts], Callable[..., triggers.Trigger | None]] = {
+    cases.CaseEscalated: triggers.case_escalated,
+    cases.CaseDispatched: triggers.case_dispatched,
+    cases.CaseResolved: triggers.case_resolved,
+}
+
+
+def report_link(ctx: Context, event: reports.WeeklyReportPublished) -> str:
+    base = ctx.config.report_url.rstrip("/")
+    return f"{base}/v1/reports/weekly.html?area={event.area_id}&week={event.week}" if base else ""
+
+
+class NotificationHandlers:
+    """One typed handler per event class, bound to the service's context."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    async def _store(self, con: Connection, trigger: triggers.Trigger | None) -> None:
+        if trigger is not None:
+            await planner.store(con, self.ctx, trigger)
+
+    async def on_case(self, con: Connection, event: cases.CaseFacts, env: CloudEvent) -> None:
+        await con.execute(
+            queries.UPSERT_CASE,
+            uuid.UUID(event.case_id),
+            event.number,
+            event.category,
+            event.severity,
+            event.grid_id,
+            event.level,
+            event.status,
+            event.accept_due,
+            event.resolve_due,
+            event.occurred_at,
+        )
+        if isinstance(event, cases.CaseReported | cases.CaseReportedV2):
+            labels = await planner.labels(con, self.ctx, [event.grid_id])
+            await self._store(con, triggers.case_reported(env.id, event, labels, self.ctx.rules.critical_categories))
+        elif type(event) in CASE_TRIGGERS:
+            labels = await planner.labels(con, self.ctx, [event.grid_id])
+            await self._store(con, CASE_TRIGGERS[type(event)](env.id, event, labels))
+
+    async def on_task_created(self, con: Connection, event: tasks.TaskCreated, env: CloudEvent) -> None:
+        await con.execute(
+            queries.UPSERT_TASK,
+            uuid.UUID(event.task_id),
+            event.task_type,
+            event.grid_id,
+            uuid.UUID(event.case_id) if event.case_id else None,
+            event.urgent,
+            event.window_start,
+            event.window_end,
+        )
+
+    async def on_task_offered(self, con: Connection, event: tasks.TaskOffered, env: CloudEvent) -> None:
+        if not event.volunteer_ref:
+            return
+        task = await con.fetchrow(queries.GET_TASK, uuid.UUID(event.task_id))
+        urgent = bool(task and task["urgent"])
+        window = (task["window_start"], task["window_end"]) if task and task["window_start"] else None
+        lead = timedelta(minutes=self.ctx.rules.offer_reminder_minutes)
+        remind_at = triggers.offer_reminder_at(event.occurred_at, event.expires_at, lead)
+        await con.execute(
+            queries.UPSERT_OFFER,
+            uuid.UUID(event.task_id),
+            event.volunteer_ref,
+            event.occurred_at,
+            event.expires_at,
+            remind_at,
+        )
+        labels = await planner.labels(con, self.ctx, [event.grid_id])
+        await self._store(con, triggers.task_offered(env.id, event, labels, urgent, window))
+
+    async def on_offer_answered(
+        self,
+        con: Connection,
+        event: tasks.TaskAssigned | tasks.TaskOfferDeclined | tasks.TaskOfferExpired,
+        env: CloudEvent,
+    ) -> None:
+        if event.volunteer_ref:
+            await con.execute(
+                queries.CLOSE_OFFER, uuid.UUID(event.task_id), event.volunteer_ref, OFFER_ENDINGS[type(event)]
+            )
+
+    async def on_task_ended(
+        self, con: Connection, event: tasks.TaskUnfilled | tasks.TaskCancelled | tasks.TaskCompleted, env: CloudEvent
+    ) -> None:
+        task_id = uuid.UUID(event.task_id)
+        await con.execute(queries.CLOSE_OFFERS_OF_TASK, task_id)
+        if not isinstance(event, tasks.TaskUnfilled):
+            return
+        task = await con.fetchrow(queries.GET_TASK, task_id)
+        level = await con.fetchval(queries.CASE_LEVEL, uuid.UUID(event.case_id)) if event.case_id else None
+        window = triggers.window_text(task["window_start"], task["window_end"]) if task else ""
+        labels = await planner.labels(con, self.ctx, [event.grid_id])
+        await self._store(con, triggers.task_unfilled(env.id, event, labels, level, window))
+
+    async def on_weekly_report(self, con: Connection, event: reports.WeeklyReportPublished, env: CloudEvent) -> None:
+        labels = await planner.labels(con, self.ctx, [event.area_id])
+        await self._store(con, triggers.weekly_report(env.id, event, labels, report_link(self.ctx, event)))
+
+    async def on_pairing_overdue(self, con: Connection, event: PairingVisitOverdue, env: CloudEvent) -> None:
+        labels = await planner.labels(con, self.ctx, [event.grid_id])
+        trigger = triggers.pairing_overdue(
+            env.id, event.pairing_id, event.volunteer_ref, event.grid_id, event.days_overdue, event.occurred_at, labels
+        )
+        await self._store(con, trigger)
+
+
+def build(ctx: Context) -> dict[str, Handler]:
+    """{event type: handler} bound to this service's context."""
+    h = NotificationHandlers(ctx)
+    registry = HandlerRegistry()
+    registry.handles(*CASE_EVENTS)(h.on_case)
+    registry.handles(tasks.TaskCreated)(h.on_task_created)
+    registry.handles(tasks.TaskOffered)(h.on_task_offered)
+    registry.handles(tasks.TaskAssigned, tasks.TaskOfferDeclined, tasks.TaskOfferExpired)(h.on_offer_answered)
+    registry.handles(tasks.TaskUnfilled, tasks.TaskCancelled, tasks.TaskCompleted)(h.on_task_ended)
+    registry.handles(reports.WeeklyReportPublished)(h.on_weekly_report)
+    registry.handles(PairingVisitOverdue)(h.on_pairing_overdue)
+    return registry.handlers()
