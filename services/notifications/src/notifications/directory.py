@@ -195,7 +195,7 @@ async def set_preferences(
         raise InvalidInput("body.quiet_hours", "start and end must differ")
     start, end = quiet if quiet else (None, None)
     async with ctx.pool.acquire() as con:
-        row = await con.fetchrow(queries.UPSERT_PREFERENCES, p.sub, json.dumps(channels), start, end)
+        row = await con.fetchrow(queries.UPSERT_PREFERENCES, p.sub, channels, start, end)
     return _preferences_out(row)
 
 

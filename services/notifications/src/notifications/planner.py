@@ -85,7 +85,7 @@ async def store(con: Connection, ctx: Context, trigger: Trigger) -> int:
     if not planned:
         return 0
     n = len(planned)
-    facts = json.dumps(trigger.facts, ensure_ascii=False)
+    facts = trigger.facts  # the pool encodes jsonb (govkit.db)
     await con.execute(
         queries.INSERT_DELIVERIES,
         [uuid.uuid4() for _ in planned],
