@@ -299,6 +299,52 @@ async def test_overdue_pairings_are_listed_until_visited(ctx, vpool):
         )
 
 
+async def overdue_reports(pool, pairing_id) -> list[tuple[str, dict]]:
+    rows = await pool.fetch(
+        "select key, payload from outbox where event_type = 'gov.pairing.visit_overdue.v1' order by id"
+    )
+    found = [(r["key"], json.loads(bytes(r["payload"]))) for r in rows]
+    return [(key, e) for key, e in found if e["pairing_id"] == str(pairing_id)]
+
+
+async def test_an_overdue_visit_is_reported_once_per_due_date(ctx, vpool):
+    v = await register(ctx, f"pair-{uuid.uuid4().hex[:8]}")
+    now = await vpool.fetchval("select now()")
+    today = recurring.local_today(now)
+    late = await pair(ctx, v["id"], f"household_{uuid.uuid4().hex[:8]}", first_visit_on=today - timedelta(days=2))
+    due_today = await pair(ctx, v["id"], f"household_{uuid.uuid4().hex[:8]}")
+
+    # three timers at once, twice: one report
+    for _ in range(2):
+        await asyncio.gather(*(recurring.report_overdue_pairings(ctx) for _ in range(3)))
+    ((key, event),) = await overdue_reports(vpool, late["id"])
+    assert key == str(v["id"])  # keyed like every event on gov.volunteers.v1
+    assert event["volunteer_ref"] == ctx.vref(v["id"]) and event["grid_id"] == PAIRING_GRID
+    assert (event["due_on"], event["days_overdue"]) == ((today - timedelta(days=2)).isoformat(), 2)
+    assert "王奶奶" not in json.dumps(event, ensure_ascii=False) and late["household_ref"] not in json.dumps(event)
+    assert await overdue_reports(vpool, due_today["id"]) == []  # due today: not overdue yet
+
+    # the timer's pairing job creates the late visit and reports nothing new
+    await recurring.pairing_job(ctx)
+    (visit,) = await visits(vpool, late["id"])
+    assert len(await overdue_reports(vpool, late["id"])) == 1
+
+    # visited: next_due moves a week on from the visit's day; once that date has passed, it is reported once
+    await vpool.execute("update tasks set status = 'completed' where id = $1", visit["id"])
+    await recurring.generate_pairing_visits(ctx)
+    next_due = await vpool.fetchval("select next_due from pairings where id = $1", late["id"])
+    assert next_due == today + timedelta(days=7)
+    later = now + timedelta(days=10)
+    for _ in range(2):
+        await asyncio.gather(*(recurring.report_overdue_pairings(ctx, now=later) for _ in range(3)))
+    reports = [e for _, e in await overdue_reports(vpool, late["id"])]
+    assert [(e["due_on"], e["days_overdue"]) for e in reports] == [
+        ((today - timedelta(days=2)).isoformat(), 2),
+        (next_due.isoformat(), 3),
+    ]
+    assert len(await overdue_reports(vpool, due_today["id"])) == 1  # due today, 10 days on: reported too
+
+
 async def test_import_inserts_good_rows_in_savepoints_and_is_idempotent(ctx, vpool):
     tag = uuid.uuid4().hex[:6]
     head = "external_id,name,roles,home_grid,account_sub,skills"

@@ -40,6 +40,7 @@ OTHERS = {
     "department": NOTHING,
     "volunteer": NOTHING,
     "operator": NOTHING,
+    "service": NOTHING,  # another service calling in (notifications): nothing of cases
     "analyst": READ_ONLY,
     "grid_manager": READ_ONLY,
     "village_admin": READ_ONLY,  # below the case's level

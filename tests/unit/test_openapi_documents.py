@@ -54,7 +54,7 @@ def test_every_error_is_a_documented_problem_and_protected_operations_take_a_bea
         assert errors or path in ("/healthz", "/metrics"), f"{method} {path} documents no error"
         for code, r in errors.items():
             assert r["content"] == PROBLEM, f"{method} {path} {code}"
-        if path.startswith("/v1/") and path != "/v1/areas":
+        if path.startswith(("/v1/", "/internal/")) and path != "/v1/areas":
             assert op["security"] == [{"bearerAuth": []}], f"{method} {path}"
             assert {"401", "403", "503"} <= set(op["responses"]), f"{method} {path}"
         else:

@@ -72,6 +72,7 @@ REGISTRY: dict[str, EventType] = _types(
     EventType("gov.volunteer.registered.v2", volunteers.VolunteerRegisteredV2, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.volunteer.updated.v1", volunteers.VolunteerUpdated, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.volunteer.hours_corrected.v1", volunteers.HoursCorrected, topics.VOLUNTEERS, "volunteers"),
+    EventType("gov.pairing.visit_overdue.v1", volunteers.PairingVisitOverdue, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.report.weekly_published.v1", WeeklyReportPublished, topics.REPORTS, "reporting"),
 )
 

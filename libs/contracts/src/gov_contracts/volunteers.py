@@ -1,7 +1,7 @@
 """Volunteer events, produced by the volunteers service on gov.volunteers.v1
 (key = volunteer id). No name or phone: `volunteer_ref` is pseudonymous."""
 
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import Field
 
@@ -39,4 +39,16 @@ class HoursCorrected(EventModel):
     points_delta: int
     actor: str
     reason: str
+    occurred_at: datetime
+
+
+class PairingVisitOverdue(EventModel):
+    """A pairing's visit (结对帮扶走访) was not made by its due date: once per (pairing, due date), from the day
+    after. Keyed by the paired volunteer, like every event on gov.volunteers.v1; no household name or ref."""
+
+    pairing_id: str
+    volunteer_ref: str = Field(description="pseudonymous reference of the paired volunteer")
+    grid_id: str = Field(examples=["changping.zhongguping.g08"])
+    due_on: date = Field(description="the visit's due date (China Standard Time)")
+    days_overdue: int = Field(ge=1, description="whole days from due_on to the day it was found overdue")
     occurred_at: datetime

@@ -34,6 +34,7 @@ ROLES = frozenset(
         "volunteer",
         "analyst",
         "operator",
+        "service",  # another service of the platform calling in (e.g. notifications), with narrow permissions
     }
 )
 PERSONAL_DATA = "personal_data:read"

@@ -11,14 +11,14 @@ from govkit.consumer import Handler
 from govkit.periodic import Periodic
 from govkit.service import ServiceSpec
 from volunteers import config, recurring, service
-from volunteers.api import import_routes, recurring_routes, routes
+from volunteers.api import answer_page, import_routes, internal_routes, recurring_routes, routes
 from volunteers.context import Context
 
 log = logging.getLogger(__name__)
 
 PERIODIC: list[Callable[[Context], Awaitable[None]]] = [  # schedule and pairing generators register here
     recurring.schedule_job,  # tasks of schedule occurrences within the horizon, once each (schedule_runs claim)
-    recurring.pairing_job,  # pairing visits due by tomorrow, once each; next_due advances after a visit
+    recurring.pairing_job,  # visits due by tomorrow, once each; next_due advances; overdue reported once per due date
 ]
 
 
@@ -65,7 +65,8 @@ SPEC = ServiceSpec(
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handler_factories={"gov.case.dispatched.v1": on_case_dispatched},
     topics=[topics.CASES],
-    routers=[routes.router, import_routes.router, recurring_routes.router],  # + CSV import, schedules, pairings
+    # + CSV import, schedules, pairings; the notifications service's contact lookup; the answer-link page
+    routers=[routes.router, import_routes.router, recurring_routes.router, internal_routes.router, answer_page.router],
     on_start=on_start,
     on_stop=on_stop,
     configure=config.configure,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
 from volunteers.domain.dispatch import ROLE_FIT
 
+PUBLIC_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "dispatch.yaml"
 TASK_TYPES = tuple(ROLE_FIT)
 SKILLS = (
@@ -59,6 +61,13 @@ ENV_VARS = (
         "7",
         "how far ahead recurring schedules create tasks",
     ),
+    EnvVar(
+        "VOLUNTEERS_PUBLIC_URL",
+        "public_url",
+        "",
+        "base URL a volunteer's phone opens answer links under (/a/<token>); "
+        "default http://{VOLUNTEERS_HTTP_HOST}:{VOLUNTEERS_HTTP_PORT}",
+    ),
 )
 
 
@@ -100,7 +109,17 @@ class VolunteersConfig(BaseModel):
     offer_expiry_s: str = ""
     timer_interval_s: float = Field(gt=0, le=3600)
     schedule_horizon_days: int = Field(ge=1, le=60)
+    public_url: str = ""  # configure() fills in the default from the HTTP host and port
     dispatch: DispatchConfig | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, url: str) -> str:
+        if url and not PUBLIC_URL.fullmatch(url):
+            raise ValueError(
+                "must be an http:// or https:// URL without query or fragment, e.g. https://vol.example.cn"
+            )
+        return url
 
     @property
     def rules(self) -> DispatchConfig:
@@ -144,4 +163,5 @@ def configure(s: ServiceSettings, environ=None) -> VolunteersConfig:
         except ValueError:
             raise ConfigError("config error: VOLUNTEERS_OFFER_EXPIRY_S: must be a positive number of seconds") from None
     cfg.dispatch = load_dispatch(Path(cfg.dispatch_file))
+    cfg.public_url = (cfg.public_url or f"http://{s.http_host}:{s.http_port}").rstrip("/")
     return cfg

@@ -191,3 +191,53 @@ where (p.grid_id::ltree <@ any($1::ltree[]) or p.volunteer_id = $3)
   and ($5::uuid is null or p.volunteer_id = $5) and ($6::ltree is null or p.grid_id::ltree <@ $6::ltree)
 order by p.next_due, p.id limit $7
 """
+# the pairing timer's overdue report: once per (pairing, due date), marked in overdue_reported_for
+PAIRINGS_OVERDUE = f"""
+select p.id, p.volunteer_id, p.grid_id, p.active, p.next_due, p.overdue_reported_for,
+       coalesce(t.status = 'completed', false) as visited
+from pairings p left join tasks t on {_PAIRING_VISIT}
+where p.active and p.next_due < $1 and coalesce(t.status, '') <> 'completed'
+  and p.overdue_reported_for is distinct from p.next_due
+order by p.next_due, p.id limit $2
+for update of p skip locked
+"""
+MARK_PAIRING_OVERDUE_REPORTED = "update pairings set overdue_reported_for = $2 where id = $1 and next_due = $2"
+
+# -- contacts for the notifications service and answer links (contacts.py, answer_links.py) ----------------------
+# every offer of the tasks asked about; the caller keeps those whose volunteer has the asked volunteer_ref
+CONTACT_OFFERS = """
+select o.id as offer_id, o.task_id, o.volunteer_id, o.status as offer_status, o.expires_at,
+       v.name, v.phone, v.account_sub,
+       t.title, t.task_type, t.grid_id, t.window_start, t.window_end, t.urgent
+from offers o join volunteers v on v.id = o.volunteer_id join tasks t on t.id = o.task_id
+where o.task_id = any($1::uuid[])
+"""
+CONTACT_PAIRINGS = """
+select p.id as pairing_id, p.volunteer_id, v.name, v.phone, v.account_sub
+from pairings p join volunteers v on v.id = p.volunteer_id
+where p.id = any($1::uuid[])
+"""
+AUDIT_PERSONAL_READS = """
+insert into personal_data_reads (volunteer_id, reader, fields)
+select volunteer_id, $2, $3 from unnest($1::uuid[]) as r(volunteer_id)
+"""
+
+INSERT_ANSWER_LINKS = """
+insert into answer_links (id, offer_id, expires_at, created_at)
+select l.id, l.offer_id, l.expires_at, $4
+from unnest($1::text[], $2::uuid[], $3::timestamptz[]) as l(id, offer_id, expires_at)
+on conflict (offer_id) do nothing
+"""
+ANSWER_LINKS_OF_OFFERS = "select id, offer_id, expires_at from answer_links where offer_id = any($1::uuid[])"
+LOCK_ANSWER_LINK = "select id from answer_links where id = $1 for update"
+# a link with its offer, task and the grid's name: what the page shows and checks
+ANSWER_LINK = """
+select l.id, l.offer_id, l.expires_at as link_expires_at, l.used_at, l.used_answer,
+       o.volunteer_id, o.status as offer_status, o.expires_at as offer_expires_at, o.reason,
+       t.id as task_id, t.title, t.task_type, t.grid_id, t.window_start, t.window_end, t.urgent,
+       a.name as grid_name
+from answer_links l join offers o on o.id = l.offer_id join tasks t on t.id = o.task_id
+left join areas a on a.id = t.grid_id
+where l.id = $1
+"""
+USE_ANSWER_LINK = "update answer_links set used_at = $2, used_answer = $3 where id = $1 and used_at is null"

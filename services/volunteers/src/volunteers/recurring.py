@@ -11,6 +11,9 @@ each task exactly once:
   unique (origin, origin_ref) index on tasks is the second line of defence.
 * a due pairing is locked FOR UPDATE SKIP LOCKED and its visit is created with
   origin_ref "<pairing id>:<next_due>", unique in tasks.
+* a pairing whose visit was due before today and not made is reported
+  (gov.pairing.visit_overdue.v1) once per due date: locked SKIP LOCKED, its
+  overdue_reported_for set to the due date in the event's transaction.
 
 Times are China Standard Time (Asia/Shanghai). Household names are personal
 data: stored in pairings, never in titles or events (tasks carry household_ref).
@@ -28,9 +31,11 @@ import asyncpg
 
 from gov_contracts.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from gov_contracts.vocabulary import LOCAL_TZ
+from govkit import outbox
 from govkit.auth import PERSONAL_DATA, Principal
 from volunteers import access, queries, service
 from volunteers.context import Connection, Context, Row, fetch_existing, fetch_one
+from volunteers.domain import pairings as pairing_rules
 from volunteers.domain.registry import check_area_filter, check_grid
 from volunteers.domain.tasks import NewTask
 
@@ -322,10 +327,43 @@ async def generate_pairing_visits(ctx: Context, *, now: datetime | None = None) 
     return created
 
 
+async def report_overdue_pairings(ctx: Context, *, now: datetime | None = None) -> int:
+    """Publish gov.pairing.visit_overdue.v1 for every active pairing whose visit was due before today and not
+    made, once per (pairing, due date): overdue_reported_for records the due date reported, in the event's
+    transaction; pairings are locked SKIP LOCKED, so concurrent timers report each once. Returns how many."""
+    async with ctx.pool.acquire() as con, con.transaction():
+        now = now or await con.fetchval(queries.DB_NOW)
+        today = local_today(now)
+        reported = 0
+        for r in await con.fetch(queries.PAIRINGS_OVERDUE, today, PAIRING_BATCH):
+            event = pairing_rules.overdue_event(
+                pairing_rules.PairingDue(
+                    id=str(r["id"]),
+                    volunteer_ref=ctx.vref(r["volunteer_id"]),
+                    grid_id=r["grid_id"],
+                    active=r["active"],
+                    next_due=r["next_due"],
+                    visited=r["visited"],
+                    overdue_reported_for=r["overdue_reported_for"],
+                ),
+                today,
+                now,
+            )
+            if event is None:
+                continue
+            await con.execute(queries.MARK_PAIRING_OVERDUE_REPORTED, r["id"], r["next_due"])
+            await outbox.add(con, event, key=str(r["volunteer_id"]), source=service.SOURCE)
+            reported += 1
+        return reported
+
+
 async def pairing_job(ctx: Context) -> None:
     n = await generate_pairing_visits(ctx)
     if n:
         log.info("pairing visits created: %d", n)
+    n = await report_overdue_pairings(ctx)
+    if n:
+        log.info("overdue pairing visits reported: %d", n)
 
 
 async def list_pairings(

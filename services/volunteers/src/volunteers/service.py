@@ -225,29 +225,37 @@ async def respond(
     """Accept or decline one of the caller's own offers; a decline passes the task on at once."""
     async with ctx.pool.acquire() as con, con.transaction():
         me = await _volunteer_of(con, principal)
-        offer = await con.fetchrow(queries.GET_OFFER, offer_id)
-        if offer is None or offer["volunteer_id"] != me["id"]:
-            raise NotFound(f"no offer {offer_id} for you")
-        # task first, then offer: one lock order everywhere
-        task_id = offer["task_id"]
-        row = await fetch_existing(con, queries.GET_TASK_FOR_UPDATE, task_id, missing=f"no task {task_id}")
-        offer = await fetch_existing(con, queries.GET_OFFER_FOR_UPDATE, offer_id, missing=f"no offer {offer_id}")
-        tasks.check_offer_open(offer["status"])
-        now = await _now(con)
-        task = _task(row)
-        if accept:
-            out = tasks.accept(task, await _counts(con, row["id"]), now, ctx.vref(me["id"]))
-            offer = await fetch_one(con, queries.SET_OFFER, offer_id, "accepted", now, None)
-            await con.execute(queries.INSERT_ASSIGNMENT, row["id"], me["id"], now)
-            await _save(con, out.task, now)
-            await _publish(con, out.events, task.id)
-        else:
-            out = tasks.decline(task, now, ctx.vref(me["id"]), reason)
-            offer = await fetch_one(con, queries.SET_OFFER, offer_id, "declined", now, reason)
-            await _publish(con, out.events, task.id)
-            await dispatch_task(con, ctx, row["id"])
-        # the answer shows the offer as GET /v1/offers does: with its task's type, title, place and window
-        return await fetch_one(con, queries.OFFER_WITH_TASK, offer["id"])
+        return await answer_offer(con, ctx, offer_id, me["id"], accept, reason)
+
+
+async def answer_offer(
+    con: Connection, ctx: Context, offer_id: uuid.UUID, volunteer_id: uuid.UUID, accept: bool, reason: str | None
+) -> asyncpg.Record:
+    """The volunteer's answer to their offer (the caller holds the transaction and has established who answers:
+    the token's principal, or an answer link); NotFound unless the offer is theirs."""
+    offer = await con.fetchrow(queries.GET_OFFER, offer_id)
+    if offer is None or offer["volunteer_id"] != volunteer_id:
+        raise NotFound(f"no offer {offer_id} for you")
+    # task first, then offer: one lock order everywhere
+    task_id = offer["task_id"]
+    row = await fetch_existing(con, queries.GET_TASK_FOR_UPDATE, task_id, missing=f"no task {task_id}")
+    offer = await fetch_existing(con, queries.GET_OFFER_FOR_UPDATE, offer_id, missing=f"no offer {offer_id}")
+    tasks.check_offer_open(offer["status"])
+    now = await _now(con)
+    task = _task(row)
+    if accept:
+        out = tasks.accept(task, await _counts(con, row["id"]), now, ctx.vref(volunteer_id))
+        offer = await fetch_one(con, queries.SET_OFFER, offer_id, "accepted", now, None)
+        await con.execute(queries.INSERT_ASSIGNMENT, row["id"], volunteer_id, now)
+        await _save(con, out.task, now)
+        await _publish(con, out.events, task.id)
+    else:
+        out = tasks.decline(task, now, ctx.vref(volunteer_id), reason)
+        offer = await fetch_one(con, queries.SET_OFFER, offer_id, "declined", now, reason)
+        await _publish(con, out.events, task.id)
+        await dispatch_task(con, ctx, row["id"])
+    # the answer shows the offer as GET /v1/offers does: with its task's type, title, place and window
+    return await fetch_one(con, queries.OFFER_WITH_TASK, offer["id"])
 
 
 async def expire_offers(ctx: Context, *, batch: int = 50) -> int:

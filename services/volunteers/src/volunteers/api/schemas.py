@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from govkit.inputs import AREA_ID_MAX, BoundedDatetime
 from volunteers.config import ROLES, SKILLS, TASK_TYPES
@@ -181,3 +183,63 @@ class LedgerRead(BaseModel):
     hours: float
     points: int
     entries: list[dict]
+
+
+# -- the internal contact lookup (api/internal_routes.py) ----------------------------------------------------------
+
+MAX_CONTACTS = 200
+
+
+class ContactQuery(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"volunteer_ref": "volunteer_3f1c0a9b2d4e5f607182", "task_id": "9b2d4e5f-3f1c-4a9b-8d4e-5f6071823f1c"}
+            ]
+        },
+    )
+    volunteer_ref: str = Field(min_length=1, max_length=100, description="as on the events (pseudonymous)")
+    task_id: uuid.UUID | None = Field(default=None, description="the offer of this task to the volunteer")
+    pairing_id: uuid.UUID | None = Field(
+        default=None, validate_default=True, description="or: this pairing's volunteer; exactly one of the two"
+    )
+
+    @field_validator("pairing_id")
+    @classmethod
+    def _exactly_one(cls, pairing_id: uuid.UUID | None, info: ValidationInfo) -> uuid.UUID | None:
+        if "task_id" in info.data and (info.data["task_id"] is None) == (pairing_id is None):
+            raise PydanticCustomError("one_of", "give exactly one of task_id and pairing_id")
+        return pairing_id
+
+
+class ContactLookup(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[ContactQuery] = Field(min_length=1, max_length=MAX_CONTACTS)
+
+
+class ContactTask(BaseModel):
+    title: str
+    task_type: str
+    grid_id: str
+    window_start: datetime
+    window_end: datetime
+    urgent: bool
+
+
+class ContactRead(BaseModel):
+    volunteer_ref: str
+    found: bool
+    account_sub: str | None = None
+    name: str | None = None
+    phone: str | None = None
+    offer_status: str | None = Field(default=None, description="pending, accepted, declined, expired or withdrawn")
+    expires_at: datetime | None = Field(default=None, description="when the offer expires")
+    answer_url: str | None = Field(
+        default=None, description="the offer's single-use answer link, while it is pending and not expired"
+    )
+    task: ContactTask | None = None
+
+
+class ContactPage(BaseModel):
+    items: list[ContactRead] = Field(description="one per item asked, in the same order")
