@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from govctl import areas as area_file
 from govkit.auth import PERSONAL_DATA, mint
 
-SERVICES = ("cases", "volunteers", "reporting")
+SERVICES = ("cases", "volunteers", "reporting", "notifications")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 BUDGET = 300  # generated requests per service, shared out over its operations
 FLOOR = 200  # fewer than this means generation silently stopped somewhere
@@ -138,7 +138,8 @@ def test_fuzzed_requests_get_no_5xx_and_only_documented_answers(services, servic
     operations = []
     for result in schema.get_all_operations():
         assert isinstance(result, Ok), f"{service}: {result.err()}"
-        operations.append(result.ok())
+        if not result.ok().path.endswith("/stream"):  # an event stream never ends: nothing to fuzz in its answer
+            operations.append(result.ok())
     assert len(operations) >= 8, f"{service}: only {len(operations)} operations in its OpenAPI"
 
     token = mint(

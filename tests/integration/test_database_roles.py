@@ -35,7 +35,7 @@ async def test_cases_role_owns_its_schema_and_cannot_create_elsewhere(cases_con)
         await cases_con.execute("create schema sneaky")
 
 
-@pytest.mark.parametrize("svc", ["volunteers", "reporting"])
+@pytest.mark.parametrize("svc", ["volunteers", "reporting", "notifications"])
 async def test_other_roles_cannot_read_cases(stack, svc):
     con = await db.connect(stack.service_dsn(svc), svc)
     try:

@@ -231,6 +231,9 @@ def test_offer_wording_puts_the_expiry_first():
         LINK,
     )
     assert t.text.startswith("助老送餐任务邀请，请于11:15前答复") and "请带保温餐盒" in t.text and LINK in t.text
+    short = "https://cp.gov.cn/a/" + "A" * 24  # a town's short public URL: the place fits
+    sms = render(Kind.offer, {"task": "助老送餐", "place": "孔家畈村第3网格", "expires": "11:15"}, "sms", short).text
+    assert sms == f"助老送餐邀请，11:15前答复：孔家畈村第3网格 {short}"
 
 
 def test_staff_csv_in_gbk_with_chinese_headers():

@@ -271,7 +271,6 @@ def _wait_areas(url: str, count: int = 137, timeout: float = 60) -> None:
 
 def load_volunteers(url: str, jwt_key: str) -> tuple[int, int, int]:
     """Volunteers, the meal schedule and the pairings; returns how many of each were new."""
-    _wait_areas(url)
     admin = _client(url, jwt_key, "demo-town-admin", ["town_admin"], ["changping"])
     r = admin.post(
         "/v1/volunteers/import", content=VOLUNTEERS_CSV.encode(), headers={"content-type": "text/csv; charset=utf-8"}
@@ -305,3 +304,37 @@ def load_volunteers(url: str, jwt_key: str) -> tuple[int, int, int]:
             r.raise_for_status()
             pairings += 1
     return report["created"], schedules, pairings
+
+
+# the notifications service's staff directory: (sub, name, role, area, phone, email); the demo cases' actors
+# are among them, so their messages have someone to reach
+STAFF = [
+    ("demo-town-admin", "镇综治中心值班员", "town_admin", "changping", "13800000001", "duty@changping.example.cn"),
+    ("demo-town-leader", "镇党委书记", "leader", "changping", None, "shuji@changping.example.cn"),
+    ("demo-village-admin", "孔家畈村村委干部", "village_admin", "changping.kongjiafan", "13800000002", None),
+    ("demo-village-checker", "钟鼓坪村村委干部", "village_admin", "changping.zhongguping", "13800000003", None),
+    ("demo-kjf-leader", "孔家畈村党支部书记", "leader", "changping.kongjiafan", "13800000004", None),
+    ("demo-grid-manager", "孔家畈村第3网格员", "grid_manager", "changping.kongjiafan.g03", "13800000005", None),
+]
+
+
+def load_notifications(url: str, jwt_key: str, days: int = 7) -> tuple[int, int]:
+    """The staff directory and the town's on-duty roster for the coming days; (staff created, duties)."""
+    from datetime import datetime, timedelta
+
+    admin = _client(url, jwt_key, "demo-town-admin", ["town_admin"], ["changping"])
+    created = 0
+    for sub, name, role, area, phone, email in STAFF:
+        r = admin.post(
+            "/v1/staff", json={"sub": sub, "name": name, "role": role, "area_id": area, "phone": phone, "email": email}
+        )
+        r.raise_for_status()
+        created += r.status_code == 201
+    today = datetime.now(LOCAL_TZ).date()
+    roster = [
+        {"day": (today + timedelta(days=i)).isoformat(), "area_id": "changping", "subs": ["demo-town-admin"]}
+        for i in range(days)
+    ]
+    r = admin.put("/v1/roster", json=roster)
+    r.raise_for_status()
+    return created, r.json()["duties"]

@@ -52,7 +52,9 @@ class Stack:
         if self.state_file.exists():
             self.state = json.loads(self.state_file.read_text())
         st = self.state
-        st.setdefault("passwords", {n: secrets.token_urlsafe(18) for n in ("postgres", *SERVICES)})
+        passwords = st.setdefault("passwords", {})
+        for name in ("postgres", *SERVICES):  # a service added since the stack was made gets its password too
+            passwords.setdefault(name, secrets.token_urlsafe(18))
         st.setdefault("jwt_secret", secrets.token_urlsafe(36))
         st.setdefault("open311_api_key", "dev-" + secrets.token_hex(8))  # the local stack's Open311 client key
         st.setdefault("kafka", {})
@@ -287,6 +289,12 @@ class Stack:
         self.wait_areas("volunteers", 137)
         v, s, p = demo.load_volunteers(self.url("volunteers"), self.state["jwt_secret"])
         say(f"demo: 20 volunteers ({v} new), a weekday meal schedule ({s} new), 2 pairings ({p} new)")
+        self.wait_areas("notifications", 137)
+        staff, duties = demo.load_notifications(self.url("notifications"), self.state["jwt_secret"])
+        say(
+            f"demo: {len(demo.STAFF)} staff ({staff} new) and {duties} on-duty days for the notifications service; "
+            "without an SMS gateway or SMTP server its messages go to its log: ./gov logs notifications"
+        )
         self.wait_areas("cases", 137)
         n = demo.load_cases(self.url("cases"), self.state["jwt_secret"])
         say(f"demo: {len(demo.CASES)} cases in various states ({n} new)")

@@ -51,7 +51,8 @@ def _escalated(f: Mapping[str, str]) -> tuple[str, str]:
 
 def _assigned(f: Mapping[str, str]) -> tuple[str, str]:
     due = f"，请于{f['due']}前办结" if f.get("due") else "，请及时办理"
-    return f"事件派遣：{f['number']}", f"{_case(f)}已派遣给您{due}"
+    to = "给您" if f.get("assignee") else f"至{f.get('unit', '贵单位')}"
+    return f"事件派遣：{f['number']}", f"{_case(f)}已派遣{to}{due}"
 
 
 def _verification(f: Mapping[str, str]) -> tuple[str, str]:
@@ -83,6 +84,15 @@ WORDING: dict[Kind, Callable[[Mapping[str, str]], tuple[str, str]]] = {
 }
 
 
+# SMS leaves room for little besides the link: the offer kinds say the essentials first, more tersely
+SMS_WORDING: dict[Kind, Callable[[Mapping[str, str]], str]] = {
+    Kind.offer: lambda f: (
+        f"{f['task']}邀请，{f['expires']}前答复：{f['place']}" + (f"，{f['window']}" if f.get("window") else "")
+    ),
+    Kind.offer_reminder: lambda f: f"{f['task']}邀请{f['expires']}过期，请答复：{f['place']}",
+}
+
+
 def fit_sms(text: str, link: str | None) -> str:
     """At most SMS_MAX characters, the link whole: the text is shortened (ending in …) to leave it room."""
     tail = f" {link}" if link else ""
@@ -96,7 +106,7 @@ def fit_sms(text: str, link: str | None) -> str:
 def render(kind: Kind, facts: Mapping[str, str], channel: str, link: str | None = None) -> Rendered:
     title, text = WORDING[kind](facts)
     if channel == "sms":
-        return Rendered(title, fit_sms(text, link))
+        return Rendered(title, fit_sms(SMS_WORDING[kind](facts) if kind in SMS_WORDING else text, link))
     full = f"{text}\n{link}" if link else text
     if channel in ("wecom", "dingtalk"):
         more = f"\n\n[查看详情]({link})" if link else ""

@@ -119,7 +119,12 @@ def case_dispatched(source_id: str, event: cases.CaseDispatched, labels: Labels)
         event.occurred_at,
         event.grid_id,
         audience,
-        {**_case_facts(event, labels), "due": local(event.resolve_due) if event.resolve_due else ""},
+        {
+            **_case_facts(event, labels),
+            "due": local(event.resolve_due) if event.resolve_due else "",
+            "assignee": "1" if event.assignee else "",
+            "unit": event.unit_id if event.unit_id.startswith("dept.") else labels.place(event.unit_id),
+        },
         case_id=event.case_id,
     )
 
