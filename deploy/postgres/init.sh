@@ -6,7 +6,8 @@
 # two in step): database gov, extensions, and one LOGIN role per service owning
 # the schema of the same name.
 #
-# Needs CASES_DB_PASSWORD, VOLUNTEERS_DB_PASSWORD, REPORTING_DB_PASSWORD.
+# Needs CASES_DB_PASSWORD, VOLUNTEERS_DB_PASSWORD, REPORTING_DB_PASSWORD,
+# NOTIFICATIONS_DB_PASSWORD.
 # The passwords reach psql through \getenv, never through the command line or
 # shell interpolation into SQL.
 #
@@ -17,7 +18,7 @@ gov_init() (
   set -Eeuo pipefail
 
   db=gov
-  services=(cases volunteers reporting)
+  services=(cases volunteers reporting notifications)
 
   missing=()
   for svc in "${services[@]}"; do
@@ -61,6 +62,7 @@ SQL
   role_and_schema cases CASES_DB_PASSWORD
   role_and_schema volunteers VOLUNTEERS_DB_PASSWORD
   role_and_schema reporting REPORTING_DB_PASSWORD
+  role_and_schema notifications NOTIFICATIONS_DB_PASSWORD
 )
 
 gov_init

@@ -2,11 +2,13 @@
 deploy/Dockerfile, deploy/postgres/init.sh, deploy/compose.env.
 
 Nothing is built or run; the files are parsed and compared with the code they
-configure (govkit.settings.ENV_VARS, gov_contracts.topics, govctl.postgres).
+configure (govkit.settings.ENV_VARS and each service's config.ENV_VARS,
+gov_contracts.topics, govctl.postgres).
 """
 
 from __future__ import annotations
 
+import importlib
 import re
 import shlex
 from pathlib import Path
@@ -24,7 +26,9 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 INIT_SH = ROOT / "deploy" / "postgres" / "init.sh"
 COMPOSE_ENV = ROOT / "deploy" / "compose.env"
 
-APP_SERVICES = ("cases", "volunteers", "reporting")
+APP_SERVICES = ("cases", "volunteers", "reporting", "notifications")
+SPECS = {name: importlib.import_module(f"{name}.app").SPEC for name in APP_SERVICES}
+MIGRATE_CHAIN = " && ".join(f"python -m {name} migrate" for name in APP_SERVICES)
 LONG_RUNNING = ("kafka", "postgres", *APP_SERVICES)
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
@@ -98,7 +102,17 @@ def interpolate(value: str, env: dict[str, str]) -> str:
 
 
 def settings_names(service: str) -> dict[str, settings.EnvVar]:
-    return {settings.env_name(v, service): v for v in settings.ENV_VARS}
+    """The variables a service reads: govkit.settings.ENV_VARS and its own config.ENV_VARS."""
+    return {settings.env_name(v, service): v for v in (*settings.ENV_VARS, *SPECS[service].extra_env)}
+
+
+def published_port(svc: dict, container_port: int) -> int | None:
+    """The host port a service publishes `container_port` on ("[ip:]host:container")."""
+    for p in svc.get("ports", []):
+        parts = str(p).split(":")
+        if len(parts) >= 2 and parts[-1] == str(container_port):
+            return int(parts[-2])
+    return None
 
 
 def command_text(svc: dict) -> str:
@@ -184,11 +198,18 @@ def test_app_services_use_the_app_image_and_wait_for_their_dependencies(services
 def test_app_environment_names_are_settings_variables(services):
     for name in (*APP_SERVICES, "migrate"):
         svc = services[name]
-        # the migrate job runs all three services' migrations
+        # the migrate job runs every service's migrations
         allowed = set().union(*(settings_names(s) for s in (APP_SERVICES if name == "migrate" else (name,))))
         set_names = set(environment(svc)) | env_file_names(svc)
         unknown = set_names - allowed
-        assert not unknown, f"{name}: variables that govkit.settings does not read: {sorted(unknown)}"
+        assert not unknown, (
+            f"{name}: variables that neither govkit.settings nor {name}'s config.ENV_VARS reads: {sorted(unknown)}"
+        )
+
+
+def test_migrate_job_runs_every_services_migrations_in_order(services):
+    cmd = services["migrate"].get("command")
+    assert isinstance(cmd, list) and cmd[:2] == ["sh", "-c"] and cmd[2:] == [MIGRATE_CHAIN], f"migrate runs {cmd}"
 
 
 def test_required_settings_are_set_and_valid(services):
@@ -201,12 +222,18 @@ def test_required_settings_are_set_and_valid(services):
             if var.default is None and settings.ServiceSettings.model_fields[var.field].is_required():
                 assert env.get(settings.env_name(var, name)), f"{name}: {settings.env_name(var, name)} not set"
         s = settings.load(name, env)
+        if SPECS[name].configure is not None:
+            SPECS[name].configure(s, env)  # the service's own settings (config.py): raises ConfigError
         assert s.http_host == "0.0.0.0" and s.http_port == 8000, name
         assert s.kafka_bootstrap_servers == "kafka:9092", name
         _assert_own_role_dsn(name, environment(services[name]), dev)
         ports = [str(p) for p in services[name].get("ports", [])]
         assert any(p.endswith(f":{s.http_port}") for p in ports), f"{name}: container port {s.http_port} not published"
         assert str(s.http_port) in " ".join(services[name]["healthcheck"]["test"]), f"{name}: healthcheck port"
+    hosts = [published_port(services[name], 8000) for name in APP_SERVICES]
+    assert None not in hosts and len(set(hosts)) == len(hosts), (
+        f"published ports {dict(zip(APP_SERVICES, hosts, strict=True))}"
+    )
     raw_mig = environment(services["migrate"])
     mig = {k: interpolate(v, dev) for k, v in raw_mig.items()}
     for name in APP_SERVICES:
@@ -220,6 +247,24 @@ def _assert_own_role_dsn(name: str, raw_env: dict[str, str], dev: dict[str, str]
     pw = f"{name.upper()}_DB_PASSWORD"
     assert re.fullmatch(rf"postgresql://{name}:\$\{{{pw}(:\?[^}}]*)?\}}@postgres:5432/gov", raw), f"{name}: DSN {raw}"
     assert interpolate(raw, dev) == f"postgresql://{name}:{dev[pw]}@postgres:5432/gov"
+
+
+def test_notifications_reaches_volunteers_and_links_to_reporting(services):
+    """The contact lookup goes container to container to volunteers; the weekly-report links are
+    opened in a browser on this machine, so they point at reporting as published on loopback."""
+    dev = read_env_file(COMPOSE_ENV)
+    env = {k: interpolate(v, dev) for k, v in environment(services["notifications"]).items()}
+    vol = settings.load("volunteers", {k: interpolate(v, dev) for k, v in environment(services["volunteers"]).items()})
+    assert env["NOTIFICATIONS_VOLUNTEERS_URL"] == f"http://volunteers:{vol.http_port}"
+    rep = settings.load("reporting", {k: interpolate(v, dev) for k, v in environment(services["reporting"]).items()})
+    host_port = published_port(services["reporting"], rep.http_port)
+    assert env["NOTIFICATIONS_REPORT_URL"] == f"http://127.0.0.1:{host_port}"
+    raw = environment(services["notifications"])
+    for name in ("SERVICE_TOKEN", "SMS_KEY_ID", "SMS_KEY_SECRET", "SMTP_USER", "SMTP_PASSWORD"):
+        value = raw.get(f"NOTIFICATIONS_{name}")
+        assert value is None or re.fullmatch(r"\$\{[A-Z0-9_]+(:?[-?][^}]*)?\}", value), (
+            f"NOTIFICATIONS_{name}: a credential, substituted from the env file, never written into compose"
+        )
 
 
 def test_postgres_gets_every_service_password(services):

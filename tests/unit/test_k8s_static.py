@@ -38,11 +38,25 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 CONFIG_DOC = ROOT / "docs" / "configuration.md"
 
-APP_SERVICES = ("cases", "volunteers", "reporting")
+APP_SERVICES = ("cases", "volunteers", "reporting", "notifications")
 SPECS = {name: importlib.import_module(f"{name}.app").SPEC for name in APP_SERVICES}
 SERVICE_CONFIG_VARS = {name: tuple(spec.extra_env) for name, spec in SPECS.items()}  # the services' config.ENV_VARS
 SECRET_VARS = ("{SERVICE}_DATABASE_URL", "JWT_SECRET", "PSEUDONYM_KEY")
-MIGRATE_CHAIN = "python -m cases migrate && python -m volunteers migrate && python -m reporting migrate"
+# credentials a service may be given (none required): from a Secret when set, never a value or a ConfigMap
+OPTIONAL_SECRET_VARS = {
+    "notifications": (
+        "NOTIFICATIONS_SERVICE_TOKEN",
+        "NOTIFICATIONS_SMS_KEY_ID",
+        "NOTIFICATIONS_SMS_KEY_SECRET",
+        "NOTIFICATIONS_SMTP_USER",
+        "NOTIFICATIONS_SMTP_PASSWORD",
+    ),
+}
+# variables holding the base URL of another service, called from inside the cluster
+SERVICE_URL_VARS = {"NOTIFICATIONS_VOLUNTEERS_URL": "volunteers"}
+# database connections of a pod beyond <SVC>_DB_POOL_MAX and the outbox relay's LISTEN
+EXTRA_CONNECTIONS = {"notifications": 2}  # LISTEN of the channel senders and of the inbox stream
+MIGRATE_CHAIN = " && ".join(f"python -m {name} migrate" for name in APP_SERVICES)
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")  # oldest and newest the manifests are checked against
 KAFKA_PARTITIONS = 12  # GOV_KAFKA_PARTITIONS / KAFKA_PARTITIONS default: consumers beyond it sit idle
 PG_MAX_CONNECTIONS = 100 - 3  # PostgreSQL's default max_connections less superuser_reserved_connections
@@ -57,6 +71,7 @@ REQUIRED_ALERTS = {
     "consumer lag": "gov_consumer_lag",
     "dead letters": "gov_dead_letters_total",
     "outbox backlog": "gov_outbox_backlog",
+    "failed notifications": "gov_notifications_total",
 }
 
 
@@ -132,7 +147,7 @@ def workloads(docs: list[dict]) -> list[dict]:
 def service_of(workload: dict) -> tuple[str, ...]:
     """The services whose settings a workload's process reads."""
     if workload["kind"] == "Job":
-        return APP_SERVICES  # the migration Job runs all three `migrate` commands
+        return APP_SERVICES  # the migration Job runs every service's `migrate` command
     return (workload["metadata"]["name"],)
 
 
@@ -326,11 +341,20 @@ def check_secrets(docs, raw_docs: list[dict]):
                     assert name in sources, f"{d['metadata']['name']}: {name} not set"
                     kind, detail = sources[name]
                     assert kind == "secret", f"{d['metadata']['name']}: {name} from {kind}, not a secretKeyRef"
+        for c in _containers(d):
+            sources = env_sources(docs, c)
+            for svc in service_of(d):
+                for name in OPTIONAL_SECRET_VARS.get(svc, ()):
+                    if name in sources:
+                        kind, _ = sources[name]
+                        assert kind == "secret", f"{d['metadata']['name']}: {name} from {kind}, not a secretKeyRef"
+    credentials = {n for names in OPTIONAL_SECRET_VARS.values() for n in names}
     for cm in of_kind(docs, "ConfigMap"):
         for key in cm.get("data") or {}:
             assert not any(key.endswith(t.removeprefix("{SERVICE}")) for t in SECRET_VARS), (
                 f"ConfigMap {cm['metadata']['name']}: {key} is a secret"
             )
+            assert key not in credentials, f"ConfigMap {cm['metadata']['name']}: {key} is a secret"
 
 
 def check_autoscaling_and_disruption(docs, min_replicas: int):
@@ -364,7 +388,8 @@ def check_connection_budget(docs):
         svc = d["metadata"]["name"]
         h = [h for h in of_kind(docs, "HorizontalPodAutoscaler") if h["spec"]["scaleTargetRef"]["name"] == svc][0]
         s = settings.load(svc, resolved_env(docs, pod_spec(d)["containers"][0]))
-        total += h["spec"]["maxReplicas"] * (s.db_pool_max + 1)  # the pool and the outbox relay's LISTEN connection
+        # the pool, the outbox relay's LISTEN connection, and the service's own LISTEN connections
+        total += h["spec"]["maxReplicas"] * (s.db_pool_max + 1 + EXTRA_CONNECTIONS.get(svc, 0))
     assert total <= PG_MAX_CONNECTIONS, f"{total} database connections at full scale > {PG_MAX_CONNECTIONS}"
 
 
@@ -410,6 +435,20 @@ def check_services_and_ports(docs):
         assert named_port(c, ports[0].get("targetPort", ports[0]["port"])) == 8000, f"{name}: targetPort"
 
 
+def check_service_urls(docs):
+    """A URL of another service points at its Service, on the Service's port."""
+    for d in of_kind(docs, "Deployment"):
+        env = resolved_env(docs, pod_spec(d)["containers"][0])
+        for var, target in SERVICE_URL_VARS.items():
+            if not var.startswith(d["metadata"]["name"].upper() + "_"):
+                continue
+            assert var in env, f"{d['metadata']['name']}: {var} not set"
+            ports = [p["port"] for p in one(docs, "Service", target)["spec"]["ports"]]
+            assert env[var].rstrip("/") in {f"http://{target}:{p}" for p in ports}, (
+                f"{d['metadata']['name']}: {var}={env[var]}, the {target} Service is http://{target}:{ports[0]}"
+            )
+
+
 def check_service_monitor(docs):
     monitors = of_kind(docs, "ServiceMonitor")
     assert len(monitors) == 1, f"{len(monitors)} ServiceMonitor(s)"
@@ -433,12 +472,15 @@ def check_service_monitor(docs):
 
 
 def exported_metrics() -> set[str]:
-    """The series names govkit.metrics exports (a Counter `x` is scraped as `x_total`)."""
+    """The series names govkit.metrics and the services' modules export (a Counter `x` is scraped as `x_total`)."""
+    import sys
+
     from prometheus_client.metrics import MetricWrapperBase
 
     suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count")}
     names: set[str] = set()
-    for obj in vars(metrics).values():
+    modules = [metrics] + [m for n, m in list(sys.modules.items()) if n.split(".")[0] in APP_SERVICES]
+    for obj in (o for m in modules for o in list(vars(m).values())):
         if isinstance(obj, MetricWrapperBase):
             for family in obj.describe():
                 names.update(family.name + s for s in suffixes[family.type])
@@ -541,7 +583,7 @@ def test_objects_match_the_official_kubernetes_schemas_offline(rendered, no_netw
                 path = ".".join(str(p) for p in e.path)
                 pytest.fail(f"{doc['kind']}/{doc['metadata']['name']} (Kubernetes {version}): {path}: {e.message}")
         validated += 1
-    assert validated >= 3 * 4 + 1, f"only {validated} objects validated"
+    assert validated >= len(APP_SERVICES) * 4 + 1, f"only {validated} objects validated"
 
 
 def test_schema_validation_catches_a_misspelt_field(production, no_network):
@@ -611,6 +653,10 @@ def test_images_agree_with_compose(base, production):
 
 def test_services_and_ports(rendered):
     check_services_and_ports(rendered)
+
+
+def test_service_urls_point_at_the_services(rendered):
+    check_service_urls(rendered)
 
 
 def test_service_monitor_scrapes_metrics(rendered):
@@ -763,6 +809,38 @@ def _no_severity(docs):
     del _rule(docs, "GovOutboxBacklog")["labels"]["severity"]
 
 
+def _inline_smtp_password(docs):
+    e = _env(docs, "NOTIFICATIONS_SMTP_PASSWORD", "notifications")
+    e.pop("valueFrom")
+    e["value"] = "smtp-password"
+
+
+def _sms_key_in_configmap(docs):
+    c = _container(docs, "notifications")
+    c["env"] = [e for e in c["env"] if e["name"] != "NOTIFICATIONS_SMS_KEY_SECRET"]
+    one(docs, "ConfigMap", "gov-notifications-config")["data"]["NOTIFICATIONS_SMS_KEY_SECRET"] = "k" * 32
+
+
+def _volunteers_url_elsewhere(docs):
+    one(docs, "ConfigMap", "gov-notifications-config")["data"]["NOTIFICATIONS_VOLUNTEERS_URL"] = "http://volunteer:8000"
+
+
+def _no_volunteers_url(docs):
+    del one(docs, "ConfigMap", "gov-notifications-config")["data"]["NOTIFICATIONS_VOLUNTEERS_URL"]
+
+
+def _no_notification_failure_alert(docs):
+    for g in of_kind(docs, "PrometheusRule")[0]["spec"]["groups"]:
+        g["rules"] = [r for r in g["rules"] if "gov_notifications_total" not in r["expr"]]
+    of_kind(docs, "PrometheusRule")[0]["spec"]["groups"] = [
+        g for g in of_kind(docs, "PrometheusRule")[0]["spec"]["groups"] if g["rules"]
+    ]
+
+
+def _more_notification_pods(docs):
+    one(docs, "HorizontalPodAutoscaler", "notifications")["spec"]["maxReplicas"] = 4
+
+
 def _secret_object(raw):
     raw.append(
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gov-auth"}, "data": {"jwt-secret": "c2VjcmV0"}}
@@ -778,6 +856,10 @@ BROKEN: list[tuple[str, Callable, Callable]] = [
     ("a variable the code does not read", _unknown_variable, check_env_names_are_known_and_documented),
     ("a secret inline", _inline_secret, lambda d: check_secrets(d, [])),
     ("a secret in a ConfigMap", _secret_in_configmap, lambda d: check_secrets(d, [])),
+    ("an SMTP password inline", _inline_smtp_password, lambda d: check_secrets(d, [])),
+    ("an SMS key in a ConfigMap", _sms_key_in_configmap, lambda d: check_secrets(d, [])),
+    ("volunteers at a wrong URL", _volunteers_url_elsewhere, check_service_urls),
+    ("no volunteers URL", _no_volunteers_url, check_service_urls),
     ("a DSN missing", _missing_database_url, lambda d: check_settings_load(d, "production")),
     ("the wrong port", _bad_port, lambda d: check_settings_load(d, "production")),
     ("bound to loopback", _loopback, lambda d: check_settings_load(d, "production")),
@@ -786,6 +868,7 @@ BROKEN: list[tuple[str, Callable, Callable]] = [
     ("no disruption budget", _drop_pdb, lambda d: check_autoscaling_and_disruption(d, 2)),
     ("one replica in production", _single_replica, lambda d: check_autoscaling_and_disruption(d, 2)),
     ("more connections than PostgreSQL has", _too_many_connections, check_connection_budget),
+    ("notifications' extra connections", _more_notification_pods, check_connection_budget),
     ("no migration Job", _drop_job, check_migration_job),
     ("a partial migration", _partial_migration, check_migration_job),
     ("another image", _other_image, lambda d: check_images(d, exact=False)),
@@ -797,6 +880,7 @@ BROKEN: list[tuple[str, Callable, Callable]] = [
     ("an alert on a metric nobody exports", _misspelt_metric, check_prometheus_rule),
     ("a stall alert at another threshold", _stall_threshold, check_prometheus_rule),
     ("no alert on dead letters", _no_dead_letter_alert, check_prometheus_rule),
+    ("no alert on failed notifications", _no_notification_failure_alert, check_prometheus_rule),
     ("an alert without severity", _no_severity, check_prometheus_rule),
 ]
 
