@@ -137,9 +137,11 @@ def test_offer_by_sms_answered_from_the_link_shows_on_the_case(live):
     # the offer reaches the volunteer's phone through the SMS gateway, in one SMS, with the link
     (sms,) = wait_for(lambda: receiver.sms_to(phone), timeout=30)
     text = sms.text
-    assert len(text) <= 70 and "纠纷调解任务邀请" in text and "前答复" in text
+    assert len(text) <= 70 and "纠纷调解邀请" in text and "前答复" in text
     assert sms.body["SignName"] and sms.body["TemplateCode"] == "SMS_000001" and sms.headers["X-Sms-Signature"]
-    link = LINK.search(text).group(0)
+    found = LINK.search(text)
+    assert found, text
+    link = found.group(0)
 
     page = httpx.get(link, timeout=10)
     assert page.status_code == 200 and "接受" in page.text and "婉拒" in page.text

@@ -7,7 +7,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 
 from gov_contracts import CloudEvent, cases, tasks
@@ -17,6 +19,7 @@ from govkit import areas, db
 from govkit.settings import load
 from notifications import config, handlers, planner, timers
 from notifications.config import ChannelLimits
+from notifications.contacts import VolunteerContacts
 from notifications.context import Context
 from notifications.domain import triggers
 from notifications.sender import ChannelSender
@@ -112,9 +115,9 @@ async def test_non_urgent_at_eleven_at_night_waits_until_seven(ctx):
     assert (row["recipient"], row["channel"], row["held"]) == ("staff:bs-va", "in_app", True)
     assert row["due_at"] == local(2, 7)
 
-    sender = ChannelSender(
-        "in_app", None, ChannelLimits(rate_per_s=100, concurrency=4, max_attempts=3, backoff_s=1), ctx, contacts=None
-    )  # type: ignore[arg-type]  # no volunteer is involved
+    no_volunteers = VolunteerContacts(httpx.AsyncClient(), "", "", None, "test")  # no volunteer is involved
+    limits = ChannelLimits(rate_per_s=100, concurrency=4, max_attempts=3, backoff_s=1)
+    sender = ChannelSender("in_app", None, limits, ctx, no_volunteers)
     ctx.clock.at = local(2, 6, 59)
     await sender.round()
     assert (await deliveries(ctx, env.id))[0]["status"] == "queued"
@@ -145,7 +148,7 @@ async def test_an_unanswered_offer_is_reminded_once_before_it_expires(ctx):
     h = handlers.NotificationHandlers(ctx)
     async with ctx.pool.acquire() as con:
         for tid in (task_id, answered_task):
-            base = dict(task_id=tid, task_type="meal_delivery", grid_id=GRID, occurred_at=t0)
+            base: dict[str, Any] = dict(task_id=tid, task_type="meal_delivery", grid_id=GRID, occurred_at=t0)
             await h.on_task_created(
                 con,
                 tasks.TaskCreated(

@@ -4,7 +4,6 @@ topic; the delivery log keeps masked forms only."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -46,7 +45,7 @@ def mask_email(email: str) -> str:
 
 def _facts(row: Row) -> dict[str, str]:
     facts = row["facts"]
-    return json.loads(facts) if isinstance(facts, str) else dict(facts)
+    return dict(facts)  # jsonb arrives decoded (govkit.db)
 
 
 def _staff_target(row: Row, sub: str, contacts: Mapping[str, Row]) -> Target:
@@ -139,6 +138,6 @@ async def _chosen(con: Connection, sub: str | None, kind: str) -> Sequence[str] 
     prefs = await con.fetchrow(queries.PREFERENCES_OF, sub)
     if prefs is None:
         return None
-    channels = json.loads(prefs["channels"]) if isinstance(prefs["channels"], str) else prefs["channels"]
+    channels = prefs["channels"]
     chosen: Sequence[str] | None = channels.get(kind)
     return chosen

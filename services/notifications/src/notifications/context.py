@@ -1,9 +1,8 @@
-"""What every use case of the notifications service is given: the pool, the configuration, the clock, and the
-wake-up of the senders. Built once when the service starts (app.py); never held in a module global."""
+"""What every use case of the notifications service is given: the pool, the configuration and the clock (an
+injectable one in tests). Built once when the service starts (app.py); never held in a module global."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,7 +10,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from notifications.config import NotificationsConfig
+from notifications.config import NotificationsConfig, Rules
 
 Row = asyncpg.Record | Mapping[str, Any]  # a row as asyncpg gives it, or a plain mapping in tests
 
@@ -30,8 +29,7 @@ class Context:
     pool: asyncpg.Pool
     config: NotificationsConfig
     clock: Clock = field(default_factory=SystemClock)
-    wake: asyncio.Event = field(default_factory=asyncio.Event)  # set when new deliveries are due now
 
     @property
-    def rules(self):  # noqa: ANN201  (NotificationsConfig.loaded's type)
+    def rules(self) -> Rules:
         return self.config.loaded

@@ -4,7 +4,6 @@ domain errors of gov_contracts.errors. Reading a staff member's contacts needs p
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, time
@@ -202,7 +201,7 @@ async def set_preferences(
 def _preferences_out(row: asyncpg.Record | None) -> dict[str, Any]:
     if row is None:
         return {"channels": {}, "quiet_hours": None}
-    channels = json.loads(row["channels"]) if isinstance(row["channels"], str) else row["channels"]
+    channels = row["channels"]
     quiet = (
         {"start": row["quiet_start"].strftime("%H:%M"), "end": row["quiet_end"].strftime("%H:%M")}
         if row["quiet_start"] is not None

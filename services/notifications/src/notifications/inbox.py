@@ -25,7 +25,7 @@ KEEPALIVE_S = 15.0
 
 
 def item(row: asyncpg.Record) -> dict[str, Any]:
-    facts = json.loads(row["facts"]) if isinstance(row["facts"], str) else row["facts"]
+    facts = row["facts"]
     return {
         "id": str(row["id"]),
         "kind": row["kind"],

@@ -4,7 +4,6 @@ transaction. The unique (source_id, recipient, channel) makes a redelivered even
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
@@ -43,7 +42,7 @@ def _quiet(row: Row) -> QuietHours | None:
 
 def staff_recipient(row: Row) -> Recipient:
     available = {"in_app"} | ({"sms"} if row["has_phone"] else set()) | ({"email"} if row["has_email"] else set())
-    prefs = json.loads(row["channels"]) if isinstance(row["channels"], str) else (row["channels"] or {})
+    prefs = row["channels"] or {}
     return Recipient(
         key=f"staff:{row['sub']}",
         kind="staff",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import re
@@ -93,8 +92,8 @@ class ChannelSender:
             rows = await con.fetch(queries.CLAIM_DUE, self.name, now, self.limits.concurrency * 8, LEASE)
             if not rows:
                 return 0
-            async with con.transaction():
-                targets = await addressing.resolve(con, rows, self.contacts)
+            # no transaction around it: the volunteers' lookup is an HTTP call
+            targets = await addressing.resolve(con, rows, self.contacts)
         await asyncio.gather(*(self._deliver(row, targets[row["id"]]) for row in rows))
         return len(rows)
 
@@ -111,7 +110,6 @@ class ChannelSender:
                 await self._final(row, "skipped", "expired before it could be sent", target.display)
                 return
             facts = row["facts"]
-            facts = json.loads(facts) if isinstance(facts, str) else facts
             rendered = render(Kind(row["kind"]), facts, self.name, target.link)
             message = Message(
                 delivery_id=str(row["id"]),
