@@ -45,12 +45,17 @@ def free_port() -> int:
 
 @contextmanager
 def volunteers_service(stack, **env: str) -> Iterator[str]:
-    """The service's base URL while it runs; `env` adds or overrides variables (VOLUNTEERS_PUBLIC_URL, ...)."""
+    """The service's base URL while it runs; `env` adds or overrides variables (VOLUNTEERS_PUBLIC_URL, ...).
+
+    No broker: the pages and the lookup need none, and the events these tests cause stay in the outbox, as those
+    of every test that uses the use cases directly do; published here, they would reach the other services'
+    consumers in tests that count what those consumers have left to read (test_consumer_health)."""
     port = free_port()
     environ = {
         **os.environ,
         **stack.service_env("volunteers"),
         "VOLUNTEERS_HTTP_PORT": str(port),
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
         "PSEUDONYM_KEY": PSEUDONYM_KEY,
         **env,
     }
