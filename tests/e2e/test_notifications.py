@@ -27,7 +27,7 @@ from govctl import areas as area_file
 from govkit.auth import mint
 from tests.notification_receiver import LINK, Receiver
 
-from .test_services_and_areas import wait_for
+from .test_services_and_areas import wait_caught_up, wait_for
 
 OFFER_GRID = "changping.qinghe.g05"
 CRITICAL_GRID = "changping.shimen.g02"
@@ -81,16 +81,20 @@ def live(stack, tmp_path_factory):
         NOTIFICATIONS_RULES_FILE=str(rules),
         NOTIFICATIONS_TIMER_INTERVAL_S="1",
     )
-    stack.stop_services()
-    stack.start_services(say=lambda *_: None)
-    area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE)
-    for svc in ("cases", "volunteers", "notifications"):
-        wait_for(lambda svc=svc: httpx.get(stack.url(svc) + "/v1/areas").json()["count"] == 137)
-    yield stack, receiver
-    stack.stop_services()
-    receiver.stop()
-    for k, v in saved.items():
-        os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
+    try:
+        stack.stop_services()
+        stack.start_services(say=lambda *_: None)
+        area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE)
+        for svc in ("cases", "volunteers", "notifications"):
+            stack.wait_areas(svc, 137, timeout=240)
+        # the tests before leave thousands of events behind: the consumers work through them first
+        wait_caught_up(stack)
+        yield stack, receiver
+    finally:  # also when the start failed: the next module must not inherit these services and settings
+        stack.stop_services()
+        receiver.stop()
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
 def client(stack, svc, sub, roles, areas, **kw):
@@ -157,8 +161,13 @@ def test_offer_by_sms_answered_from_the_link_shows_on_the_case(live):
 
     assert wait_for(assigned, timeout=30)
     # the volunteer's in-app inbox has the offer too; the delivery log shows both, the link masked
-    inbox = client(stack, "notifications", "vol-qinghe-5", ["volunteer"], []).get("/v1/me/notifications").json()
-    assert inbox["unread"] >= 1 and any(i["kind"] == "offer" for i in inbox["items"])
+    volunteer = client(stack, "notifications", "vol-qinghe-5", ["volunteer"], [])
+
+    def offer_in_inbox():
+        inbox = volunteer.get("/v1/me/notifications").json()
+        return inbox["unread"] >= 1 and any(i["kind"] == "offer" for i in inbox["items"])
+
+    assert wait_for(offer_in_inbox, timeout=30)
     log = town_admin(stack).get("/v1/notifications", params={"kind": "offer"}).json()["items"]
     mine = [d for d in log if d["address"] == "139****5555"]
     assert mine and mine[0]["status"] == "sent"

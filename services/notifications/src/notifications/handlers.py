@@ -79,8 +79,10 @@ class NotificationHandlers:
             event.occurred_at,
         )
         if isinstance(event, cases.CaseReported | cases.CaseReportedV2):
-            labels = await planner.labels(con, self.ctx, [event.grid_id])
-            await self._store(con, triggers.case_reported(env.id, event, labels, self.ctx.rules.critical_categories))
+            critical = self.ctx.rules.critical_categories
+            if triggers.is_critical(event, critical):  # most reports are not: no lookups for them
+                labels = await planner.labels(con, self.ctx, [event.grid_id])
+                await self._store(con, triggers.case_reported(env.id, event, labels, critical))
         elif type(event) in CASE_TRIGGERS:
             labels = await planner.labels(con, self.ctx, [event.grid_id])
             await self._store(con, CASE_TRIGGERS[type(event)](env.id, event, labels))

@@ -69,11 +69,15 @@ def _staff_of(grid_id: str, level: str) -> tuple[StaffAt, ...]:
     return (StaffAt(holding_area(grid_id, level), LEVEL_ROLES[level]),)
 
 
+def is_critical(event: cases.CaseFacts, critical_categories: Collection[str]) -> bool:
+    return event.severity == "critical" or event.category in critical_categories
+
+
 def case_reported(
     source_id: str, event: cases.CaseReported | cases.CaseReportedV2, labels: Labels, critical: Collection[str]
 ) -> Trigger | None:
     """A critical case, or one of the configured categories, wakes the town's on-duty staff, day or night."""
-    if event.severity != "critical" and event.category not in critical:
+    if not is_critical(event, critical):
         return None
     town = area_at_depth(event.grid_id, 1)
     return Trigger(
