@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from gov_contracts import topics
 from gov_contracts.vocabulary import LOCAL_TZ
 from govctl import areas as area_file
+from govkit import db
 from govkit.auth import mint
 from tests.notification_receiver import LINK, Receiver
 
@@ -354,6 +355,24 @@ def test_a_failing_robot_is_retried_then_logged_while_the_others_are_served(live
     inbox = client(stack, "notifications", "va-longtan", ["village_admin"], [VILLAGE]).get("/v1/me/notifications")
     texts = [i["text"] or "" for i in inbox.json()["items"]]
     assert any(case["number"] in t and "已由网格上报至村(社区)" in t for t in texts), texts
+
+
+def test_nothing_personal_leaves_on_a_topic(live):
+    """The service publishes no events: its outbox stays empty whatever it sent (phones, e-mail addresses and
+    robot URLs stay in its schema; volunteers' contacts are never stored here at all)."""
+    stack, _ = live
+
+    async def outbox_and_phones() -> tuple[int, int]:
+        con = await db.connect(stack.service_dsn("notifications"), "notifications")
+        try:
+            return await con.fetchval("select count(*) from outbox"), await con.fetchval(
+                "select count(*) from deliveries where address ~ '^1[0-9]{10}$'"
+            )
+        finally:
+            await con.close()
+
+    outbox, clear_phones = asyncio.run(outbox_and_phones())
+    assert outbox == 0 and clear_phones == 0
 
 
 def test_the_inbox_stream_pushes_a_new_notification(live):

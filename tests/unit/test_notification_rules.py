@@ -252,3 +252,21 @@ def test_csv_errors_name_the_line_and_field():
     assert e.value.field == "file.sub"
     days = imports.roster("日期,区域,账号\n2026/12/01,changping,a\n2026-12-01,changping,b\n".encode("utf-8-sig"))
     assert [(d.isoformat(), a, s) for d, a, s in days] == [("2026-12-01", "changping", ["a", "b"])]
+
+
+def test_a_wrong_rules_file_stops_the_service_with_one_line_naming_the_key(tmp_path):
+    from govkit.settings import ConfigError
+    from notifications.config import DEFAULT_FILE, load_rules
+
+    good = DEFAULT_FILE.read_text(encoding="utf-8")
+    bad = tmp_path / "rules.yaml"
+    bad.write_text(good.replace("weekly_report: [in_app, email]", "weekly_report: [in_app, fax]"), encoding="utf-8")
+    with pytest.raises(ConfigError) as e:
+        load_rules(bad)
+    line = str(e.value)
+    assert "\n" not in line and line.startswith("config error: NOTIFICATIONS_RULES_FILE")
+    assert "defaults.weekly_report" in line and "'fax'" in line
+    bad.write_text(good.replace("  dingtalk:", "  telegram:"), encoding="utf-8")
+    with pytest.raises(ConfigError, match="channels: give exactly"):
+        load_rules(bad)
+    assert load_rules(DEFAULT_FILE).offer_reminder_minutes == 5
