@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gov_contracts import cases, tasks, topics, volunteers
+from gov_contracts import cases, livelihood, tasks, topics, volunteers
 from gov_contracts.areas import AreaUpserted
 from gov_contracts.base import EventModel
-from gov_contracts.reports import WeeklyReportPublished
+from gov_contracts.reports import LivelihoodDemandPublished, WeeklyReportPublished
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,23 @@ _TASK_EVENTS: dict[str, type[EventModel]] = {
     "unfilled": tasks.TaskUnfilled,
 }
 
+_LIVELIHOOD_EVENTS: dict[str, type[EventModel]] = {
+    "gov.livelihood.proposal_submitted.v1": livelihood.ProposalSubmitted,
+    "gov.livelihood.proposal_stepped.v1": livelihood.ProposalStepped,
+    "gov.livelihood.proposal_reviewed.v1": livelihood.ProposalReviewed,
+    "gov.livelihood.meeting_noticed.v1": livelihood.MeetingNoticed,
+    "gov.livelihood.proposal_decided.v1": livelihood.ProposalDecided,
+    "gov.livelihood.notice_published.v1": livelihood.NoticePublished,
+    "gov.livelihood.objection_lodged.v1": livelihood.ObjectionLodged,
+    "gov.livelihood.objection_answered.v1": livelihood.ObjectionAnswered,
+    "gov.livelihood.implementation_started.v1": livelihood.ImplementationStarted,
+    "gov.livelihood.milestone_recorded.v1": livelihood.MilestoneRecorded,
+    "gov.livelihood.spending_recorded.v1": livelihood.SpendingRecorded,
+    "gov.livelihood.budget_changed.v1": livelihood.BudgetChanged,
+    "gov.livelihood.project_accepted.v1": livelihood.ProjectAccepted,
+    "gov.livelihood.results_published.v1": livelihood.ResultsPublished,
+}
+
 REGISTRY: dict[str, EventType] = _types(
     EventType("gov.area.upserted.v1", AreaUpserted, topics.AREAS, "govctl"),
     *(EventType(f"gov.case.{n}.v1", m, topics.CASES, "cases") for n, m in _CASE_EVENTS.items()),
@@ -74,6 +91,8 @@ REGISTRY: dict[str, EventType] = _types(
     EventType("gov.volunteer.hours_corrected.v1", volunteers.HoursCorrected, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.pairing.visit_overdue.v1", volunteers.PairingVisitOverdue, topics.VOLUNTEERS, "volunteers"),
     EventType("gov.report.weekly_published.v1", WeeklyReportPublished, topics.REPORTS, "reporting"),
+    EventType("gov.report.livelihood_demand.v1", LivelihoodDemandPublished, topics.REPORTS, "reporting"),
+    *(EventType(n, m, topics.LIVELIHOOD, "livelihood") for n, m in _LIVELIHOOD_EVENTS.items()),
 )
 
 _BY_MODEL = {et.model: et for et in REGISTRY.values()}

@@ -20,3 +20,21 @@ class WeeklyReportPublished(EventModel):
     grids_by_risk: dict[str, int] = Field(description="number of grids per risk level green/yellow/orange/red")
     red_grids: list[str]
     published_at: datetime
+
+
+class DemandTheme(EventModel):
+    theme: str = Field(examples=["饮水"])
+    cases: int = Field(description="livelihood requests of the theme in the window")
+    grids: int = Field(description="grids they came from")
+    trend: str = Field(description="rising, falling or flat: the later half of the window against the earlier")
+    case_ids: list[str] = Field(default_factory=list, description="at most 50, newest first")
+
+
+class LivelihoodDemandPublished(EventModel):
+    """The reporting service's livelihood-demand analysis of one village over the last `weeks` weeks."""
+
+    village_id: str = Field(examples=["changping.kongjiafan"])
+    week: str = Field(examples=["2026-W48"], description="ISO week the window ends with")
+    weeks: int
+    themes: list[DemandTheme]
+    published_at: datetime
