@@ -41,6 +41,10 @@ OTHERS = {
     "volunteer": NOTHING,
     "operator": NOTHING,
     "service": NOTHING,  # another service calling in (notifications): nothing of cases
+    "representative": NOTHING,  # the livelihood service's roles: nothing of cases
+    "party_branch": NOTHING,
+    "supervisory_committee": NOTHING,
+    "clerk": NOTHING,
     "analyst": READ_ONLY,
     "grid_manager": READ_ONLY,
     "village_admin": READ_ONLY,  # below the case's level

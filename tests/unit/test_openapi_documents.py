@@ -54,7 +54,8 @@ def test_every_error_is_a_documented_problem_and_protected_operations_take_a_bea
         assert errors or path in ("/healthz", "/metrics"), f"{method} {path} documents no error"
         for code, r in errors.items():
             assert r["content"] == PROBLEM, f"{method} {path} {code}"
-        if path.startswith(("/v1/", "/internal/")) and path != "/v1/areas":
+        # /v1/public/: the livelihood notices anyone may read and object to without signing in
+        if path.startswith(("/v1/", "/internal/")) and path != "/v1/areas" and not path.startswith("/v1/public/"):
             assert op["security"] == [{"bearerAuth": []}], f"{method} {path}"
             assert {"401", "403", "503"} <= set(op["responses"]), f"{method} {path}"
         else:

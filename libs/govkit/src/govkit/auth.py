@@ -35,6 +35,10 @@ ROLES = frozenset(
         "analyst",
         "operator",
         "service",  # another service of the platform calling in (e.g. notifications), with narrow permissions
+        "representative",  # 村民代表 (livelihood: proposals; the register says of which village and when)
+        "party_branch",  # 村党支部 (livelihood: review, scoped to the village)
+        "supervisory_committee",  # 村务监督委员会 (livelihood: acceptance)
+        "clerk",  # meeting clerk (livelihood: tallies)
     }
 )
 PERSONAL_DATA = "personal_data:read"

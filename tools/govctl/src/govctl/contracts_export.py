@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any, Union
 
-SERVICES = ("cases", "volunteers", "reporting", "notifications")
+SERVICES = ("cases", "volunteers", "reporting", "notifications", "livelihood")
 ASYNCAPI_DIR = "asyncapi"
 OPENAPI_DIR = "openapi"
 KAFKA_SERVER = "kafka:9092"  # the server named in the AsyncAPI documents (as in docker-compose.yml)

@@ -16,7 +16,7 @@ from govctl.errors import StackError
 if TYPE_CHECKING:
     import pwd
 
-SERVICES = ("cases", "volunteers", "reporting", "notifications")
+SERVICES = ("cases", "volunteers", "reporting", "notifications", "livelihood")
 DATABASE = "gov"
 PG_USER = "embedded_postgres"  # PostgreSQL refuses to run as root
 
