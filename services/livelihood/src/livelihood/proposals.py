@@ -17,6 +17,7 @@ from govkit.db import Connection
 from livelihood import queries
 from livelihood.context import Context, Row
 from livelihood.domain import evidence as evidence_rules
+from livelihood.domain import guards
 from livelihood.domain.flow import Action, Flow
 from livelihood.events import facts, publish
 
@@ -263,15 +264,8 @@ async def _start(
     now: datetime,
 ) -> Row:
     notice = await con.fetchrow(queries.NOTICE_OF, row["id"], "decision")
-    if notice is None:
-        raise Conflict("the decision has not been published (公示)")
-    if ctx.today() <= notice["ends_on"]:
-        raise Conflict(
-            f"the notice period (公示) runs until {notice['ends_on'].isoformat()}: implementation may start after it"
-        )
     open_objections = await con.fetchval(queries.OPEN_OBJECTIONS, row["id"])
-    if open_objections:
-        raise Conflict(f"{open_objections} objection(s) to the notice unanswered: answer them before implementation")
+    guards.check_start(notice["ends_on"] if notice else None, ctx.today(), open_objections)
     new = await _move(con, row, action.target, now, p.sub, action, reason)
     await publish(con, ev.ImplementationStarted(**facts(new, now, p.sub)), str(row["id"]))
     return new
@@ -287,9 +281,7 @@ async def _accept(
     merged_into: uuid.UUID | None,
     now: datetime,
 ) -> Row:
-    open_milestones = await con.fetchval(queries.OPEN_MILESTONES, row["id"])
-    if open_milestones:
-        raise Conflict(f"{open_milestones} milestone(s) not done: acceptance (验收) comes after the work")
+    guards.check_accept(await con.fetchval(queries.OPEN_MILESTONES, row["id"]))
     new = await _move(con, row, action.target, now, p.sub, action, reason)
     spent = await con.fetchval(queries.SPENT, row["id"])
     await publish(con, ev.ProjectAccepted(**facts(new, now, p.sub), spent_total_yuan=spent), str(row["id"]))

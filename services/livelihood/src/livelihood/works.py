@@ -14,6 +14,7 @@ from govkit.auth import Principal
 from govkit.db import Connection
 from livelihood import queries
 from livelihood.context import Context, Row
+from livelihood.domain import guards
 from livelihood.events import facts, publish
 from livelihood.proposals import flow_of, load_for_update, require_scope
 
@@ -71,12 +72,7 @@ async def record_spending(
     async with ctx.pool.acquire() as con, con.transaction():
         row = await _implementing(con, ctx, p, proposal_id)
         spent = await con.fetchval(queries.SPENT, proposal_id)
-        if spent + amount > row["budget"]:
-            raise Conflict(
-                f"spending {amount} would bring the total to {spent + amount}, above the budget {row['budget']}: "
-                "record a budget change decision first",
-                title="Above budget",
-            )
+        guards.check_spending(row["budget"], spent, amount)
         now = ctx.clock.now()
         s = await con.fetchrow(queries.INSERT_SPENDING, uuid.uuid4(), proposal_id, amount, note, spent_on, p.sub, now)
         assert s is not None

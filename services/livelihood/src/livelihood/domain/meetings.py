@@ -25,7 +25,8 @@ class Threshold:
         part, whole = values[self.count], values[self.of]
         if whole <= 0:
             return False
-        return part / whole > self.fraction if self.strict else part / whole >= self.fraction
+        share = Fraction(part, whole)  # exact: 20/30 is two thirds, not 0.666...
+        return share > self.fraction if self.strict else share >= self.fraction
 
     def describe(self) -> str:
         return f"{self.count} {'>' if self.strict else '≥'} {self.fraction} × {self.of}"
