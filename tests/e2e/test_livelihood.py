@@ -9,15 +9,18 @@ differ → refused; an unanswered objection → implementation cannot start; spe
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
+from gov_contracts import topics
 from gov_contracts.vocabulary import LOCAL_TZ
 from govctl import areas as area_file
 from govkit.auth import mint
+from tests.integration.conftest import read_topic
 
 from .test_services_and_areas import wait_caught_up, wait_for
 
@@ -145,6 +148,15 @@ def test_drinking_water_main_from_evidence_to_results(live):
     assert m.status_code == 201, m.text
     meeting = m.json()
     assert meeting["invitee_subs"] == ["rep-kjf-1"]
+    # the notice went over the bus: the notifications service tells the representative
+    inbox = client(stack, "notifications", "rep-kjf-1", ["representative"])
+
+    def told():
+        items = inbox.get("/v1/me/notifications").json()["items"]
+        return [i for i in items if i["kind"] == "meeting_notice"]
+
+    (note,) = wait_for(told, timeout=60)
+    assert "村民代表会议" in note["text"] and "孔家畈村村委会议室" in note["text"]
     advance(clock, 7)
 
     clerk_a = client(stack, "livelihood", "clerk-a", ["clerk"])
@@ -207,6 +219,15 @@ def test_drinking_water_main_from_evidence_to_results(live):
     results = [n for n in done["notices"] if n["kind"] == "results"][0]
     page = httpx.get(stack.url("livelihood") + f"/v1/public/notices/{results['id']}.html").text
     assert "实施结果公示" in page and "¥1,180,000.00" in page and "主管道铺设" in page
+    # the events of its steps are on gov.livelihood.v1, without the representative's name and phone or the objection
+    records = asyncio.run(read_topic(stack.bootstrap, topics.LIVELIHOOD, expect=10_000, timeout=6))  # all there is
+    mine = [r for r in records if r.key == pid.encode()]
+    types = [dict(r.headers)["ce_type"].decode().split(".")[2] for r in mine]
+    assert types[:4] == ["proposal_submitted", "proposal_reviewed", "proposal_decided", "notice_published"]
+    assert types[-1] == "results_published" and "objection_lodged" in types and "budget_changed" not in types
+    blob = b"".join(r.value for r in records)
+    for secret in ("孔德明", "13900007777", "泵站选址离住户太近"):
+        assert secret.encode() not in blob
     steps = [t["action"] for t in done["timeline"]]
     assert steps == [
         "submit",

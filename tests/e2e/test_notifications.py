@@ -51,6 +51,7 @@ defaults:
   case_assigned: [in_app, sms]
   awaiting_verification: [in_app]
   weekly_report: [in_app]
+  meeting_notice: [in_app]
 channels:
   in_app:   {rate_per_s: 500, concurrency: 16, max_attempts: 5, backoff_s: 1}
   sms:      {rate_per_s: 100, concurrency: 16, max_attempts: 5, backoff_s: 1}

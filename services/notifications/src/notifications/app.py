@@ -75,7 +75,7 @@ SPEC = ServiceSpec(
     "e-mail and an in-app inbox with a live stream; quiet hours and preferences; a delivery log.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handler_factories={t: _handler(t) for t in _handled_types()},
-    topics=[topics.CASES, topics.TASKS, topics.REPORTS, topics.VOLUNTEERS],
+    topics=[topics.CASES, topics.TASKS, topics.REPORTS, topics.VOLUNTEERS, topics.LIVELIHOOD],
     routers=[routes.router],
     on_start=on_start,
     on_stop=on_stop,

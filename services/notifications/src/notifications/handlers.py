@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
-from gov_contracts import CloudEvent, cases, reports, tasks
+from gov_contracts import CloudEvent, cases, livelihood, reports, tasks
 from gov_contracts.volunteers import PairingVisitOverdue
 from govkit.consumer import Handler
 from govkit.db import Connection
@@ -146,6 +146,10 @@ class NotificationHandlers:
         labels = await planner.labels(con, self.ctx, [event.area_id])
         await self._store(con, triggers.weekly_report(env.id, event, labels, report_link(self.ctx, event)))
 
+    async def on_meeting_noticed(self, con: Connection, event: livelihood.MeetingNoticed, env: CloudEvent) -> None:
+        labels = await planner.labels(con, self.ctx, [event.village_id])
+        await self._store(con, triggers.meeting_noticed(env.id, event, labels))
+
     async def on_pairing_overdue(self, con: Connection, event: PairingVisitOverdue, env: CloudEvent) -> None:
         labels = await planner.labels(con, self.ctx, [event.grid_id])
         trigger = triggers.pairing_overdue(
@@ -165,4 +169,5 @@ def build(ctx: Context) -> dict[str, Handler]:
     registry.handles(tasks.TaskUnfilled, tasks.TaskCancelled, tasks.TaskCompleted)(h.on_task_ended)
     registry.handles(reports.WeeklyReportPublished)(h.on_weekly_report)
     registry.handles(PairingVisitOverdue)(h.on_pairing_overdue)
+    registry.handles(livelihood.MeetingNoticed)(h.on_meeting_noticed)
     return registry.handlers()

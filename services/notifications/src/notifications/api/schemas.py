@@ -21,6 +21,7 @@ KindName = Literal[
     "awaiting_verification",
     "weekly_report",
     "pairing_overdue",
+    "meeting_notice",
 ]
 PersonalChannel = Literal["in_app", "sms", "email"]
 

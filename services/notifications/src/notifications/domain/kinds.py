@@ -16,6 +16,7 @@ class Kind(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member)
     awaiting_verification = "awaiting_verification"  # resolved: those who may verify
     weekly_report = "weekly_report"  # the weekly assessment of an area: its leaders, with a link
     pairing_overdue = "pairing_overdue"  # a pairing visit not made in time: the paired volunteer
+    meeting_notice = "meeting_notice"  # a 村民会议 / 村民代表会议 called: the representatives invited
 
     @property
     def label(self) -> str:
@@ -33,6 +34,7 @@ KIND_LABEL = {
     "awaiting_verification": "待核查",
     "weekly_report": "周研判报告",
     "pairing_overdue": "结对走访逾期",
+    "meeting_notice": "会议通知",
 }
 
 VOLUNTEER_KINDS = frozenset({Kind.offer, Kind.offer_reminder, Kind.pairing_overdue})

@@ -70,6 +70,13 @@ def _pairing(f: Mapping[str, str]) -> tuple[str, str]:
     return "结对走访逾期", f"您在{f['place']}的结对户走访已逾期{f['days']}天，请尽快走访"
 
 
+def _meeting(f: Mapping[str, str]) -> tuple[str, str]:
+    return (
+        f"{f['meeting']}通知",
+        f"{f['place_name']}定于{f['starts']}在{f['venue']}召开{f['meeting']}，审议民生实事{f['items']}项，请准时参加",
+    )
+
+
 WORDING: dict[Kind, Callable[[Mapping[str, str]], tuple[str, str]]] = {
     Kind.offer: _offer,
     Kind.offer_reminder: _reminder,
@@ -81,6 +88,7 @@ WORDING: dict[Kind, Callable[[Mapping[str, str]], tuple[str, str]]] = {
     Kind.awaiting_verification: _verification,
     Kind.weekly_report: _weekly,
     Kind.pairing_overdue: _pairing,
+    Kind.meeting_notice: _meeting,
 }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from gov_contracts import cases, reports, tasks
+from gov_contracts import cases, livelihood, reports, tasks
 from gov_contracts.vocabulary import LEVEL_LABEL, LOCAL_TZ, SEVERITY_LABEL, area_at_depth
 from notifications.domain.kinds import Kind
 from notifications.domain.routing import LEVEL_ROLES, Audience, StaffAt, holding_area
@@ -276,4 +276,28 @@ def pairing_overdue(
         grid_id,
         Audience(volunteer_ref=volunteer_ref),
         {"place": labels.place(grid_id), "days": str(days), "pairing_id": pairing_id},
+    )
+
+
+MEETING_LABEL = {"villagers_meeting": "村民会议", "representatives_meeting": "村民代表会议"}
+
+
+def meeting_noticed(source_id: str, event: livelihood.MeetingNoticed, labels: Labels) -> Trigger | None:
+    """The villagers' representatives invited to a meeting that decides livelihood projects."""
+    if not event.invitee_subs:
+        return None
+    return Trigger(
+        source_id,
+        Kind.meeting_notice,
+        False,
+        event.occurred_at,
+        event.village_id,
+        Audience(subs=tuple(event.invitee_subs)),
+        {
+            "meeting": MEETING_LABEL.get(event.kind, event.kind),
+            "place_name": labels.place(event.village_id),
+            "starts": local(event.starts_at),
+            "venue": event.place,
+            "items": str(len(event.proposal_ids)),
+        },
     )
