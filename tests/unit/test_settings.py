@@ -58,10 +58,11 @@ def test_every_variable_is_documented():
 
     from cases.config import ENV_VARS as CASES_VARS
     from govkit.settings import ENV_VARS
+    from livelihood.config import ENV_VARS as LIVELIHOOD_VARS
     from notifications.config import ENV_VARS as NOTIFICATIONS_VARS
     from reporting.config import ENV_VARS as REPORTING_VARS
     from volunteers.config import ENV_VARS as VOLUNTEERS_VARS
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text(encoding="utf-8")
-    for var in (*ENV_VARS, *CASES_VARS, *VOLUNTEERS_VARS, *REPORTING_VARS, *NOTIFICATIONS_VARS):
+    for var in (*ENV_VARS, *CASES_VARS, *VOLUNTEERS_VARS, *REPORTING_VARS, *NOTIFICATIONS_VARS, *LIVELIHOOD_VARS):
         assert f"`{var.name}`" in doc, f"{var.name} missing from docs/configuration.md"

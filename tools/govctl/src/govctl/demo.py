@@ -338,3 +338,154 @@ def load_notifications(url: str, jwt_key: str, days: int = 7) -> tuple[int, int]
     r = admin.put("/v1/roster", json=roster)
     r.raise_for_status()
     return created, r.json()["duties"]
+
+
+# 民生实事 in two villages: (key, village, flow, proposer, title, description, category, budget, funding, households,
+# people, steps); the steps use the service's own API as the people in each role would
+PROPOSALS = [
+    (
+        "p1",
+        "changping.kongjiafan",
+        "three_step",
+        "demo-rep-kjf-1",
+        "孔家畈村饮水主管道改造",
+        "更换六组至八组主管道2.3公里，新增加压泵站一座，解决高处农户水压不足",
+        "water",
+        "1250000.00",
+        "一事一议财政奖补+村集体",
+        312,
+        1046,
+        ["approve", "meeting"],
+    ),
+    (
+        "p2",
+        "changping.kongjiafan",
+        "three_step",
+        "demo-rep-kjf-2",
+        "孔家畈村文化广场太阳能路灯",
+        "文化广场及周边道路新增太阳能路灯12盏",
+        "streetlight",
+        "36000.00",
+        "村集体",
+        80,
+        260,
+        [],
+    ),
+    (
+        "p3",
+        "changping.kongjiafan",
+        "three_step",
+        "demo-rep-kjf-1",
+        "孔家畈村三组通组公路硬化",
+        "三组通组公路1.1公里硬化",
+        "road",
+        "420000.00",
+        "交通部门补助+村集体",
+        46,
+        150,
+        ["return"],
+    ),
+    (
+        "p4",
+        "changping.zhongguping",
+        "four_two",
+        "demo-pb-zgp",
+        "钟鼓坪村垃圾分类收集点",
+        "每组设置垃圾分类收集点一处，共八处",
+        "environment",
+        "96000.00",
+        "镇财政+村集体",
+        420,
+        1380,
+        ["discuss", "party_review"],
+    ),
+    (
+        "p5",
+        "changping.zhongguping",
+        "three_step",
+        "demo-rep-zgp-1",
+        "钟鼓坪村二组村口路灯",
+        "村口至二组道路新增路灯20盏，附近路灯不亮的诉求集中",
+        "streetlight",
+        "60000.00",
+        "村集体",
+        65,
+        210,
+        ["approve"],
+    ),
+]
+REPRESENTATIVES = [
+    ("changping.kongjiafan", "demo-rep-kjf-1", "孔德明", "13900010001"),
+    ("changping.kongjiafan", "demo-rep-kjf-2", "孔秀英", "13900010002"),
+    ("changping.zhongguping", "demo-rep-zgp-1", "钟家宝", "13900010003"),
+]
+
+
+def _livelihood_step(url: str, jwt_key: str, pid: str, village: str, step: str) -> None:
+    from datetime import datetime, timedelta
+
+    if step == "meeting":
+        admin = _client(url, jwt_key, "demo-va-kjf", ["village_admin"], [village])
+        sits = (datetime.now(LOCAL_TZ) + timedelta(days=6)).replace(hour=14, minute=30, second=0, microsecond=0)
+        r = admin.post(
+            "/v1/meetings",
+            json={
+                "village_id": village,
+                "kind": "representatives_meeting",
+                "starts_at": sits.isoformat(),
+                "place": "孔家畈村村委会议室",
+                "proposal_ids": [pid],
+            },
+        )
+    else:
+        role = "village_admin" if step == "discuss" else "party_branch"
+        actor = _client(url, jwt_key, f"demo-{role}", [role], [village])
+        body = {"reason": "请补充受益户数和预算明细后重新提交"} if step == "return" else {"reason": "符合群众需求"}
+        r = actor.post(f"/v1/proposals/{pid}/actions/{step}", json=body)
+    r.raise_for_status()
+
+
+def load_livelihood(url: str, jwt_key: str) -> int:
+    """Representatives and proposals in several stages in 孔家畈村 and 钟鼓坪村; the number of new proposals."""
+    from datetime import datetime, timedelta
+
+    today = datetime.now(LOCAL_TZ).date()
+    town = _client(url, jwt_key, "demo-town-admin", ["town_admin"], ["changping"])
+    for village, sub, name, phone in REPRESENTATIVES:
+        town.post(
+            "/v1/representatives",
+            json={
+                "village_id": village,
+                "sub": sub,
+                "name": name,
+                "phone": phone,
+                "term_start": str(today.replace(month=1, day=1) - timedelta(days=365)),
+                "term_end": str(today.replace(month=12, day=31) + timedelta(days=3 * 365)),
+            },
+        ).raise_for_status()
+    existing = {p["title"] for p in town.get("/v1/proposals", params={"limit": 500}).json()["items"]}
+    made = 0
+    for _key, village, flow, proposer, title, desc, category, budget, funding, households, people, steps in PROPOSALS:
+        if title in existing:
+            continue  # a re-run: this proposal is there with its steps
+        role = "party_branch" if flow == "four_two" else "representative"
+        who = _client(url, jwt_key, proposer, [role], [village])
+        r = who.post(
+            "/v1/proposals",
+            json={
+                "title": title,
+                "description": desc,
+                "village_id": village,
+                "category": category,
+                "budget_yuan": budget,
+                "funding_source": funding,
+                "households": households,
+                "people": people,
+                "flow": flow,
+            },
+        )
+        r.raise_for_status()
+        made += 1
+        for step in steps:
+            _livelihood_step(url, jwt_key, r.json()["id"], village, step)
+    return made

@@ -298,6 +298,9 @@ class Stack:
         self.wait_areas("cases", 137)
         n = demo.load_cases(self.url("cases"), self.state["jwt_secret"])
         say(f"demo: {len(demo.CASES)} cases in various states ({n} new)")
+        self.wait_areas("livelihood", 137)
+        made = demo.load_livelihood(self.url("livelihood"), self.state["jwt_secret"])
+        say(f"demo: {len(demo.PROPOSALS)} livelihood proposals (民生实事) in 孔家畈村 and 钟鼓坪村 ({made} new)")
         path = demo.save_report(self.url("reporting"), self.state["jwt_secret"], self.home / "reports")
         if path:
             say(f"demo: this week's risk assessment of the town: {path}")
