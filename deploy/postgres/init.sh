@@ -7,7 +7,7 @@
 # the schema of the same name.
 #
 # Needs CASES_DB_PASSWORD, VOLUNTEERS_DB_PASSWORD, REPORTING_DB_PASSWORD,
-# NOTIFICATIONS_DB_PASSWORD.
+# NOTIFICATIONS_DB_PASSWORD, LIVELIHOOD_DB_PASSWORD.
 # The passwords reach psql through \getenv, never through the command line or
 # shell interpolation into SQL.
 #
@@ -18,7 +18,7 @@ gov_init() (
   set -Eeuo pipefail
 
   db=gov
-  services=(cases volunteers reporting notifications)
+  services=(cases volunteers reporting notifications livelihood)
 
   missing=()
   for svc in "${services[@]}"; do
@@ -63,6 +63,7 @@ SQL
   role_and_schema volunteers VOLUNTEERS_DB_PASSWORD
   role_and_schema reporting REPORTING_DB_PASSWORD
   role_and_schema notifications NOTIFICATIONS_DB_PASSWORD
+  role_and_schema livelihood LIVELIHOOD_DB_PASSWORD
 )
 
 gov_init

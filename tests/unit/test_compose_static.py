@@ -26,7 +26,7 @@ DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 INIT_SH = ROOT / "deploy" / "postgres" / "init.sh"
 COMPOSE_ENV = ROOT / "deploy" / "compose.env"
 
-APP_SERVICES = ("cases", "volunteers", "reporting", "notifications")
+APP_SERVICES = ("cases", "volunteers", "reporting", "notifications", "livelihood")
 SPECS = {name: importlib.import_module(f"{name}.app").SPEC for name in APP_SERVICES}
 MIGRATE_CHAIN = " && ".join(f"python -m {name} migrate" for name in APP_SERVICES)
 LONG_RUNNING = ("kafka", "postgres", *APP_SERVICES)

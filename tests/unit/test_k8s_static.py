@@ -38,7 +38,7 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 CONFIG_DOC = ROOT / "docs" / "configuration.md"
 
-APP_SERVICES = ("cases", "volunteers", "reporting", "notifications")
+APP_SERVICES = ("cases", "volunteers", "reporting", "notifications", "livelihood")
 SPECS = {name: importlib.import_module(f"{name}.app").SPEC for name in APP_SERVICES}
 SERVICE_CONFIG_VARS = {name: tuple(spec.extra_env) for name, spec in SPECS.items()}  # the services' config.ENV_VARS
 SECRET_VARS = ("{SERVICE}_DATABASE_URL", "JWT_SECRET", "PSEUDONYM_KEY")
@@ -51,6 +51,11 @@ OPTIONAL_SECRET_VARS = {
         "NOTIFICATIONS_SMTP_USER",
         "NOTIFICATIONS_SMTP_PASSWORD",
     ),
+}
+# settings a service's config.ENV_VARS marks "development only" (LIVELIHOOD_CLOCK_FILE): refused under
+# GOV_ENV=production, and set in no manifest, not even the base
+DEVELOPMENT_ONLY_VARS = {
+    v.name for vars_ in SERVICE_CONFIG_VARS.values() for v in vars_ if v.help.startswith("development only")
 }
 # variables holding the base URL of another service, called from inside the cluster
 SERVICE_URL_VARS = {"NOTIFICATIONS_VOLUNTEERS_URL": "volunteers"}
@@ -357,6 +362,15 @@ def check_secrets(docs, raw_docs: list[dict]):
             assert key not in credentials, f"ConfigMap {cm['metadata']['name']}: {key} is a secret"
 
 
+def check_no_development_only_settings(docs):
+    for d in workloads(docs):
+        for c in _containers(d):
+            for name in env_sources(docs, c):
+                assert name not in DEVELOPMENT_ONLY_VARS, (
+                    f"{d['metadata']['name']}: {name} is for development only (the service refuses it in production)"
+                )
+
+
 def check_autoscaling_and_disruption(docs, min_replicas: int):
     deployments = of_kind(docs, "Deployment")
     hpas, pdbs = of_kind(docs, "HorizontalPodAutoscaler"), of_kind(docs, "PodDisruptionBudget")
@@ -633,6 +647,11 @@ def test_secrets_only_by_reference(rendered):
     check_secrets(rendered, raw)
 
 
+def test_no_development_only_settings(rendered):
+    assert "LIVELIHOOD_CLOCK_FILE" in DEVELOPMENT_ONLY_VARS
+    check_no_development_only_settings(rendered)
+
+
 def test_autoscaler_and_disruption_budget_per_deployment(base, production):
     check_autoscaling_and_disruption(base, 1)
     check_autoscaling_and_disruption(production, 2)
@@ -841,6 +860,14 @@ def _more_notification_pods(docs):
     one(docs, "HorizontalPodAutoscaler", "notifications")["spec"]["maxReplicas"] = 4
 
 
+def _bigger_livelihood_pool(docs):
+    one(docs, "ConfigMap", "gov-livelihood-config")["data"]["LIVELIHOOD_DB_POOL_MAX"] = "10"
+
+
+def _livelihood_clock(docs):
+    one(docs, "ConfigMap", "gov-livelihood-config")["data"]["LIVELIHOOD_CLOCK_FILE"] = "/tmp/clock"
+
+
 def _secret_object(raw):
     raw.append(
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "gov-auth"}, "data": {"jwt-secret": "c2VjcmV0"}}
@@ -869,6 +896,9 @@ BROKEN: list[tuple[str, Callable, Callable]] = [
     ("one replica in production", _single_replica, lambda d: check_autoscaling_and_disruption(d, 2)),
     ("more connections than PostgreSQL has", _too_many_connections, check_connection_budget),
     ("notifications' extra connections", _more_notification_pods, check_connection_budget),
+    ("livelihood's pool at the default size", _bigger_livelihood_pool, check_connection_budget),
+    ("a development clock", _livelihood_clock, check_no_development_only_settings),
+    ("a development clock in production", _livelihood_clock, lambda d: check_settings_load(d, "production")),
     ("no migration Job", _drop_job, check_migration_job),
     ("a partial migration", _partial_migration, check_migration_job),
     ("another image", _other_image, lambda d: check_images(d, exact=False)),
