@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
+import subprocess
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -55,11 +59,55 @@ def client(stack, svc, sub, roles, areas=(VILLAGE,)):
     return httpx.Client(base_url=stack.url(svc), headers={"authorization": f"Bearer {token}"}, timeout=20)
 
 
+def print_on_a4(page: str, where: Path) -> None:
+    """Headless Chromium prints the notice to PDF: one A4 page (595 × 842 pt); its screenshot is not blank and
+    its DOM has the notice's title."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert chromium, "Debian's chromium is installed by .ci/run"
+    where.mkdir()
+    html_file = where / "notice.html"
+    html_file.write_text(page, encoding="utf-8")
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={where / 'profile'}",
+    ]
+    pdf = where / "notice.pdf"
+    subprocess.run(
+        [chromium, *flags, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html_file.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    data = pdf.read_bytes()
+    assert len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1, "more than one page"
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", data)
+    assert box and abs(float(box.group(1)) - 595) < 2 and abs(float(box.group(2)) - 842) < 2
+    shot = where / "notice.png"
+    subprocess.run(
+        [chromium, *flags, "--window-size=794,1123", f"--screenshot={shot}", html_file.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
+    assert shot.exists() and shot.stat().st_size > 20_000
+    dom = subprocess.run(
+        [chromium, *flags, "--dump-dom", html_file.as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
+    assert "民生实事" in dom and "公示期" in dom
+    keep = os.environ.get("GOV_SCREENSHOT_DIR")
+    if keep:
+        shutil.copy(shot, os.path.join(keep, f"livelihood-{where.name}-notice.png"))
+
+
 def advance(clock, days: float) -> None:
     clock.write_text(str(float(clock.read_text() or 0) + days * DAY))
 
 
-def test_drinking_water_main_from_evidence_to_results(live):
+def test_drinking_water_main_from_evidence_to_results(live, tmp_path):
     stack, clock = live
     town = client(stack, "livelihood", "ta-lv", ["town_admin"], ["changping"])
     today = datetime.now(LOCAL_TZ).date()
@@ -219,6 +267,9 @@ def test_drinking_water_main_from_evidence_to_results(live):
     results = [n for n in done["notices"] if n["kind"] == "results"][0]
     page = httpx.get(stack.url("livelihood") + f"/v1/public/notices/{results['id']}.html").text
     assert "实施结果公示" in page and "¥1,180,000.00" in page and "主管道铺设" in page
+    # both notices print on one A4 page for the village board
+    for name, text in (("decision", html.text), ("results", page)):
+        print_on_a4(text, tmp_path / name)
     # the events of its steps are on gov.livelihood.v1, without the representative's name and phone or the objection
     records = asyncio.run(read_topic(stack.bootstrap, topics.LIVELIHOOD, expect=10_000, timeout=6))  # all there is
     mine = [r for r in records if r.key == pid.encode()]

@@ -14,15 +14,15 @@ MEETING_LABEL = {"villagers_meeting": "村民会议", "representatives_meeting":
 CSS = """
 @page { size: A4; margin: 18mm 16mm; }
 body { font-family: "Noto Serif CJK SC", "Noto Sans CJK SC", serif; color: #111; margin: 0 auto; max-width: 178mm;
-       font-size: 12pt; line-height: 1.7; }
-h1 { text-align: center; font-size: 20pt; letter-spacing: 2pt; margin: 0 0 6mm; }
-.sub { text-align: center; color: #444; margin-bottom: 6mm; }
-table { width: 100%; border-collapse: collapse; margin: 3mm 0 5mm; }
-th, td { border: 1px solid #555; padding: 2mm 3mm; text-align: left; vertical-align: top; }
+       font-size: 11pt; line-height: 1.5; }
+h1 { text-align: center; font-size: 19pt; letter-spacing: 2pt; margin: 0 0 4mm; }
+.sub { text-align: center; color: #444; margin-bottom: 4mm; }
+table { width: 100%; border-collapse: collapse; margin: 2mm 0 4mm; }
+th, td { border: 1px solid #555; padding: 1.5mm 3mm; text-align: left; vertical-align: top; }
 th { width: 30%; background: #f3f3f3; font-weight: normal; }
-.period { border: 2px solid #b00; padding: 3mm; margin: 5mm 0; }
-.sign { text-align: right; margin-top: 12mm; }
-h2 { font-size: 13pt; margin: 6mm 0 2mm; }
+.period { border: 2px solid #b00; padding: 2.5mm 3mm; margin: 4mm 0; }
+.sign { text-align: right; margin-top: 8mm; }
+h2 { font-size: 12pt; margin: 4mm 0 1mm; }
 ol { margin: 0; padding-left: 6mm; }
 """
 
@@ -66,7 +66,7 @@ def notice_html(data: dict[str, Any]) -> str:
                 "决议情况",
                 f"{cn_date(meeting['starts_at'])}在{meeting['place']}召开{MEETING_LABEL.get(meeting['kind'], '')}，"
                 f"应到{t['eligible']}人，实到{t['present']}人；赞成{t['votes_for']}票，反对{t['votes_against']}票，"
-                f"弃权{t['abstentions']}票。{decision['why']}。",
+                f"弃权{t['abstentions']}票，{'超过到会人员半数，决议通过' if decision['adopted'] else '未获通过'}。",
             )
         )
     if results:
@@ -82,7 +82,7 @@ def notice_html(data: dict[str, Any]) -> str:
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{CSS}</style></head>
 <body>
 <h1>{escape(title)}</h1>
-<div class="sub">按照“村民代表提、支部审、群众议”的要求，现将以下事项予以公示，接受群众监督。</div>
+<div class="sub">按照“{escape(p["flow_label"])}”的程序，现将以下事项予以公示，接受群众监督。</div>
 <table>{_rows(facts)}</table>
 <div class="period">公示期：{cn_date(notice["starts_on"])}至{cn_date(notice["ends_on"])}。公示期内如有异议，
 可向村民委员会或村务监督委员会反映，也可通过网上公示页面提出（可匿名）。</div>

@@ -39,6 +39,8 @@ class Evidence:
         """E.g. 37 件相关诉求，4 个网格，近 12 周上升."""
         if not self.requests and not self.linked_cases:
             return "暂无相关诉求数据"
+        if not self.requests:  # no demand analysis of the theme yet: the cases given with the proposal
+            return f"群众反映相关诉求 {self.linked_cases} 件（提议所附）"
         trend = TREND_LABEL.get(self.trend, self.trend)
         text = f"{self.total} 件相关诉求，{self.grids} 个网格"
         return text + (f"，近 {self.weeks} 周{trend}" if self.weeks else "")
