@@ -40,6 +40,11 @@ class Received:
         return json.dumps(self.body, ensure_ascii=False)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # a burst of connections must not meet the default backlog of 5
+    daemon_threads = True
+
+
 @dataclass
 class Receiver:
     port: int = 0
@@ -64,6 +69,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # else each keep-alive answer waits ~40 ms for a delayed ACK
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -88,8 +94,7 @@ class Receiver:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
+        self.server = _Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 
