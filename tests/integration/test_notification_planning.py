@@ -215,3 +215,64 @@ async def test_an_approaching_deadline_is_announced_once_per_due_time(ctx):
         await h.on_case(con, later, envelope("gov.case.started.v1"))
     assert await timers.deadlines(ctx) >= 1
     assert len(await deliveries(ctx, f"deadline:{event.case_id}:resolve:{local(5, 11, 30).isoformat()}")) == 1
+
+
+async def test_pairing_overdue_weekly_report_and_unfilled_task_reach_their_people(ctx):
+    from gov_contracts import reports
+    from gov_contracts.volunteers import PairingVisitOverdue
+
+    ctx.clock.at = local(6, 10)
+    h = handlers.NotificationHandlers(ctx)
+    async with ctx.pool.acquire() as con:
+        await con.execute(
+            "insert into staff (sub, name, role, area_id) values ('bs-leader', '镇长', 'leader', 'changping'),"
+            "('bs-gm6', '白水六网格员', 'grid_manager', $1) on conflict (sub) do nothing",
+            GRID,
+        )
+        overdue = envelope("gov.pairing.visit_overdue.v1")
+        await h.on_pairing_overdue(
+            con,
+            PairingVisitOverdue(
+                pairing_id=str(uuid.uuid4()),
+                volunteer_ref="vref-9",
+                grid_id=GRID,
+                due_on=local(4, 0).date(),
+                days_overdue=2,
+                occurred_at=local(6, 9),
+            ),
+            overdue,
+        )
+        weekly = envelope("gov.report.weekly_published.v1")
+        await h.on_weekly_report(
+            con,
+            reports.WeeklyReportPublished(
+                area_id="changping",
+                area_kind="town",
+                week="2026-W49",
+                new=5,
+                closed=4,
+                open_at_end=3,
+                overdue=1,
+                closure_rate=0.5,
+                on_time_rate=1.0,
+                grids_by_risk={},
+                red_grids=[],
+                published_at=local(6, 9),
+            ),
+            weekly,
+        )
+        unfilled = envelope("gov.task.unfilled.v1")
+        await h.on_task_ended(
+            con,
+            tasks.TaskUnfilled(
+                task_id=str(uuid.uuid4()), task_type="patrol", grid_id=GRID, status="unfilled", occurred_at=local(6, 9)
+            ),
+            unfilled,
+        )
+    assert [(r["recipient"], r["kind"]) for r in await deliveries(ctx, overdue.id)] == [
+        ("volunteer:vref-9", "pairing_overdue"),
+        ("volunteer:vref-9", "pairing_overdue"),
+    ]
+    leader = [r for r in await deliveries(ctx, weekly.id) if r["recipient"] == "staff:bs-leader"]
+    assert leader and leader[0]["facts"]["link"].endswith("weekly.html?area=changping&week=2026-W49")
+    assert {r["recipient"] for r in await deliveries(ctx, unfilled.id)} == {"staff:bs-gm6"}
