@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from gov_contracts import CloudEvent, cases
 from gov_contracts.reports import DemandTheme, LivelihoodDemandPublished
