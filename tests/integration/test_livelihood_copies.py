@@ -24,7 +24,7 @@ async def test_cases_and_the_newest_demand_are_kept(stack):
     con = await db.connect(stack.service_dsn("livelihood"), "livelihood")
     try:
         case_id = str(uuid.uuid4())
-        base = dict(
+        base: dict[str, Any] = dict(
             case_id=case_id,
             number="CP-2026-700001",
             category="livelihood.request",
@@ -40,12 +40,14 @@ async def test_cases_and_the_newest_demand_are_kept(stack):
         )
         await handlers.on_case(con, cases.CaseAccepted(**base, status="accepted"), env)
         row = await con.fetchrow("select village_id, status from case_copy where case_id = $1", uuid.UUID(case_id))
+        assert row is not None
         assert (row["village_id"], row["status"]) == ("changping.qinghe", "accepted")
 
         denv = CloudEvent(type="gov.report.livelihood_demand.v1", source="test")
         await handlers.on_demand(con, demand("2026-W49", 37), denv)
         await handlers.on_demand(con, demand("2026-W47", 5), denv)  # late and older: ignored
         kept = await con.fetchrow("select week, themes from demand where village_id = 'changping.qinghe'")
+        assert kept is not None
         assert kept["week"] == "2026-W49" and kept["themes"][0]["cases"] == 37
     finally:
         await con.close()
