@@ -1,4 +1,4 @@
-"""Wiring of the volunteers service: registry, dispatch, timers, and tasks from case events."""
+"""Wiring of the volunteers service: registry, dispatch, timers, and tasks from case events and meeting notices."""
 
 import logging
 from collections.abc import Awaitable, Callable
@@ -36,6 +36,10 @@ def on_case_dispatched(app: FastAPI) -> Handler:
     return service.on_case_dispatched(context(app))
 
 
+def on_meeting_noticed(app: FastAPI) -> Handler:
+    return service.on_meeting_noticed(context(app))
+
+
 async def _timer_round(app: FastAPI) -> None:
     ctx = context(app)
     n = await service.expire_offers(ctx)
@@ -63,8 +67,11 @@ SPEC = ServiceSpec(
     description="Registry of party members, grid managers, workers and volunteers; fair and fast dispatch of "
     "field tasks with offers; schedules and pairings; hours and points.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
-    handler_factories={"gov.case.dispatched.v1": on_case_dispatched},
-    topics=[topics.CASES],
+    handler_factories={
+        "gov.case.dispatched.v1": on_case_dispatched,
+        "gov.livelihood.meeting_noticed.v1": on_meeting_noticed,  # publicity tasks (会议宣传)
+    },
+    topics=[topics.CASES, topics.LIVELIHOOD],
     # + CSV import, schedules, pairings; the notifications service's contact lookup; the answer-link page
     routers=[routes.router, import_routes.router, recurring_routes.router, internal_routes.router, answer_page.router],
     on_start=on_start,

@@ -10,10 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
 from volunteers.domain.dispatch import ROLE_FIT
+from volunteers.domain.meetings import MEETING_PUBLICITY
 
 PUBLIC_URL = re.compile(r"https?://[^\s/?#]+(/[^\s?#]*)?")
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "dispatch.yaml"
 TASK_TYPES = tuple(ROLE_FIT)
+# task types the service makes on its own (pairing visits, publicity for meeting notices): the file must define them
+SELF_MADE = ("pairing_visit", MEETING_PUBLICITY)
 SKILLS = (
     "mediation",
     "elderly_care",
@@ -93,6 +96,9 @@ class DispatchConfig(BaseModel):
         for t in [*self.points, *self.default_skills]:
             if t != "default" and t not in TASK_TYPES:
                 raise ValueError(f"unknown task type {t!r}; use {', '.join(TASK_TYPES)}")
+        for t in SELF_MADE:
+            if t not in self.default_skills:
+                raise ValueError(f"default_skills: needs {t!r} (the service makes such tasks itself)")
         for t, skills in self.default_skills.items():
             bad = [s for s in skills if s not in SKILLS]
             if bad:

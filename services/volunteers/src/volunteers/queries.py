@@ -12,6 +12,8 @@ GET_VOLUNTEER = "select * from volunteers where id = $1"
 GET_VOLUNTEER_BY_SUB = "select * from volunteers where account_sub = $1"
 GET_VOLUNTEER_BY_EXTERNAL = "select * from volunteers where external_id = $1"
 AREA_KIND = "select kind from areas where id = $1"
+# the grids of a village (or community) in the area copy; the publicity rule picks one (domain/meetings.py)
+GRIDS_OF = "select id from areas where parent_id = $1 and kind = 'grid'"
 INSERT_LEAVE = "insert into volunteer_leave (volunteer_id, starts_at, ends_at, reason) values ($1, $2, $3, $4)"
 AUDIT_PERSONAL_READ = "insert into personal_data_reads (volunteer_id, reader, fields) values ($1, $2, $3)"
 

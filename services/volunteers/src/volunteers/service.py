@@ -19,13 +19,14 @@ from gov_contracts.base import EventModel
 from gov_contracts.cases import CaseDispatched
 from gov_contracts.envelope import CloudEvent
 from gov_contracts.errors import Forbidden, NotFound
+from gov_contracts.livelihood import MeetingNoticed
 from gov_contracts.vocabulary import Severity
 from govkit import outbox, pagination
 from govkit.auth import Principal
 from govkit.consumer import Handler
 from volunteers import access, queries
 from volunteers.context import Connection, Context, Row, fetch_existing, fetch_one
-from volunteers.domain import dispatch, tasks
+from volunteers.domain import dispatch, meetings, tasks
 from volunteers.domain.tasks import NewTask
 
 SOURCE = "volunteers"
@@ -419,6 +420,43 @@ def on_case_dispatched(ctx: Context) -> Handler:
                 origin="case",
                 origin_ref=event.case_id,
                 case_id=event.case_id,
+            ),
+        )
+
+    return handle
+
+
+# -- from meeting notices --------------------------------------------------------------------------------------
+
+
+async def create_meeting_publicity(
+    con: Connection, ctx: Context, notice: meetings.MeetingNotice
+) -> asyncpg.Record | None:
+    """The publicity task of a noticed meeting, created and dispatched (the caller holds the transaction); None
+    when the meeting is past or too near (domain/meetings.py) or its task exists already (one per meeting). A
+    village the area copy holds no grid of raises InvalidInput."""
+    grids = [r["id"] for r in await con.fetch(queries.GRIDS_OF, notice.village_id)]
+    new = meetings.publicity_task(notice, await _now(con), grids)
+    return None if new is None else await create_task(con, ctx, new)
+
+
+def on_meeting_noticed(ctx: Context) -> Handler:
+    """The handler of gov.livelihood.meeting_noticed.v1: a 村民会议 or 村民代表会议 called by the livelihood service
+    becomes one publicity task (会议宣传) in the village's first grid, offered like any other. A village without
+    grids in the area copy is dead-lettered as `rejected`, as a case's unknown grid is (docs/volunteers.md)."""
+
+    async def handle(con: Connection, event: EventModel, env: CloudEvent) -> None:
+        assert isinstance(event, MeetingNoticed)
+        await create_meeting_publicity(
+            con,
+            ctx,
+            meetings.MeetingNotice(
+                meeting_id=event.meeting_id,
+                village_id=event.village_id,
+                kind=event.kind,
+                starts_at=event.starts_at,
+                place=event.place,
+                noticed_at=event.occurred_at,
             ),
         )
 

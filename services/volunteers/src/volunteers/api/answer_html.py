@@ -19,6 +19,7 @@ TASK_TYPE_LABEL = {
     "sanitation_cleanup": "环境卫生清理",
     "patrol": "巡逻巡查",
     "cultural_activity": "文化活动",
+    "meeting_publicity": "会议宣传",
 }
 WEEKDAY = "一二三四五六日"
 REASON_MAX = 200

@@ -133,7 +133,7 @@ class TaskRead(BaseModel):
     required_skills: list[str]
     headcount: int
     urgent: bool
-    origin: str
+    origin: str = Field(description="case, schedule, pairing, meeting (publicity for a meeting notice) or manual")
     case_id: str | None
     status: str
     scope_level: str

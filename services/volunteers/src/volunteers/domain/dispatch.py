@@ -34,6 +34,7 @@ ROLE_FIT: dict[str, tuple[str, ...]] = {
     "sanitation_cleanup": ("sanitation_worker", "volunteer", "party_member"),
     "patrol": ("grid_manager", "civility_supervisor", "party_member"),
     "cultural_activity": ("volunteer", "party_member", "public_service_worker"),
+    "meeting_publicity": ("party_member", "civility_supervisor", "volunteer"),
 }
 
 
