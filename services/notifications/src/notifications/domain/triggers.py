@@ -22,6 +22,7 @@ TASK_TYPE_LABEL = {
     "sanitation_cleanup": "环境清扫",
     "patrol": "巡查",
     "cultural_activity": "文化活动",
+    "meeting_publicity": "会议宣传",
 }
 DEADLINE_LABEL = {"accept": "受理", "resolve": "办结"}
 
