@@ -1,4 +1,4 @@
-"""The four services as processes on the throwaway stack: each keeps its own
+"""The five services as processes on the throwaway stack: each keeps its own
 copy of the area tree from the compacted topic, and answers health, readiness,
 metrics and OpenAPI."""
 
@@ -19,7 +19,7 @@ from govctl import areas as area_file
 from govkit.areas import AreaRead, tree_checksum
 from tests.integration.conftest import end_offsets, group_lag
 
-SERVICES = ("cases", "volunteers", "reporting", "notifications")
+SERVICES = ("cases", "volunteers", "reporting", "notifications", "livelihood")
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +47,12 @@ def wait_caught_up(stack, timeout=240.0):
     """Until every service's consumer has committed what its topics hold now: the tests before
     may have left a backlog (thousands of replayed events) that a fresh start works through."""
     from cases.app import SPEC as cases_spec
+    from livelihood.app import SPEC as livelihood_spec
     from notifications.app import SPEC as notifications_spec
     from reporting.app import SPEC as reporting_spec
     from volunteers.app import SPEC as volunteers_spec
 
-    for spec in (cases_spec, volunteers_spec, reporting_spec, notifications_spec):
+    for spec in (cases_spec, volunteers_spec, reporting_spec, notifications_spec, livelihood_spec):
         wait_for(
             lambda spec=spec: asyncio.run(group_lag(stack.bootstrap, spec.name, spec.all_topics())) == 0,
             timeout=timeout,

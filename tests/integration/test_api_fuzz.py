@@ -37,7 +37,7 @@ from schemathesis.specs.openapi.checks import (
 from govctl import areas as area_file
 from govkit.auth import PERSONAL_DATA, mint
 
-SERVICES = ("cases", "volunteers", "reporting", "notifications")
+SERVICES = ("cases", "volunteers", "reporting", "notifications", "livelihood")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 BUDGET = 300  # generated requests per service, shared out over its operations
 FLOOR = 200  # fewer than this means generation silently stopped somewhere
