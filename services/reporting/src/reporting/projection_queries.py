@@ -62,3 +62,61 @@ on conflict (volunteer_ref) do update set roles = excluded.roles, party_member =
     home_grid = excluded.home_grid
 """
 VOLUNTEER_HOME_GRID = "select home_grid from r_volunteers where volunteer_ref = $1"
+
+# -- livelihood projects: every proposal event carries the proposal's facts after it (gov_contracts.livelihood) ----
+# $1 id, $2 number, $3 village, $4 grids, $5 category, $6 flow, $7 stage, $8 stage rank, $9 budget, $10 occurred_at;
+# the facts change only for an event at least as late as the one they are from (same instant: the later stage)
+UPSERT_PROPOSAL = """
+insert into r_livelihood_projects (proposal_id, number, village_id, village_path, grid_ids, category, flow, stage,
+                                   stage_rank, budget_yuan, facts_at, first_at)
+values ($1, $2, $3::text, $3::text::ltree, $4, $5, $6, $7, $8, $9, $10, $10)
+on conflict (proposal_id) do update set number = excluded.number, village_id = excluded.village_id,
+    village_path = excluded.village_path, grid_ids = excluded.grid_ids, category = excluded.category,
+    flow = excluded.flow, stage = excluded.stage, stage_rank = excluded.stage_rank,
+    budget_yuan = excluded.budget_yuan, facts_at = excluded.facts_at
+where (excluded.facts_at, excluded.stage_rank) >= (r_livelihood_projects.facts_at, r_livelihood_projects.stage_rank)
+"""
+PROPOSAL_SEEN = "update r_livelihood_projects set first_at = least(first_at, $2) where proposal_id = $1"
+INSERT_STEP = """
+insert into r_livelihood_steps (event_id, proposal_id, occurred_at, stage, stage_rank, budget_yuan, spent_total_yuan)
+values ($1, $2, $3, $4, $5, $6, $7)
+on conflict (event_id) do nothing
+"""
+SET_SUBMITTED = """
+update r_livelihood_projects set submitted_at = $2, title = $3, funding_source = $4, households = $5, people = $6,
+    evidence_cases = $7
+where proposal_id = $1
+"""
+# a later decision wins (there is one per proposal in the configured flows)
+SET_DECIDED = """
+update r_livelihood_projects set adopted = $2, decided_at = $3, meeting_kind = $4
+where proposal_id = $1 and (decided_at is null or decided_at <= $3)
+"""
+# least() ignores nulls: the first time it happened, whatever order the events come in
+SET_IMPLEMENTATION_STARTED = """
+update r_livelihood_projects set implementation_started_at = least(implementation_started_at, $2) where proposal_id = $1
+"""
+SET_ACCEPTED = "update r_livelihood_projects set accepted_at = least(accepted_at, $2) where proposal_id = $1"
+SET_RESULTS_PUBLISHED = """
+update r_livelihood_projects set results_published_at = least(results_published_at, $2) where proposal_id = $1
+"""
+SET_SPENT = """
+update r_livelihood_projects set spent_yuan = $2, spent_at = $3
+where proposal_id = $1 and (spent_at is null or spent_at <= $3)
+"""
+UPSERT_MILESTONE = """
+insert into r_livelihood_milestones (milestone_id, proposal_id, title, due_on, done_on, recorded_at, updated_at)
+values ($1, $2, $3, $4, $5, $6, $6)
+on conflict (milestone_id) do update set proposal_id = excluded.proposal_id, title = excluded.title,
+    due_on = excluded.due_on, done_on = excluded.done_on, updated_at = excluded.updated_at
+where excluded.updated_at >= r_livelihood_milestones.updated_at
+"""
+MILESTONE_SEEN = "update r_livelihood_milestones set recorded_at = least(recorded_at, $2) where milestone_id = $1"
+UPSERT_MEETING = """
+insert into r_livelihood_meetings (meeting_id, village_id, village_path, kind, starts_at, proposal_ids, noticed_at)
+values ($1, $2::text, $2::text::ltree, $3, $4, $5, $6)
+on conflict (meeting_id) do update set village_id = excluded.village_id, village_path = excluded.village_path,
+    kind = excluded.kind, starts_at = excluded.starts_at, proposal_ids = excluded.proposal_ids,
+    noticed_at = excluded.noticed_at
+where excluded.noticed_at >= r_livelihood_meetings.noticed_at
+"""

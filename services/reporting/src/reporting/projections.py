@@ -1,4 +1,4 @@
-"""Projections of case, task and volunteer events into the reporting schema.
+"""Projections of case, task, volunteer and livelihood-project events into the reporting schema.
 
 One handler per event class (govkit.handlers), each running inside the
 consumer's inbox transaction. Rollups are updated incrementally per ISO week
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 import asyncpg
 
@@ -36,6 +37,23 @@ from gov_contracts.cases import (
     CaseVerified,
     CaseWithdrawn,
 )
+from gov_contracts.livelihood import (
+    BudgetChanged,
+    ImplementationStarted,
+    MeetingNoticed,
+    MilestoneRecorded,
+    NoticePublished,
+    ObjectionAnswered,
+    ObjectionLodged,
+    ProjectAccepted,
+    ProposalDecided,
+    ProposalFacts,
+    ProposalReviewed,
+    ProposalStepped,
+    ProposalSubmitted,
+    ResultsPublished,
+    SpendingRecorded,
+)
 from gov_contracts.tasks import (
     TaskAssigned,
     TaskCancelled,
@@ -53,8 +71,20 @@ from gov_contracts.volunteers import HoursCorrected, VolunteerRegistered, Volunt
 from govkit.consumer import Handler, PoisonEvent
 from govkit.handlers import HandlerRegistry
 from reporting import projection_queries as queries
+from reporting.domain.livelihood import stage_rank
 
-PROJECTION_TABLES = ("r_cases", "r_rollup", "r_open", "r_tasks", "r_volunteers", "r_hours")
+PROJECTION_TABLES = (
+    "r_cases",
+    "r_rollup",
+    "r_open",
+    "r_tasks",
+    "r_volunteers",
+    "r_hours",
+    "r_livelihood_projects",
+    "r_livelihood_steps",
+    "r_livelihood_milestones",
+    "r_livelihood_meetings",
+)
 LEVEL_ORDER = [level.value for level in LEVELS]
 
 projection = HandlerRegistry()
@@ -295,3 +325,126 @@ async def on_hours_corrected(con: asyncpg.Connection, event: HoursCorrected, env
             "correction",
             event.hours_delta,
         )
+
+
+# -- livelihood projects: each event upserts the proposal's facts and adds a step (its stage, budget and spent
+# total at that moment); facts, decisions and dates are ordered by occurred_at, not by arrival ------------------------
+
+
+async def _proposal(
+    con: asyncpg.Connection, event: ProposalFacts, envelope: CloudEvent, spent_total: Decimal | None = None
+) -> uuid.UUID:
+    proposal_id = _uuid(event.proposal_id)
+    rank = stage_rank(event.stage)
+    await con.execute(
+        queries.UPSERT_PROPOSAL,
+        proposal_id,
+        event.number,
+        event.village_id,
+        event.grid_ids,
+        event.category,
+        event.flow,
+        event.stage,
+        rank,
+        event.budget_yuan,
+        event.occurred_at,
+    )
+    await con.execute(queries.PROPOSAL_SEEN, proposal_id, event.occurred_at)
+    await con.execute(
+        queries.INSERT_STEP,
+        envelope.id,
+        proposal_id,
+        event.occurred_at,
+        event.stage,
+        rank,
+        event.budget_yuan,
+        spent_total,
+    )
+    if spent_total is not None:
+        await con.execute(queries.SET_SPENT, proposal_id, spent_total, event.occurred_at)
+    return proposal_id
+
+
+@projection.handles(ProposalSubmitted)
+async def on_proposal_submitted(con: asyncpg.Connection, event: ProposalSubmitted, envelope: CloudEvent) -> None:
+    proposal_id = await _proposal(con, event, envelope)
+    await con.execute(
+        queries.SET_SUBMITTED,
+        proposal_id,
+        event.occurred_at,
+        event.title,
+        event.funding_source,
+        event.households,
+        event.people,
+        len(event.case_ids),
+    )
+
+
+@projection.handles(
+    ProposalStepped, ProposalReviewed, NoticePublished, ObjectionLodged, ObjectionAnswered, BudgetChanged
+)
+async def on_proposal_moved(
+    con: asyncpg.Connection,
+    event: ProposalStepped | ProposalReviewed | NoticePublished | ObjectionLodged | ObjectionAnswered | BudgetChanged,
+    envelope: CloudEvent,
+) -> None:
+    await _proposal(con, event, envelope)
+
+
+@projection.handles(ProposalDecided)
+async def on_proposal_decided(con: asyncpg.Connection, event: ProposalDecided, envelope: CloudEvent) -> None:
+    proposal_id = await _proposal(con, event, envelope)
+    await con.execute(queries.SET_DECIDED, proposal_id, event.adopted, event.occurred_at, event.meeting_kind)
+
+
+@projection.handles(ImplementationStarted)
+async def on_implementation_started(
+    con: asyncpg.Connection, event: ImplementationStarted, envelope: CloudEvent
+) -> None:
+    proposal_id = await _proposal(con, event, envelope)
+    await con.execute(queries.SET_IMPLEMENTATION_STARTED, proposal_id, event.occurred_at)
+
+
+@projection.handles(MilestoneRecorded)
+async def on_milestone_recorded(con: asyncpg.Connection, event: MilestoneRecorded, envelope: CloudEvent) -> None:
+    proposal_id = await _proposal(con, event, envelope)
+    await con.execute(
+        queries.UPSERT_MILESTONE,
+        event.milestone_id,
+        proposal_id,
+        event.title,
+        event.due_on,
+        event.done_on,
+        event.occurred_at,
+    )
+    await con.execute(queries.MILESTONE_SEEN, event.milestone_id, event.occurred_at)
+
+
+@projection.handles(SpendingRecorded)
+async def on_spending_recorded(con: asyncpg.Connection, event: SpendingRecorded, envelope: CloudEvent) -> None:
+    await _proposal(con, event, envelope, spent_total=event.spent_total_yuan)
+
+
+@projection.handles(ProjectAccepted)
+async def on_project_accepted(con: asyncpg.Connection, event: ProjectAccepted, envelope: CloudEvent) -> None:
+    proposal_id = await _proposal(con, event, envelope, spent_total=event.spent_total_yuan)
+    await con.execute(queries.SET_ACCEPTED, proposal_id, event.occurred_at)
+
+
+@projection.handles(ResultsPublished)
+async def on_results_published(con: asyncpg.Connection, event: ResultsPublished, envelope: CloudEvent) -> None:
+    proposal_id = await _proposal(con, event, envelope, spent_total=event.spent_total_yuan)
+    await con.execute(queries.SET_RESULTS_PUBLISHED, proposal_id, event.occurred_at)
+
+
+@projection.handles(MeetingNoticed)
+async def on_meeting_noticed(con: asyncpg.Connection, event: MeetingNoticed, envelope: CloudEvent) -> None:
+    await con.execute(
+        queries.UPSERT_MEETING,
+        event.meeting_id,
+        event.village_id,
+        event.kind,
+        event.starts_at,
+        event.proposal_ids,
+        event.occurred_at,
+    )

@@ -36,7 +36,7 @@ from govkit.consumer import Decoded, Handler, PoisonEvent, data_fault, decode
 from reporting import projections
 from reporting.shadow import Shadow
 
-TOPICS = (topics.CASES, topics.TASKS, topics.VOLUNTEERS)
+TOPICS = (topics.CASES, topics.TASKS, topics.VOLUNTEERS, topics.LIVELIHOOD)
 CONSUMER = "reporting"  # the service's consumer group, whose inbox rows the rebuild replaces
 RUNNING_LOCK = 7_243_001  # session advisory lock held by the one running rebuild
 APPLICATION_NAME = "reporting-rebuild"
