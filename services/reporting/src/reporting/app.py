@@ -21,6 +21,9 @@ async def _publish_due_week(app: FastAPI) -> None:
     n = await publisher.publish_week(app.state.pool, cfg, week)
     if n:
         log.info("published %d weekly report(s) for %s", n, week)
+    demand = await publisher.publish_demand(app.state.pool, cfg, week)
+    if demand.published:
+        log.info("published the livelihood demand of %d village(s) for %s", len(demand.published), week)
 
 
 async def on_start(app: FastAPI) -> None:
@@ -37,7 +40,10 @@ async def on_stop(app: FastAPI) -> None:
 SPEC = ServiceSpec(
     name="reporting",
     title="Reporting service (周研判与数据分析)",
-    description="Weekly risk assessment for grid, village and town; KPIs; livelihood priorities; exports.",
+    description=(
+        "Weekly risk assessment for grid, village and town; KPIs; livelihood priorities and demand; "
+        "livelihood projects (民生实事) weekly and annual; exports."
+    ),
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handlers=projections.handlers(),
     topics=[topics.CASES, topics.TASKS, topics.VOLUNTEERS, topics.LIVELIHOOD],

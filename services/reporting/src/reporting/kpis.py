@@ -16,6 +16,8 @@ from typing import Any
 from gov_contracts.vocabulary import LOCAL_TZ, area_at_depth
 from govkit.inputs import YEAR_MAX, YEAR_MIN
 from reporting import risk
+from reporting.domain import livelihood as lv
+from reporting.domain.livelihood import theme_of
 
 COUNTS = ("new", "accepted", "resolved", "closed", "overdue", "escalated", "referred", "reopened")
 
@@ -269,6 +271,7 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
         "grids": grids,
         "hotspots": hotspots,
         "volunteers": volunteers,
+        "livelihood_projects": await livelihood_projects(con, area_id, week),
     }
 
 
@@ -340,6 +343,100 @@ async def _volunteers(con, area_id, week_rows, start, end, ts, te) -> dict:
     }
 
 
+# -- livelihood projects (民生实事) -----------------------------------------------------------------------------------
+
+IN_PROJECT_AREA = "(p.village_path <@ $1::text::ltree or p.grid_ids @> array[$1::text])"
+# each proposal of the unit with an event before the end ($2): stage and budget of its latest event, the latest
+# spent total, and its decision and dates as they are now (compared with the end by the domain)
+Q_AT_END = f"""
+select p.proposal_id::text as proposal_id, s.stage, s.occurred_at as stage_since, s.budget_yuan,
+       coalesce((select t.spent_total_yuan from r_livelihood_steps t
+                 where t.proposal_id = p.proposal_id and t.spent_total_yuan is not null and t.occurred_at < $2
+                 order by t.occurred_at desc, t.stage_rank desc, t.event_id desc limit 1), 0) as spent_yuan,
+       p.adopted, p.decided_at, p.implementation_started_at, p.accepted_at
+from r_livelihood_projects p
+cross join lateral (select stage, occurred_at, budget_yuan from r_livelihood_steps s
+                    where s.proposal_id = p.proposal_id and s.occurred_at < $2
+                    order by s.occurred_at desc, s.stage_rank desc, s.event_id desc limit 1) s
+where {IN_PROJECT_AREA}
+"""
+Q_MILESTONES_DUE = f"""
+select m.milestone_id, m.proposal_id::text as proposal_id, m.title, m.due_on, m.done_on, m.recorded_at,
+       p.number, p.title as proposal_title
+from r_livelihood_milestones m join r_livelihood_projects p using (proposal_id)
+where {IN_PROJECT_AREA} and m.due_on < $2 and (m.done_on is null or m.done_on >= $2) and m.recorded_at < $3
+"""
+Q_MEETINGS = """
+select count(*)::int from r_livelihood_meetings
+where (village_path <@ $1::text::ltree or proposal_ids && $2::text[]) and starts_at >= $3 and starts_at < $4
+      and noticed_at < $4
+"""
+
+OVERDUE_LISTED = 20  # overdue milestones listed by name in the weekly section (all are counted)
+
+
+def local_day(at: datetime | None) -> str | None:
+    return at.astimezone(LOCAL_TZ).date().isoformat() if at else None
+
+
+async def livelihood_projects(con, area_id: str, week: Week) -> dict[str, Any]:
+    """The 民生实事 section: the unit's proposal pipeline at the week's end (docs/kpis.md)."""
+    start, end = at_midnight(week.monday), at_midnight(week.end)
+    last_day = week.end - timedelta(days=1)
+    year_start = at_midnight(date(last_day.year, 1, 1))
+    proposals = [
+        lv.ProposalAtEnd(
+            proposal_id=r["proposal_id"],
+            stage=r["stage"],
+            stage_since=r["stage_since"],
+            budget_yuan=r["budget_yuan"],
+            spent_yuan=r["spent_yuan"],
+            adopted=r["adopted"],
+            decided_at=r["decided_at"],
+            implementation_started_at=r["implementation_started_at"],
+            accepted_at=r["accepted_at"],
+        )
+        for r in await con.fetch(Q_AT_END, area_id, end)
+    ]
+    due = await con.fetch(Q_MILESTONES_DUE, area_id, week.end, end)
+    milestones = [
+        lv.Milestone(
+            milestone_id=m["milestone_id"],
+            proposal_id=m["proposal_id"],
+            title=m["title"],
+            due_on=m["due_on"],
+            done_on=m["done_on"],
+            recorded_at=m["recorded_at"],
+        )
+        for m in due
+    ]
+    p = lv.pipeline(proposals, milestones, start=start, end=end, end_day=week.end, year_start=year_start)
+    meetings = await con.fetchval(Q_MEETINGS, area_id, sorted(p.included), start, end)
+    names = {m["milestone_id"]: m for m in due}
+    return {
+        "year": last_day.year,
+        "proposals": p.proposals,
+        "by_stage": [{"stage": s, "name": lv.stage_label(s), "proposals": n} for s, n in p.by_stage.items()],
+        "decided": {"adopted": p.adopted_in_week, "not_adopted": p.not_adopted_in_week},
+        "implementing": p.implementing,
+        "meetings": meetings,
+        "overdue_milestones": len(p.overdue_milestones),
+        "overdue": [
+            {
+                "proposal_id": m.proposal_id,
+                "number": names[m.milestone_id]["number"],
+                "title": names[m.milestone_id]["proposal_title"],
+                "milestone_id": m.milestone_id,
+                "milestone": m.title,
+                "due_on": m.due_on.isoformat(),
+            }
+            for m in p.overdue_milestones[:OVERDUE_LISTED]
+        ],
+        "budget_adopted_yuan": lv.yuan(p.budget_adopted_yuan),
+        "spent_yuan": lv.yuan(p.spent_yuan),
+    }
+
+
 # -- livelihood priorities ----------------------------------------------------------------------------------------
 
 Q_LIVELIHOOD = """
@@ -347,13 +444,6 @@ select case_id, title, tags, severity, grid_id, reporter_ref, reported_at, ended
 where grid_path <@ $1::ltree and category = 'livelihood.request' and reported_at >= $2 and reported_at < $3
 """
 SEVERITY_WEIGHT = {"low": 1, "medium": 2, "high": 3, "critical": 4}
-
-
-def theme_of(title: str, tags: list[str], keywords: dict[str, list[str]]) -> str:
-    for theme, words in keywords.items():
-        if any(w in title or w in tags for w in words):
-            return theme
-    return tags[0] if tags else "其他"
 
 
 async def livelihood(

@@ -9,6 +9,10 @@ from __future__ import annotations
 import csv
 import html
 import io
+from decimal import Decimal
+from typing import Any
+
+from reporting.domain.livelihood import yuan_grouped
 
 KPI_LABELS = [
     ("new", "新增"),
@@ -221,8 +225,47 @@ td.risk{{color:#fff;text-align:center}} .reasons{{max-width:460px}} .charts{{dis
 <tr><th>派满用时中位数（分钟）</th><td data-kpi="median_minutes_to_fill">{fmt(v["median_minutes_to_fill"])}</td></tr>
 <tr><th>服务时长合计（小时）</th><td data-kpi="hours_total">{fmt(v["hours_total"])}</td></tr>
 <tr><th>其中党员（小时）</th><td data-kpi="party_member_hours">{fmt(v["party_member_hours"])}</td></tr>{roles}</table>
+{_projects_section(r.get("livelihood_projects"))}
 <p style="font-size:11px;color:#888">指标口径见 docs/kpis.md。本报告由系统根据事件数据自动生成。</p>
 </body></html>"""
+
+
+def money(text: str) -> str:
+    """An exact amount (JSON's string) as yuan with thousands separators: 1,250,000.00."""
+    return yuan_grouped(Decimal(text))
+
+
+def _projects_section(lp: dict[str, Any] | None) -> str:
+    """六、民生实事: the unit's proposals at the week's end (docs/kpis.md, "Livelihood projects")."""
+    if lp is None:
+        return ""
+    stages = "".join(
+        f'<tr data-stage="{e(s["stage"])}"><td>{e(s["name"])}</td><td data-col="proposals">{s["proposals"]}</td></tr>'
+        for s in lp["by_stage"]
+    )
+    overdue = "".join(
+        f'<li data-milestone="{e(m["milestone_id"])}">{e(m["number"])} {e(m["title"] or "")}：'
+        f"{e(m['milestone'])}（应于 {e(m['due_on'])} 完成）</li>"
+        for m in lp["overdue"]
+    )
+    more = lp["overdue_milestones"] - len(lp["overdue"])
+    overdue_html = (f"<p>逾期未完成的节点：</p><ul>{overdue}</ul>" if overdue else "") + (
+        f"<p>另有 {more} 个逾期节点未列出。</p>" if more > 0 else ""
+    )
+    return f"""<h2>六、民生实事</h2>
+<table id="livelihood-projects">
+<tr><th>{lp["year"]}年在办及本年办结项目</th><td data-kpi="lp_proposals">{lp["proposals"]}</td></tr>
+<tr><th>本周表决通过</th><td data-kpi="lp_adopted">{lp["decided"]["adopted"]}</td></tr>
+<tr><th>本周表决未通过</th><td data-kpi="lp_not_adopted">{lp["decided"]["not_adopted"]}</td></tr>
+<tr><th>实施中</th><td data-kpi="lp_implementing">{lp["implementing"]}</td></tr>
+<tr><th>本周村民（代表）会议</th><td data-kpi="lp_meetings">{lp["meetings"]}</td></tr>
+<tr><th>逾期未完成节点</th><td data-kpi="lp_overdue_milestones">{lp["overdue_milestones"]}</td></tr>
+<tr><th>已通过项目预算（元）</th><td data-kpi="lp_budget_adopted" data-value="{e(lp["budget_adopted_yuan"])}">\
+{money(lp["budget_adopted_yuan"])}</td></tr>
+<tr><th>已支出（元）</th>\
+<td data-kpi="lp_spent" data-value="{e(lp["spent_yuan"])}">{money(lp["spent_yuan"])}</td></tr></table>
+<table id="livelihood-stages"><tr><th>阶段</th><th>项目数</th></tr>{stages}</table>
+{overdue_html}"""
 
 
 def weekly_csv(r: dict) -> str:
@@ -246,6 +289,21 @@ def weekly_csv(r: dict) -> str:
             w.writerow([r["area"]["id"], r["week"], "category", m, c["category"], c[m]])
     for g in r["grids"]:
         w.writerow([r["area"]["id"], r["week"], "grid_risk", g["risk"], g["id"], g["score"]])
+    lp = r.get("livelihood_projects")
+    if lp is not None:
+        for key, value in (
+            ("proposals", lp["proposals"]),
+            ("decided_adopted", lp["decided"]["adopted"]),
+            ("decided_not_adopted", lp["decided"]["not_adopted"]),
+            ("implementing", lp["implementing"]),
+            ("meetings", lp["meetings"]),
+            ("overdue_milestones", lp["overdue_milestones"]),
+            ("budget_adopted_yuan", lp["budget_adopted_yuan"]),
+            ("spent_yuan", lp["spent_yuan"]),
+        ):
+            w.writerow([r["area"]["id"], r["week"], "livelihood_projects", key, "", value])
+        for st in lp["by_stage"]:
+            w.writerow([r["area"]["id"], r["week"], "livelihood_stage", st["stage"], "", st["proposals"]])
     return out.getvalue()
 
 
@@ -268,3 +326,116 @@ def livelihood_csv(rows: list[dict]) -> str:
     for r in rows:
         w.writerow([r[c] for c in cols])
     return out.getvalue()
+
+
+# -- the annual report of livelihood projects (民生实事) ------------------------------------------------------------
+
+ANNUAL_COLUMNS = [
+    ("number", "编号"),
+    ("title", "项目名称"),
+    ("village", "村(社区)"),
+    ("category_name", "类别"),
+    ("stage_name", "阶段"),
+    ("budget_yuan", "预算(元)"),
+    ("spent_yuan", "已支出(元)"),
+    ("submitted_on", "提出日期"),
+    ("decided_on", "表决日期"),
+    ("adopted", "表决结果"),
+    ("implementation_started_on", "开工日期"),
+    ("accepted_on", "验收日期"),
+    ("results_published_on", "结果公开日期"),
+    ("households", "受益户数"),
+    ("people", "受益人数"),
+]
+BOM = "\ufeff"  # Excel reads a CSV as UTF-8 only with it
+
+
+def decision(adopted: bool | None) -> str:
+    return "" if adopted is None else "通过" if adopted else "未通过"
+
+
+def _cell(project: dict[str, Any], key: str) -> str:
+    value = project[key]
+    if key == "adopted":
+        return decision(value)
+    return "" if value is None else str(value)
+
+
+def annual_projects_csv(r: dict[str, Any]) -> str:
+    """UTF-8 with a BOM, Chinese headers, exact amounts (no separators: Excel reads them as numbers), a totals row."""
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow([label for _, label in ANNUAL_COLUMNS])
+    for project in r["projects"]:
+        w.writerow([_cell(project, key) for key, _ in ANNUAL_COLUMNS])
+    t = r["totals"]
+    totals = {
+        "number": "合计",
+        "title": f"{t['proposals']}个项目",
+        "stage_name": f"通过{t['adopted']}个，验收{t['accepted']}个",
+        "budget_yuan": t["budget_yuan"],
+        "spent_yuan": t["spent_yuan"],
+        "households": t["households"],
+        "people": t["people"],
+    }
+    w.writerow([totals.get(key, "") for key, _ in ANNUAL_COLUMNS])
+    return BOM + out.getvalue()
+
+
+def annual_projects_html(r: dict[str, Any]) -> str:
+    area, t = r["area"], r["totals"]
+    title = f"{area['name']}{r['year']}年民生实事项目年度报告"
+    rows = (
+        "".join(
+            f'<tr data-proposal="{e(p["proposal_id"])}" data-stage="{e(p["stage"])}">'
+            f"<td>{i}</td><td>{e(p['number'])}</td><td>{e(p['title'] or '')}</td><td>{e(p['village'])}</td>"
+            f"<td>{e(p['category_name'])}</td><td>{e(p['stage_name'])}</td>"
+            f'<td class="n" data-col="budget" data-value="{e(p["budget_yuan"])}">{money(p["budget_yuan"])}</td>'
+            f'<td class="n" data-col="spent" data-value="{e(p["spent_yuan"])}">{money(p["spent_yuan"])}</td>'
+            f"<td>{e(p['decided_on'] or '')} {decision(p['adopted'])}</td><td>{e(p['accepted_on'] or '')}</td>"
+            f'<td class="n">{fmt(p["households"]) if p["households"] is not None else ""}</td>'
+            f'<td class="n">{fmt(p["people"]) if p["people"] is not None else ""}</td></tr>'
+            for i, p in enumerate(r["projects"], 1)
+        )
+        or '<tr><td colspan="12">本年度暂无民生实事项目</td></tr>'
+    )
+    return f"""<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)}</title>
+<style>
+@page{{size:A4 landscape;margin:12mm}}
+body{{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;margin:24px;color:#222}}
+h1{{font-size:20px;text-align:center}} .sub{{text-align:center;font-size:12px;color:#555}}
+.cards{{display:flex;flex-wrap:wrap;gap:8px;margin:12px 0}} \
+.card{{border:1px solid #ddd;border-radius:6px;padding:6px 12px;min-width:96px}}
+.card .v{{font-size:18px;font-weight:bold}} .card .l{{font-size:12px;color:#555}}
+table{{border-collapse:collapse;font-size:11px;width:100%}} \
+td,th{{border:1px solid #999;padding:3px 5px;text-align:left;vertical-align:top}}
+th{{background:#f2f2f2}} td.n{{text-align:right;white-space:nowrap}} tr.total td{{font-weight:bold}}
+@media print{{body{{margin:0}} tr{{page-break-inside:avoid}} thead{{display:table-header-group}}}}
+</style></head>
+<body data-area="{e(area["id"])}" data-year="{r["year"]}">
+<h1>{e(title)}</h1>
+<p class="sub">范围：{e(area["name"])}（{KIND_ZH.get(area["kind"], area["kind"])}）　\
+期间：{e(r["from"])} 至 {e(r["to"])}（按提出日期）</p>
+<div class="cards">
+<div class="card"><div class="v" data-kpi="proposals">{t["proposals"]}</div><div class="l">提出项目</div></div>
+<div class="card"><div class="v" data-kpi="adopted">{t["adopted"]}</div><div class="l">表决通过</div></div>
+<div class="card"><div class="v" data-kpi="not_adopted">{t["not_adopted"]}</div><div class="l">未通过</div></div>
+<div class="card"><div class="v" data-kpi="accepted">{t["accepted"]}</div><div class="l">已验收</div></div>
+<div class="card"><div class="v" data-kpi="budget_adopted_yuan" data-value="{e(t["budget_adopted_yuan"])}">\
+{money(t["budget_adopted_yuan"])}</div><div class="l">通过项目预算（元）</div></div>
+<div class="card"><div class="v" data-kpi="spent_yuan" data-value="{e(t["spent_yuan"])}">{money(t["spent_yuan"])}</div>\
+<div class="l">已支出（元）</div></div>
+</div>
+<table id="projects"><thead><tr><th>序号</th><th>编号</th><th>项目名称</th><th>村(社区)</th><th>类别</th><th>阶段</th>\
+<th>预算（元）</th><th>已支出（元）</th><th>表决</th><th>验收</th><th>受益户数</th><th>受益人数</th></tr></thead>
+<tbody>{rows}</tbody>
+<tfoot><tr class="total"><td colspan="6">合计 {t["proposals"]} 个项目</td>\
+<td class="n" data-kpi="budget_yuan" data-value="{e(t["budget_yuan"])}">{money(t["budget_yuan"])}</td>\
+<td class="n" data-total="spent_yuan" data-value="{e(t["spent_yuan"])}">{money(t["spent_yuan"])}</td>\
+<td></td><td></td><td class="n" data-kpi="households">{t["households"]}</td>\
+<td class="n" data-kpi="people">{t["people"]}</td></tr></tfoot>
+</table>
+<p style="font-size:11px;color:#888">口径见 docs/kpis.md（民生实事）。金额为各项目当前预算与已支出合计；\
+受益户数、人数为各项目申报数之和。本报告由系统根据事件数据自动生成。</p>
+</body></html>"""

@@ -1,4 +1,5 @@
-"""Use cases of the reports API: who may read an area's reports, and building them.
+"""Use cases of the reports API: who may read an area's reports, building them, and publishing the
+livelihood demand now.
 
 They raise gov_contracts.errors; the HTTP edge maps those in one place."""
 
@@ -13,10 +14,12 @@ import asyncpg
 from gov_contracts.errors import Forbidden, InvalidInput, NotFound
 from gov_contracts.vocabulary import LOCAL_TZ
 from govkit.auth import Principal
-from reporting import kpis, risk
+from reporting import kpis, projects, publisher, risk
 from reporting.config import ReportingConfig
+from reporting.domain.livelihood import DEMAND_WEEKS
 
 READERS = ("analyst", "town_admin", "village_admin", "grid_manager", "county_admin")
+DEMAND_PUBLISHERS = ("analyst", "town_admin")
 
 
 @dataclass(frozen=True)
@@ -63,3 +66,27 @@ async def livelihood(
     async with ctx.pool.acquire() as con:
         themes = await kpis.livelihood(con, area, start, end, ctx.config.livelihood_keywords, now)
     return Livelihood(start, end, themes)
+
+
+async def annual_projects(
+    ctx: Context, principal: Principal, area: str, year: int | None, now: datetime
+) -> dict[str, Any]:
+    """The livelihood projects (民生实事) of `year` (default: this year, local time) in the area."""
+    authorize_reader(principal, area)
+    year = year or now.astimezone(LOCAL_TZ).year
+    async with ctx.pool.acquire() as con:
+        try:
+            return await projects.annual(con, area, year)
+        except kpis.UnknownArea:
+            raise NotFound(f"no area {area}") from None
+
+
+async def publish_demand(ctx: Context, principal: Principal, week: kpis.Week, now: datetime) -> dict[str, Any]:
+    """Publish the livelihood demand of `week` now for the villages in the caller's scope (the weekly job does it
+    for last week on Mondays); once per (village, week), so a second call publishes nothing."""
+    if not principal.has_role(*DEMAND_PUBLISHERS):
+        raise Forbidden(f"publishing the livelihood demand needs one of the roles: {', '.join(DEMAND_PUBLISHERS)}")
+    if week.monday > now.astimezone(LOCAL_TZ).date():
+        raise InvalidInput("query.week", "must not be a week that has not begun")
+    run = await publisher.publish_demand(ctx.pool, ctx.config, week, principal.visible_areas())
+    return {"week": str(week), "weeks": DEMAND_WEEKS, "published": run.published, "already": run.already}

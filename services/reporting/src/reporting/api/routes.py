@@ -1,4 +1,5 @@
-"""Reports: the weekly risk assessment (JSON, CSV, HTML) and livelihood priorities."""
+"""Reports: the weekly risk assessment (JSON, CSV, HTML), livelihood priorities and demand, and the annual report
+of livelihood projects (民生实事)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 
 from gov_contracts.vocabulary import LOCAL_TZ
 from govkit.auth import CurrentPrincipal
@@ -98,3 +100,59 @@ async def livelihood(
     if format == "csv":
         return Response(render.livelihood_csv(rows), media_type="text/csv; charset=utf-8")
     return {"area": area, "from": start.isoformat(), "to": end.isoformat(), "themes": rows}
+
+
+@router.get(
+    "/livelihood-projects/annual",
+    summary="Annual report of livelihood projects (民生实事) of a village or the town: JSON, CSV (Excel) or HTML",
+    operation_id="getLivelihoodProjectsAnnual",
+    responses={
+        200: {
+            "content": {"text/csv": {}, "text/html": {}},
+            "description": "JSON; CSV (UTF-8, BOM, Chinese headers) with format=csv; printable HTML with format=html",
+        },
+        **problems(404),
+    },
+)
+async def livelihood_projects_annual(
+    ctx: Reports,
+    p: CurrentPrincipal,
+    area: str = AREA,
+    year: int | None = Query(default=None, ge=YEAR_MIN, le=YEAR_MAX, description="default: this year"),
+    format: str = Query(default="json", pattern="^(json|csv|html)$"),
+):
+    r = await reports.annual_projects(ctx, p, area, year, datetime.now(UTC))
+    if format == "csv":
+        return Response(
+            render.annual_projects_csv(r).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="livelihood-projects-{area}-{r["year"]}.csv"'},
+        )
+    if format == "html":
+        return HTMLResponse(render.annual_projects_html(r))
+    return r
+
+
+class DemandPublishRun(BaseModel):
+    week: str = Field(examples=["2026-W48"], description="the ISO week the 12-week window ends with")
+    weeks: int = Field(description="weeks in the window")
+    published: list[str] = Field(description="villages/communities whose gov.report.livelihood_demand.v1 went out now")
+    already: list[str] = Field(description="villages/communities published for this week before: not again")
+
+
+@router.post(
+    "/livelihood-demand/publish",
+    summary="Publish the livelihood-demand analysis of the villages in your scope now (once per village and week)",
+    operation_id="publishLivelihoodDemand",
+    description=(
+        "Roles analyst or town_admin. gov.report.livelihood_demand.v1 for every village/community in the caller's "
+        "scope over the 12 ISO weeks ending with `week` (default: last week; not a week that has not begun); the "
+        "weekly job does the same for last week on Monday mornings. A (village, week) goes out once: a village "
+        "published before is listed in `already`."
+    ),
+    response_model=DemandPublishRun,
+    responses=problems(422),
+)
+async def publish_livelihood_demand(ctx: Reports, p: CurrentPrincipal, week: str | None = WEEK) -> DemandPublishRun:
+    run = await reports.publish_demand(ctx, p, _week(week), datetime.now(UTC))
+    return DemandPublishRun(**run)
