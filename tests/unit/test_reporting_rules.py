@@ -147,9 +147,9 @@ def test_html_escapes_text_from_events():
     assert 'data-kpi="closure_rate" data-value="—">—<' in page
 
 
-def test_every_case_and_task_event_and_each_volunteer_fact_has_a_projection_handler():
+def test_every_case_task_and_livelihood_event_and_each_volunteer_fact_has_a_projection_handler():
     """A new event type on these topics needs a handler said out loud (keyed by class, not by topic)."""
-    expected = {name for name, et in REGISTRY.items() if et.topic in (topics.CASES, topics.TASKS)}
+    expected = {name for name, et in REGISTRY.items() if et.topic in (topics.CASES, topics.TASKS, topics.LIVELIHOOD)}
     expected |= {
         "gov.volunteer.registered.v1",
         "gov.volunteer.registered.v2",
