@@ -59,6 +59,11 @@ def client(stack, svc, sub, roles, areas=(VILLAGE,)):
     return httpx.Client(base_url=stack.url(svc), headers={"authorization": f"Bearer {token}"}, timeout=20)
 
 
+def iso_week(day) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def print_on_a4(page: str, where: Path) -> None:
     """Headless Chromium prints the notice to PDF: one A4 page (595 × 842 pt); its screenshot is not blank and
     its DOM has the notice's title."""
@@ -141,6 +146,17 @@ def test_drinking_water_main_from_evidence_to_results(live, tmp_path):
         assert c.status_code == 201, c.text
         case_ids.append(c.json()["id"])
 
+    # the reporting service's demand analysis of the village, once it has projected the cases, is the evidence
+    analyst = client(stack, "reporting", "an-lv", ["analyst", "town_admin"], ["changping"])
+
+    def water_requests():
+        themes = analyst.get("/v1/reports/livelihood", params={"area": VILLAGE}).json()["themes"]
+        return any(t["theme"] == "饮水" and t["cases"] >= 3 for t in themes)
+
+    wait_for(water_requests, timeout=60)
+    published = analyst.post("/v1/reports/livelihood-demand/publish", params={"week": iso_week(today)})
+    assert published.status_code == 200 and VILLAGE in published.json()["published"] + published.json()["already"]
+
     rep = client(stack, "livelihood", "rep-kjf-1", ["representative"])
     proposal = {
         "title": "孔家畈村饮水主管道改造",
@@ -162,6 +178,13 @@ def test_drinking_water_main_from_evidence_to_results(live, tmp_path):
     p = wait_for(submitted, timeout=60).json()
     assert p["stage"] == "proposed" and p["evidence"]["linked_cases"] == 3 and p["budget_yuan"] == "1250000.00"
     pid = p["id"]
+
+    def evidence():
+        e = rep.get(f"/v1/proposals/{pid}").json()["evidence"]
+        return e if e["requests"] >= 3 else None
+
+    proof = wait_for(evidence, timeout=60)  # the demand event reached the livelihood service
+    assert proof["summary"].startswith(f"{proof['total']} 件相关诉求，") and "近 12 周" in proof["summary"]
     outsider = client(stack, "livelihood", "rep-other", ["representative"])
     assert outsider.post("/v1/proposals", json=proposal).status_code == 403  # not in the register
 
@@ -279,6 +302,27 @@ def test_drinking_water_main_from_evidence_to_results(live, tmp_path):
     blob = b"".join(r.value for r in records)
     for secret in ("孔德明", "13900007777", "泵站选址离住户太近"):
         assert secret.encode() not in blob
+
+    # the reporting service counts it: the weekly assessment's 民生实事 pipeline and the annual report
+    def reported():
+        r = analyst.get("/v1/reports/livelihood-projects/annual", params={"area": VILLAGE, "year": today.year})
+        items = [i for i in r.json()["projects"] if i["number"] == done["number"]] if r.status_code == 200 else []
+        return items[0] if items and items[0]["stage"] == "results_public" else None
+
+    annual = wait_for(reported, timeout=60)
+    assert (annual["budget_yuan"], annual["spent_yuan"], annual["category_name"]) == (
+        "1250000.00",
+        "1180000.00",
+        "饮水",
+    )
+    csv = analyst.get(
+        "/v1/reports/livelihood-projects/annual", params={"area": VILLAGE, "year": today.year, "format": "csv"}
+    )
+    assert csv.content.startswith(b"\xef\xbb\xbf") and "孔家畈村饮水主管道改造" in csv.content.decode("utf-8-sig")
+    weekly = analyst.get("/v1/reports/weekly", params={"area": VILLAGE, "week": iso_week(today)}).json()[
+        "livelihood_projects"
+    ]
+    assert weekly["proposals"] >= 1 and sum(s["proposals"] for s in weekly["by_stage"]) == weekly["proposals"]
     steps = [t["action"] for t in done["timeline"]]
     assert steps == [
         "submit",
