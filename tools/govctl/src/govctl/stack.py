@@ -298,6 +298,9 @@ class Stack:
         self.wait_areas("cases", 137)
         n = demo.load_cases(self.url("cases"), self.state["jwt_secret"])
         say(f"demo: {len(demo.CASES)} cases in various states ({n} new)")
+        demand = demo.publish_demand(self.url("reporting"), self.state["jwt_secret"])
+        if demand:
+            say(f"demo: this week's livelihood demand of {len(demand)} villages published (the proposals' evidence)")
         self.wait_areas("livelihood", 137)
         made = demo.load_livelihood(self.url("livelihood"), self.state["jwt_secret"])
         say(f"demo: {len(demo.PROPOSALS)} livelihood proposals (民生实事) in 孔家畈村 and 钟鼓坪村 ({made} new)")
