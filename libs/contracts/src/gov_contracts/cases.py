@@ -127,3 +127,26 @@ class CaseReportCountRaised(CaseFacts):
 
 class CaseRated(CaseFacts):
     satisfaction: int = Field(ge=1, le=5)
+
+
+# every case event type; each carries the case's facts after its transition, so a copy of cases handles them alike
+FACT_EVENTS: tuple[type[CaseFacts], ...] = (
+    CaseReported,
+    CaseReportedV2,
+    CaseAccepted,
+    CaseRejected,
+    CaseWithdrawn,
+    CaseDispatched,
+    CaseStarted,
+    CaseResolved,
+    CaseVerified,
+    CaseReopened,
+    CaseClosed,
+    CaseEscalated,
+    CaseOverdue,
+    CaseReferred,
+    CaseReferralOutcomeRecorded,
+    CaseMerged,
+    CaseReportCountRaised,
+    CaseRated,
+)

@@ -8,11 +8,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gov_contracts import topics
+from govkit.clock import SystemClock
 from govkit.consumer import Handler
 from govkit.service import ServiceSpec
 from livelihood import config, handlers
 from livelihood.api import routes
-from livelihood.context import Context, FileOffsetClock, SystemClock
+from livelihood.context import Context, FileOffsetClock
 
 
 def context(app: FastAPI) -> Context:

@@ -6,23 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 
 from gov_contracts.vocabulary import LOCAL_TZ
+from govkit.clock import Clock, SystemClock
 from livelihood.config import LivelihoodConfig, Rules
 
 Row = asyncpg.Record | Mapping[str, Any]
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class FileOffsetClock:

@@ -15,21 +15,7 @@ from livelihood import queries
 copies = HandlerRegistry()
 
 
-@copies.handles(
-    cases.CaseReported,
-    cases.CaseReportedV2,
-    cases.CaseAccepted,
-    cases.CaseRejected,
-    cases.CaseWithdrawn,
-    cases.CaseDispatched,
-    cases.CaseStarted,
-    cases.CaseResolved,
-    cases.CaseVerified,
-    cases.CaseReopened,
-    cases.CaseClosed,
-    cases.CaseEscalated,
-    cases.CaseMerged,
-)
+@copies.handles(*cases.FACT_EVENTS)
 async def on_case(con: Connection, event: cases.CaseFacts, env: CloudEvent) -> None:
     await con.execute(
         queries.UPSERT_CASE,

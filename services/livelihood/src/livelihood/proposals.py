@@ -158,133 +158,97 @@ async def act(
             require_scope(p, row["village_id"])
         if action.reason_required and not (reason and reason.strip()):
             raise InvalidInput("body.reason", f"{action.label} needs a reason")
-        now = ctx.clock.now()
-        return await STEPS[action.kind](con, ctx, p, row, action, reason, merged_into, now)
+        step = Step(con, ctx, p, row, action, reason, merged_into, ctx.clock.now())
+        return await STEPS[action.kind](step)
 
 
-async def _move(
-    con: Connection,
-    row: Row,
-    target: str,
-    now: Any,
-    actor: str,
-    action: Action,
-    reason: str | None,
-    merged_into: uuid.UUID | None = None,
-    data: dict[str, Any] | None = None,
-) -> Row:
-    before = row["stage"]
-    new = await con.fetchrow(queries.SET_STAGE, row["id"], target, now, merged_into)
-    assert new is not None
-    await _timeline(con, new, now, actor, action.name, before, reason, data)
-    return new
+@dataclass(frozen=True)
+class Step:
+    """One step being taken: the transaction's connection, the caller, the proposal as loaded (locked), the
+    flow's action and the request's inputs."""
+
+    con: Connection
+    ctx: Context
+    p: Principal
+    row: Row
+    action: Action
+    reason: str | None
+    merged_into: uuid.UUID | None
+    now: datetime
+
+    @property
+    def key(self) -> str:
+        return str(self.row["id"])
+
+    def facts(self, new: Row) -> dict[str, Any]:
+        return facts(new, self.now, self.p.sub)
+
+    async def move(self, merged_into: uuid.UUID | None = None, data: dict[str, Any] | None = None) -> Row:
+        """To the action's target stage, with the timeline entry."""
+        new = await self.con.fetchrow(queries.SET_STAGE, self.row["id"], self.action.target, self.now, merged_into)
+        assert new is not None
+        await _timeline(self.con, new, self.now, self.p.sub, self.action.name, self.row["stage"], self.reason, data)
+        return new
 
 
-async def _review(
-    con: Connection,
-    ctx: Context,
-    p: Principal,
-    row: Row,
-    action: Action,
-    reason: str | None,
-    merged_into: uuid.UUID | None,
-    now: datetime,
-) -> Row:
-    outcome = {"approved": "approved", "returned": "returned", "merged": "merged"}.get(action.target, action.name)
-    if action.target == "merged" or action.name == "merge":
-        outcome = "merged"
-        if merged_into is None:
+async def _review(s: Step) -> Row:
+    outcome = "merged" if s.action.target == "merged" else s.action.target  # approved or returned
+    if outcome == "merged":
+        if s.merged_into is None:
             raise InvalidInput("body.merged_into", "name the proposal this one is merged into")
-        other = await con.fetchrow(queries.GET_PROPOSAL, merged_into)
-        if other is None or other["village_id"] != row["village_id"] or other["id"] == row["id"]:
+        other = await s.con.fetchrow(queries.GET_PROPOSAL, s.merged_into)
+        if other is None or other["village_id"] != s.row["village_id"] or other["id"] == s.row["id"]:
             raise InvalidInput("body.merged_into", "not another proposal of the same village")
-        if flow_of(ctx, other["flow"]).is_terminal(other["stage"]):
+        if flow_of(s.ctx, other["flow"]).is_terminal(other["stage"]):
             raise InvalidInput("body.merged_into", f"{other['number']} is closed ({other['stage']})")
-    new = await _move(con, row, action.target, now, p.sub, action, reason, merged_into)
-    event = ev.ProposalReviewed(
-        **facts(new, now, p.sub), outcome=outcome, reason=reason, merged_into=str(merged_into) if merged_into else None
+    new = await s.move(merged_into=s.merged_into)
+    merged = str(s.merged_into) if s.merged_into else None
+    await publish(
+        s.con, ev.ProposalReviewed(**s.facts(new), outcome=outcome, reason=s.reason, merged_into=merged), s.key
     )
-    await publish(con, event, str(row["id"]))
     return new
 
 
-async def _step(
-    con: Connection,
-    ctx: Context,
-    p: Principal,
-    row: Row,
-    action: Action,
-    reason: str | None,
-    merged_into: uuid.UUID | None,
-    now: datetime,
-) -> Row:
-    new = await _move(con, row, action.target, now, p.sub, action, reason)
-    await publish(con, ev.ProposalStepped(**facts(new, now, p.sub), action=action.name, reason=reason), str(row["id"]))
+async def _step(s: Step) -> Row:
+    new = await s.move()
+    await publish(s.con, ev.ProposalStepped(**s.facts(new), action=s.action.name, reason=s.reason), s.key)
     return new
 
 
-async def _publish_notice(
-    con: Connection,
-    ctx: Context,
-    p: Principal,
-    row: Row,
-    action: Action,
-    reason: str | None,
-    merged_into: uuid.UUID | None,
-    now: datetime,
-) -> Row:
-    kind = "results" if action.kind == "publish_results" else "decision"
-    if kind == "decision" and not any(d["adopted"] for d in await con.fetch(queries.DECISIONS_OF, row["id"])):
+async def _publish_notice(s: Step) -> Row:
+    kind = "results" if s.action.kind == "publish_results" else "decision"
+    if kind == "decision" and not any(d["adopted"] for d in await s.con.fetch(queries.DECISIONS_OF, s.row["id"])):
         # the flow's structure makes this unreachable; the rule keeps its own guard all the same
         raise Conflict("no adopted decision of a quorate meeting to publish")
-    start = ctx.today()
-    end = start + timedelta(days=ctx.rules.notice_days)
-    notice = await con.fetchrow(queries.INSERT_NOTICE, uuid.uuid4(), row["id"], kind, start, end, now)
+    start = s.ctx.today()
+    end = start + timedelta(days=s.ctx.rules.notice_days)
+    notice = await s.con.fetchrow(queries.INSERT_NOTICE, uuid.uuid4(), s.row["id"], kind, start, end, s.now)
     assert notice is not None
-    new = await _move(con, row, action.target, now, p.sub, action, reason, data={"notice_id": str(notice["id"])})
-    key, notice_id = str(row["id"]), str(notice["id"])
-    base = facts(new, now, p.sub)
-    await publish(
-        con, ev.NoticePublished(**base, notice_id=notice_id, notice_kind=kind, starts_on=start, ends_on=end), key
-    )
+    notice_id = str(notice["id"])
+    new = await s.move(data={"notice_id": notice_id})
+    base = s.facts(new)
+    published = ev.NoticePublished(**base, notice_id=notice_id, notice_kind=kind, starts_on=start, ends_on=end)
+    await publish(s.con, published, s.key)
     if kind == "results":
-        spent = await con.fetchval(queries.SPENT, row["id"])
-        await publish(con, ev.ResultsPublished(**base, notice_id=notice_id, spent_total_yuan=spent), key)
+        spent = await s.con.fetchval(queries.SPENT, s.row["id"])
+        await publish(s.con, ev.ResultsPublished(**base, notice_id=notice_id, spent_total_yuan=spent), s.key)
     return new
 
 
-async def _start(
-    con: Connection,
-    ctx: Context,
-    p: Principal,
-    row: Row,
-    action: Action,
-    reason: str | None,
-    merged_into: uuid.UUID | None,
-    now: datetime,
-) -> Row:
-    notice = await con.fetchrow(queries.NOTICE_OF, row["id"], "decision")
-    open_objections = await con.fetchval(queries.OPEN_OBJECTIONS, row["id"])
-    guards.check_start(notice["ends_on"] if notice else None, ctx.today(), open_objections)
-    new = await _move(con, row, action.target, now, p.sub, action, reason)
-    await publish(con, ev.ImplementationStarted(**facts(new, now, p.sub)), str(row["id"]))
+async def _start(s: Step) -> Row:
+    notice = await s.con.fetchrow(queries.NOTICE_OF, s.row["id"], "decision")
+    open_objections = await s.con.fetchval(queries.OPEN_OBJECTIONS, s.row["id"])
+    guards.check_start(notice["ends_on"] if notice else None, s.ctx.today(), open_objections)
+    new = await s.move()
+    await publish(s.con, ev.ImplementationStarted(**s.facts(new)), s.key)
     return new
 
 
-async def _accept(
-    con: Connection,
-    ctx: Context,
-    p: Principal,
-    row: Row,
-    action: Action,
-    reason: str | None,
-    merged_into: uuid.UUID | None,
-    now: datetime,
-) -> Row:
-    guards.check_accept(await con.fetchval(queries.OPEN_MILESTONES, row["id"]))
-    new = await _move(con, row, action.target, now, p.sub, action, reason)
-    spent = await con.fetchval(queries.SPENT, row["id"])
-    await publish(con, ev.ProjectAccepted(**facts(new, now, p.sub), spent_total_yuan=spent), str(row["id"]))
+async def _accept(s: Step) -> Row:
+    guards.check_accept(await s.con.fetchval(queries.OPEN_MILESTONES, s.row["id"]))
+    new = await s.move()
+    spent = await s.con.fetchval(queries.SPENT, s.row["id"])
+    await publish(s.con, ev.ProjectAccepted(**s.facts(new), spent_total_yuan=spent), s.key)
     return new
 
 

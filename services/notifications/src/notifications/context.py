@@ -5,23 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 
+from govkit.clock import Clock, SystemClock
 from notifications.config import NotificationsConfig, Rules
 
 Row = asyncpg.Record | Mapping[str, Any]  # a row as asyncpg gives it, or a plain mapping in tests
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 @dataclass

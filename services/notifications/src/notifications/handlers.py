@@ -16,26 +16,6 @@ from notifications import planner, queries
 from notifications.context import Context
 from notifications.domain import triggers
 
-CASE_EVENTS = (
-    cases.CaseReported,
-    cases.CaseReportedV2,
-    cases.CaseAccepted,
-    cases.CaseRejected,
-    cases.CaseWithdrawn,
-    cases.CaseDispatched,
-    cases.CaseStarted,
-    cases.CaseResolved,
-    cases.CaseVerified,
-    cases.CaseReopened,
-    cases.CaseClosed,
-    cases.CaseEscalated,
-    cases.CaseOverdue,
-    cases.CaseReferred,
-    cases.CaseReferralOutcomeRecorded,
-    cases.CaseMerged,
-    cases.CaseReportCountRaised,
-    cases.CaseRated,
-)
 OFFER_ENDINGS = {
     tasks.TaskAssigned: "accepted",
     tasks.TaskOfferDeclined: "declined",
@@ -162,7 +142,7 @@ def build(ctx: Context) -> dict[str, Handler]:
     """{event type: handler} bound to this service's context."""
     h = NotificationHandlers(ctx)
     registry = HandlerRegistry()
-    registry.handles(*CASE_EVENTS)(h.on_case)
+    registry.handles(*cases.FACT_EVENTS)(h.on_case)
     registry.handles(tasks.TaskCreated)(h.on_task_created)
     registry.handles(tasks.TaskOffered)(h.on_task_offered)
     registry.handles(tasks.TaskAssigned, tasks.TaskOfferDeclined, tasks.TaskOfferExpired)(h.on_offer_answered)
