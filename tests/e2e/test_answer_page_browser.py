@@ -4,17 +4,14 @@ it, not a blank one. Opening the link changes nothing."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import struct
-import subprocess
 import zlib
 from collections import Counter
-from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.browser import Chromium, keep
 from tests.integration.volunteers_process import (
     make_context,
     new_task,
@@ -73,25 +70,8 @@ def png_pixels(data: bytes) -> tuple[int, int, list[bytes], int]:
     return width, height, rows, bpp
 
 
-def chromium_flags(profile: Path) -> list[str]:
-    return [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={profile}",
-        f"--window-size={PHONE[0]},{PHONE[1]}",
-    ]
-
-
 async def test_headless_chromium_renders_the_answer_page_on_a_phone_screen(stack, live, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is installed by .ci/run"
+    browser = Chromium(tmp_path / "profile", "--hide-scrollbars", f"--window-size={PHONE[0]},{PHONE[1]}")
     ctx = await make_context(stack)
     vols = [await register(ctx, GRID, "浏览器测试")]
     try:
@@ -109,15 +89,13 @@ async def test_headless_chromium_renders_the_answer_page_on_a_phone_screen(stack
         url = r.json()["items"][0]["answer_url"]
         assert url, r.text
 
-        flags = chromium_flags(tmp_path / "profile")
-        dom = subprocess.run([chromium, *flags, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+        dom = browser.run("--dump-dom", url)
         assert TITLE in dom.stdout and "接受</button>" in dom.stdout and "婉拒</button>" in dom.stdout, dom.stderr[
             -2000:
         ]
         assert "紧急" in dom.stdout and "柳树坪村第1网格" in dom.stdout
 
-        shot = tmp_path / "answer-page.png"
-        subprocess.run([chromium, *flags, f"--screenshot={shot}", url], capture_output=True, timeout=120)
+        shot = browser.screenshot(url, tmp_path / "answer-page.png")
         assert shot.exists(), "chromium wrote no screenshot"
         width, height, rows, bpp = png_pixels(shot.read_bytes())
         assert (width, height) == PHONE
@@ -125,9 +103,7 @@ async def test_headless_chromium_renders_the_answer_page_on_a_phone_screen(stack
         assert len(colours) > 20, "a blank or one-colour screenshot"
         assert colours.most_common(1)[0][1] < 0.9 * sum(colours.values())
         assert bytes(ACCEPT_GREEN) in colours, "the accept button is not on the first screen"
-        keep = os.environ.get("GOV_SCREENSHOT_DIR")
-        if keep:
-            shutil.copy(shot, os.path.join(keep, "answer-page.png"))
+        keep(shot, "answer-page.png")
 
         # opening the page, twice, answered nothing
         assert await ctx.pool.fetchval("select status from offers where id = $1", offer["id"]) == "pending"

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
-import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +22,7 @@ from gov_contracts import topics
 from gov_contracts.vocabulary import LOCAL_TZ
 from govctl import areas as area_file
 from govkit.auth import mint
+from tests.browser import Chromium, keep
 from tests.integration.conftest import read_topic
 
 from .test_services_and_areas import wait_caught_up, wait_for
@@ -67,45 +66,19 @@ def iso_week(day) -> str:
 def print_on_a4(page: str, where: Path) -> None:
     """Headless Chromium prints the notice to PDF: one A4 page (595 × 842 pt); its screenshot is not blank and
     its DOM has the notice's title."""
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is installed by .ci/run"
     where.mkdir()
     html_file = where / "notice.html"
     html_file.write_text(page, encoding="utf-8")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={where / 'profile'}",
-    ]
-    pdf = where / "notice.pdf"
-    subprocess.run(
-        [chromium, *flags, "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html_file.as_uri()],
-        capture_output=True,
-        timeout=120,
-    )
-    data = pdf.read_bytes()
+    browser = Chromium(where / "profile")
+    data = browser.pdf(html_file.as_uri(), where / "notice.pdf")
     assert len(re.findall(rb"/Type\s*/Page[^s]", data)) == 1, "more than one page"
     box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", data)
     assert box and abs(float(box.group(1)) - 595) < 2 and abs(float(box.group(2)) - 842) < 2
-    shot = where / "notice.png"
-    subprocess.run(
-        [chromium, *flags, "--window-size=794,1123", f"--screenshot={shot}", html_file.as_uri()],
-        capture_output=True,
-        timeout=120,
-    )
+    shot = browser.screenshot(html_file.as_uri(), where / "notice.png", "--window-size=794,1123")
     assert shot.exists() and shot.stat().st_size > 20_000
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", html_file.as_uri()], capture_output=True, text=True, timeout=120
-    ).stdout
+    dom = browser.dom(html_file.as_uri())
     assert "民生实事" in dom and "公示期" in dom
-    keep = os.environ.get("GOV_SCREENSHOT_DIR")
-    if keep:
-        shutil.copy(shot, os.path.join(keep, f"livelihood-{where.name}-notice.png"))
+    keep(shot, f"livelihood-{where.name}-notice.png")
 
 
 def advance(clock, days: float) -> None:

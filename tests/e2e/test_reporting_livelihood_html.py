@@ -5,29 +5,15 @@ weekly report)."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 
+from tests.browser import Chromium, keep
 from tests.integration.test_reporting_livelihood import W45, client, reporting_service, scenario_in
 
 TOWN = "lvhtml"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def test_the_annual_and_weekly_project_reports_render_in_chromium(stack, tmp_path):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is installed by .ci/run"
     with scenario_in(stack, TOWN) as s, reporting_service(stack) as url:
         analyst = client(stack, url, ["analyst"], [TOWN])
         annual = {"area": TOWN, "year": "2026", "format": "html"}
@@ -39,26 +25,12 @@ def test_the_annual_and_weekly_project_reports_render_in_chromium(stack, tmp_pat
     for name, page in pages.items():
         html_file = tmp_path / f"{name}.html"
         html_file.write_text(page, encoding="utf-8")
-        flags = [*FLAGS, f"--user-data-dir={tmp_path / ('profile-' + name)}"]
-        dom = subprocess.run(
-            [chromium, *flags, "--dump-dom", html_file.as_uri()], capture_output=True, text=True, timeout=120
-        ).stdout
-        shot = tmp_path / f"{name}.png"
-        subprocess.run(
-            [
-                chromium,
-                *flags,
-                "--window-size=1200,1400" if name == "annual" else "--window-size=1200,2400",
-                f"--screenshot={shot}",
-                html_file.as_uri(),
-            ],
-            capture_output=True,
-            timeout=120,
-        )
+        browser = Chromium(tmp_path / f"profile-{name}")
+        dom = browser.dom(html_file.as_uri())
+        size = "--window-size=1200,1400" if name == "annual" else "--window-size=1200,2400"
+        shot = browser.screenshot(html_file.as_uri(), tmp_path / f"{name}.png", size)
         assert shot.exists() and shot.stat().st_size > 20_000, name  # a blank page is a few kB
-        keep = os.environ.get("GOV_SCREENSHOT_DIR")
-        if keep:
-            shutil.copy(shot, os.path.join(keep, f"livelihood-projects-{name}.png"))
+        keep(shot, f"livelihood-projects-{name}.png")
         if name == "annual":
             assert "lvhtml村2026年民生实事项目年度报告" in dom
             assert re.search(r'data-kpi="budget_adopted_yuan" data-value="1300000.50">\s*1,300,000.50<', dom)

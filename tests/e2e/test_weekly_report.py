@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -24,6 +23,7 @@ from gov_contracts.vocabulary import LOCAL_TZ
 from govctl import areas as area_file
 from govkit.auth import mint
 from reporting import kpis
+from tests.browser import Chromium, keep
 from tests.integration.conftest import read_topic
 
 from .test_services_and_areas import wait_for
@@ -185,32 +185,11 @@ def test_a_week_of_cases_makes_the_weekly_report(live, tmp_path):
     assert sorted(d["village_id"] for d in demand) == [a for a in areas if a != "changping"]
 
     # headless Chromium renders the page with its charts
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert chromium, "Debian's chromium is installed by .ci/run"
     html_file = tmp_path / "weekly.html"
     html_file.write_text(page, encoding="utf-8")
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
-    dom = subprocess.run(
-        [chromium, *flags, "--dump-dom", html_file.as_uri()], capture_output=True, text=True, timeout=120
-    ).stdout
+    browser = Chromium(tmp_path / "profile")
+    dom = browser.dom(html_file.as_uri())
     assert 'id="trend-chart"' in dom and "<polyline" in dom and 'id="category-chart"' in dom
-    shot = tmp_path / "weekly.png"
-    subprocess.run(
-        [chromium, *flags, "--window-size=1200,1800", f"--screenshot={shot}", html_file.as_uri()],
-        capture_output=True,
-        timeout=120,
-    )
+    shot = browser.screenshot(html_file.as_uri(), tmp_path / "weekly.png", "--window-size=1200,1800")
     assert shot.exists() and shot.stat().st_size > 20_000
-    keep = os.environ.get("GOV_SCREENSHOT_DIR")
-    if keep:
-        shutil.copy(shot, os.path.join(keep, "weekly-report.png"))
+    keep(shot, "weekly-report.png")
