@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 M = TypeVar("M", bound=BaseModel)
@@ -204,3 +206,24 @@ def load_or_exit(service: str) -> ServiceSettings:
     except ConfigError as e:
         print(str(e), file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def read_yaml(path: Path, variable: str) -> Any:
+    """A service's YAML file, parsed; ConfigError naming the variable and the file when it cannot be."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ConfigError(f"config error: {variable}: {path}: {e.strerror}") from None
+    except yaml.YAMLError:
+        raise ConfigError(f"config error: {variable}: {path}: not valid YAML") from None
+
+
+def load_yaml_model(model: type[M], path: Path, variable: str) -> M:
+    """A service's YAML file validated by `model`; one line naming the variable, the file and the key otherwise."""
+    try:
+        return model.model_validate(read_yaml(path, variable))
+    except ValidationError as e:
+        err = e.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        raise ConfigError(f"config error: {variable}: {path}: {field + ': ' if field else ''}{msg}") from None

@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
+from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model, load_yaml_model, read_yaml
 from livelihood.domain import flow as flow_rules
 from livelihood.domain import meetings
 
@@ -76,15 +75,6 @@ class LivelihoodConfig(BaseModel):
         return self.rules
 
 
-def _yaml(path: Path, variable: str) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ConfigError(f"config error: {variable}: {path}: {e.strerror}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"config error: {variable}: {path}: not valid YAML") from None
-
-
 def load_flows(directory: Path) -> dict[str, flow_rules.Flow]:
     flows = {}
     files = sorted(directory.glob("*.yaml"))
@@ -92,7 +82,7 @@ def load_flows(directory: Path) -> dict[str, flow_rules.Flow]:
         raise ConfigError(f"config error: LIVELIHOOD_FLOWS_DIR: {directory}: no *.yaml flow")
     for path in files:
         try:
-            f = flow_rules.build(_yaml(path, "LIVELIHOOD_FLOWS_DIR") or {})
+            f = flow_rules.build(read_yaml(path, "LIVELIHOOD_FLOWS_DIR") or {})
         except flow_rules.FlowError as e:
             raise ConfigError(f"config error: LIVELIHOOD_FLOWS_DIR: {path.name}: {e}") from None
         flows[f.name] = f
@@ -100,15 +90,7 @@ def load_flows(directory: Path) -> dict[str, flow_rules.Flow]:
 
 
 def load_rules(path: Path) -> tuple[Rules, dict[str, meetings.MeetingRule]]:
-    from pydantic import ValidationError
-
-    raw = _yaml(path, "LIVELIHOOD_RULES_FILE")
-    try:
-        rules = Rules.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"config error: LIVELIHOOD_RULES_FILE: {path}: {where}: {err['msg']}") from None
+    rules = load_yaml_model(Rules, path, "LIVELIHOOD_RULES_FILE")
     kinds = {"villagers_meeting", "representatives_meeting"}
     if set(rules.meetings) != kinds:
         raise ConfigError(

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import time
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
+from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model, load_yaml_model, read_yaml
 from notifications.domain.kinds import CHANNELS, PERSONAL_CHANNELS, Kind
 from notifications.domain.quiet import QuietHours
 
@@ -173,26 +172,14 @@ class NotificationsConfig(BaseModel):
 
 
 def load_rules(path: Path) -> Rules:
-    try:
-        return Rules.model_validate(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
-    except OSError as e:
-        raise ConfigError(f"config error: NOTIFICATIONS_RULES_FILE: {path}: {e.strerror}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"config error: NOTIFICATIONS_RULES_FILE: {path}: not valid YAML") from None
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(
-            f"config error: NOTIFICATIONS_RULES_FILE: {path}: {field + ': ' if field else ''}{msg}"
-        ) from None
+    return load_yaml_model(Rules, path, "NOTIFICATIONS_RULES_FILE")
 
 
 def _category_names(path: Path) -> dict[str, str]:
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        doc = read_yaml(path, "NOTIFICATIONS_CATEGORY_FILE")
         return {code: c["name"] for code, c in doc["categories"].items()}
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as e:
+    except (KeyError, TypeError, AttributeError) as e:
         raise ConfigError(f"config error: NOTIFICATIONS_CATEGORY_FILE: {path}: cannot read categories ({e})") from None
 
 

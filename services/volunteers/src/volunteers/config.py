@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
+from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model, load_yaml_model
 from volunteers.domain.dispatch import ROLE_FIT
 from volunteers.domain.meetings import MEETING_PUBLICITY
 
@@ -144,20 +143,7 @@ class VolunteersConfig(BaseModel):
 
 
 def load_dispatch(path: Path) -> DispatchConfig:
-    try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return DispatchConfig.model_validate(raw)
-    except OSError as e:
-        raise ConfigError(f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: {e.strerror}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: not valid YAML") from None
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(
-            f"config error: VOLUNTEERS_DISPATCH_FILE: {path}: {field + ': ' if field else ''}{msg}"
-        ) from None
+    return load_yaml_model(DispatchConfig, path, "VOLUNTEERS_DISPATCH_FILE")
 
 
 def configure(s: ServiceSettings, environ=None) -> VolunteersConfig:
