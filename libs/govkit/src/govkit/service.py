@@ -354,5 +354,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
         port=s.http_port,
         log_config=None,
         access_log=False,
+        loop="uvloop",
+        http="httptools",
         timeout_graceful_shutdown=20,
     )
