@@ -1,7 +1,13 @@
 """Inbox, commit-after-database, dead letters and retries, on the real broker and database."""
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import uuid
+from collections import Counter
+from pathlib import Path
 
 import pytest
 from aiokafka import ConsumerRecord
@@ -15,6 +21,7 @@ from .conftest import ThingHappened, end_offsets, read_topic
 from .kafka_helpers import ce_headers, committed_offset, eventually, publish_raw, running
 
 TYPE = "gov.test.thing_happened.v1"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -223,3 +230,137 @@ async def _rows(pool, table, n):
         return await pool.fetchval(f"select count(*) from {table}") >= n
     except Exception:
         return False
+
+
+async def _publish_things(stack, topic, things, key=b"batch"):
+    """Each (thing_id, seq) as one record on the key's partition, in order, before any consumer runs."""
+    metas = []
+    for thing_id, seq in things:
+        metas.append(
+            await publish_raw(
+                stack.bootstrap,
+                topic,
+                ThingHappened(thing_id=thing_id, seq=seq).model_dump_json().encode(),
+                key=key,
+                headers=ce_headers(TYPE, subject=key.decode()),
+            )
+        )
+    return metas
+
+
+def _recording_batches(c):
+    """The size of every batch the consumer is handed."""
+    sizes: list[int] = []
+    process_batch = c.process_batch
+
+    async def counted(records):
+        sizes.append(len(records))
+        return await process_batch(records)
+
+    c.process_batch = counted
+    return sizes
+
+
+async def test_a_batch_is_one_transaction_and_one_offset_commit(stack, test_topic, cases_pool, producer, applied):
+    metas = await _publish_things(stack, test_topic, [("t", i) for i in range(40)])
+    c = make_consumer(stack, cases_pool, producer, test_topic, inserting(applied))
+    sizes = _recording_batches(c)
+    async with running(stack.bootstrap, c):
+        await eventually(lambda: _rows(cases_pool, applied, 40), timeout=30)
+
+        async def committed():
+            return await committed_offset(stack.bootstrap, c.group_id, test_topic, metas[0].partition) == 40
+
+        await eventually(committed, timeout=20)
+    assert sum(sizes) == 40 and max(sizes) > 1
+    # now() is the transaction's start: as many distinct times as batches, each batch's rows together
+    times = await cases_pool.fetch(
+        "select processed_at, count(*) as n from inbox where consumer = $1 group by 1 order by 1", c.group_id
+    )
+    assert [r["n"] for r in times] == sizes
+    seqs = await cases_pool.fetch(f"select seq from {applied} order by at")
+    assert [r["seq"] for r in seqs] == list(range(40))
+
+
+async def test_a_poison_record_inside_a_batch_is_dead_lettered_and_the_rest_of_the_batch_applies(
+    stack, test_topic, cases_pool, producer, applied
+):
+    attempts: Counter[int] = Counter()
+
+    async def handler(con, event, env):
+        attempts[event.seq] += 1
+        if event.thing_id == "poison":
+            # the event's values: the same event fails the same way every time
+            await con.execute("select $1::int", 3_000_000_000)
+        await inserting(applied)(con, event, env)
+
+    things = [("ok", i) for i in range(10)] + [("poison", 10)] + [("ok", i) for i in range(11, 25)]
+    metas = await _publish_things(stack, test_topic, things)
+    dlq_start = await end_offsets(stack.bootstrap, topics.DEADLETTER)
+    c = make_consumer(stack, cases_pool, producer, test_topic, handler, max_attempts=3)
+    sizes = _recording_batches(c)
+    async with running(stack.bootstrap, c):
+        await eventually(lambda: _rows(cases_pool, applied, 24), timeout=30)
+    assert max(sizes) > 11  # the poison record came inside a batch
+    seqs = [r["seq"] for r in await cases_pool.fetch(f"select seq from {applied} order by at, seq")]
+    assert seqs == [i for i in range(25) if i != 10]
+    assert attempts[10] == 1  # refused by the database: dead-lettered at its first attempt
+    [letter] = await read_topic(stack.bootstrap, topics.DEADLETTER, expect=1, start=dlq_start, timeout=15)
+    h = {k: v.decode() for k, v in letter.headers}
+    assert h["dlq_reason"] == "data_error" and int(h["dlq_offset"]) == metas[10].offset
+    # the records around it went in batches, not one transaction each
+    batches = await cases_pool.fetchval(
+        "select count(distinct processed_at) from inbox where consumer = $1", c.group_id
+    )
+    assert batches < 24 / 2
+
+
+async def test_a_process_killed_in_the_middle_of_a_batch_applies_nothing_of_it_and_the_next_one_applies_it_once(
+    stack, test_topic, cases_pool, producer, applied, tmp_path
+):
+    metas = await _publish_things(stack, test_topic, [("k", i) for i in range(30)])
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    marker = tmp_path / "inside-the-batch"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.batch_crash_process",
+            stack.bootstrap,
+            stack.service_dsn("cases"),
+            test_topic,
+            group,
+            applied,
+            "17",
+            str(marker),
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        await eventually(lambda: _true(marker.exists()), timeout=60)
+        # the process is inside the batch: the 18 events before and including seq 17 are written, not committed
+        assert int(marker.read_text()) >= 2
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert await cases_pool.fetchval(f"select count(*) from {applied}") == 0
+    assert await cases_pool.fetchval("select count(*) from inbox where consumer = $1", group) == 0
+    assert await committed_offset(stack.bootstrap, group, test_topic, metas[0].partition) in (None, -1)
+
+    second = EventConsumer(
+        service="test",
+        group_id=group,
+        topics=[test_topic],
+        pool=cases_pool,
+        producer=producer,
+        handlers={TYPE: inserting(applied)},
+    )
+    async with running(stack.bootstrap, second):
+        await eventually(lambda: _rows(cases_pool, applied, 30), timeout=60)
+        await asyncio.sleep(1)  # nothing more arrives
+    rows = await cases_pool.fetch(f"select seq, count(*) as n from {applied} group by seq order by seq")
+    assert [(r["seq"], r["n"]) for r in rows] == [(i, 1) for i in range(30)]

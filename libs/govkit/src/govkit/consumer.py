@@ -1,4 +1,13 @@
-"""Consuming events: FastStream subscriber with manual acknowledgement.
+"""Consuming events: FastStream batch subscriber with manual acknowledgement.
+
+Records come in batches (at most `batch_max` records, what the broker has
+ready; a batch never waits to fill). A batch is applied in ONE database
+transaction: one multi-row inbox claim, the handlers in partition order (a
+run of consecutive events with a batch handler in one call), one commit, then
+one offset commit. When anything in the batch fails other than a lost
+connection, the transaction is rolled back and the batch is applied again
+record by record, each as below, so that the one record that cannot be applied
+is dead-lettered and the rest apply.
 
 For each record, in partition order:
   1. envelope, type, JSON and schema are checked; a record that can never be
@@ -22,7 +31,8 @@ import dataclasses
 import json
 import logging
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -45,13 +55,15 @@ from govkit.dead_letters import dead_letter_headers  # noqa: F401  (part of this
 from govkit.kafka import Producer
 
 if TYPE_CHECKING:
-    from faststream.kafka.subscriber.usecase import DefaultSubscriber
+    from faststream.kafka.subscriber.usecase import BatchSubscriber
 
 log = logging.getLogger(__name__)
 
 # The consumer hands a handler a pooled connection inside the inbox claim's transaction; a rebuild or a
 # test may hand it a plain one (govkit.db.Connection covers both).
 Handler = Callable[[Connection, EventModel, CloudEvent], Awaitable[None]]
+# a run of consecutive events in a batch, in order, each with its envelope (govkit.handlers.handles_batch)
+BatchHandler = Callable[[Connection, Sequence[tuple[EventModel, CloudEvent]]], Awaitable[None]]
 
 
 class PoisonEvent(Exception):
@@ -145,20 +157,21 @@ async def _raw(msg: KafkaMessage) -> bytes:  # decoder: hand the handler the rec
 
 
 async def _tolerant_parse(
-    record: ConsumerRecord, default_parser: Callable[[ConsumerRecord], Awaitable[KafkaMessage]]
+    records: tuple[ConsumerRecord, ...],
+    default_parser: Callable[[tuple[ConsumerRecord, ...]], Awaitable[KafkaMessage]],
 ) -> KafkaMessage:
     """FastStream's parser decodes every header as UTF-8; when that fails the
-    record never reaches our handler and the next acknowledgement commits past
-    it. Parse a copy without the undecodable headers instead and keep the
-    untouched record as `raw_message`, so that decode() dead-letters it."""
+    batch never reaches our handler and the next acknowledgement commits past
+    it. Parse copies without the undecodable headers instead and keep the
+    untouched records as `raw_message`, so that decode() dead-letters them."""
     try:
-        return await default_parser(record)
+        return await default_parser(records)
     except Exception:
-        readable = dataclasses.replace(record, headers=[(k, v) for k, v in (record.headers or ()) if _utf8(v)])
-        if hasattr(record, "consumer"):
-            readable.consumer = record.consumer
+        readable = tuple(
+            dataclasses.replace(r, headers=[(k, v) for k, v in (r.headers or ()) if _utf8(v)]) for r in records
+        )
         msg = await default_parser(readable)
-        msg.raw_message = record
+        msg.raw_message = records
         return msg
 
 
@@ -172,6 +185,35 @@ def _utf8(v: bytes | None) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Item:
+    index: int  # in the batch of records
+    record: ConsumerRecord
+    decoded: Decoded
+
+
+class _HandlerFailed(Exception):
+    """A handler failed on one of the batch's items [start, stop) (positions in the items applied)."""
+
+    def __init__(self, start: int, stop: int):
+        super().__init__(f"items {start}..{stop - 1}")
+        self.start, self.stop = start, stop
+
+
+def _coordinates(record: ConsumerRecord) -> tuple[str, int, int]:
+    return record.topic, record.partition, record.offset
+
+
+def _verdict(exc: BaseException) -> tuple[str, str] | None:
+    """(reason, error) for a failure that says the event can never apply, else None."""
+    if isinstance(exc, PoisonEvent):
+        return exc.reason, str(exc)
+    if isinstance(exc, DomainError):
+        return "rejected", f"{type(exc).__name__}: {exc.detail}"
+    fault = data_fault(exc)
+    return ("data_error", fault) if fault else None
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -182,15 +224,20 @@ class EventConsumer:
         pool: asyncpg.Pool,
         producer: Producer,
         handlers: Mapping[str, Handler],
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
         registry: Mapping[str, EventType] = REGISTRY,
         max_attempts: int = 5,
         max_backoff: float = 10.0,
+        batch_max: int = 500,
+        batch_wait_ms: int = 50,
     ):
         self.service, self.group_id, self.topics = service, group_id, topics
         self.pool, self.producer, self.handlers = pool, producer, dict(handlers)
+        self.batch_handlers = dict(batch_handlers or {})
         self.registry, self.max_attempts, self.max_backoff = registry, max_attempts, max_backoff
+        self.batch_max, self.batch_wait_ms = batch_max, batch_wait_ms
         self.in_flight = InFlightRecords()  # read by consumer_health.ConsumerMonitor
-        self.subscriber: DefaultSubscriber | None = None
+        self.subscriber: BatchSubscriber | None = None
 
     def kafka_consumer(self) -> AIOKafkaConsumer | None:
         """The subscriber's aiokafka consumer while the broker runs, else None."""
@@ -200,6 +247,10 @@ class EventConsumer:
         sub = broker.subscriber(
             *self.topics,
             group_id=self.group_id,
+            batch=True,
+            max_records=self.batch_max,
+            # how long an idle poll waits (FastStream then sleeps as long again): the added latency after a pause
+            batch_timeout_ms=self.batch_wait_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             parser=_tolerant_parse,
@@ -207,24 +258,34 @@ class EventConsumer:
             title=f"{self.group_id}",
             description=f"{self.service} consumer",
         )
-        sub(self.on_message)
+        sub(self.on_batch)
         self.subscriber = sub
 
-    async def on_message(self, body: bytes, msg: KafkaMessage) -> None:
-        record: ConsumerRecord = msg.raw_message
-        self.in_flight.taken(record)  # lag and stalls are measured by consumer_health on a timer
+    async def on_batch(self, body: list[bytes], msg: KafkaMessage) -> None:
+        records: tuple[ConsumerRecord, ...] = msg.raw_message
+        if not records:
+            return
+        firsts = list({(r.topic, r.partition): r for r in reversed(records)}.values())
+        for record in firsts:
+            self.in_flight.taken(record)  # lag and stalls are measured by consumer_health on a timer
         try:
-            await self.process(record)
+            await self.process_batch(records)
         except Exception:
-            # a bug of ours, not of the event: rewind so the record is delivered again
+            # a bug of ours, not of the events: rewind so the batch is delivered again
+            first = records[0]
             log.exception(
-                "unexpected failure processing %s/%s@%s; will retry", record.topic, record.partition, record.offset
+                "unexpected failure processing a batch of %d from %s/%s@%s; will retry",
+                len(records),
+                first.topic,
+                first.partition,
+                first.offset,
             )
             await msg.nack()
             await asyncio.sleep(1)
             return
         await msg.ack()
-        self.in_flight.done(record)
+        for record in firsts:
+            self.in_flight.done(record)
 
     async def process(self, record: ConsumerRecord) -> str:
         """Returns the outcome: applied, duplicate, ignored or dead_lettered."""
@@ -236,11 +297,122 @@ class EventConsumer:
         if handler is None:
             metrics.EVENTS_CONSUMED.labels(self.service, record.topic, "ignored").inc()
             return "ignored"
+        return await self._apply_traced(record, d, handler)
+
+    async def _apply_traced(self, record: ConsumerRecord, d: Decoded, handler: Handler) -> str:
         token = tracing.current.set(tracing.continue_or_start(d.envelope.traceparent))
         try:
             return await self._apply(record, d, handler)
         finally:
             tracing.current.reset(token)
+
+    async def process_batch(self, records: Sequence[ConsumerRecord]) -> list[str]:
+        """Applies the records (several partitions' records, each partition's in order) and returns each
+        one's outcome. Poison records are dead-lettered after the others' transaction commits."""
+        outcomes = [""] * len(records)
+        poison: list[tuple[int, PoisonEvent]] = []
+        work: list[Item] = []
+        for i, record in enumerate(records):
+            try:
+                d = decode(record, self.registry)
+            except PoisonEvent as p:
+                poison.append((i, p))
+                continue
+            if d.envelope.type in self.handlers:
+                work.append(Item(i, record, d))
+            else:
+                outcomes[i] = "ignored"
+        for item, outcome in zip(work, await self._apply_batch(work), strict=True):
+            outcomes[item.index] = outcome
+        for topic, n in Counter(records[i].topic for i, o in enumerate(outcomes) if o == "ignored").items():
+            metrics.EVENTS_CONSUMED.labels(self.service, topic, "ignored").inc(n)
+        for i, bad in poison:
+            outcomes[i] = await self._dead_letter(records[i], bad.reason, str(bad))
+        return outcomes
+
+    async def _apply_batch(self, work: Sequence[Item]) -> list[str]:
+        """One transaction for the items; each one's outcome. When a handler fails for a reason other than a
+        lost connection, the items before the one that failed are applied as a batch, that one on its own
+        (dead-lettered at once when the failure says it can never apply, else tried as a single record is),
+        then the rest as a batch."""
+        if not work:
+            return []
+        claims = [
+            inbox.Claim(it.decoded.envelope.id, it.decoded.envelope.type, *_coordinates(it.record)) for it in work
+        ]
+        backoff = 0.1
+        while True:
+            try:
+                async with self.pool.acquire() as con, con.transaction():
+                    fresh = await inbox.claim_batch(con, consumer=self.group_id, records=claims)
+                    await self._run_handlers(
+                        con, [(pos, it) for pos, (it, new) in enumerate(zip(work, fresh, strict=True)) if new]
+                    )
+            except TRANSIENT_ERRORS as e:
+                metrics.HANDLER_RETRIES.labels(self.service, "transient").inc()
+                log.warning(
+                    "transient failure on a batch of %d: %s: %s; retrying in %.1fs",
+                    len(work),
+                    type(e).__name__,
+                    e,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.max_backoff)
+                continue
+            except _HandlerFailed as f:
+                return await self._around_failure(work, f)
+            except Exception as e:  # not a handler's failure (the claim itself): the record-by-record path
+                log.warning(
+                    "batch of %d not applied (%s: %s); applying it record by record", len(work), type(e).__name__, e
+                )
+                return [await self._apply_traced(it.record, it.decoded, self._handler(it)) for it in work]
+            outcomes = ["applied" if new else "duplicate" for new in fresh]
+            for (topic, outcome), n in Counter(
+                (it.record.topic, o) for it, o in zip(work, outcomes, strict=True)
+            ).items():
+                metrics.EVENTS_CONSUMED.labels(self.service, topic, outcome).inc(n)
+            return outcomes
+
+    async def _around_failure(self, work: Sequence[Item], failed: _HandlerFailed) -> list[str]:
+        cause = failed.__cause__
+        head = await self._apply_batch(work[: failed.start])
+        suspects = work[failed.start : failed.stop]
+        verdict = _verdict(cause) if cause is not None and len(suspects) == 1 else None
+        if verdict is not None:
+            middle = [await self._dead_letter(suspects[0].record, *verdict)]
+        else:
+            middle = [await self._apply_traced(it.record, it.decoded, self._handler(it)) for it in suspects]
+        return head + middle + await self._apply_batch(work[failed.stop :])
+
+    def _handler(self, item: Item) -> Handler:
+        return self.handlers[item.decoded.envelope.type]
+
+    async def _run_handlers(self, con: Connection, fresh: Sequence[tuple[int, Item]]) -> None:
+        """Each event's handler in order; a run of consecutive events with the same batch handler in one call.
+        A failure is raised as _HandlerFailed naming the positions (in the batch) of the events it may be from."""
+        i = 0
+        while i < len(fresh):
+            pos, item = fresh[i]
+            envelope = item.decoded.envelope
+            batch = self.batch_handlers.get(envelope.type)
+            j = i + 1
+            if batch is not None:
+                while j < len(fresh) and self.batch_handlers.get(fresh[j][1].decoded.envelope.type) is batch:
+                    j += 1
+            token = tracing.current.set(tracing.continue_or_start(envelope.traceparent))
+            try:
+                if batch is None:
+                    await self._handler(item)(con, item.decoded.event, envelope)
+                else:
+                    await batch(con, [(it.decoded.event, it.decoded.envelope) for _, it in fresh[i:j]])
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as e:
+                raise _HandlerFailed(pos, fresh[j - 1][0] + 1) from e
+            finally:
+                tracing.current.reset(token)
+            i = j
 
     async def _apply(self, record: ConsumerRecord, d: Decoded, handler: Handler) -> str:
         attempts, backoff = 0, 0.1

@@ -12,6 +12,18 @@ map it takes (`ServiceSpec.handlers`):
 
     SPEC = ServiceSpec(..., handlers=projection.handlers())
 
+A projection that gains from applying many events in a few statements
+registers a batch handler instead, which the consumer calls once for each
+run of consecutive events of its classes within a batch of records:
+
+    @projection.handles_batch(CaseReported, CaseReportedV2)
+    async def on_cases_reported(con: asyncpg.Connection,
+                                items: Sequence[tuple[CaseReported | CaseReportedV2, CloudEvent]]) -> None: ...
+
+It is also every one of its type names' handler (called with one item), so
+per-event paths (a batch retried record by record, a rebuild) apply the same
+rules.
+
 A class is handled by the handler registered for exactly that class (no
 lookup along the class hierarchy: a new event type is handled only once
 someone says how). Mistakes fail at import: a class that is not in the
@@ -27,9 +39,10 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from gov_contracts import REGISTRY, EventType
+from gov_contracts import REGISTRY, CloudEvent, EventType
 from gov_contracts.base import EventModel
-from govkit.consumer import Handler
+from govkit.consumer import BatchHandler, Handler
+from govkit.db import Connection
 
 AnyHandler = TypeVar("AnyHandler", bound=Callable[..., Any])
 
@@ -42,6 +55,7 @@ class HandlerRegistry:
         for name, event_type in catalogue.items():
             self._names.setdefault(event_type.model, []).append(name)
         self._by_class: dict[type[EventModel], Handler] = {}
+        self._batches: dict[type[EventModel], BatchHandler] = {}
 
     def handles(self, *event_classes: type[EventModel]) -> Callable[[AnyHandler], AnyHandler]:
         """Decorator: the function handles events of these classes (its event parameter's type covers them)."""
@@ -67,12 +81,45 @@ class HandlerRegistry:
 
         return register
 
+    def handles_batch(self, *event_classes: type[EventModel]) -> Callable[[AnyHandler], AnyHandler]:
+        """Decorator: the function applies a run of events of these classes, given as (event, envelope) pairs."""
+        if not event_classes:
+            raise TypeError("handles_batch() needs at least one event class")
+
+        def register(batch: AnyHandler) -> AnyHandler:
+            if len(inspect.signature(batch).parameters) != 2:
+                raise TypeError(f"{batch.__qualname__} must take (connection, items)")
+            batch_handler = cast(BatchHandler, batch)
+
+            async def one(con: Connection, event: EventModel, envelope: CloudEvent) -> None:
+                await batch_handler(con, [(event, envelope)])
+
+            one.__qualname__ = one.__name__ = batch.__name__
+            one.__annotations__ = {"event": _union(event_classes)}
+            self.handles(*event_classes)(one)
+            for cls in event_classes:
+                self._batches[cls] = batch_handler
+            return batch
+
+        return register
+
+    def batch_handlers(self) -> dict[str, BatchHandler]:
+        """{type name: batch handler} for the classes registered with handles_batch."""
+        return {name: batch for cls, batch in self._batches.items() for name in self._names[cls]}
+
     def handled(self) -> frozenset[type[EventModel]]:
         return frozenset(self._by_class)
 
     def handlers(self) -> dict[str, Handler]:
         """{type name: handler} for every type name whose model has a handler, as the consumer takes it."""
         return {name: handler for cls, handler in self._by_class.items() for name in self._names[cls]}
+
+
+def _union(classes: tuple[type[EventModel], ...]) -> Any:
+    union: Any = classes[0]
+    for cls in classes[1:]:
+        union = union | cls
+    return union
 
 
 def _event_parameter_types(handler: Callable[..., Any]) -> tuple[type, ...]:

@@ -11,9 +11,20 @@ dead letter) is recognised by its id while the inbox still holds it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import NamedTuple
 
 from govkit.db import Connection
+
+
+class Claim(NamedTuple):
+    event_id: str
+    event_type: str
+    topic: str
+    partition: int
+    offset: int
+
 
 RECORD = """
 insert into inbox (consumer, event_id, event_type, topic, partition, "offset")
@@ -43,6 +54,31 @@ with replayed as (
 select exists (select 1 from fresh)
 """
 
+# The same claim for a batch: one row per record ($2..$6 as arrays, each event id once), the watermark read once
+# per partition and advanced to the batch's highest offset; returns the ids to apply.
+CLAIM_BATCH = """
+with batch as (
+    select * from unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[])
+        as b(event_id, event_type, topic, partition, "offset")
+), candidates as (
+    select b.* from batch b
+    left join inbox_watermark w on w.consumer = $1 and w.topic = b.topic and w.partition = b.partition
+    where w.applied_offset is null or b."offset" > w.applied_offset
+), fresh as (
+    insert into inbox (consumer, event_id, event_type, topic, partition, "offset")
+    select $1, event_id, event_type, topic, partition, "offset" from candidates
+    on conflict (consumer, event_id) do nothing
+    returning event_id
+), advanced as (
+    insert into inbox_watermark (consumer, topic, partition, applied_offset)
+    select $1, topic, partition, max("offset") from batch group by topic, partition
+    on conflict (consumer, topic, partition) do update
+        set applied_offset = excluded.applied_offset, updated_at = now()
+        where inbox_watermark.applied_offset < excluded.applied_offset
+)
+select event_id from fresh
+"""
+
 PRUNE = """
 delete from inbox where ctid = any(array(
     select ctid from inbox where processed_at < now() - $1::interval limit $2))
@@ -68,6 +104,26 @@ async def claim(
     advances the watermark in the caller's transaction."""
     applied: bool = await con.fetchval(CLAIM, consumer, event_id, event_type, topic, partition, offset)
     return applied
+
+
+async def claim_batch(con: Connection, *, consumer: str, records: Sequence[Claim]) -> list[bool]:
+    """`claim` for many records in one statement: for each, whether it is to be applied. A second copy of an
+    event id within `records` is not (the first one is)."""
+    first: dict[str, int] = {}
+    for i, r in enumerate(records):
+        first.setdefault(r.event_id, i)
+    unique = [records[i] for i in first.values()]
+    rows = await con.fetch(
+        CLAIM_BATCH,
+        consumer,
+        [r.event_id for r in unique],
+        [r.event_type for r in unique],
+        [r.topic for r in unique],
+        [r.partition for r in unique],
+        [r.offset for r in unique],
+    )
+    fresh = {row["event_id"] for row in rows}
+    return [r.event_id in fresh and first[r.event_id] == i for i, r in enumerate(records)]
 
 
 async def prune(con: Connection, *, older_than: timedelta, batch: int) -> int:

@@ -30,7 +30,7 @@ from gov_contracts import topics
 from govkit import areas, auth, db, inputs, metrics, migrate, openapi, problems, tracing
 from govkit import logging as jsonlog
 from govkit import settings as settings_mod
-from govkit.consumer import EventConsumer, Handler
+from govkit.consumer import BatchHandler, EventConsumer, Handler
 from govkit.consumer_health import ConsumerMonitor, ConsumerReport
 from govkit.kafka import Producer
 from govkit.outbox import OutboxRelay
@@ -48,6 +48,8 @@ class ServiceSpec:
     description: str
     migrations_dir: Path
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # type name -> the batch handler that also stands behind its entry in `handlers` (govkit.handlers.handles_batch)
+    batch_handlers: dict[str, BatchHandler] = field(default_factory=dict)
     # event type -> a function making its handler from the running app, for handlers that need the service's
     # pool, configuration or settings; called once the pool exists, before the consumer starts
     handler_factories: dict[str, Callable[[FastAPI], Handler]] = field(default_factory=dict)
@@ -126,7 +128,10 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
             pool=app.state.pool,
             producer=producer,
             handlers=spec.all_handlers(app),
+            batch_handlers=spec.batch_handlers,
             max_attempts=s.consumer_max_attempts,
+            batch_max=s.consumer_batch_max,
+            batch_wait_ms=s.consumer_batch_wait_ms,
         )
         consumer.attach(broker)
         monitor = ConsumerMonitor(consumer, interval=s.consumer_lag_interval_s, stall_after=s.consumer_stall_after_s)

@@ -68,6 +68,18 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "attempts for a handler error that is not a connection failure before dead-lettering",
     ),
     EnvVar(
+        "CONSUMER_BATCH_MAX",
+        "consumer_batch_max",
+        "500",
+        "records applied in one database transaction and one offset commit (what the broker has ready, up to this)",
+    ),
+    EnvVar(
+        "CONSUMER_BATCH_WAIT_MS",
+        "consumer_batch_wait_ms",
+        "50",
+        "how long an idle consumer waits for records per poll (the latency added to the first event after a pause)",
+    ),
+    EnvVar(
         "CONSUMER_LAG_INTERVAL_S",
         "consumer_lag_interval_s",
         "10",
@@ -118,6 +130,8 @@ class ServiceSettings(BaseModel):
     outbox_poll_interval_s: float = Field(gt=0, le=60)
     outbox_batch_size: int = Field(ge=1, le=10000)
     consumer_max_attempts: int = Field(ge=1, le=1000)
+    consumer_batch_max: int = Field(ge=1, le=10000)
+    consumer_batch_wait_ms: int = Field(ge=1, le=10000)
     consumer_lag_interval_s: float = Field(gt=0, le=600)
     consumer_stall_after_s: float = Field(gt=0)
     outbox_retention_days: float = Field(gt=0)
