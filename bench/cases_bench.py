@@ -5,11 +5,13 @@
 
 One run, all figures measured against the same stack:
 
+0. the statements one create sends to PostgreSQL (service.create_case in this
+   process on a connection that logs them; BEGIN, COMMIT, the pool's reset included);
 1. case creation through HTTP (POST /v1/cases, with its transaction, transition,
-   reporter row and outbox event), N concurrent clients: creates/s and latency;
-   then how long the outbox relay needs to publish the backlog to Kafka;
-2. a baseline: bare asyncpg inserts of the same rows (the service's INSERT
-   statement, one row per transaction) into a scratch table, same concurrency;
+   reporter row and outbox event), at each of --concurrency (16 and 64 clients):
+   creates/s and latency; then how long the outbox relay needs to publish the backlog;
+2. right after each, a baseline: bare asyncpg inserts of the same case rows (one plain
+   INSERT, one row per transaction) into a scratch table, same concurrency, and the ratio;
 3. with the table bulk-loaded (COPY) to 100,000 cases over 120 grids, 14
    categories, every status and 90 days: latency of filtered GET /v1/cases and of
    a cursor walk, and of single creates at concurrency 1.
@@ -373,7 +375,11 @@ async def http_creates(
     client: httpx.AsyncClient, bodies: list[dict], concurrency: int, fails: Failures
 ) -> tuple[float, list[float]]:
     async def one(i: int) -> None:
-        r = await client.post("/v1/cases", json=bodies[i])
+        try:
+            r = await client.post("/v1/cases", json=bodies[i])
+        except httpx.TransportError as e:  # e.g. a kept-alive connection the loaded server closed as it was reused
+            fails.add(f"transport {type(e).__name__}", str(e))
+            return
         if r.status_code != 201:
             fails.add(f"HTTP {r.status_code}", r.text)
 
@@ -383,22 +389,24 @@ async def http_creates(
 # -- phases ------------------------------------------------------------------------------------------------------
 
 
-async def phase_create(st: Stack, args, texts: Texts, token: str, dsn: str) -> tuple[dict, list[dict]]:
+async def phase_create(
+    st: Stack, args, concurrency: int, texts: Texts, token: str, dsn: str
+) -> tuple[dict, list[dict]]:
     url = st.url("cases")
     warm = [texts.case() for _ in range(args.warmup)]
     bodies = [texts.case() for _ in range(args.creates)]
     con = await asyncpg.connect(dsn, server_settings={"search_path": "cases,public"})
     try:
-        async with http_client(url, token, args.concurrency) as client:
+        async with http_client(url, token, concurrency) as client:
             fails = Failures()
             say(f"HTTP create: {len(warm)} warm-up requests")
-            await http_creates(client, warm, args.concurrency, fails)
+            await http_creates(client, warm, concurrency, fails)
             fails.check("warm-up", len(warm))
             deadline = time.monotonic() + args.drain_timeout
             while await outbox_backlog(con, "cases") and time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
             outbox_before = await con.fetchval("select count(*) from cases.outbox")
-            say(f"HTTP create: {len(bodies)} creates at concurrency {args.concurrency}")
+            say(f"HTTP create: {len(bodies)} creates at concurrency {concurrency}")
             peak = 0
             sampling = True
 
@@ -409,11 +417,11 @@ async def phase_create(st: Stack, args, texts: Texts, token: str, dsn: str) -> t
                     await asyncio.sleep(0.25)
 
             sampler = asyncio.create_task(sample_backlog())
-            wall, lat = await http_creates(client, bodies, args.concurrency, fails)
+            wall, lat = await http_creates(client, bodies, concurrency, fails)
             t_end = time.monotonic()
             sampling = False
             await sampler
-            fails.check("HTTP create", len(bodies))
+            fails.check("HTTP create", len(bodies), allowed=0.005)
         backlog_at_end = await outbox_backlog(con, "cases")
         backlog = backlog_at_end
         while backlog and time.monotonic() - t_end < args.drain_timeout:
@@ -435,10 +443,11 @@ async def phase_create(st: Stack, args, texts: Texts, token: str, dsn: str) -> t
         )
     res = {
         "creates": len(bodies),
-        "concurrency": args.concurrency,
+        "concurrency": concurrency,
         "wall_s": round(wall, 3),
         "creates_per_s": round(len(bodies) / wall, 1),
         "latency": summary_ms(lat),
+        "failed": dict(fails.counts),
         "outbox": {
             "events_written": new_events,
             "events_published": published,
@@ -454,8 +463,20 @@ async def phase_create(st: Stack, args, texts: Texts, token: str, dsn: str) -> t
     return res, warm + bodies
 
 
+# the floor: the case row alone, as one plain INSERT with its values as parameters (the statement the service
+# used for the case row before creates became one statement; kept here so the baseline does not move with it)
+BARE_INSERT = f"""
+insert into {BASELINE_TABLE} (id, number, category, title, description, grid_id, area_path, address, address_ref,
+                   lat, lon, source, severity, status, level, reporter_ref, reporter_sub, party_refs, attachments,
+                   tags, duplicate_candidates, accept_due, due_at, created_at, updated_at)
+values ($1, $2, $3, $4, $5, $6::text, $6::text::ltree, $7, $8, $9, $10, $11, $12, 'reported', $13, $14, $15, $16,
+        $17, $18, $19, $20, $20, $21, $21)
+returning *
+"""
+
+
 def baseline_args(body: dict, number: str, now: datetime, policy) -> tuple:
-    """The parameters of the service's INSERT_CASE for this body, as service.create_case computes them."""
+    """The parameters of BARE_INSERT for this body: the case row the service stores for it."""
     accept, _ = policy.deadlines(body["category"], body["severity"])
     reporter_ref, address_ref, party_refs = refs_for(body)
     return (
@@ -483,11 +504,10 @@ def baseline_args(body: dict, number: str, now: datetime, policy) -> tuple:
     )
 
 
-async def phase_baseline(args, bodies: list[dict], policy, dsn: str) -> dict:
-    sql = queries.INSERT_CASE.replace("insert into cases ", f"insert into {BASELINE_TABLE} ", 1)
-    assert sql != queries.INSERT_CASE, "the service's INSERT statement changed shape"
+async def phase_baseline(args, concurrency: int, bodies: list[dict], policy, dsn: str) -> dict:
+    sql = BARE_INSERT
     pool = await asyncpg.create_pool(
-        dsn, min_size=args.concurrency, max_size=args.concurrency, server_settings={"search_path": "cases,public"}
+        dsn, min_size=concurrency, max_size=concurrency, server_settings={"search_path": "cases,public"}
     )
     try:
         async with pool.acquire() as con:
@@ -507,9 +527,9 @@ async def phase_baseline(args, bodies: list[dict], policy, dsn: str) -> dict:
 
             return one
 
-        await drive(len(warm), args.concurrency, inserter(warm))
-        say(f"baseline: {len(rows)} bare inserts at concurrency {args.concurrency}")
-        wall, lat = await drive(len(rows), args.concurrency, inserter(rows))
+        await drive(len(warm), concurrency, inserter(warm))
+        say(f"baseline: {len(rows)} bare inserts at concurrency {concurrency}")
+        wall, lat = await drive(len(rows), concurrency, inserter(rows))
         async with pool.acquire() as con:
             stored = await con.fetchval(f"select count(*) from {SCHEMA}.{BASELINE_TABLE}")
             await con.execute(f"drop table {SCHEMA}.{BASELINE_TABLE}")
@@ -519,7 +539,7 @@ async def phase_baseline(args, bodies: list[dict], policy, dsn: str) -> dict:
         raise SystemExit(f"bench: baseline stored {stored} rows, expected {len(warm) + len(rows)}")
     res = {
         "rows": len(rows),
-        "concurrency": args.concurrency,
+        "concurrency": concurrency,
         "wall_s": round(wall, 3),
         "rows_per_s": round(len(rows) / wall, 1),
         "latency": summary_ms(lat),
@@ -852,22 +872,14 @@ async def phase_bulk(args, texts: Texts, policy, dsn: str) -> dict:
         # generated with blank numbers first: a number's year is the year of the row's created_at
         rows = bulk_rows(n, texts, policy, now, args.days)
         need = Counter(r[CREATED_AT].year for r in rows)
-        # reserve a block of numbers per year from the service's own counter, so later creates do not collide
-        per_year: dict[int, list[str]] = {}
-        async with con.transaction():
-            for year, k in sorted(need.items()):
-                await con.execute(
-                    "insert into case_numbers (prefix, year, last) values ($1, $2, 0) on conflict do nothing",
-                    prefix,
-                    year,
-                )
-                last = await con.fetchval(
-                    "update case_numbers set last = last + $3 where prefix = $1 and year = $2 returning last",
-                    prefix,
-                    year,
-                    k,
-                )
-                per_year[year] = [f"{prefix}-{year}-{s:06d}" for s in range(last - k + 1, last + 1)]
+        # numbers per year from the service's own sequences (next_case_number), so later creates do not collide
+        per_year = {
+            year: [
+                r[0]
+                for r in await con.fetch("select next_case_number($1, $2) from generate_series(1, $3)", prefix, year, k)
+            ]
+            for year, k in sorted(need.items())
+        }
         it = {y: iter(v) for y, v in per_year.items()}
         rows = [(r[0], next(it[r[CREATED_AT].year]), *r[2:]) for r in rows]
         gen_s = time.perf_counter() - t0
@@ -1051,6 +1063,43 @@ async def explain_lists(dsn: str) -> dict[str, str]:
     return plans
 
 
+async def phase_statements(args, texts: Texts, policy, dsn: str) -> dict:
+    """What one create sends to PostgreSQL: service.create_case, as the HTTP route calls it, run in this process on
+    a one-connection pool (govkit.db, as the service makes it) whose connection logs every statement, BEGIN,
+    COMMIT and the pool's reset on release included. Without and with an Idempotency-Key (a first request)."""
+    from cases import service
+    from govkit import db
+    from govkit.auth import Principal
+
+    pool = await db.create_pool(dsn, SCHEMA, min_size=1, max_size=1)
+    log: list[str] = []
+    try:
+        async with pool.acquire() as con:
+            con.add_query_logger(lambda rec: log.append(" ".join(rec.query.split())))
+        ctx = service.Context(pool=pool, policy=policy, pseudonym_key=BENCH_PSEUDONYM_KEY)
+        who = Principal(sub="bench-statements", roles=["town_admin"], areas=["changping"])
+        out: dict[str, Any] = {}
+        for label, keyed in (("plain", False), ("idempotency_key", True)):
+            for i in range(2 + args.statement_creates):  # the first two are not counted (type introspection)
+                if i == 2:
+                    log.clear()
+                key = f"bench-{uuid.uuid4()}" if keyed else None
+                body = texts.case()
+                await service.create_case(
+                    ctx, service.NewCase(**body), principal=who, reporter_sub=None, idempotency_key=key
+                )
+                if i == 2:
+                    one = list(log)
+            out[label] = {"per_create": round(len(log) / args.statement_creates, 2), "one_create": one}
+    finally:
+        await pool.close()
+    say(
+        f"statements per create: {out['plain']['per_create']} "
+        f"({out['idempotency_key']['per_create']} with an Idempotency-Key)"
+    )
+    return out
+
+
 async def phase_single_create(st: Stack, args, texts: Texts, token: str) -> dict:
     bodies = [texts.case() for _ in range(args.single_creates)]
     fails = Failures()
@@ -1069,8 +1118,20 @@ async def phase_single_create(st: Stack, args, texts: Texts, token: str) -> dict
 async def measure(st: Stack, args, texts: Texts, policy) -> dict:
     token = mint(key=st.state["jwt_secret"], sub="bench", roles=["town_admin"], areas=["changping"])
     dsn = st.service_dsn("cases")
-    create, bodies = await phase_create(st, args, texts, token, dsn)
-    baseline = await phase_baseline(args, bodies, policy, dsn)
+    statements = await phase_statements(args, texts, policy, dsn)
+    creation = []
+    for c in args.concurrency:
+        create, bodies = await phase_create(st, args, c, texts, token, dsn)
+        baseline = await phase_baseline(args, c, bodies, policy, dsn)
+        creation.append(
+            {
+                "concurrency": c,
+                "http_create": create,
+                "baseline_insert": baseline,
+                "ratio_http_to_baseline": round(create["creates_per_s"] / baseline["rows_per_s"], 3),
+                "ratio_p50_http_to_baseline": round(create["latency"]["p50_ms"] / baseline["latency"]["p50_ms"], 1),
+            }
+        )
     bulk = await phase_bulk(args, texts, policy, dsn)
     lists = await phase_lists(st, args, token)
     single = await phase_single_create(st, args, texts, token)
@@ -1081,10 +1142,8 @@ async def measure(st: Stack, args, texts: Texts, policy) -> dict:
             print(f"\n-- EXPLAIN ANALYZE: {name}\n{plan}")
     return {
         **extra,
-        "http_create": create,
-        "baseline_insert": baseline,
-        "ratio_http_to_baseline": round(create["creates_per_s"] / baseline["rows_per_s"], 3),
-        "ratio_p50_http_to_baseline": round(create["latency"]["p50_ms"] / baseline["latency"]["p50_ms"], 1),
+        "statements": statements,
+        "creation": creation,
         "bulk_load": bulk,
         "list_latency": lists,
         "single_create_100k": single,
@@ -1097,38 +1156,49 @@ def _row(label: str, *cols: str) -> str:
 
 
 def report(res: dict) -> str:
-    c, b, s = res["http_create"], res["baseline_insert"], res["single_create_100k"]
-    o, bulk, a = c["outbox"], res["bulk_load"], res["args"]
+    s, bulk, a = res["single_create_100k"], res["bulk_load"], res["args"]
     lines = [
         "",
         f"cases benchmark, {res['started_at']}: {res['machine']['cpus']} CPUs, Python {res['machine']['python']}, "
-        f"{res['machine']['postgres']}; load average before the measurements {res['machine']['loadavg_before']}",
+        f"{res['machine']['postgres']}; load average before the measurements {res['machine']['loadavg_before']}; "
+        f"cases HTTP workers {res['stack']['cases_http_workers']}",
         "",
         "Creation (HTTP includes the transaction, transition, reporter row and outbox event)",
         _row("figure", "rate /s", "p50 ms", "p99 ms"),
         "-" * 82,
-        _row(
-            f"POST /v1/cases, c={c['concurrency']}, {c['creates']} creates",
-            _f(c["creates_per_s"]),
-            _f(c["latency"]["p50_ms"]),
-            _f(c["latency"]["p99_ms"]),
-        ),
-        _row(
-            f"bare asyncpg INSERT, c={b['concurrency']}, {b['rows']} rows",
-            _f(b["rows_per_s"]),
-            _f(b["latency"]["p50_ms"]),
-            _f(b["latency"]["p99_ms"]),
-        ),
-        _row(
-            "ratio HTTP / baseline: rate; p50 latency",
-            _f(res["ratio_http_to_baseline"], 3),
-            _f(res["ratio_p50_http_to_baseline"]) + "x",
+    ]
+    for row in res["creation"]:
+        c, b, o = row["http_create"], row["baseline_insert"], row["http_create"]["outbox"]
+        lines += [
+            _row(
+                f"POST /v1/cases, c={c['concurrency']}, {c['creates']} creates",
+                _f(c["creates_per_s"]),
+                _f(c["latency"]["p50_ms"]),
+                _f(c["latency"]["p99_ms"]),
+            ),
+            _row(
+                f"bare asyncpg INSERT, c={b['concurrency']}, {b['rows']} rows",
+                _f(b["rows_per_s"]),
+                _f(b["latency"]["p50_ms"]),
+                _f(b["latency"]["p99_ms"]),
+            ),
+            _row(
+                f"ratio HTTP / baseline at c={c['concurrency']}: rate; p50",
+                _f(row["ratio_http_to_baseline"], 3),
+                _f(row["ratio_p50_http_to_baseline"]) + "x",
+                "",
+            ),
+            _row("outbox: events written / published", str(o["events_written"]), str(o["events_published"]), ""),
+            _row("outbox: unpublished when the last create returned", str(o["backlog_when_creates_finished"]), "", ""),
+            _row("outbox: largest backlog seen during the run", str(o["peak_backlog_sampled"]), "", ""),
+            _row("outbox: drained after the last create (s)", _f(o["drain_s_after_last_create"], 2), "", ""),
             "",
-        ),
-        _row("outbox: events written / published", str(o["events_written"]), str(o["events_published"]), ""),
-        _row("outbox: unpublished when the last create returned", str(o["backlog_when_creates_finished"]), "", ""),
-        _row("outbox: largest backlog seen during the run", str(o["peak_backlog_sampled"]), "", ""),
-        _row("outbox: drained after the last create (s)", _f(o["drain_s_after_last_create"], 2), "", ""),
+        ]
+    st = res["statements"]
+    lines += [
+        f"statements to PostgreSQL per create (BEGIN, COMMIT, pool reset included): {st['plain']['per_create']:g}; "
+        f"{st['idempotency_key']['per_create']:g} with an Idempotency-Key",
+        *(f"  {q[:110]}" for q in st["plain"]["one_create"]),
         "",
         f"With {bulk['rows_total']} cases in the table ({bulk['distribution']['grids']} grids, "
         f"{bulk['distribution']['categories']} categories, {len(bulk['distribution']['statuses'])} statuses, "
@@ -1158,12 +1228,34 @@ def report(res: dict) -> str:
     return "\n".join(lines)
 
 
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError("at least one number, each 1 or more")
+    return values
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--creates", type=int, default=3000, help="HTTP creates in the sustained-rate test (default 3000)")
-    p.add_argument("--concurrency", type=int, default=16, help="concurrent clients for creates and the baseline (16)")
+    p.add_argument(
+        "--concurrency",
+        type=_ints,
+        default=[16, 64],
+        help="comma-separated concurrent clients for creates and the baseline, one run each (16,64)",
+    )
+    p.add_argument(
+        "--http-workers",
+        type=int,
+        default=None,
+        help="HTTP worker processes of the cases service (sets CASES_HTTP_WORKERS; default: the service's, 1)",
+    )
+    p.add_argument("--statement-creates", type=int, default=20, help="in-process creates whose statements are counted")
     p.add_argument("--warmup", type=int, default=50, help="untimed creates before each create test (50)")
     p.add_argument("--rows", type=int, default=100_000, help="cases in the table for the list test (100000)")
     p.add_argument("--days", type=int, default=90, help="days of created_at the bulk rows span (90)")
@@ -1186,6 +1278,8 @@ def main(argv=None) -> None:
     names = {e.id: e.name for e in events}
     texts = Texts(rng, grids, names, policy)
 
+    if args.http_workers is not None:
+        os.environ["CASES_HTTP_WORKERS"] = str(args.http_workers)
     home = Path(tempfile.mkdtemp(prefix="gov-bench-"))
     st = Stack(home, root=ROOT, partitions=3, kafka_heap_mb=384)
     timings: dict[str, float] = {}
@@ -1223,7 +1317,11 @@ def main(argv=None) -> None:
             "platform": platform.platform(),
         },
         "args": vars(args),
-        "stack": {"kafka_partitions": 3, "cases_db_pool_max": 10},
+        "stack": {
+            "kafka_partitions": 3,
+            "cases_db_pool_max": 10,
+            "cases_http_workers": int(os.environ.get("CASES_HTTP_WORKERS") or 1),
+        },
         "timings_s": timings,
         **results,
     }

@@ -6,6 +6,7 @@ import json
 import re
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -15,6 +16,7 @@ from cases.config import DEFAULT_POLICY
 from cases.domain import policy as policy_mod
 from cases.domain.model import Action
 from gov_contracts import CloudEvent
+from gov_contracts.cases import CaseReportedV2
 from gov_contracts.errors import DomainError
 from gov_contracts.tasks import TaskAssigned
 from govctl import areas as area_file
@@ -73,6 +75,44 @@ async def test_case_numbers_are_unique_under_concurrent_creation(ctx):
     assert len(set(numbers)) == 40
     year = datetime.now(UTC).year
     assert all(re.fullmatch(rf"CP-{year}-\d{{6}}", n) for n in numbers)
+    # from the year's sequence: nothing else created cases meanwhile, so the 40 are consecutive
+    seqs = sorted(int(n.rsplit("-", 1)[1]) for n in numbers)
+    assert seqs == list(range(seqs[0], seqs[0] + 40))
+    assert await ctx.pool.fetchval("select to_regclass('case_number_cp_' || $1::text)", str(year)) is not None
+
+
+async def test_a_years_first_numbers_make_its_sequence_once_under_concurrency(cases_pool):
+    """next_case_number (V004) makes a year's sequence on first use; sessions racing for it share one."""
+    prefix, year = "ZQ", 2099  # a prefix and a year nothing else numbers with
+    try:
+        numbers = await asyncio.gather(
+            *(cases_pool.fetchval("select next_case_number($1, $2)", prefix, year) for _ in range(10))
+        )
+        assert sorted(numbers) == [f"ZQ-2099-{i:06d}" for i in range(1, 11)]
+        assert await cases_pool.fetchval("select next_case_number($1, $2)", prefix, 2098) == "ZQ-2098-000001"
+    finally:
+        await cases_pool.execute("drop sequence if exists case_number_zq_2099, case_number_zq_2098")
+
+
+async def test_the_migration_moves_each_counter_into_its_sequence(cases_con):
+    """V004 run again in a transaction that is rolled back: the counters of case_numbers become sequences that
+    continue after the last number given, and a counter still at 0 starts at 1."""
+    sql = (Path(service.__file__).resolve().parents[2] / "migrations" / "V004__case_number_sequences.sql").read_text()
+    tr = cases_con.transaction()
+    await tr.start()
+    try:
+        await cases_con.execute("drop function next_case_number(text, int)")
+        await cases_con.execute(
+            "create table case_numbers (prefix text, year int, last int, primary key (prefix, year));"
+            "insert into case_numbers values ('ZM', 2024, 4127), ('ZM', 2025, 0)"
+        )
+        await cases_con.execute(sql)
+        assert await cases_con.fetchval("select to_regclass('case_numbers')") is None
+        assert await cases_con.fetchval("select next_case_number('ZM', 2024)") == "ZM-2024-004128"
+        assert await cases_con.fetchval("select next_case_number('ZM', 2025)") == "ZM-2025-000001"
+    finally:
+        await tr.rollback()
+    assert await cases_con.fetchval("select to_regclass('case_number_zm_2024')") is None
 
 
 async def test_similar_report_in_same_grid_is_flagged_and_merge_raises_the_report_count(ctx, cases_pool):
@@ -117,6 +157,34 @@ async def test_idempotency_key_replays_and_refuses_a_different_body(ctx, cases_p
     with pytest.raises(DomainError) as e:
         await service.create_case(ctx, land(title="别的事情"), principal=GM, reporter_sub=None, idempotency_key=key)
     assert from_domain(e.value).status == 422 and "Idempotency-Key" in e.value.detail
+
+
+async def test_the_reported_event_and_transition_carry_what_the_create_statement_set(ctx, cases_pool):
+    """CREATE_CASE fills the number, the times and the duplicates into the event from the stored case."""
+    first, _ = await service.create_case(
+        ctx, land(title="山林纠纷甲", description="甲组反映"), principal=GM, reporter_sub=None
+    )
+    row, _ = await service.create_case(
+        ctx, land(title="山林纠纷甲", description="甲组反映"), principal=GM, reporter_sub=None
+    )
+    assert first["id"] in row["duplicate_candidates"]
+    ((etype, payload),) = await outbox_events(cases_pool, row["id"])
+    event = CaseReportedV2.model_validate(payload)
+    assert etype == "gov.case.reported.v2" and event.case_id == str(row["id"]) and event.number == row["number"]
+    assert event.occurred_at == row["created_at"] == row["updated_at"] and event.accept_due == row["accept_due"]
+    assert event.duplicate_candidates == [str(d) for d in row["duplicate_candidates"]]
+    assert (event.status, event.level, event.actor, event.grid_id) == ("reported", "grid", GM.sub, GRID)
+    tr = await cases_pool.fetchrow("select * from case_transitions where case_id = $1", row["id"])
+    assert (tr["action"], tr["to_status"], tr["to_level"], tr["actor"], tr["at"]) == (
+        "report",
+        "reported",
+        "grid",
+        GM.sub,
+        row["created_at"],
+    )
+    assert tr["data"] == {"duplicate_candidates": event.duplicate_candidates}
+    reporter = await cases_pool.fetchrow("select * from case_reporters where case_id = $1", row["id"])
+    assert reporter is not None and reporter["parties"] == []
 
 
 async def test_events_carry_no_personal_data(ctx, cases_pool):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -185,8 +185,9 @@ CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 """A route parameter typed `principal: CurrentPrincipal` is the authenticated caller."""
 
 
-def require_roles(*roles: str) -> Callable[[Principal], Principal]:
-    def dep(p: Principal = Depends(current_principal)) -> Principal:
+def require_roles(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    # async, as current_principal: FastAPI runs a plain `def` dependency in a worker thread on every request
+    async def dep(p: Principal = Depends(current_principal)) -> Principal:
         if not p.has_role(*roles):
             raise Problem(403, "Forbidden", f"needs one of the roles: {', '.join(roles)}")
         return p

@@ -8,40 +8,72 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-NEXT_NUMBER = """
-insert into case_numbers (prefix, year, last) values ($1, $2, 1)
-on conflict (prefix, year) do update set last = case_numbers.last + 1
-returning last
-"""
-
-INSERT_CASE = """
-insert into cases (id, number, category, title, description, grid_id, area_path, address, address_ref, lat, lon,
-                   source, severity, status, level, reporter_ref, reporter_sub, party_refs, attachments, tags,
-                   duplicate_candidates, accept_due, due_at, created_at, updated_at)
-values ($1, $2, $3, $4, $5, $6::text, $6::text::ltree, $7, $8, $9, $10, $11, $12, 'reported', $13, $14, $15, $16,
-        $17, $18, $19, $20, $20, $21, $21)
-returning *
-"""
-
-INSERT_REPORTER = "insert into case_reporters (case_id, name, phone, parties) values ($1, $2, $3, $4)"
-
-FIND_DUPLICATES = """
-select id from cases
-where grid_id = $1 and category = $2 and created_at > $3::timestamptz - interval '72 hours'
-  and status not in ('merged', 'rejected', 'withdrawn')
-  and similarity(search_text, $4) >= $5
-order by similarity(search_text, $4) desc, created_at desc
-limit 5
+# A create in one statement (one round trip, one transaction): the grid check, the Idempotency-Key claim, the
+# duplicate search, the number, the case, its reporter row, the transition and the outbox event. It returns the
+# case, or no row when the grid is not a grid of the area tree or a twin request holds the Idempotency-Key.
+# The times are the transaction's now(); the number comes from next_case_number (V004: a sequence per prefix and
+# year of now() in UTC). The event's payload ($32) is the CaseReportedV2 without what only the database knows:
+# EVENT_FILLED_IN_SQL below, set from the stored case.
+EVENT_FILLED_IN_SQL = ("number", "occurred_at", "accept_due", "duplicate_candidates")
+CREATE_CASE = """
+with grid as (
+    select id from areas where id = $6::text and kind = 'grid'
+),
+claim as (
+    insert into idempotency_keys (principal, key, request_hash, case_id)
+    select $25::text, $26::text, $27::text, $1::uuid from grid where $26::text is not null
+    on conflict (principal, key) do nothing
+    returning case_id
+),
+dups as (
+    select array(
+        select id from cases
+        where grid_id = $6::text and category = $3::text and created_at > now() - interval '72 hours'
+          and status not in ('merged', 'rejected', 'withdrawn')
+          and similarity(search_text, $4::text || ' ' || $5::text) >= $20::float4
+        order by similarity(search_text, $4::text || ' ' || $5::text) desc, created_at desc
+        limit 5
+    ) as ids
+),
+c as (
+    insert into cases (id, number, category, title, description, grid_id, area_path, address, address_ref, lat, lon,
+                       source, severity, status, level, reporter_ref, reporter_sub, party_refs, attachments, tags,
+                       duplicate_candidates, accept_due, due_at, created_at, updated_at)
+    select $1::uuid, next_case_number($2::text, extract(year from now() at time zone 'UTC')::int), $3::text,
+           $4::text, $5::text, grid.id, grid.id::ltree, $7::text, $8::text, $9::float8, $10::float8, $11::text,
+           $12::text, 'reported', $13::text, $14::text, $15::text, $16::text[], $17::text[], $18::text[], dups.ids,
+           now() + $19::interval, now() + $19::interval, now(), now()
+    from grid, dups
+    where $26::text is null or exists (select from claim)
+    returning *
+),
+reporter as (
+    insert into case_reporters (case_id, name, phone, parties)
+    select id, $21::text, $22::text, $23::jsonb from c
+),
+transition as (
+    insert into case_transitions (case_id, action, from_status, to_status, from_level, to_level, actor, reason, data,
+                                  at)
+    select id, 'report', null, status, null, level, $24::text, null,
+           jsonb_build_object('duplicate_candidates', to_jsonb(duplicate_candidates::text[])), updated_at
+    from c
+),
+event as (
+    insert into outbox (event_id, topic, key, event_type, headers, payload)
+    select $28::uuid, $29::text, id::text, $30::text, $31::jsonb,
+           convert_to(($32::jsonb || jsonb_build_object(
+               'number', number,
+               'occurred_at', to_char(updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'accept_due', to_char(accept_due at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'duplicate_candidates', to_jsonb(duplicate_candidates::text[])))::text, 'UTF8')
+    from c
+)
+select * from c
 """
 
 GRID_EXISTS = "select kind from areas where id = $1"
 
 IDEMPOTENCY_GET = "select request_hash, case_id from idempotency_keys where principal = $1 and key = $2"
-IDEMPOTENCY_CLAIMED = "select case_id from idempotency_keys where principal = $1 and key = $2"
-IDEMPOTENCY_PUT = """
-insert into idempotency_keys (principal, key, request_hash, case_id) values ($1, $2, $3, $4)
-on conflict (principal, key) do nothing
-"""
 
 GET_CASE = "select * from cases where id = $1"
 GET_CASE_FOR_UPDATE = "select * from cases where id = $1 for update"

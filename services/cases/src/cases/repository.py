@@ -13,8 +13,9 @@ import asyncpg
 from cases import queries
 from cases.domain.lifecycle import Case
 from cases.domain.model import Level, Status
+from gov_contracts import CloudEvent, event_type_for
 from gov_contracts.cases import CaseFacts
-from govkit import outbox
+from govkit import outbox, tracing
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolConnectionProxy
@@ -114,6 +115,15 @@ async def add_transition(
         data,
         after.updated_at,
     )
+
+
+def outbox_values(event: CaseFacts, *, key: str) -> tuple[uuid.UUID, str, str, list[list[str]], dict[str, Any]]:
+    """What outbox.add would write for `event`, for a statement that writes the outbox row itself (CREATE_CASE):
+    the event id, topic, type, the CloudEvent headers and the payload as a JSON object; the key is the case id."""
+    et = event_type_for(type(event))
+    ce = CloudEvent(type=et.name, source=SOURCE, subject=key, traceparent=tracing.current_traceparent())
+    headers = [[k, v.decode()] for k, v in ce.headers()]
+    return uuid.UUID(ce.id), et.topic, et.name, headers, event.model_dump(mode="json")
 
 
 async def publish(con: Connection, event: CaseFacts) -> None:

@@ -8,7 +8,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -16,7 +16,7 @@ import asyncpg
 from cases import authz, queries, repository
 from cases.domain import lifecycle
 from cases.domain.lifecycle import SYSTEM, ActionInput, Actor, Case, InvalidCaseInput
-from cases.domain.model import Action, Level
+from cases.domain.model import Action, Level, Status
 from cases.domain.policy import Policy
 from cases.repository import Connection
 from gov_contracts import CloudEvent
@@ -127,111 +127,91 @@ def _refs(key: str, new: NewCase, account: str) -> _Refs:
 async def create_case(
     ctx: Context, new: NewCase, *, principal: Principal, reporter_sub: str | None, idempotency_key: str | None = None
 ) -> tuple[asyncpg.Record, bool]:
-    """Returns (case, created); created is False when the Idempotency-Key replays an earlier request."""
+    """Returns (case, created); created is False when the Idempotency-Key replays an earlier request.
+
+    One statement (queries.CREATE_CASE) is the whole create: one round trip, one transaction. When it stores
+    nothing, either a twin request holds the Idempotency-Key (its case is the answer, or a different body is
+    refused) or the grid is not a grid of the area tree."""
     _check_new(ctx, new, principal)
     rhash = request_hash(new.__dict__)
-    async with ctx.pool.acquire() as con:
-        if idempotency_key:
-            prior = await _replay(con, principal.sub, idempotency_key, rhash)
-            if prior is not None:
-                return prior, False
-        if await con.fetchval(queries.GRID_EXISTS, new.grid_id) != "grid":
-            raise InvalidCaseInput("body.grid_id", "not a known grid", detail=f"{new.grid_id!r} is not a known grid")
-        now = await repository.now(con)
-        # its own tiny transaction: the counter row is locked for microseconds, not for the whole create
-        seq = await con.fetchval(queries.NEXT_NUMBER, ctx.number_prefix, now.year)
-        number = f"{ctx.number_prefix}-{now.year}-{seq:06d}"
-        case_id = uuid.uuid4()
-        async with con.transaction():
-            if idempotency_key:
-                await con.execute(queries.IDEMPOTENCY_PUT, principal.sub, idempotency_key, rhash, case_id)
-                claimed = await con.fetchval(queries.IDEMPOTENCY_CLAIMED, principal.sub, idempotency_key)
-                if claimed != case_id:  # a concurrent twin won, and committed: its key is visible
-                    prior = await _replay(con, principal.sub, idempotency_key, rhash)
-                    assert prior is not None
-                    return prior, False
-            row = await _insert(
-                con,
-                ctx,
-                new,
-                case_id,
-                number,
-                now,
-                _refs(ctx.pseudonym_key, new, reporter_sub or principal.sub),
-                reporter_sub,
-                principal.sub,
-            )
-    return row, True
-
-
-async def _insert(
-    con: Connection,
-    ctx: Context,
-    new: NewCase,
-    case_id: uuid.UUID,
-    number: str,
-    now: datetime,
-    refs: _Refs,
-    reporter_sub: str | None,
-    actor: str,
-) -> asyncpg.Record:
-    dups = [
-        r["id"]
-        for r in await con.fetch(
-            queries.FIND_DUPLICATES,
-            new.grid_id,
-            new.category,
-            now,
-            f"{new.title} {new.description}",
-            ctx.duplicate_threshold,
-        )
-    ]
+    refs = _refs(ctx.pseudonym_key, new, reporter_sub or principal.sub)
     accept_for, _ = ctx.policy.deadlines(new.category, new.severity)
-    row = await con.fetchrow(
-        queries.INSERT_CASE,
-        case_id,
-        number,
-        new.category,
-        new.title,
-        new.description,
-        new.grid_id,
-        new.address,
-        refs.address,
-        new.lat,
-        new.lon,
-        new.source,
-        new.severity,
-        Level.grid.value,
-        refs.reporter,
-        reporter_sub,
-        refs.parties,
-        new.attachments or [],
-        new.tags or [],
-        dups,
-        now + accept_for,
-        now,
+    async with ctx.pool.acquire() as con:
+        for _attempt in range(2):
+            case_id = uuid.uuid4()
+            event = repository.outbox_values(_reported(new, case_id, refs, principal.sub), key=str(case_id))
+            row = await con.fetchrow(
+                queries.CREATE_CASE,
+                case_id,
+                ctx.number_prefix,
+                new.category,
+                new.title,
+                new.description,
+                new.grid_id,
+                new.address,
+                refs.address,
+                new.lat,
+                new.lon,
+                new.source,
+                new.severity,
+                Level.grid.value,
+                refs.reporter,
+                reporter_sub,
+                refs.parties,
+                new.attachments or [],
+                new.tags or [],
+                accept_for,
+                ctx.duplicate_threshold,
+                new.reporter_name,
+                new.reporter_phone,
+                new.parties or [],
+                principal.sub,
+                principal.sub if idempotency_key else None,
+                idempotency_key,
+                rhash,
+                *event,
+            )
+            if row is not None:
+                return row, True
+            if idempotency_key:
+                prior = await _replay(con, principal.sub, idempotency_key, rhash)
+                if prior is not None:
+                    return prior, False
+            if await con.fetchval(queries.GRID_EXISTS, new.grid_id) != "grid":
+                raise InvalidCaseInput(
+                    "body.grid_id", "not a known grid", detail=f"{new.grid_id!r} is not a known grid"
+                )
+            # a grid, and no twin holds the key any more (it was deleted after this statement saw it): once more
+    raise RuntimeError("create_case: the Idempotency-Key was held and then gone, twice")
+
+
+def _reported(new: NewCase, case_id: uuid.UUID, refs: _Refs, actor: str) -> events.CaseReportedV2:
+    """The event of a new case, but for queries.EVENT_FILLED_IN_SQL: CREATE_CASE sets those from the stored case
+    (the values here only stand in for them)."""
+    return events.CaseReportedV2(
+        case_id=str(case_id),
+        number="",
+        category=new.category,
+        severity=new.severity,
+        grid_id=new.grid_id,
+        status=Status.reported.value,
+        level=Level.grid.value,
+        occurred_at=_STAND_IN_TIME,
+        actor=actor,
+        reason=None,
+        accept_due=None,
+        resolve_due=None,
+        title=new.title,
+        source=new.source,
+        reporter_ref=refs.reporter,
+        address_ref=refs.address,
+        party_refs=refs.parties,
+        tags=new.tags or [],
+        duplicate_candidates=[],
     )
-    assert row is not None
-    await con.execute(queries.INSERT_REPORTER, case_id, new.reporter_name, new.reporter_phone, new.parties or [])
-    case = repository.to_case(row)
-    duplicates = [str(d) for d in dups]
-    await repository.add_transition(
-        con, "report", None, case, actor=actor, reason=None, data={"duplicate_candidates": duplicates}
-    )
-    await repository.publish(
-        con,
-        events.CaseReportedV2(
-            **lifecycle.facts(case, actor, None),
-            title=new.title,
-            source=new.source,
-            reporter_ref=refs.reporter,
-            address_ref=refs.address,
-            party_refs=refs.parties,
-            tags=new.tags or [],
-            duplicate_candidates=duplicates,
-        ),
-    )
-    return row
+
+
+_STAND_IN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 # -- actions ------------------------------------------------------------------------------------------------------

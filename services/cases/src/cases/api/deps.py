@@ -10,7 +10,8 @@ from fastapi import Depends, Request
 from cases.service import Context
 
 
-def cases_context(request: Request) -> Context:
+async def cases_context(request: Request) -> Context:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a hop on every request for an attribute read
     return request.app.state.cases
 
 

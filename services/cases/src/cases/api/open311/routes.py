@@ -19,14 +19,15 @@ from govkit.auth import Principal
 log = logging.getLogger(__name__)
 
 
-def _config(request: Request) -> CasesConfig:
+async def _config(request: Request) -> CasesConfig:
     return request.app.state.config
 
 
-def _cases(request: Request) -> service.Context:
+async def _cases(request: Request) -> service.Context:
     return request.app.state.cases
 
 
+# the dependencies are async: FastAPI runs a plain `def` one in a worker thread, a hop on every request
 Config = Annotated[CasesConfig, Depends(_config)]
 Cases = Annotated[service.Context, Depends(_cases)]
 
@@ -39,7 +40,7 @@ def _check_jurisdiction(config: CasesConfig, jurisdiction_id: str | None) -> Non
         )
 
 
-def _jurisdiction(
+async def _jurisdiction(
     config: Config,
     jurisdiction_id: str | None = Query(
         default=None, description="optional: this endpoint serves one jurisdiction", examples=["changping.xiangyang.cn"]
