@@ -13,7 +13,7 @@ import pytest
 from aiokafka import ConsumerRecord
 
 from gov_contracts import topics
-from govkit import metrics
+from govkit import inbox, metrics
 from govkit.consumer import EventConsumer
 from govkit.kafka import Producer
 
@@ -364,3 +364,25 @@ async def test_a_process_killed_in_the_middle_of_a_batch_applies_nothing_of_it_a
         await asyncio.sleep(1)  # nothing more arrives
     rows = await cases_pool.fetch(f"select seq, count(*) as n from {applied} group by seq order by seq")
     assert [(r["seq"], r["n"]) for r in rows] == [(i, 1) for i in range(30)]
+
+
+async def test_the_batch_claim_keeps_the_single_claims_rules(cases_pool):
+    group = f"g-{uuid.uuid4().hex[:8]}"
+
+    def claim(event_id, partition, offset):
+        return inbox.Claim(event_id, TYPE, "gov.test.claims", partition, offset)
+
+    async with cases_pool.acquire() as con:
+        first = [claim("a", 0, 5), claim("b", 0, 6), claim("a", 0, 7), claim("c", 1, 2)]
+        assert await inbox.claim_batch(con, consumer=group, records=first) == [True, True, False, True]
+        marks = await con.fetch("select partition, applied_offset from inbox_watermark where consumer = $1", group)
+        assert {m["partition"]: m["applied_offset"] for m in marks} == {0: 7, 1: 2}  # the duplicate's offset too
+        # a replay at or below the watermark, a known id at a new offset, a new id at a new offset
+        later = [claim("d", 0, 7), claim("b", 1, 3), claim("e", 1, 4)]
+        assert await inbox.claim_batch(con, consumer=group, records=later) == [False, False, True]
+        assert (
+            await inbox.claim(
+                con, consumer=group, event_id="f", event_type=TYPE, topic="gov.test.claims", partition=0, offset=6
+            )
+            is False
+        )  # the single claim sees the batch's watermark

@@ -54,16 +54,18 @@ with replayed as (
 select exists (select 1 from fresh)
 """
 
-# The same claim for a batch: one row per record ($2..$6 as arrays, each event id once), the watermark read once
-# per partition and advanced to the batch's highest offset; returns the ids to apply.
+# The same claim for a batch ($2..$6 as arrays, one element per record): the watermark read once per partition
+# and advanced to the batch's highest offset (duplicates' offsets included, as `claim` does); an event id that
+# comes twice is recorded by its first copy. Returns the ids to apply.
 CLAIM_BATCH = """
 with batch as (
-    select * from unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[])
-        as b(event_id, event_type, topic, partition, "offset")
+    select * from unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[]) with ordinality
+        as b(event_id, event_type, topic, partition, "offset", ord)
 ), candidates as (
-    select b.* from batch b
+    select distinct on (b.event_id) b.* from batch b
     left join inbox_watermark w on w.consumer = $1 and w.topic = b.topic and w.partition = b.partition
     where w.applied_offset is null or b."offset" > w.applied_offset
+    order by b.event_id, b.ord
 ), fresh as (
     insert into inbox (consumer, event_id, event_type, topic, partition, "offset")
     select $1, event_id, event_type, topic, partition, "offset" from candidates
@@ -112,15 +114,14 @@ async def claim_batch(con: Connection, *, consumer: str, records: Sequence[Claim
     first: dict[str, int] = {}
     for i, r in enumerate(records):
         first.setdefault(r.event_id, i)
-    unique = [records[i] for i in first.values()]
     rows = await con.fetch(
         CLAIM_BATCH,
         consumer,
-        [r.event_id for r in unique],
-        [r.event_type for r in unique],
-        [r.topic for r in unique],
-        [r.partition for r in unique],
-        [r.offset for r in unique],
+        [r.event_id for r in records],
+        [r.event_type for r in records],
+        [r.topic for r in records],
+        [r.partition for r in records],
+        [r.offset for r in records],
     )
     fresh = {row["event_id"] for row in rows}
     return [r.event_id in fresh and first[r.event_id] == i for i, r in enumerate(records)]
