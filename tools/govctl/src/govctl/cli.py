@@ -286,7 +286,7 @@ def main(argv=None) -> None:
     s.add_argument("overlay", nargs="?", default="production", help="base, an overlay's name or a directory")
     s.set_defaults(fn=cmd_k8s)
     s = sub.add_parser("bench", help="run a benchmark on its own throwaway stack, e.g. ./gov bench cases")
-    s.add_argument("name", help="runs bench/<name>_bench.py")
+    s.add_argument("name", help="runs bench/<name>_bench.py: cases, volunteers, reporting, notifications, relay, e2e")
     s.add_argument("bench_args", nargs=argparse.REMAINDER, help="passed on, e.g. --creates 1000")
     s.set_defaults(fn=cmd_bench)
 
