@@ -99,3 +99,29 @@ def test_a_catalogue_can_be_given():
     assert registry.handlers() == {"x.accepted.v9": on_accepted}
     with pytest.raises(TypeError, match="not an event type"):
         registry.handles(CaseReported)
+
+
+def test_a_batch_handler_is_each_type_names_batch_and_its_one_event_handler():
+    registry = HandlerRegistry()
+    runs: list[list[str]] = []
+
+    @registry.handles_batch(CaseReported, CaseReportedV2)
+    async def on_reported(con: object, items: list[tuple[CaseReported | CaseReportedV2, CloudEvent]]) -> None:
+        runs.append([envelope.type for _, envelope in items])
+
+    assert registry.batch_handlers() == {"gov.case.reported.v1": on_reported, "gov.case.reported.v2": on_reported}
+    assert registry.handled() == {CaseReported, CaseReportedV2}
+    one = registry.handlers()["gov.case.reported.v2"]
+    env = CloudEvent(type="gov.case.reported.v2", source="cases")
+    event = REGISTRY[env.type].model(
+        **{**FACTS, "status": "reported", "title": "t", "source": "app", "reporter_ref": "r"}
+    )
+    asyncio.run(one(None, event, env))  # type: ignore[arg-type]
+    assert runs == [["gov.case.reported.v2"]]
+    with pytest.raises(TypeError, match="already has a handler"):
+
+        @registry.handles(CaseReported)
+        async def again(con: object, event: CaseReported, envelope: CloudEvent) -> None: ...
+
+    with pytest.raises(TypeError, match=r"\(connection, items\)"):
+        registry.handles_batch(CaseAccepted)(lambda con, event, envelope: None)

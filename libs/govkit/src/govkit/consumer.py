@@ -398,7 +398,7 @@ class EventConsumer:
             batch = self.batch_handlers.get(envelope.type)
             j = i + 1
             if batch is not None:
-                while j < len(fresh) and self.batch_handlers.get(fresh[j][1].decoded.envelope.type) is batch:
+                while j < len(fresh) and self.batch_handlers.get(fresh[j][1].decoded.envelope.type) == batch:
                     j += 1
             token = tracing.current.set(tracing.continue_or_start(envelope.traceparent))
             try:

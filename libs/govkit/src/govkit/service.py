@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -53,6 +54,8 @@ class ServiceSpec:
     # event type -> a function making its handler from the running app, for handlers that need the service's
     # pool, configuration or settings; called once the pool exists, before the consumer starts
     handler_factories: dict[str, Callable[[FastAPI], Handler]] = field(default_factory=dict)
+    # the same for batch handlers that need the running app (each type name also in handler_factories)
+    batch_handler_factories: dict[str, Callable[[FastAPI], BatchHandler]] = field(default_factory=dict)
     topics: list[str] = field(default_factory=list)  # besides the areas topic
     routers: list[APIRouter] = field(default_factory=list)
     on_start: Callable[[FastAPI], Awaitable[None]] | None = None
@@ -68,6 +71,10 @@ class ServiceSpec:
     def all_handlers(self, app: FastAPI) -> dict[str, Handler]:
         built = {event_type: make(app) for event_type, make in self.handler_factories.items()}
         return {**areas.HANDLERS, **self.handlers, **built}
+
+    def all_batch_handlers(self, app: FastAPI) -> dict[str, BatchHandler]:
+        built = {event_type: make(app) for event_type, make in self.batch_handler_factories.items()}
+        return {**self.batch_handlers, **built}
 
     def handled_types(self) -> list[str]:
         """The event types the service applies (the others on its topics are skipped)."""
@@ -128,7 +135,7 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
             pool=app.state.pool,
             producer=producer,
             handlers=spec.all_handlers(app),
-            batch_handlers=spec.batch_handlers,
+            batch_handlers=spec.all_batch_handlers(app),
             max_attempts=s.consumer_max_attempts,
             batch_max=s.consumer_batch_max,
             batch_wait_ms=s.consumer_batch_wait_ms,
@@ -353,8 +360,7 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
         return
     import uvicorn
 
-    uvicorn.run(
-        build_app(spec, s, config),
+    server: dict[str, Any] = dict(
         host=s.http_host,
         port=s.http_port,
         log_config=None,
@@ -363,3 +369,23 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
         http="httptools",
         timeout_graceful_shutdown=20,
     )
+    if s.http_workers == 1:
+        uvicorn.run(build_app(spec, s, config), **server)
+        return
+    # uvicorn starts each worker process from an import string; worker_app builds the service named here in each
+    os.environ[_WORKER_SERVICE] = spec.name
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=s.http_workers, **server)
+
+
+_WORKER_SERVICE = "GOV_WORKER_SERVICE"
+
+
+def worker_app() -> FastAPI:
+    """The app of one of {SERVICE}_HTTP_WORKERS processes: the service `<name>.app:SPEC` that main() named. Each
+    worker is a whole replica (pool, consumer in the service's group, relay candidate, timers): docs/operations.md."""
+    import importlib
+
+    spec: ServiceSpec = importlib.import_module(f"{os.environ[_WORKER_SERVICE]}.app").SPEC
+    s = settings_mod.load_or_exit(spec.name)
+    jsonlog.setup(spec.name, s.log_level)
+    return build_app(spec, s)

@@ -45,6 +45,7 @@ SPEC = ServiceSpec(
     "notices with objections, implementation against the budget, acceptance and results made public.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handlers=_handlers(),
+    batch_handlers=handlers.copies.batch_handlers(),
     topics=[topics.CASES, topics.REPORTS],
     routers=[routes.router, routes.public],
     on_start=on_start,

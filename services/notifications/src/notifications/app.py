@@ -10,7 +10,8 @@ import httpx
 from fastapi import FastAPI
 
 from gov_contracts import REGISTRY, topics
-from govkit.consumer import Handler
+from govkit.consumer import BatchHandler, Handler
+from govkit.handlers import HandlerRegistry
 from govkit.periodic import Periodic
 from govkit.service import ServiceSpec
 from notifications import config, handlers, timers, wiring
@@ -29,11 +30,23 @@ def context(app: FastAPI) -> Context:
     return ctx
 
 
+def _registry(app: FastAPI) -> HandlerRegistry:
+    if getattr(app.state, "notification_handlers", None) is None:
+        app.state.notification_handlers = handlers.registry(context(app))
+    registry: HandlerRegistry = app.state.notification_handlers
+    return registry
+
+
 def _handler(event_type: str):  # noqa: ANN202
     def make(app: FastAPI) -> Handler:
-        if getattr(app.state, "notification_handlers", None) is None:
-            app.state.notification_handlers = handlers.build(context(app))
-        return app.state.notification_handlers[event_type]
+        return _registry(app).handlers()[event_type]
+
+    return make
+
+
+def _batch_handler(event_type: str):  # noqa: ANN202
+    def make(app: FastAPI) -> BatchHandler:
+        return _registry(app).batch_handlers()[event_type]
 
     return make
 
@@ -61,10 +74,10 @@ async def on_stop(app: FastAPI) -> None:
     app.state.notifications = None
 
 
-def _handled_types() -> list[str]:
-    # handlers.build needs a context to bind; the types it registers do not depend on it
-    probe = handlers.build(Context.__new__(Context))
-    return [t for t in probe if t in REGISTRY]
+def _handled_types(batch: bool = False) -> list[str]:
+    # handlers.registry needs a context to bind; the types it registers do not depend on it
+    probe = handlers.registry(Context.__new__(Context))
+    return [t for t in (probe.batch_handlers() if batch else probe.handlers()) if t in REGISTRY]
 
 
 SPEC = ServiceSpec(
@@ -75,6 +88,7 @@ SPEC = ServiceSpec(
     "e-mail and an in-app inbox with a live stream; quiet hours and preferences; a delivery log.",
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handler_factories={t: _handler(t) for t in _handled_types()},
+    batch_handler_factories={t: _batch_handler(t) for t in _handled_types(batch=True)},
     topics=[topics.CASES, topics.TASKS, topics.REPORTS, topics.VOLUNTEERS, topics.LIVELIHOOD],
     routers=[routes.router],
     on_start=on_start,

@@ -4,7 +4,7 @@ turn the facts people must hear of into deliveries (planner.store), in the consu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from gov_contracts import CloudEvent, cases, livelihood, reports, tasks
@@ -45,27 +45,26 @@ class NotificationHandlers:
             await planner.store(con, self.ctx, trigger)
 
     async def on_case(self, con: Connection, event: cases.CaseFacts, env: CloudEvent) -> None:
-        await con.execute(
-            queries.UPSERT_CASE,
-            uuid.UUID(event.case_id),
-            event.number,
-            event.category,
-            event.severity,
-            event.grid_id,
-            event.level,
-            event.status,
-            event.accept_due,
-            event.resolve_due,
-            event.occurred_at,
-        )
-        if isinstance(event, cases.CaseReported | cases.CaseReportedV2):
-            critical = self.ctx.rules.critical_categories
-            if triggers.is_critical(event, critical):  # most reports are not: no lookups for them
+        await self.on_cases(con, [(event, env)])
+
+    async def on_cases(self, con: Connection, items: Sequence[tuple[cases.CaseFacts, CloudEvent]]) -> None:
+        """Copies of a run of case events in one pipelined statement; the copies written up to an event that
+        someone must hear of before it is planned, so that planning sees what it would see event by event."""
+        copies: list[tuple[object, ...]] = []
+        critical = self.ctx.rules.critical_categories
+        for event, env in items:
+            copies.append(_case_copy(event))
+            if isinstance(event, cases.CaseReported | cases.CaseReportedV2):
+                if not triggers.is_critical(event, critical):  # most reports are not: no lookups for them
+                    continue
+                await _write_copies(con, copies)
                 labels = await planner.labels(con, self.ctx, [event.grid_id])
                 await self._store(con, triggers.case_reported(env.id, event, labels, critical))
-        elif type(event) in CASE_TRIGGERS:
-            labels = await planner.labels(con, self.ctx, [event.grid_id])
-            await self._store(con, CASE_TRIGGERS[type(event)](env.id, event, labels))
+            elif type(event) in CASE_TRIGGERS:
+                await _write_copies(con, copies)
+                labels = await planner.labels(con, self.ctx, [event.grid_id])
+                await self._store(con, CASE_TRIGGERS[type(event)](env.id, event, labels))
+        await _write_copies(con, copies)
 
     async def on_task_created(self, con: Connection, event: tasks.TaskCreated, env: CloudEvent) -> None:
         await con.execute(
@@ -138,11 +137,37 @@ class NotificationHandlers:
         await self._store(con, trigger)
 
 
+def _case_copy(event: cases.CaseFacts) -> tuple[object, ...]:
+    return (
+        uuid.UUID(event.case_id),
+        event.number,
+        event.category,
+        event.severity,
+        event.grid_id,
+        event.level,
+        event.status,
+        event.accept_due,
+        event.resolve_due,
+        event.occurred_at,
+    )
+
+
+async def _write_copies(con: Connection, copies: list[tuple[object, ...]]) -> None:
+    if copies:
+        await con.executemany(queries.UPSERT_CASE, copies)
+        copies.clear()
+
+
 def build(ctx: Context) -> dict[str, Handler]:
     """{event type: handler} bound to this service's context."""
+    return registry(ctx).handlers()
+
+
+def registry(ctx: Context) -> HandlerRegistry:
+    """The handlers bound to this service's context; case events also as one batch handler."""
     h = NotificationHandlers(ctx)
     registry = HandlerRegistry()
-    registry.handles(*cases.FACT_EVENTS)(h.on_case)
+    registry.handles_batch(*cases.FACT_EVENTS)(h.on_cases)
     registry.handles(tasks.TaskCreated)(h.on_task_created)
     registry.handles(tasks.TaskOffered)(h.on_task_offered)
     registry.handles(tasks.TaskAssigned, tasks.TaskOfferDeclined, tasks.TaskOfferExpired)(h.on_offer_answered)
@@ -150,4 +175,4 @@ def build(ctx: Context) -> dict[str, Handler]:
     registry.handles(reports.WeeklyReportPublished)(h.on_weekly_report)
     registry.handles(PairingVisitOverdue)(h.on_pairing_overdue)
     registry.handles(livelihood.MeetingNoticed)(h.on_meeting_noticed)
-    return registry.handlers()
+    return registry
