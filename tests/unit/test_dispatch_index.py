@@ -135,7 +135,7 @@ def test_index_kept_by_changes_ranks_as_a_fresh_one(seed):
             v = replace(v, home_grid=rng.choice(GRIDS), roles=(rng.choice(ROLES),))
         vols[vid] = v
         ix.put(v)
-    assert ix.same_as(DispatchIndex.build(vols.values(), NOW)) == []
+    assert ix.same_as(DispatchIndex.build(vols.values(), NOW), NOW - timedelta(days=60)) == []
     _same(ix, vols, rng, NOW)
 
 

@@ -91,7 +91,7 @@ async def open_link(ctx: Context, raw_token: str) -> asyncpg.Record:
 async def answer(ctx: Context, raw_token: str, accept: bool, reason: str | None) -> asyncpg.Record:
     """Accept or decline the link's offer and use the link up, in one transaction; the link as it is after."""
     token = link_rules.parse(raw_token)
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         # the link's row first: two answers through one link run one after the other, the second finds it used
         if await con.fetchval(queries.LOCK_ANSWER_LINK, token.link_id) is None:
             raise link_rules.AnswerLinkInvalid("not an answer link")

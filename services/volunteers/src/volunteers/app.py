@@ -7,11 +7,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from gov_contracts import topics
+from govkit import db
 from govkit.consumer import Handler
 from govkit.periodic import Periodic
 from govkit.service import ServiceSpec
 from volunteers import config, recurring, service
 from volunteers.api import answer_page, import_routes, internal_routes, recurring_routes, routes
+from volunteers.candidate_index import CandidateIndex
 from volunteers.context import Context
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,12 @@ async def _timer_round(app: FastAPI) -> None:
 
 
 async def on_start(app: FastAPI) -> None:
-    context(app)
+    ctx = context(app)
+    # the dispatch index (candidate_index.py): built before the timers start, on a connection of its own
+    settings = app.state.settings
+    index = CandidateIndex(lambda: db.connect(settings.database_url, settings.db_schema))
+    await index.start()
+    ctx.index = index
     app.state.periodic = list(PERIODIC)
     app.state.timer = Periodic("timer round", lambda: _timer_round(app), app.state.config.timer_interval_s)
     app.state.timer.start()
@@ -58,6 +65,10 @@ async def on_start(app: FastAPI) -> None:
 
 async def on_stop(app: FastAPI) -> None:
     await app.state.timer.stop()
+    ctx = context(app)
+    if ctx.index is not None:
+        await ctx.index.stop()
+        ctx.index = None
     app.state.volunteers = None  # its pool closes with this lifespan
 
 

@@ -51,6 +51,45 @@ from volunteers v
 where v.active and v.home_path <@ $1::ltree and v.skills @> $5::text[]
 """
 
+# the write's re-check of what the index (or the query above) proposed: the same columns for the proposed
+# volunteers, once their rows are locked (LOCK_VOLUNTEERS, a statement before, so that this one's snapshot
+# holds every offer made by whoever held a lock before)
+CANDIDATES_OF = CANDIDATES.replace("where v.active and v.home_path <@ $1::ltree", "where v.id = any($1::uuid[])")
+assert CANDIDATES_OF != CANDIDATES
+# offers are only made to volunteers whose rows the dispatching transaction holds; one held by another
+# dispatch right now is passed over (never waited for: no lock order to keep, no deadlock)
+LOCK_VOLUNTEERS = "select id from volunteers where id = any($1::uuid[]) order by id for no key update skip locked"
+
+# -- the candidate index (candidate_index.py): everything ranking reads, per volunteer, without the time -------
+_INDEX_ROWS = """
+select v.id, v.roles, v.home_grid, v.skills, v.availability, v.max_concurrent, v.active,
+       coalesce(a.n, 0) + coalesce(o.pending, 0) as load,
+       coalesce(o.made, 0) as offers_made, coalesce(o.accepted, 0) as offers_accepted,
+       coalesce(l.entries, '[]'::jsonb) as ledger, coalesce(lv.periods, '[]'::jsonb) as leave
+from volunteers v
+left join (select volunteer_id, count(*) as n from assignments
+           where status in ('assigned', 'in_progress'){f} group by 1) a on a.volunteer_id = v.id
+left join (select volunteer_id, count(*) filter (where status = 'pending') as pending,
+                  count(*) filter (where status <> 'pending') as made,
+                  count(*) filter (where status = 'accepted') as accepted
+           from offers where true{f} group by 1) o on o.volunteer_id = v.id
+left join (select volunteer_id, jsonb_agg(jsonb_build_array(at, (hours * 100)::int) order by at) as entries
+           from ledger where at > $1{f} group by 1) l on l.volunteer_id = v.id
+left join (select volunteer_id, jsonb_agg(jsonb_build_array(starts_at, ends_at) order by starts_at) as periods
+           from volunteer_leave where ends_at > $1{f} group by 1) lv on lv.volunteer_id = v.id
+where {w}
+"""
+INDEX_ALL = _INDEX_ROWS.format(f="", w="v.active")  # $1: ledger entries and leave ending after this
+INDEX_OF = _INDEX_ROWS.format(f=" and volunteer_id = any($2::uuid[])", w="v.id = any($2::uuid[])")
+# the snapshot's xmin: every transaction below it has ended, so a later refresh reads the changes of those from
+# xmin on (some again: applying a change is reading the volunteer afresh, so twice is harmless)
+INDEX_SNAPSHOT = "select pg_snapshot_xmin(pg_current_snapshot())::text as xmin, now() as now"
+INDEX_CHANGED = """
+select pg_snapshot_xmin(pg_current_snapshot())::text as xmin, now() as now,
+       array(select distinct volunteer_id from dispatch_changes where xid >= $1::text::xid8) as changed
+"""
+PRUNE_DISPATCH_CHANGES = "delete from dispatch_changes where at < now() - $1::interval"
+
 INSERT_OFFER = """
 insert into offers (id, task_id, volunteer_id, status, rank, offered_at, expires_at)
 values ($1, $2, $3, 'pending', $4, $5, $6)

@@ -94,7 +94,7 @@ async def create_schedule(con: Connection, ctx: Context, new: NewSchedule) -> as
 
 
 async def add_schedule(ctx: Context, new: NewSchedule) -> asyncpg.Record:
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         return await create_schedule(con, ctx, new)
 
 
@@ -156,7 +156,7 @@ def schedule_ref(schedule_id: Any, day: date) -> str:
 async def _claim_occurrence(ctx: Context, s: Row, day: date, start: datetime, end: datetime) -> bool:
     """Create the occurrence's task unless another generator has claimed it; True when this one did."""
     ref = schedule_ref(s["id"], day)
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         if await con.fetchval(queries.CLAIM_SCHEDULE_RUN, s["id"], day) is None:
             return False  # claimed (and committed) by another replica or an earlier round
         refs = list(s["beneficiary_refs"])
@@ -249,7 +249,7 @@ async def create_pairing(con: Connection, ctx: Context, new: NewPairing) -> asyn
 
 
 async def add_pairing(ctx: Context, new: NewPairing) -> asyncpg.Record:
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         return await create_pairing(con, ctx, new)
 
 
@@ -277,7 +277,7 @@ def visit_window(due: date, now: datetime) -> tuple[datetime, datetime]:
 
 async def advance_visited_pairings(ctx: Context) -> int:
     """A completed visit moves next_due to the visit's day + every_days (lazily, here rather than at check-out)."""
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         n = 0
         for r in await con.fetch(queries.PAIRINGS_VISITED, PAIRING_BATCH):
             visited = r["visited_at"]
@@ -296,7 +296,7 @@ async def generate_pairing_visits(ctx: Context, *, now: datetime | None = None) 
     """Create a pairing_visit task for every pairing due by tomorrow that has none yet; returns how many."""
     await advance_visited_pairings(ctx)
     created = 0
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         now = now or await con.fetchval(queries.DB_NOW)
         for p in await con.fetch(queries.PAIRINGS_DUE, local_today(now) + timedelta(days=1), PAIRING_BATCH):
             start, end = visit_window(p["next_due"], now)
@@ -331,7 +331,7 @@ async def report_overdue_pairings(ctx: Context, *, now: datetime | None = None) 
     """Publish gov.pairing.visit_overdue.v1 for every active pairing whose visit was due before today and not
     made, once per (pairing, due date): overdue_reported_for records the due date reported, in the event's
     transaction; pairings are locked SKIP LOCKED, so concurrent timers report each once. Returns how many."""
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         now = now or await con.fetchval(queries.DB_NOW)
         today = local_today(now)
         reported = 0
@@ -397,7 +397,7 @@ class PairingsView:
 async def visible_pairings(ctx: Context, p: Principal, where: PairingFilter) -> PairingsView:
     """Staff and analysts: the pairings in their areas, household names only with personal_data:read (each read
     audited); a volunteer: their own, with the names."""
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         today = local_today(await con.fetchval(queries.DB_NOW))
         if p.has_role(*access.VIEWERS):
             rows = await list_pairings(

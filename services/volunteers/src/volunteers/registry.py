@@ -69,7 +69,7 @@ async def register_volunteer(
 
 
 async def register(ctx: Context, new: NewVolunteer) -> asyncpg.Record:
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         return await register_volunteer(con, ctx, new)
 
 
@@ -96,7 +96,7 @@ class VolunteerView:
 
 async def read_volunteer(ctx: Context, volunteer_id: uuid.UUID, p: Principal) -> VolunteerView:
     """Name and phone for the volunteer themself, or with personal_data:read, audited."""
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         row = await _visible(con, p, volunteer_id)
         own = row["account_sub"] == p.sub
         personal = own or p.can(PERSONAL_DATA)
@@ -109,7 +109,7 @@ async def add_leave(
     ctx: Context, volunteer_id: uuid.UUID, starts: datetime, ends: datetime, reason: str | None, p: Principal
 ) -> None:
     registry.check_leave(starts, ends)
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         row = await _visible(con, p, volunteer_id)
         await con.execute(queries.INSERT_LEAVE, row["id"], starts, ends, reason)
 
@@ -137,7 +137,7 @@ async def correct_hours(
     principal: Principal,
 ) -> asyncpg.Record:
     """A signed correction recorded with who and why; admins only (checked by the caller)."""
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         v = await con.fetchrow(queries.GET_VOLUNTEER, volunteer_id)
         if v is None or not principal.covers(v["home_grid"]):
             raise NotFound(f"no volunteer {volunteer_id}")

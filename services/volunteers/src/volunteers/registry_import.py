@@ -354,7 +354,7 @@ async def _insert(
 async def import_rows(ctx: Context, rows: list[ParsedRow], principal: Principal) -> dict:
     """Insert the good rows, each in its own savepoint; the report lists every row."""
     report = _Report()
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         ids = [r.volunteer.external_id for r in rows if r.volunteer is not None]
         existing = {r["external_id"]: r for r in await con.fetch(queries.VOLUNTEERS_BY_EXTERNAL_IDS, ids)}
         for row in rows:

@@ -26,7 +26,7 @@ from govkit.auth import Principal
 from govkit.consumer import Handler
 from volunteers import access, queries
 from volunteers.context import Connection, Context, Row, fetch_existing, fetch_one
-from volunteers.domain import dispatch, meetings, tasks
+from volunteers.domain import dispatch, dispatch_index, meetings, tasks
 from volunteers.domain.tasks import NewTask
 
 SOURCE = "volunteers"
@@ -121,7 +121,7 @@ async def create_task(con: Connection, ctx: Context, new: NewTask) -> asyncpg.Re
 
 async def create_manual_task(ctx: Context, new: NewTask) -> asyncpg.Record:
     """A task made by staff; a replay of the same Idempotency-Key (origin_ref) answers the task made first."""
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         row = await create_task(con, ctx, new)
         if row is None:
             row = await fetch_existing(
@@ -153,9 +153,10 @@ def candidate(r: Row) -> dispatch.Candidate:
     )
 
 
-async def ranked_candidates(con: Connection, task: Row, now: datetime) -> list[dispatch.Candidate]:
+async def task_spec(con: Connection, task: Row) -> dispatch.TaskSpec:
+    """The task as ranking reads it, with the volunteers offered it already (declined, expired or pending)."""
     excluded = frozenset(str(r["volunteer_id"]) for r in await con.fetch(queries.EXCLUDED, task["id"]))
-    spec = dispatch.TaskSpec(
+    return dispatch.TaskSpec(
         id=str(task["id"]),
         task_type=task["task_type"],
         grid_id=task["grid_id"],
@@ -165,15 +166,79 @@ async def ranked_candidates(con: Connection, task: Row, now: datetime) -> list[d
         scope=task["scope_level"],
         excluded=excluded,
     )
+
+
+async def rank_candidates_sql(
+    con: Connection, task: Row, now: datetime, spec: dispatch.TaskSpec | None = None
+) -> list[dispatch.Candidate]:
+    """Every eligible candidate, best first, from the database alone (the CANDIDATES query, then rank): what
+    dispatch did before the candidate index, and still does while the index is not built; the tests compare
+    the index with it."""
+    if spec is None:
+        spec = await task_spec(con, task)
     rows = await con.fetch(
         queries.CANDIDATES,
-        dispatch.scope_area(task["grid_id"], task["scope_level"]),
+        dispatch.scope_area(spec.grid_id, spec.scope),
         now,
-        task["window_start"],
-        task["window_end"],
-        list(task["required_skills"]),
+        spec.window_start,
+        spec.window_end,
+        list(spec.required_skills),
     )
     return dispatch.rank([candidate(r) for r in rows], spec)
+
+
+ranked_candidates = rank_candidates_sql  # the name before the index
+
+MAX_ROUNDS = 8  # proposals checked again, per dispatch step; more stale proposals in a row leave the rest short
+
+
+async def _propose(
+    con: Connection, ctx: Context, task: Row, now: datetime, spec: dispatch.TaskSpec, limit: int
+) -> list[dispatch.Candidate]:
+    index = ctx.index
+    if index is not None and index.ready:
+        await index.fresh()
+        got = index.rank(spec, now, limit)
+        if got is not None:
+            return got
+    return (await rank_candidates_sql(con, task, now, spec))[:limit]
+
+
+async def choose_candidates(con: Connection, ctx: Context, task: Row, now: datetime, needed: int) -> list[str]:
+    """The best `needed` candidates of the task, checked against the database under their row locks: the
+    index (or the SQL ranking) proposes, then the proposed volunteers are locked (SKIP LOCKED: one another
+    dispatch holds is passed over) and their ranking inputs read again in this transaction; a proposal no
+    longer eligible is passed over and the next best asked for."""
+    spec = await task_spec(con, task)
+    chosen: list[str] = []
+    passed: set[str] = set()
+    for _ in range(MAX_ROUNDS):
+        want = needed - len(chosen)
+        if want <= 0:
+            break
+        ask = dispatch_index.with_excluded(spec, passed | set(chosen))
+        proposals = await _propose(con, ctx, task, now, ask, want)
+        if not proposals:
+            break
+        ids = [uuid.UUID(c.id) for c in proposals]
+        locked = [r["id"] for r in await con.fetch(queries.LOCK_VOLUNTEERS, ids)]
+        rows = (
+            await con.fetch(
+                queries.CANDIDATES_OF, locked, now, spec.window_start, spec.window_end, list(spec.required_skills)
+            )
+            if locked
+            else []
+        )
+        fresh = {str(r["id"]): candidate(r) for r in rows}
+        for c in proposals:
+            f = fresh.get(c.id)
+            if f is not None and dispatch.ineligibility(f, ask) is None:
+                chosen.append(c.id)
+            else:
+                passed.add(c.id)
+    if passed:
+        ctx.changed()  # a stale proposal: let the index catch up
+    return chosen
 
 
 def _expiry(ctx: Context, task: tasks.Task) -> timedelta:
@@ -191,7 +256,7 @@ async def dispatch_task(con: Connection, ctx: Context, task_id: Any) -> asyncpg.
         needed = tasks.still_needed(task, counts)
         if needed <= 0:
             return row
-        chosen = [c.id for c in (await ranked_candidates(con, row, now))[:needed]]
+        chosen = await choose_candidates(con, ctx, row, now, needed)
         out = tasks.dispatch_step(task, counts, chosen, now, _expiry(ctx, task), ctx.vref)
         for offer in out.offers:
             await con.execute(
@@ -224,7 +289,7 @@ async def respond(
     ctx: Context, offer_id: uuid.UUID, accept: bool, reason: str | None, principal: Principal
 ) -> asyncpg.Record:
     """Accept or decline one of the caller's own offers; a decline passes the task on at once."""
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         me = await _volunteer_of(con, principal)
         return await answer_offer(con, ctx, offer_id, me["id"], accept, reason)
 
@@ -262,7 +327,7 @@ async def answer_offer(
 async def expire_offers(ctx: Context, *, batch: int = 50) -> int:
     """Pass expired offers on. Tasks are locked SKIP LOCKED, so each offer expires in one replica."""
     done = 0
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         now = await _now(con)
         for r in await con.fetch(queries.TASKS_WITH_EXPIRED_OFFERS, now, batch):
             task = _task(await fetch_existing(con, queries.GET_TASK, r["id"], missing=f"no task {r['id']}"))
@@ -303,7 +368,7 @@ async def _my_assignment(con: Connection, task_id: uuid.UUID, principal: Princip
 
 
 async def check_in(ctx: Context, task_id: uuid.UUID, principal: Principal) -> asyncpg.Record:
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         mine = await _my_assignment(con, task_id, principal, "assigned")
         now = await _now(con)
         out = tasks.check_in(_task(mine.task), now, ctx.vref(mine.volunteer["id"]))
@@ -315,7 +380,7 @@ async def check_in(ctx: Context, task_id: uuid.UUID, principal: Principal) -> as
 
 async def check_out(ctx: Context, task_id: uuid.UUID, principal: Principal) -> asyncpg.Record:
     """Hours and points go to the ledger; the task completes with its last assignment."""
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         mine = await _my_assignment(con, task_id, principal, "in_progress")
         me, task = mine.volunteer["id"], _task(mine.task)
         now = await _now(con)
@@ -340,7 +405,7 @@ async def check_out(ctx: Context, task_id: uuid.UUID, principal: Principal) -> a
 
 
 async def cancel_task(ctx: Context, task_id: uuid.UUID, reason: str, principal: Principal) -> asyncpg.Record:
-    async with ctx.pool.acquire() as con, con.transaction():
+    async with ctx.writing() as con:
         row = await con.fetchrow(queries.GET_TASK_FOR_UPDATE, task_id)
         if row is None or not principal.covers(row["grid_id"]):
             raise NotFound(f"no task {task_id}")

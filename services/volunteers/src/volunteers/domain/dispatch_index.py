@@ -433,13 +433,20 @@ class DispatchIndex:
             if i < n and raw[i] >> (h.bit & 7) & 1:
                 yield h
 
-    def same_as(self, other: DispatchIndex) -> list[str]:
-        """The volunteers held differently by the two indexes (a verification of the one kept by changes
-        against one built afresh)."""
+    def same_as(self, other: DispatchIndex, since: datetime) -> list[str]:
+        """The volunteers held differently by the two indexes, ledger entries and leave up to `since` aside (a
+        verification of the index kept by changes against one built afresh)."""
         ids = set(self._held) | set(other._held)
-        return sorted(
-            i for i in ids if (a := self._held.get(i)) is None or (b := other._held.get(i)) is None or a.v != b.v
-        )
+        return sorted(i for i in ids if _trimmed(self._held.get(i), since) != _trimmed(other._held.get(i), since))
+
+
+def _trimmed(h: _Held | None, since: datetime) -> Volunteer | None:
+    if h is None:
+        return None
+    v = h.v
+    return replace(
+        v, ledger=tuple(e for e in v.ledger if e[0] > since), leave=tuple(p for p in v.leave if p[1] > since)
+    )
 
 
 def with_excluded(task: TaskSpec, more: Iterable[str]) -> TaskSpec:
