@@ -46,6 +46,7 @@ SPEC = ServiceSpec(
     ),
     migrations_dir=Path(__file__).resolve().parents[2] / "migrations",
     handlers=projections.handlers(),
+    batch_handlers=projections.batch_handlers(),
     topics=[topics.CASES, topics.TASKS, topics.VOLUNTEERS, topics.LIVELIHOOD],
     routers=[routes.router],
     on_start=on_start,

@@ -38,44 +38,45 @@ Q_OPEN_DELTA_AFTER = """
 select category, sum(case metric when 'new' then n else -n end)::int as n from r_rollup
 where area_id = $1 and week >= $2 and metric in ('new', 'ended') and category not like 'task:%' group by 1
 """
+# the cases closed in the week and their resolve times, from the rollups the case projection keeps (migration V006)
 Q_CLOSED = """
-select category, count(*)::int as closed, count(*) filter (where on_time)::int as on_time,
-       count(*) filter (where reopen_count > 0)::int as reworked,
-       count(*) filter (where max_level in ('grid', 'village'))::int as grassroots
-from r_cases where grid_path <@ $1::ltree and closed_at >= $2 and closed_at < $3 group by 1
+select category, closed, on_time, reworked, grassroots from r_closed
+where area_id = $1 and week = $2 and closed > 0
 """
+# exact: one row per distinct time from report to resolution, with how many cases took it
 Q_RESOLVE_HOURS = """
 select percentile_cont(0.5) within group (order by h) as p50, percentile_cont(0.9) within group (order by h) as p90
-from (select extract(epoch from resolved_at - reported_at) / 3600 as h from r_cases
-      where grid_path <@ $1::ltree and resolved_at >= $2 and resolved_at < $3) x
+from (select extract(epoch from took) / 3600 as h from r_resolve, generate_series(1, n)
+      where area_id = $1 and week = $2) x
 """
 Q_SATISFACTION = """
 select avg(satisfaction)::float8 as mean, count(*)::int as n from r_cases
 where grid_path <@ $1::ltree and rated_at >= $2 and rated_at < $3
 """
-# open at the week's end = still open now, or ended after the week: two index scans, not the whole history;
-# grouped per grid, kind (dispute / petition / other) and severity
+# open at the week's end ($2, the Monday after it as $3) = still open now (an index scan of the open cases), or
+# ended since and reported before ($3: r_open_at, kept by the projection); grouped per grid, kind (dispute /
+# petition / other) and severity
 Q_OPEN_AT_END = """
-select grid_id, case when category like 'dispute.%' then 'dispute' when category = 'petition' then 'petition'
-                     else 'other' end as kind,
-       severity, count(*)::int as n, count(*) filter (where overdue)::int as overdue,
-       count(*) filter (where report_count > 1)::int as repeats
-from (select grid_id, category, severity, overdue, report_count from r_cases
+select grid_id, kind, severity, sum(n)::int as n, sum(overdue)::int as overdue, sum(repeats)::int as repeats
+from (select grid_id, case when category like 'dispute.%' then 'dispute' when category = 'petition' then 'petition'
+                           else 'other' end as kind,
+             severity, 1 as n, overdue::int as overdue, (report_count > 1)::int as repeats from r_cases
       where ended_at is null and reported_at < $2 and grid_path <@ $1::ltree
       union all
-      select grid_id, category, severity, overdue, report_count from r_cases
-      where ended_at >= $2 and reported_at < $2 and grid_path <@ $1::ltree) open_cases
-group by 1, 2, 3
+      select grid_id, kind, severity, n, overdue, repeats from r_open_at
+      where week_end = $3 and grid_path <@ $1::ltree) open_cases
+group by 1, 2, 3 having sum(n) > 0
 """
+# addresses and parties with 2+ cases in the 30 days before the week's end ($2, a Monday), kept per week end
 Q_REPEAT_ADDRESSES = """
-select grid_id, address_ref, count(*)::int as n from r_cases
-where grid_path <@ $1::ltree and reported_at >= $2 and reported_at < $3 and address_ref is not null
-group by 1, 2 having count(*) >= 2 order by n desc, address_ref
+select grid_id, address_ref, n from r_repeat_address
+where week_end = $2 and n >= 2 and grid_path <@ $1::ltree
+order by n desc, address_ref, grid_id
 """
 Q_REPEAT_PARTIES = """
-select p as party_ref, count(*)::int as n from r_cases, unnest(party_refs) p
-where grid_path <@ $1::ltree and reported_at >= $2 and reported_at < $3
-group by 1 having count(*) >= 2 order by n desc, p limit 10
+select party_ref, n from r_repeat_party
+where area_id = $1 and week_end = $2 and n >= 2
+order by n desc, party_ref limit 10
 """
 Q_FILL_MINUTES = """
 select percentile_cont(0.5) within group (order by extract(epoch from filled_at - created_at) / 60) as m
@@ -175,8 +176,8 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
     since_start = {r["category"]: r["n"] for r in await con.fetch(Q_OPEN_DELTA_AFTER, area_id, start)}
     open_start_total = sum(open_now.values()) - sum(since_start.values())
 
-    closed = await con.fetch(Q_CLOSED, area_id, ts, te)
-    hours = await con.fetchrow(Q_RESOLVE_HOURS, area_id, ts, te)
+    closed = await con.fetch(Q_CLOSED, area_id, start)
+    hours = await con.fetchrow(Q_RESOLVE_HOURS, area_id, start)
     sat = await con.fetchrow(Q_SATISFACTION, area_id, ts, te)
 
     totals = {m: sum(c[m] for c in this.values()) for m in COUNTS}
@@ -232,11 +233,11 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
             }
         )
 
-    addresses = await con.fetch(Q_REPEAT_ADDRESSES, area_id, te - timedelta(days=30), te)
+    addresses = await con.fetch(Q_REPEAT_ADDRESSES, area_id, end)
     grids = await _grids(con, area_id, week, rule, te, addresses)
     names = {r["id"]: r["name"] for r in await con.fetch(Q_NAMES, area_id)}
     hot_grids = sorted((g for g in grids if g["new"]), key=lambda g: (-g["new"], g["id"]))[:5]
-    parties = await con.fetch(Q_REPEAT_PARTIES, area_id, te - timedelta(days=30), te)
+    parties = await con.fetch(Q_REPEAT_PARTIES, area_id, end)
     hotspots = {
         "grids": [{"id": g["id"], "name": g["name"], "new": g["new"]} for g in hot_grids],
         "categories": [
@@ -279,7 +280,7 @@ async def _grids(con, area_id: str, week: Week, rule: risk.RiskRule, te: datetim
     grids = await con.fetch(Q_GRIDS, area_id)
     facts = {g["id"]: risk.GridFacts() for g in grids}
     open_count: dict[str, int] = defaultdict(int)
-    for c in await con.fetch(Q_OPEN_AT_END, area_id, te):
+    for c in await con.fetch(Q_OPEN_AT_END, area_id, te, week.end):
         f = facts.get(c["grid_id"])
         if f is None:
             continue

@@ -120,3 +120,75 @@ on conflict (meeting_id) do update set village_id = excluded.village_id, village
     noticed_at = excluded.noticed_at
 where excluded.noticed_at >= r_livelihood_meetings.noticed_at
 """
+
+# -- the case events as runs (reporting.case_projection): rows and rollup deltas as arrays, one element per row -------
+# $1..$8 case_id, number, category, severity, grid_id, title, reporter_ref, address_ref; $9..$25 the columns events
+# change (case_projection.MUTABLE); $26/$27 and $28/$29 tags and party_refs, flat, and where each row's start
+INSERT_CASES = """
+insert into r_cases (case_id, number, category, severity, grid_id, grid_path, title, reporter_ref, address_ref,
+                     status, level, max_level, report_count, reported_at, accepted_at, resolved_at, closed_at, ended_at,
+                     rated_at, overdue, escalations, referred, reopen_count, on_time, satisfaction, updated_at,
+                     tags, party_refs)
+select u.case_id, u.number, u.category, u.severity, u.grid_id, u.grid_id::ltree, u.title, u.reporter_ref, u.address_ref,
+       u.status, u.level, u.max_level, u.report_count, u.reported_at, u.accepted_at, u.resolved_at, u.closed_at,
+       u.ended_at, u.rated_at, u.overdue, u.escalations, u.referred, u.reopen_count, u.on_time, u.satisfaction,
+       u.updated_at,
+       ($26::text[])[($27::int[])[u.i] : ($27::int[])[u.i + 1] - 1],
+       ($28::text[])[($29::int[])[u.i] : ($29::int[])[u.i + 1] - 1]
+from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::text[], $10::text[], $11::text[], $12::int[], $13::timestamptz[], $14::timestamptz[],
+            $15::timestamptz[], $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::bool[], $20::int[],
+            $21::bool[], $22::int[], $23::bool[], $24::int[], $25::timestamptz[]) with ordinality
+     as u(case_id, number, category, severity, grid_id, title, reporter_ref, address_ref, status, level, max_level,
+          report_count, reported_at, accepted_at, resolved_at, closed_at, ended_at, rated_at, overdue, escalations,
+          referred, reopen_count, on_time, satisfaction, updated_at, i)
+on conflict (case_id) do nothing
+"""
+UPDATE_CASES = """
+update r_cases c set status = u.status, level = u.level, max_level = u.max_level, report_count = u.report_count,
+    reported_at = u.reported_at, accepted_at = u.accepted_at, resolved_at = u.resolved_at, closed_at = u.closed_at,
+    ended_at = u.ended_at, rated_at = u.rated_at, overdue = u.overdue, escalations = u.escalations,
+    referred = u.referred, reopen_count = u.reopen_count, on_time = u.on_time, satisfaction = u.satisfaction,
+    updated_at = u.updated_at
+from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[],
+            $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::bool[], $13::int[],
+            $14::bool[], $15::int[], $16::bool[], $17::int[], $18::timestamptz[])
+     as u(case_id, status, level, max_level, report_count, reported_at, accepted_at, resolved_at, closed_at, ended_at,
+          rated_at, overdue, escalations, referred, reopen_count, on_time, satisfaction, updated_at)
+where c.case_id = u.case_id
+"""
+# every rollup delta of a run, one key per element (case_projection.Deltas)
+CASE_ROLLUPS = """
+with rollup_d as (
+    insert into r_rollup (week, area_id, category, metric, n)
+    select * from unnest($1::date[], $2::text[], $3::text[], $4::text[], $5::int[])
+    on conflict (area_id, week, category, metric) do update set n = r_rollup.n + excluded.n
+), open_d as (
+    insert into r_open (area_id, category, n) select * from unnest($6::text[], $7::text[], $8::int[])
+    on conflict (area_id, category) do update set n = r_open.n + excluded.n
+), closed_d as (
+    insert into r_closed (area_id, week, category, closed, on_time, reworked, grassroots)
+    select * from unnest($9::text[], $10::date[], $11::text[], $12::int[], $13::int[], $14::int[], $15::int[])
+    on conflict (area_id, week, category) do update set closed = r_closed.closed + excluded.closed,
+        on_time = r_closed.on_time + excluded.on_time, reworked = r_closed.reworked + excluded.reworked,
+        grassroots = r_closed.grassroots + excluded.grassroots
+), resolve_d as (
+    insert into r_resolve (area_id, week, took, n)
+    select * from unnest($16::text[], $17::date[], $18::interval[], $19::int[])
+    on conflict (area_id, week, took) do update set n = r_resolve.n + excluded.n
+), open_at_d as (
+    insert into r_open_at (week_end, grid_id, kind, severity, grid_path, n, overdue, repeats)
+    select w, g, k, s, g::ltree, n, o, r
+    from unnest($20::date[], $21::text[], $22::text[], $23::text[], $24::int[], $25::int[], $26::int[])
+         as u(w, g, k, s, n, o, r)
+    on conflict (week_end, grid_id, kind, severity) do update set n = r_open_at.n + excluded.n,
+        overdue = r_open_at.overdue + excluded.overdue, repeats = r_open_at.repeats + excluded.repeats
+), repeat_address_d as (
+    insert into r_repeat_address (week_end, grid_id, address_ref, grid_path, n)
+    select w, g, a, g::ltree, n from unnest($27::date[], $28::text[], $29::text[], $30::int[]) as u(w, g, a, n)
+    on conflict (week_end, grid_id, address_ref) do update set n = r_repeat_address.n + excluded.n
+)
+insert into r_repeat_party (area_id, week_end, party_ref, n)
+select * from unnest($31::text[], $32::date[], $33::text[], $34::int[])
+on conflict (area_id, week_end, party_ref) do update set n = r_repeat_party.n + excluded.n
+"""

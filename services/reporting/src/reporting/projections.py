@@ -1,15 +1,19 @@
 """Projections of case, task, volunteer and livelihood-project events into the reporting schema.
 
 One handler per event class (govkit.handlers), each running inside the
-consumer's inbox transaction. Rollups are updated incrementally per ISO week
-and per area level (r_rollup, r_open), so a weekly report reads a few rows of
-its own area. The statements are in reporting.projection_queries; `rebuild`
-runs the same handlers against shadow tables.
+consumer's inbox transaction; the case events have one batch handler that
+applies a run of them in a few statements (reporting.case_projection), which
+is also their per-event handler. Rollups are updated incrementally per ISO
+week and per area level (r_rollup, r_open, and the report's rollups of
+migration V006), so a weekly report reads a few rows of its own area. The
+statements are in reporting.projection_queries; `rebuild` runs the same
+handlers against shadow tables.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,7 +25,6 @@ from gov_contracts.cases import (
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
-    CaseFacts,
     CaseMerged,
     CaseOverdue,
     CaseRated,
@@ -66,10 +69,11 @@ from gov_contracts.tasks import (
     TaskOfferExpired,
     TaskUnfilled,
 )
-from gov_contracts.vocabulary import LEVELS, area_chain
+from gov_contracts.vocabulary import area_chain
 from gov_contracts.volunteers import HoursCorrected, VolunteerRegistered, VolunteerRegisteredV2, VolunteerUpdated
-from govkit.consumer import Handler, PoisonEvent
+from govkit.consumer import BatchHandler, Handler, PoisonEvent
 from govkit.handlers import HandlerRegistry
+from reporting import case_projection
 from reporting import projection_queries as queries
 from reporting.domain.livelihood import stage_rank
 
@@ -77,6 +81,11 @@ PROJECTION_TABLES = (
     "r_cases",
     "r_rollup",
     "r_open",
+    "r_closed",
+    "r_resolve",
+    "r_open_at",
+    "r_repeat_address",
+    "r_repeat_party",
     "r_tasks",
     "r_volunteers",
     "r_hours",
@@ -85,14 +94,17 @@ PROJECTION_TABLES = (
     "r_livelihood_milestones",
     "r_livelihood_meetings",
 )
-LEVEL_ORDER = [level.value for level in LEVELS]
-
 projection = HandlerRegistry()
 
 
 def handlers() -> dict[str, Handler]:
     """{type name: handler} for the consumer and the rebuild."""
     return projection.handlers()
+
+
+def batch_handlers() -> dict[str, BatchHandler]:
+    """{type name: batch handler}: the case events (reporting.case_projection)."""
+    return projection.batch_handlers()
 
 
 def _uuid(value: str) -> uuid.UUID:
@@ -102,138 +114,38 @@ def _uuid(value: str) -> uuid.UUID:
         raise PoisonEvent("schema_violation", f"{value!r} is not a UUID") from None
 
 
+# -- cases: a run of case events in a few statements (reporting.case_projection) ------------------------------------
+
+CaseEvent = (
+    CaseReported
+    | CaseReportedV2
+    | CaseAccepted
+    | CaseRejected
+    | CaseWithdrawn
+    | CaseDispatched
+    | CaseStarted
+    | CaseResolved
+    | CaseVerified
+    | CaseReopened
+    | CaseClosed
+    | CaseEscalated
+    | CaseOverdue
+    | CaseReferred
+    | CaseReferralOutcomeRecorded
+    | CaseMerged
+    | CaseReportCountRaised
+    | CaseRated
+)
+
+
+@projection.handles_batch(*case_projection.CASE_EVENTS)
+async def on_case_events(con: asyncpg.Connection, items: Sequence[tuple[CaseEvent, CloudEvent]]) -> None:
+    await case_projection.apply(con, items)
+
+
 async def _bump(con: asyncpg.Connection, at: datetime, grid_id: str, category: str, metric: str) -> None:
     """Count one `metric` in the week of `at`, for the grid and every area above it."""
     await con.execute(queries.BUMP, at, area_chain(grid_id), category, metric, 1)
-
-
-async def _count_open(con: asyncpg.Connection, event: CaseFacts, delta: int) -> None:
-    await con.execute(queries.OPEN_DELTA, area_chain(event.grid_id), event.category, delta)
-
-
-# -- cases --------------------------------------------------------------------------------------------------------
-
-
-@projection.handles(CaseReported, CaseReportedV2)
-async def on_case_reported(con: asyncpg.Connection, event: CaseReported | CaseReportedV2, envelope: CloudEvent) -> None:
-    await con.execute(
-        queries.INSERT_CASE,
-        _uuid(event.case_id),
-        event.number,
-        event.category,
-        event.severity,
-        event.grid_id,
-        event.title,
-        event.tags,
-        event.status,
-        event.level,
-        event.reporter_ref,
-        event.address_ref,
-        event.party_refs,
-        event.occurred_at,
-    )
-    await _bump(con, event.occurred_at, event.grid_id, event.category, "new")
-    await _count_open(con, event, 1)
-
-
-async def _advance(con: asyncpg.Connection, event: CaseFacts) -> uuid.UUID | None:
-    """The case's status and level after the transition; None when the case is not in this projection
-    (an event of a case reported before this projection's history: nothing to attach it to)."""
-    case_id: uuid.UUID | None = await con.fetchval(
-        queries.ADVANCE_CASE, _uuid(event.case_id), event.status, event.level, LEVEL_ORDER, event.occurred_at
-    )
-    return case_id
-
-
-async def _case_changed(
-    con: asyncpg.Connection, event: CaseFacts, statement: str, *values: object, metric: str | None = None
-) -> bool:
-    """Advance the case, run `statement` ($1 the case id, then `values`) and count `metric`;
-    False when the case is not in this projection."""
-    case_id = await _advance(con, event)
-    if case_id is None:
-        return False
-    await con.execute(statement, case_id, *values)
-    if metric is not None:
-        await _bump(con, event.occurred_at, event.grid_id, event.category, metric)
-    return True
-
-
-async def _case_ended(con: asyncpg.Connection, event: CaseFacts, statement: str, *values: object, metric: str) -> None:
-    if await _case_changed(con, event, statement, *values, metric=metric):
-        await _bump(con, event.occurred_at, event.grid_id, event.category, "ended")
-        await _count_open(con, event, -1)
-
-
-@projection.handles(CaseDispatched, CaseStarted, CaseVerified)
-async def on_case_moved(
-    con: asyncpg.Connection, event: CaseDispatched | CaseStarted | CaseVerified, envelope: CloudEvent
-) -> None:
-    await _advance(con, event)
-
-
-@projection.handles(CaseAccepted)
-async def on_case_accepted(con: asyncpg.Connection, event: CaseAccepted, envelope: CloudEvent) -> None:
-    await _case_changed(con, event, queries.SET_ACCEPTED_AT, event.occurred_at, metric="accepted")
-
-
-@projection.handles(CaseResolved, CaseReferralOutcomeRecorded)
-async def on_case_resolved(
-    con: asyncpg.Connection, event: CaseResolved | CaseReferralOutcomeRecorded, envelope: CloudEvent
-) -> None:
-    await _case_changed(con, event, queries.SET_RESOLVED_AT, event.occurred_at, metric="resolved")
-
-
-@projection.handles(CaseClosed)
-async def on_case_closed(con: asyncpg.Connection, event: CaseClosed, envelope: CloudEvent) -> None:
-    await _case_ended(con, event, queries.CLOSE_CASE, event.occurred_at, event.on_time, metric="closed")
-
-
-@projection.handles(CaseRejected)
-async def on_case_rejected(con: asyncpg.Connection, event: CaseRejected, envelope: CloudEvent) -> None:
-    await _case_ended(con, event, queries.SET_ENDED_AT, event.occurred_at, metric="rejected")
-
-
-@projection.handles(CaseWithdrawn)
-async def on_case_withdrawn(con: asyncpg.Connection, event: CaseWithdrawn, envelope: CloudEvent) -> None:
-    await _case_ended(con, event, queries.SET_ENDED_AT, event.occurred_at, metric="withdrawn")
-
-
-@projection.handles(CaseMerged)
-async def on_case_merged(con: asyncpg.Connection, event: CaseMerged, envelope: CloudEvent) -> None:
-    await _case_ended(con, event, queries.SET_ENDED_AT, event.occurred_at, metric="merged")
-
-
-@projection.handles(CaseEscalated)
-async def on_case_escalated(con: asyncpg.Connection, event: CaseEscalated, envelope: CloudEvent) -> None:
-    await _case_changed(con, event, queries.COUNT_ESCALATION, metric="escalated")
-
-
-@projection.handles(CaseOverdue)
-async def on_case_overdue(con: asyncpg.Connection, event: CaseOverdue, envelope: CloudEvent) -> None:
-    await _case_changed(con, event, queries.MARK_OVERDUE, metric="overdue")
-
-
-@projection.handles(CaseReferred)
-async def on_case_referred(con: asyncpg.Connection, event: CaseReferred, envelope: CloudEvent) -> None:
-    await _case_changed(con, event, queries.MARK_REFERRED, metric="referred")
-
-
-@projection.handles(CaseReopened)
-async def on_case_reopened(con: asyncpg.Connection, event: CaseReopened, envelope: CloudEvent) -> None:
-    await _case_changed(con, event, queries.SET_REOPEN_COUNT, event.reopen_count, metric="reopened")
-
-
-@projection.handles(CaseRated)
-async def on_case_rated(con: asyncpg.Connection, event: CaseRated, envelope: CloudEvent) -> None:
-    await _case_changed(con, event, queries.RATE_CASE, event.satisfaction, event.occurred_at)
-
-
-@projection.handles(CaseReportCountRaised)
-async def on_case_report_count_raised(
-    con: asyncpg.Connection, event: CaseReportCountRaised, envelope: CloudEvent
-) -> None:
-    await _case_changed(con, event, queries.SET_REPORT_COUNT, event.report_count, metric="repeat")
 
 
 # -- tasks: every event upserts the task; some are also counted -----------------------------------------------------

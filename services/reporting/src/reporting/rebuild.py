@@ -32,7 +32,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from gov_contracts import REGISTRY, topics
 from govkit import db, inbox
-from govkit.consumer import Decoded, Handler, PoisonEvent, data_fault, decode
+from govkit.consumer import BatchHandler, Decoded, Handler, PoisonEvent, data_fault, decode
 from reporting import projections
 from reporting.shadow import Shadow
 
@@ -45,12 +45,27 @@ SWAP_LOCK_TIMEOUT = "5s"  # readers and the live consumer wait at most this long
 SWAP_ATTEMPTS = 5
 CATCH_UP_ROUNDS = 10
 FIRST_SKIPPED = 5
+# inbox.record for a batch: by id only, as the rebuild replays old offsets on purpose; an id that comes twice in
+# the batch is recorded by its first copy
+RECORD_BATCH = """
+insert into inbox (consumer, event_id, event_type, topic, partition, "offset")
+select distinct on (event_id) $1, event_id, event_type, topic, partition, "offset"
+from unnest($2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[]) with ordinality
+     as b(event_id, event_type, topic, partition, "offset", ord)
+order by event_id, ord
+on conflict (consumer, event_id) do nothing
+returning event_id
+"""
 
 Progress = Callable[[int, int, float], None]
 
 
 class RebuildFailed(Exception):
     """Why a rebuild stopped, in one line; the live projections are unchanged."""
+
+
+class _Fallback(Exception):
+    """The batch did not apply as a whole: apply it event by event, in a savepoint each."""
 
 
 class _Skip(Exception):
@@ -121,11 +136,13 @@ class Replay:
         handlers: Mapping[str, Handler],
         position: dict[TopicPartition, int],
         *,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
         batch: int,
         progress: Progress | None,
         report_first: int,
     ):
         self.con, self.consumer, self.handlers = con, consumer, handlers
+        self.batch_handlers = dict(batch_handlers or {})
         self.position, self.batch, self.progress = position, batch, progress
         self.tally = Tally(limit=report_first)
         self.total = 0
@@ -175,12 +192,12 @@ class Replay:
                 continue
             work.append((rec, d, handler))
         try:
-            # most batches hold no poison: one transaction, no savepoint per event
+            # most batches hold no poison: one transaction, one inbox statement, runs of events through their batch
+            # handlers, no savepoint per event
             async with self.con.transaction():
                 outcome = Tally(limit=self.tally.limit)
-                for rec, d, handler in work:
-                    await self._apply_one(rec, d, handler, outcome)
-        except _Skip:
+                await self._apply_batch(work, outcome)
+        except _Fallback:
             async with self.con.transaction():
                 outcome = Tally(limit=self.tally.limit)
                 for rec, d, handler in work:
@@ -191,6 +208,44 @@ class Replay:
                         outcome.skip(rec, s.reason, str(s))
         self.tally.add(decoded)
         self.tally.add(outcome)
+
+    async def _apply_batch(self, work: list[tuple[ConsumerRecord, Decoded, Handler]], outcome: Tally) -> None:
+        """The batch in one go; raises _Fallback when anything in it fails (the event-by-event path then says
+        which event, and whether it is skipped or fails the rebuild)."""
+        try:
+            rows = await self.con.fetch(
+                RECORD_BATCH,
+                CONSUMER,
+                [d.envelope.id for _, d, _ in work],
+                [d.envelope.type for _, d, _ in work],
+                [rec.topic for rec, _, _ in work],
+                [rec.partition for rec, _, _ in work],
+                [rec.offset for rec, _, _ in work],
+            )
+            recorded = {r["event_id"] for r in rows}
+            fresh = []
+            for item in work:
+                event_id = item[1].envelope.id
+                if event_id in recorded:
+                    recorded.discard(event_id)  # a second copy in the batch is a duplicate
+                    fresh.append(item)
+                    outcome.applied += 1
+                else:
+                    outcome.duplicates += 1
+            i = 0
+            while i < len(fresh):
+                _, d, handler = fresh[i]
+                run = self.batch_handlers.get(d.envelope.type)
+                j = i + 1
+                if run is None:
+                    await handler(self.con, d.event, d.envelope)
+                else:
+                    while j < len(fresh) and self.batch_handlers.get(fresh[j][1].envelope.type) is run:
+                        j += 1
+                    await run(self.con, [(x.event, x.envelope) for _, x, _ in fresh[i:j]])
+                i = j
+        except Exception as e:
+            raise _Fallback() from e
 
     async def _apply_one(self, rec: ConsumerRecord, d: Decoded, handler: Handler, outcome: Tally) -> None:
         env = d.envelope
@@ -285,11 +340,13 @@ async def rebuild(
     batch: int = 500,
     progress: Progress | None = bar,
     handlers: Mapping[str, Handler] | None = None,
+    batch_handlers: Mapping[str, BatchHandler] | None = None,
     report_first: int = FIRST_SKIPPED,
 ) -> dict:
     """Raises RebuildFailed (one line) on any failure; the live projections are then unchanged.
 
-    `handlers` defaults to the service's projection handlers; `report_first`
+    `handlers` defaults to the service's projection handlers and `batch_handlers` to its batch handlers (none
+    when `handlers` is given and `batch_handlers` is not); `report_first`
     is how many skipped records are reported with their coordinates."""
     started = time.monotonic()
     shadow = Shadow(schema, projections.PROJECTION_TABLES)
@@ -315,6 +372,9 @@ async def rebuild(
             consumer,
             projections.handlers() if handlers is None else handlers,
             position,
+            batch_handlers=(projections.batch_handlers() if handlers is None else None)
+            if batch_handlers is None
+            else batch_handlers,
             batch=batch,
             progress=progress,
             report_first=report_first,
