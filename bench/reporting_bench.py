@@ -6,13 +6,21 @@
 1. Projection apply rate from a backlog: N case events (reported, accepted,
    resolved, closed of N/4 cases) are published to gov.cases.v1, then
    `./gov reporting rebuild`'s code replays them through the real projection
-   handlers and the inbox. Baseline in the same run: bare asyncpg inserts of
-   one row per event (event id + payload) into a scratch table, in the same
-   batch size. Reported: events/s of both and their ratio.
-2. Weekly-report latency over a long history: r_cases is bulk-loaded with M
-   cases over two years (and the rollups r_rollup / r_open derived from them, as
-   the projections would have built them), then kpis.weekly() for the town is
-   timed for the latest week and for a week a year back: p50/p99 ms.
+   and the inbox: with the batch handler (runs of case events set-based, one
+   inbox statement per batch; what the rebuild does) and with the per-event
+   handlers the projection had before (reporting.per_event_cases, one inbox
+   row and 2-4 statements per event). Baseline in the same run: bare asyncpg
+   executemany of one row per event (event id + payload) into a scratch
+   table, in the same batch size. Reported: events/s and ratios.
+2. The live path: the reporting service is started and N/4 more case events
+   are published; its consumer applies them in batches (govkit.consumer with
+   the batch handler). Events/s from the first to the last inbox row, and the
+   service's peak RSS while it works.
+3. Weekly-report latency over a long history: r_cases is bulk-loaded with M
+   cases over two years (and the rollups derived from them as the projections
+   would have built them: r_rollup / r_open here, the report's rollups by the
+   backfill of migration V006), then kpis.weekly() for the town is timed for
+   the latest week and for a week a year back: p50/p99 ms.
 
 Prints a table and writes JSON to bench/results/reporting-<UTC time>.json.
 """
@@ -22,9 +30,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -42,14 +52,17 @@ from common import pct, say  # noqa: E402
 from gov_contracts import REGISTRY, CloudEvent, topics  # noqa: E402
 from gov_contracts.vocabulary import LOCAL_TZ, LOCAL_TZ_NAME  # noqa: E402
 from govctl import areas as area_file  # noqa: E402
+from govctl import procs  # noqa: E402
 from govctl.stack import Stack  # noqa: E402
 from govkit import db  # noqa: E402
 from govkit.areas import on_area_upserted  # noqa: E402
-from reporting import kpis, risk  # noqa: E402
+from reporting import kpis, per_event_cases, risk  # noqa: E402
 from reporting.config import DEFAULT_RISK  # noqa: E402
 from reporting.rebuild import rebuild  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
+V006 = ROOT / "services" / "reporting" / "migrations" / "V006__report_rollups.sql"
+REPORT_ROLLUPS = ("r_closed", "r_resolve", "r_open_at", "r_repeat_address", "r_repeat_party")
 CATEGORIES = [
     "dispute.neighbor",
     "dispute.family",
@@ -90,7 +103,13 @@ group by 1, 2
 """
 
 
-def case_events(n_events: int, grids: list[str], rng: random.Random):
+def backfill_statements() -> list[str]:
+    """The statements of V006 that derive the report's rollups from r_cases."""
+    text = V006.read_text(encoding="utf-8").split("-- backfill", 1)[1].split("\n", 1)[1]
+    return [sql.strip() for sql in text.split(";") if sql.strip()]
+
+
+def case_events(n_events: int, grids: list[str], rng: random.Random, tag: str = "B"):
     """(type, model json, case id) for n_events/4 cases, each reported, accepted, resolved, closed."""
     start = datetime.now(UTC) - timedelta(days=60)
     out = []
@@ -99,7 +118,13 @@ def case_events(n_events: int, grids: list[str], rng: random.Random):
         grid, cat, sev = rng.choice(grids), rng.choice(CATEGORIES), rng.choice(SEVERITIES)
         at = start + timedelta(minutes=rng.randrange(60 * 24 * 55))
         base = dict(
-            case_id=cid, number=f"CP-B-{i:07d}", category=cat, severity=sev, grid_id=grid, level="grid", actor="bench"
+            case_id=cid,
+            number=f"CP-{tag}-{i:07d}",
+            category=cat,
+            severity=sev,
+            grid_id=grid,
+            level="grid",
+            actor="bench",
         )
         steps: list[tuple[str, int, dict[str, object]]] = [
             (
@@ -173,7 +198,7 @@ async def load_history(dsn: str, n_cases: int, grids: list[str], rng: random.Ran
     con = await db.connect(dsn, "reporting")
     t0 = time.perf_counter()
     try:
-        await con.execute("truncate r_cases, r_rollup, r_open")
+        await con.execute("truncate r_cases, r_rollup, r_open, " + ", ".join(REPORT_ROLLUPS))
         await con.execute("create temp table stage (like r_cases including defaults)")
         await con.execute("alter table stage alter column grid_path drop not null")
         now = datetime.now(UTC)
@@ -241,8 +266,11 @@ async def load_history(dsn: str, n_cases: int, grids: list[str], rng: random.Ran
             say(f"  loaded {min(base + chunk, n_cases):,} cases")
         await con.execute(ROLLUPS_FROM_CASES, LOCAL_TZ_NAME)
         await con.execute(OPEN_FROM_CASES)
+        for sql in backfill_statements():
+            await con.execute(sql)
         await con.execute("vacuum analyze r_cases")  # what autovacuum does after a load: index-only scans need it
-        await con.execute("analyze r_rollup")
+        for table in ("r_rollup", *REPORT_ROLLUPS):
+            await con.execute(f"vacuum analyze {table}")
         return time.perf_counter() - t0
     finally:
         await con.close()
@@ -261,6 +289,50 @@ async def time_weekly(dsn: str, week: kpis.Week, runs: int) -> list[float]:
         return out
     finally:
         await con.close()
+
+
+async def live(stack: Stack, events, batch: int) -> dict:
+    """The reporting service consumes `events` published while it runs: events/s and its peak RSS."""
+    svc = "reporting"
+    stack._service_port(svc)
+    pid = procs.spawn(
+        [sys.executable, "-m", svc, "serve"],
+        log=stack.logs / f"{svc}.log",
+        env={**os.environ, **stack.service_env(svc)},
+        cwd=stack.root,
+    )
+    stack.state["services"][svc] = {**stack.state["services"].get(svc, {}), "pid": pid}
+    stack.save()
+    stack.wait_ready(svc, timeout=120)
+    con = await db.connect(stack.service_dsn(svc), "reporting")
+    try:
+        before = await con.fetchval("select count(*) from inbox where consumer = 'reporting'")
+        await publish(stack.bootstrap, events)
+        peak = 0.0
+        deadline = time.monotonic() + 1800
+        while time.monotonic() < deadline:
+            peak = max(peak, procs.rss_mb(pid) or 0.0)
+            done = await con.fetchval("select count(*) from inbox where consumer = 'reporting'") - before
+            if done >= len(events):
+                break
+            await asyncio.sleep(0.25)
+        span = await con.fetchrow(
+            "select min(processed_at), max(processed_at) from (select processed_at from inbox "
+            "where consumer = 'reporting' order by processed_at desc limit $1) x",
+            len(events),
+        )
+        assert span is not None
+        seconds = max((span[1] - span[0]).total_seconds(), 1e-6)
+        return {
+            "events": len(events),
+            "seconds": round(seconds, 2),
+            "events_per_s": round(len(events) / seconds, 1),
+            "rss_peak_mb": round(peak, 1),
+            "rss_after_mb": procs.rss_mb(pid),
+        }
+    finally:
+        await con.close()
+        procs.stop(pid)
 
 
 def _p50_p99(ms: list[float]) -> dict[str, float]:
@@ -284,9 +356,28 @@ async def main_async(args, stack: Stack) -> dict:
     say(f"  published in {pub_s:.1f}s; replaying through the projections (rebuild)")
     result = await rebuild(dsn, stack.bootstrap, batch=args.batch, progress=None)
     apply_rate = result["applied"] / result["seconds"]
-    say(f"  applied {result['applied']:,} in {result['seconds']}s; baseline inserts")
+    say(f"  batch path: applied {result['applied']:,} in {result['seconds']}s; baseline inserts")
     base_s = await baseline(dsn, events, args.batch)
     base_rate = len(events) / base_s
+    per_event_rate = None
+    if not args.no_per_event:
+        say("  the per-event handlers of before (rebuild with reporting.per_event_cases)")
+        old = await rebuild(
+            dsn,
+            stack.bootstrap,
+            batch=args.batch,
+            progress=None,
+            handlers=per_event_cases.handlers(),
+            batch_handlers={},
+        )
+        per_event_rate = old["applied"] / old["seconds"]
+        say(f"  per-event path: applied {old['applied']:,} in {old['seconds']}s")
+        result = await rebuild(
+            dsn, stack.bootstrap, batch=args.batch, progress=None
+        )  # the live tables as the service's
+    say(f"live: the reporting service consumes {args.events // 4:,} more events")
+    live_result = await live(stack, case_events(args.events // 4, grids, rng, tag="L"), args.batch)
+    say(f"  {live_result}")
 
     say(f"loading {args.cases:,} cases of history")
     load_s = await load_history(dsn, args.cases, grids, rng)
@@ -298,8 +389,12 @@ async def main_async(args, stack: Stack) -> dict:
         "events": len(events),
         "publish_s": round(pub_s, 2),
         "projection_apply_events_per_s": round(apply_rate, 1),
+        "rebuild_events_per_s": result["events_per_s"],
+        "per_event_apply_events_per_s": None if per_event_rate is None else round(per_event_rate, 1),
         "baseline_inserts_per_s": round(base_rate, 1),
         "ratio_apply_to_baseline": round(apply_rate / base_rate, 3),
+        "ratio_per_event_to_baseline": None if per_event_rate is None else round(per_event_rate / base_rate, 3),
+        "live": live_result,
         "history_cases": args.cases,
         "history_load_s": round(load_s, 1),
         "weekly_town_latest_week_ms": _p50_p99(lat_latest),
@@ -314,6 +409,7 @@ def main() -> None:
     ap.add_argument("--cases", type=int, default=1_000_000)
     ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--runs", type=int, default=50)
+    ap.add_argument("--no-per-event", action="store_true", help="skip the replay through the per-event handlers")
     args = ap.parse_args()
     home = Path(tempfile.mkdtemp(prefix="gov-bench-reporting-"))
     stack = Stack(home, root=ROOT, partitions=3)
@@ -325,9 +421,22 @@ def main() -> None:
         stack.down()
         shutil.rmtree(home, ignore_errors=True)
     print()
-    print(f"projection apply from a backlog of {out['events']:,} events: {out['projection_apply_events_per_s']:,.0f}/s")
-    print(f"bare asyncpg inserts of the same rows:           {out['baseline_inserts_per_s']:,.0f}/s")
-    print(f"ratio apply / baseline:                          {out['ratio_apply_to_baseline']}")
+    print(f"projection apply from a backlog of {out['events']:,} events (batch path, the rebuild's code):")
+    print(
+        f"  applied {out['projection_apply_events_per_s']:,.0f}/s; whole rebuild {out['rebuild_events_per_s']:,.0f}/s"
+    )
+    if out["per_event_apply_events_per_s"] is not None:
+        print(f"the same through the per-event handlers of before: {out['per_event_apply_events_per_s']:,.0f}/s")
+    print(f"bare asyncpg executemany of the same rows:        {out['baseline_inserts_per_s']:,.0f}/s")
+    print(
+        f"ratio apply / executemany: batch {out['ratio_apply_to_baseline']}, "
+        f"per-event {out['ratio_per_event_to_baseline']}"
+    )
+    lv = out["live"]
+    print(
+        f"live consumer (reporting service), {lv['events']:,} events: {lv['events_per_s']:,.0f}/s, "
+        f"RSS peak {lv['rss_peak_mb']} MB"
+    )
     print(f"weekly report of the town over {out['history_cases']:,} cases of history:")
     for label, key in (("latest week", "weekly_town_latest_week_ms"), ("a year ago ", "weekly_town_year_ago_ms")):
         print(f"  {label}   p50 {out[key]['p50']} ms  p99 {out[key]['p99']} ms")

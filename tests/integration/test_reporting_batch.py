@@ -14,6 +14,7 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,7 +33,7 @@ CATEGORIES = ["dispute.land", "dispute.family", "petition", "other", "hazard.fir
 START = datetime(2026, 9, 7, tzinfo=UTC)  # a Monday 08:00 in China
 CST = timezone(timedelta(hours=8))
 
-KINDS = {  # event type suffix -> extra fields
+KINDS: dict[str, dict[str, object]] = {  # event type suffix -> extra fields
     "accepted.v1": {},
     "rejected.v1": {},
     "withdrawn.v1": {},
@@ -53,7 +54,7 @@ KINDS = {  # event type suffix -> extra fields
 LEVELS = ["grid", "village", "town", "county", "department"]
 
 
-def history(seed: int, n_cases: int = 40, n_events: int = 400) -> list[tuple[object, CloudEvent]]:
+def history(seed: int, n_cases: int = 40, n_events: int = 400) -> list[tuple[Any, CloudEvent]]:
     """Random case events: reports (some twice, v1 and v2), transitions in any order, events of unknown cases,
     times over ten weeks in two time zones, addresses and parties that repeat."""
     rng = random.Random(seed)
