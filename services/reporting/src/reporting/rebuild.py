@@ -3,10 +3,13 @@
 1. One rebuild at a time (a session advisory lock); shadow tables left by a
    killed run are dropped first.
 2. Every record of the replayed topics, from the beginning, goes into shadow
-   tables (reporting.shadow) under the live consumer's poison rules: what it
+   tables (reporting.shadow), a batch at a time (one inbox statement, runs of
+   case events through their batch handler, as the live consumer applies
+   them), under the live consumer's poison rules: what it
    dead-letters (an undecodable record, a handler's PoisonEvent, a database
-   error caused by the event's data) is skipped in a savepoint and reported;
-   any other error fails the rebuild.
+   error caused by the event's data) is skipped in a savepoint and reported
+   (a batch that fails is applied again event by event to find it); any other
+   error fails the rebuild.
 3. The live consumer keeps applying new events to the live tables meanwhile.
    The rebuild catches up with the end offsets, then in one transaction locks
    the inbox (the live consumer waits), replays the last records and swaps the
