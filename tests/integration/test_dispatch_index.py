@@ -48,6 +48,12 @@ async def vctx(stack):
     ctx = Context(pool=pool, config=cfg, pseudonym_key="k" * 40, index=index)
     yield ctx
     await index.stop()
+    # the population takes no part in other tests: inactive, and its pending offers withdrawn
+    ids = [r["id"] for r in await pool.fetch("select id from volunteers where external_id like 'ix%'")]
+    await pool.execute("update volunteers set active = false where id = any($1)", ids)
+    await pool.execute(
+        "update offers set status = 'withdrawn' where status = 'pending' and volunteer_id = any($1)", ids
+    )
     await pool.close()
 
 
@@ -119,7 +125,7 @@ async def _history(con, rng: random.Random, vid: uuid.UUID, now: datetime) -> No
     await con.execute(
         "insert into tasks (id, task_type, title, grid_id, grid_path, window_start, window_end, origin, status,"
         " created_at, updated_at) values ($1, 'patrol', 'ix', 'changping.kongjiafan.g01',"
-        " 'changping.kongjiafan.g01', $2, $3, 'manual', 'offered', $2, $2)",
+        " 'changping.kongjiafan.g01', $2, $3, 'manual', 'cancelled', $2, $2)",
         tid,
         now,
         now + timedelta(hours=1),
@@ -127,7 +133,7 @@ async def _history(con, rng: random.Random, vid: uuid.UUID, now: datetime) -> No
     status = rng.choice(("pending", "accepted", "declined", "expired", "withdrawn"))
     await con.execute(
         "insert into offers (id, task_id, volunteer_id, status, rank, offered_at, expires_at)"
-        " values ($1, $2, $3, $4, 1, $5, $5)",
+        " values ($1, $2, $3, $4, 1, $5::timestamptz, $5::timestamptz + interval '1 day')",
         uuid.uuid4(),
         tid,
         vid,
@@ -264,14 +270,14 @@ async def _history_pending(con, vid: uuid.UUID) -> None:
     await con.execute(
         "insert into tasks (id, task_type, title, grid_id, grid_path, window_start, window_end, origin, status,"
         " created_at, updated_at) values ($1, 'patrol', 'ix', 'changping.kongjiafan.g01',"
-        " 'changping.kongjiafan.g01', $2, $3, 'manual', 'offered', $2, $2)",
+        " 'changping.kongjiafan.g01', $2, $3, 'manual', 'cancelled', $2, $2)",
         tid,
         now,
         now + timedelta(hours=1),
     )
     await con.execute(
         "insert into offers (id, task_id, volunteer_id, status, rank, offered_at, expires_at)"
-        " values ($1, $2, $3, 'pending', 1, $4::timestamptz, $4::timestamptz + interval '1 hour')",
+        " values ($1, $2, $3, 'pending', 1, $4::timestamptz, $4::timestamptz + interval '1 day')",
         uuid.uuid4(),
         tid,
         vid,

@@ -202,6 +202,15 @@ class CandidateIndex:
             log.warning("dispatch index refresh after a write: %s: %s", type(e).__name__, e)
 
     async def _refresh_locked(self) -> set[str]:
+        try:
+            return await self._refresh_once()
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            if self._con is not None:  # start on a new connection next time
+                self._con.terminate()
+                self._con = None
+            raise
+
+    async def _refresh_once(self) -> set[str]:
         ix = self.ix
         assert ix is not None
         started = clock.monotonic()

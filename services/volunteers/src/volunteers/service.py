@@ -5,6 +5,7 @@ rule of domain/tasks.py, save, and put its events in the outbox."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from volunteers.domain import dispatch, dispatch_index, meetings, tasks
 from volunteers.domain.tasks import NewTask
 
 SOURCE = "volunteers"
+log = logging.getLogger(__name__)
 
 
 # -- loading and saving ----------------------------------------------------------------------------------------
@@ -197,10 +199,14 @@ async def _propose(
 ) -> list[dispatch.Candidate]:
     index = ctx.index
     if index is not None and index.ready:
-        await index.fresh()
-        got = index.rank(spec, now, limit)
-        if got is not None:
-            return got
+        try:
+            await index.fresh()
+        except Exception as e:  # its connection lost: this dispatch ranks in SQL; the timer refreshes again
+            log.warning("dispatch index refresh failed, ranking in SQL: %s: %s", type(e).__name__, e)
+        else:
+            got = index.rank(spec, now, limit)
+            if got is not None:
+                return got
     return (await rank_candidates_sql(con, task, now, spec))[:limit]
 
 
