@@ -86,14 +86,16 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of the process and its descendants. For PostgreSQL this counts the shared buffers once per
-    backend that touched them, so its figure is an upper bound; the services are single processes."""
+def rss_mb(pid: int, proportional: bool = False) -> float:
+    """Resident memory of the process and its descendants. With `proportional`, the PSS (shared pages divided
+    among the processes sharing them): PostgreSQL's backends all map the shared buffers, whose RSS summed
+    would count them once per backend."""
     p = psutil.Process(pid)
-    total = p.memory_info().rss
-    for c in p.children(recursive=True):
+    procs = [p, *p.children(recursive=True)]
+    total = 0
+    for c in procs:
         with contextlib.suppress(psutil.NoSuchProcess):
-            total += c.memory_info().rss
+            total += c.memory_full_info().pss if proportional else c.memory_info().rss
     return total / 1024 / 1024
 
 
@@ -111,7 +113,7 @@ class Meter:
 
     def sample_rss(self) -> None:
         for name, pid in self.pids.items():
-            self.rss_max[name] = max(self.rss_max[name], rss_mb(pid))
+            self.rss_max[name] = max(self.rss_max[name], rss_mb(pid, proportional=name == "postgres"))
 
     async def _sample(self) -> None:
         while self._sampling:
@@ -131,6 +133,16 @@ class Meter:
 def per_case_ms(before: dict[str, float], after: dict[str, float], n: int) -> dict[str, float]:
     out = {k: round((after[k] - before[k]) * 1000 / n, 3) for k in before}
     out["total"] = round(sum(out[k] for k in before), 3)
+    return out
+
+
+def net_of_idle(
+    per_case: dict[str, float], idle_ms_per_s: dict[str, float], window_s: float, n: int
+) -> dict[str, float]:
+    """CPU per case minus what the process would have used idle over the same window (timers, pollers,
+    Kafka's own housekeeping): the part the load itself costs."""
+    out = {k: round(per_case[k] - idle_ms_per_s[k] * window_s / n, 3) for k in idle_ms_per_s}
+    out["total"] = round(sum(out.values()), 3)
     return out
 
 
@@ -221,7 +233,13 @@ async def phase_idle(meter: Meter, seconds: float) -> dict[str, float]:
 
 
 async def phase_fixed(
-    args: argparse.Namespace, client: httpx.AsyncClient, texts: Texts, meter: Meter, rep: asyncpg.Connection, lag: Lag
+    args: argparse.Namespace,
+    client: httpx.AsyncClient,
+    texts: Texts,
+    meter: Meter,
+    rep: asyncpg.Connection,
+    lag: Lag,
+    idle: dict[str, float],
 ) -> dict[str, Any]:
     bodies = [texts.case() for _ in range(args.creates)]
     start_count = await rep.fetchval("select count(*) from reporting.r_cases")
@@ -241,6 +259,7 @@ async def phase_fixed(
         "window_s": round(window, 2),
         "sustainable_per_s": round(len(bodies) / window, 1),
         "cpu_ms_per_case": per_case_ms(before, after, len(bodies)),
+        "cpu_ms_per_case_net_of_idle": net_of_idle(per_case_ms(before, after, len(bodies)), idle, window, len(bodies)),
     }
     say(
         f"fixed load: HTTP {res['http_creates_per_s']}/s, all projected and consumed after {window:.1f} s: "
@@ -257,6 +276,7 @@ async def phase_lag(
     rep: asyncpg.Connection,
     lag: Lag,
     rate: float,
+    idle: dict[str, float],
 ) -> dict[str, Any]:
     n = max(int(rate * args.lag_seconds), 10)
     bodies = [texts.case() for _ in range(n)]
@@ -302,6 +322,7 @@ async def phase_lag(
     await asyncio.wait_for(poller, args.drain_timeout)
     await wait_caught_up(rep, lag, start_count + n, args.drain_timeout)
     after = meter.cpu()
+    window = time.perf_counter() - t0
     lags = [(seen_at[k] - sent_at[k]) * 1000 for k in sent_at]
     res: dict[str, Any] = {
         "creates": n,
@@ -312,7 +333,9 @@ async def phase_lag(
         "projection_lag_p50_ms": round(pct(lags, 50), 1),
         "projection_lag_p99_ms": round(pct(lags, 99), 1),
         "projection_lag_max_ms": round(max(lags), 1),
+        "window_s": round(window, 2),
         "cpu_ms_per_case": per_case_ms(before, after, n),
+        "cpu_ms_per_case_net_of_idle": net_of_idle(per_case_ms(before, after, n), idle, window, n),
     }
     say(
         f"lag: create → projection p50 {res['projection_lag_p50_ms']} ms, p99 {res['projection_lag_p99_ms']} ms; "
@@ -335,9 +358,9 @@ async def measure(st: Stack, args: argparse.Namespace, texts: Texts) -> dict[str
             await wait_caught_up(rep, lag, args.warmup, args.drain_timeout)
             meter.start()
             idle = await phase_idle(meter, args.idle_seconds)
-            fixed = await phase_fixed(args, client, texts, meter, rep, lag)
+            fixed = await phase_fixed(args, client, texts, meter, rep, lag, idle)
             rate = args.lag_rate or fixed["sustainable_per_s"] / 2
-            half = await phase_lag(args, client, texts, meter, rep, lag, rate)
+            half = await phase_lag(args, client, texts, meter, rep, lag, rate, idle)
             await meter.stop()
             meter.sample_rss()
     finally:
@@ -355,20 +378,27 @@ async def measure(st: Stack, args: argparse.Namespace, texts: Texts) -> dict[str
 
 def report(res: dict[str, Any]) -> str:
     m, f, h = res["machine"], res["fixed_load"], res["half_rate"]
-    w = 16
+    w = 11
     out = [
         f"e2e benchmark, {res['started_at']}: {m['cpus']} CPUs, Python {m['python']}, {m['postgres']}; "
         f"load average before {m['loadavg_before']}",
         "",
-        f"{'process':<16}{'idle ms/s':>{w}}{'ms/case fixed':>{w}}{'ms/case half':>{w}}{'RSS max MB':>{w}}",
-        "-" * (16 + 4 * w),
+        "CPU: ms per second idle; ms per case at the fixed load and at half the sustainable rate, each also net of",
+        "what the process uses idle over the same window; RSS: the maximum over both loads (PostgreSQL: PSS)",
+        "",
+        f"{'process':<15}"
+        + "".join(f"{col:>{w}}" for col in ("idle ms/s", "fixed", "fixed net", "half", "half net", "RSS MB")),
+        "-" * (15 + 6 * w),
     ]
     for p in (*PROCESSES, "total"):
         idle = res["idle_cpu_ms_per_s"].get(p, sum(res["idle_cpu_ms_per_s"].values()))
         rss = res["rss_max_mb"].get(p)
+        cells = [f["cpu_ms_per_case"], f["cpu_ms_per_case_net_of_idle"], h["cpu_ms_per_case"]]
+        cells.append(h["cpu_ms_per_case_net_of_idle"])
         out.append(
-            f"{p:<16}{idle:>{w}.1f}{f['cpu_ms_per_case'][p]:>{w}.2f}{h['cpu_ms_per_case'][p]:>{w}.2f}"
-            f"{(f'{rss:.0f}' if rss is not None else ''):>{w}}"
+            f"{p:<15}{idle:>{w}.1f}"
+            + "".join(f"{c[p]:>{w}.2f}" for c in cells)
+            + f"{(f'{rss:.0f}' if rss else ''):>{w}}"
         )
     out += [
         "",
