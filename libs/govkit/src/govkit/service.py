@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -360,7 +359,8 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
         return
     import uvicorn
 
-    server: dict[str, Any] = dict(
+    uvicorn.run(
+        build_app(spec, s, config),
         host=s.http_host,
         port=s.http_port,
         log_config=None,
@@ -369,23 +369,3 @@ def main(spec: ServiceSpec, argv: list[str] | None = None) -> None:
         http="httptools",
         timeout_graceful_shutdown=20,
     )
-    if s.http_workers == 1:
-        uvicorn.run(build_app(spec, s, config), **server)
-        return
-    # uvicorn starts each worker process from an import string; worker_app builds the service named here in each
-    os.environ[_WORKER_SERVICE] = spec.name
-    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=s.http_workers, **server)
-
-
-_WORKER_SERVICE = "GOV_WORKER_SERVICE"
-
-
-def worker_app() -> FastAPI:
-    """The app of one of {SERVICE}_HTTP_WORKERS processes: the service `<name>.app:SPEC` that main() named. Each
-    worker is a whole replica (pool, consumer in the service's group, relay candidate, timers): docs/operations.md."""
-    import importlib
-
-    spec: ServiceSpec = importlib.import_module(f"{os.environ[_WORKER_SERVICE]}.app").SPEC
-    s = settings_mod.load_or_exit(spec.name)
-    jsonlog.setup(spec.name, s.log_level)
-    return build_app(spec, s)
