@@ -351,6 +351,38 @@ def refs_for(body: dict) -> tuple[str, str | None, list[str]]:
     return reporter_ref, address_ref, party_refs
 
 
+# -- CPU time -----------------------------------------------------------------------------------------------------
+
+TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def _procs() -> list[tuple[int, int, str, float]]:
+    """(pid, parent pid, command line, CPU seconds used) of every process this user may read."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            stat = (d / "stat").read_text()
+            cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        out.append((int(d.name), int(fields[1]), cmd, (int(fields[11]) + int(fields[12])) * TICK_S))
+    return out
+
+
+def cpu_seconds(service_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the cases service (and any child process) and by the PostgreSQL backends
+    of the cases login role: a figure of the work a create costs that other load on the machine hardly moves."""
+    procs = _procs()
+    service = {service_pid} | {pid for pid, ppid, _, _ in procs if ppid == service_pid}
+    return {
+        "cases_service": sum(cpu for pid, _, _, cpu in procs if pid in service),
+        "postgres_cases": sum(cpu for _, _, cmd, cpu in procs if cmd.startswith("postgres: cases ")),
+    }
+
+
 # -- load drivers ------------------------------------------------------------------------------------------------
 
 
@@ -417,8 +449,10 @@ async def phase_create(
                     await asyncio.sleep(0.25)
 
             sampler = asyncio.create_task(sample_backlog())
+            cpu_before = cpu_seconds(st.state["services"]["cases"]["pid"])
             wall, lat = await http_creates(client, bodies, concurrency, fails)
             t_end = time.monotonic()
+            cpu_after = cpu_seconds(st.state["services"]["cases"]["pid"])
             sampling = False
             await sampler
             fails.check("HTTP create", len(bodies), allowed=0.005)
@@ -448,6 +482,8 @@ async def phase_create(
         "creates_per_s": round(len(bodies) / wall, 1),
         "latency": summary_ms(lat),
         "failed": dict(fails.counts),
+        # CPU per create while the creates ran (the relay and consumers of the service included)
+        "cpu_ms_per_create": {k: round((cpu_after[k] - cpu_before[k]) * 1000 / len(bodies), 2) for k in cpu_after},
         "outbox": {
             "events_written": new_events,
             "events_published": published,
@@ -458,6 +494,7 @@ async def phase_create(
     }
     say(
         f"HTTP create: {res['creates_per_s']}/s, p50 {res['latency']['p50_ms']} ms, p99 {res['latency']['p99_ms']} ms; "
+        f"CPU ms per create: {res['cpu_ms_per_create']}; "
         f"outbox backlog {backlog_at_end} drained in {res['outbox']['drain_s_after_last_create']} s"
     )
     return res, warm + bodies
@@ -1160,8 +1197,7 @@ def report(res: dict) -> str:
     lines = [
         "",
         f"cases benchmark, {res['started_at']}: {res['machine']['cpus']} CPUs, Python {res['machine']['python']}, "
-        f"{res['machine']['postgres']}; load average before the measurements {res['machine']['loadavg_before']}; "
-        f"cases HTTP workers {res['stack']['cases_http_workers']}",
+        f"{res['machine']['postgres']}; load average before the measurements {res['machine']['loadavg_before']}",
         "",
         "Creation (HTTP includes the transaction, transition, reporter row and outbox event)",
         _row("figure", "rate /s", "p50 ms", "p99 ms"),
@@ -1186,6 +1222,12 @@ def report(res: dict) -> str:
                 f"ratio HTTP / baseline at c={c['concurrency']}: rate; p50",
                 _f(row["ratio_http_to_baseline"], 3),
                 _f(row["ratio_p50_http_to_baseline"]) + "x",
+                "",
+            ),
+            _row(
+                "CPU ms per create: cases service; its PG backends",
+                _f(c["cpu_ms_per_create"]["cases_service"], 2),
+                _f(c["cpu_ms_per_create"]["postgres_cases"], 2),
                 "",
             ),
             _row("outbox: events written / published", str(o["events_written"]), str(o["events_published"]), ""),
@@ -1249,12 +1291,6 @@ def main(argv=None) -> None:
         default=[16, 64],
         help="comma-separated concurrent clients for creates and the baseline, one run each (16,64)",
     )
-    p.add_argument(
-        "--http-workers",
-        type=int,
-        default=None,
-        help="HTTP worker processes of the cases service (sets CASES_HTTP_WORKERS; default: the service's, 1)",
-    )
     p.add_argument("--statement-creates", type=int, default=20, help="in-process creates whose statements are counted")
     p.add_argument("--warmup", type=int, default=50, help="untimed creates before each create test (50)")
     p.add_argument("--rows", type=int, default=100_000, help="cases in the table for the list test (100000)")
@@ -1278,8 +1314,6 @@ def main(argv=None) -> None:
     names = {e.id: e.name for e in events}
     texts = Texts(rng, grids, names, policy)
 
-    if args.http_workers is not None:
-        os.environ["CASES_HTTP_WORKERS"] = str(args.http_workers)
     home = Path(tempfile.mkdtemp(prefix="gov-bench-"))
     st = Stack(home, root=ROOT, partitions=3, kafka_heap_mb=384)
     timings: dict[str, float] = {}
@@ -1317,11 +1351,7 @@ def main(argv=None) -> None:
             "platform": platform.platform(),
         },
         "args": vars(args),
-        "stack": {
-            "kafka_partitions": 3,
-            "cases_db_pool_max": 10,
-            "cases_http_workers": int(os.environ.get("CASES_HTTP_WORKERS") or 1),
-        },
+        "stack": {"kafka_partitions": 3, "cases_db_pool_max": 10},
         "timings_s": timings,
         **results,
     }
