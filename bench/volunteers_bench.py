@@ -10,14 +10,20 @@ assignments and leave):
 1. ranking, pure: dispatch.rank() of one task over all 10,000 volunteers (Candidate objects),
    for 200 different tasks, at town and at grid scope; the baseline is a plain
    sorted(candidates, key=id) of the same list;
-2. ranking in the database: service.ranked_candidates() (the EXCLUDED and CANDIDATES queries,
-   then rank) for the same 200 tasks at town and at grid scope, and the CANDIDATES query alone;
-   the run checks that the database ranking equals the pure ranking;
+2. ranking in the database: service.rank_candidates_sql() (the EXCLUDED and CANDIDATES queries,
+   then rank: dispatch before the candidate index) for the same 200 tasks at town and at grid scope, and
+   the CANDIDATES query alone; the run checks that the database ranking equals the pure ranking;
+   and, task by task in the same loop, the candidate index (candidate_index.py, built in this process
+   from the same database): what dispatch now does before its write (the EXCLUDED query, a refresh from
+   the change log, the best `headcount` from the index), the index's ranking alone, and the index's
+   full ranking compared with the SQL one; SQL / index as a ratio of p50 and p99;
 3. dispatch throughput: 1,000 tasks created at once through POST /v1/tasks, N concurrent
    clients; each create dispatches (offers, widening if needed) in its own transaction:
    tasks/s, latency, how many tasks ended offered or unfilled, how many offers went out;
    the baseline is bare asyncpg inserts of the same task rows into a scratch table; then
-   100 creates one after another (c=1), the service time of a create without queueing.
+   100 creates one after another (c=1), the service time of a create without queueing;
+4. memory: every service's RSS (with children) sampled every 0.2 s from the bulk load to the end of the
+   creates, peak and last; and the growth of this process's RSS when it built the index.
 
 Prints a table and writes the figures as JSON to bench/results/volunteers-<UTC time>.json.
 The stack lives in a temporary directory and is torn down at the end, also on errors.
@@ -35,6 +41,7 @@ import platform
 import random
 import shutil
 import tempfile
+import threading
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -66,10 +73,12 @@ from common import (  # noqa: E402
 
 from gov_contracts.vocabulary import LOCAL_TZ  # noqa: E402
 from govctl import areas as area_file  # noqa: E402
+from govctl import procs  # noqa: E402
 from govctl.stack import Stack  # noqa: E402
 from govkit import db  # noqa: E402
 from govkit.auth import mint  # noqa: E402
 from volunteers import queries, service  # noqa: E402
+from volunteers.candidate_index import CandidateIndex  # noqa: E402
 from volunteers.config import DEFAULT_FILE as DISPATCH_FILE  # noqa: E402
 from volunteers.config import SKILLS, load_dispatch  # noqa: E402
 from volunteers.context import fetch_one  # noqa: E402
@@ -750,9 +759,27 @@ async def phase_load(pop: Population, dsn: str) -> dict:
     return res
 
 
-async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked_ids: dict) -> dict:
-    """service.ranked_candidates for the same tasks (rows in volunteers.tasks), town then grid scope;
-    the CANDIDATES query alone right after each call; the order must equal the pure ranking."""
+def _rss_self_mb() -> float:
+    return procs.rss_mb(os.getpid()) or 0.0
+
+
+async def build_index(dsn: str) -> tuple[CandidateIndex, dict]:
+    """The candidate index of the service, built in this process from the loaded database."""
+    index = CandidateIndex(lambda: db.connect(dsn, SCHEMA))
+    rss0 = _rss_self_mb()
+    t0 = time.perf_counter()
+    await index.rebuild()
+    build_s = time.perf_counter() - t0
+    res = {"volunteers": len(index), "build_s": round(build_s, 2), "rss_growth_mb": round(_rss_self_mb() - rss0, 1)}
+    say(f"index: {res['volunteers']} volunteers built in {build_s:.2f} s; this process grew {res['rss_growth_mb']} MB")
+    return index, res
+
+
+async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked_ids: dict, index) -> dict:
+    """service.rank_candidates_sql for the same tasks (rows in volunteers.tasks), town then grid scope;
+    the CANDIDATES query alone right after each call; the order must equal the pure ranking. In the same
+    loop the candidate index: what dispatch does (EXCLUDED query, refresh, best `headcount`), the index
+    alone, and its full ranking compared with the SQL one."""
     con = await db.connect(dsn, SCHEMA)
     out: dict[str, Any] = {}
     try:
@@ -781,14 +808,19 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
                     )
                 )
         for r in rows[:5]:  # warm-up (statements get prepared)
-            await service.ranked_candidates(con, {**dict(r), "scope_level": "town"}, now)
+            await service.rank_candidates_sql(con, {**dict(r), "scope_level": "town"}, now)
+            await service.task_spec(con, {**dict(r), "scope_level": "town"})
         mismatches: list[dict] = []
+        index_mismatches: list[dict] = []
         for scope in ("town", "grid"):
             rank_t, query_t, python_t, fetched, eligible = [], [], [], [], []
+            ix_t, ix_alone_t, ix_full_t = [], [], []
+            ix_parts: dict[str, list[float]] = {"excluded": [], "refresh": [], "rank": []}
+            sql_ids_of: dict[int, list[str]] = {}
             for i, r in enumerate(rows):
                 task = {**dict(r), "scope_level": scope}
                 t0 = time.perf_counter()
-                ranked = await service.ranked_candidates(con, task, now)
+                ranked = await service.rank_candidates_sql(con, task, now)
                 t1 = time.perf_counter()
                 # the two parts of the same work, timed apart: the query (with asyncpg decoding the rows) ...
                 got = await con.fetch(
@@ -817,7 +849,7 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
                 python_t.append(t3 - t2)
                 fetched.append(len(got))
                 eligible.append(len(ranked))
-                ids = [c.id for c in ranked]
+                ids = sql_ids_of[i] = [c.id for c in ranked]
                 if ids != ranked_ids[(scope, i)]:
                     mismatches.append(
                         {
@@ -828,6 +860,38 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
                             "db_n": len(ids),
                             "pure_n": len(ranked_ids[(scope, i)]),
                         }
+                    )
+            # the index, in a loop of its own after the SQL one (not between heavy queries), the same tasks: as
+            # dispatch uses it (the task's offers so far, a refresh from the change log, the best `headcount`),
+            # then rank alone, then every eligible candidate, compared with the SQL ranking
+            for i, r in enumerate(rows):
+                task = {**dict(r), "scope_level": scope}
+                i0 = time.perf_counter()
+                spec = await service.task_spec(con, task)
+                ia = time.perf_counter()
+                await index.fresh()
+                ib = time.perf_counter()
+                best = index.rank(spec, now, task["headcount"])
+                i1 = time.perf_counter()
+                index.rank(spec, now, task["headcount"])
+                i2 = time.perf_counter()
+                full = index.rank(spec, now)
+                i3 = time.perf_counter()
+                ix_t.append(i1 - i0)
+                ix_parts["excluded"].append(ia - i0)
+                ix_parts["refresh"].append(ib - ia)
+                ix_parts["rank"].append(i1 - ib)
+                ix_alone_t.append(i2 - i1)
+                ix_full_t.append(i3 - i2)
+                sql_ids = sql_ids_of[i]
+                if (
+                    best is None
+                    or full is None
+                    or [c.id for c in full] != sql_ids
+                    or [c.id for c in best] != sql_ids[: task["headcount"]]
+                ):
+                    index_mismatches.append(
+                        {"scope": scope, "task": i, "sql": sql_ids[:5], "index": [c.id for c in full or []][:5]}
                     )
             # tasks that require no skill (patrol, cultural activity) fetch every active volunteer in scope
             open_t = [x for x, r in zip(rank_t, rows, strict=True) if not r["required_skills"]]
@@ -841,9 +905,26 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
                 },
                 "query_alone": summary_ms(query_t),
                 "candidates_and_rank_alone": summary_ms(python_t),
+                "index": summary_ms(ix_t, 3),
+                "index_parts": {k: summary_ms(v, 3) for k, v in ix_parts.items()},
+                "index_rank_alone": summary_ms(ix_alone_t, 3),
+                "index_full_ranking": summary_ms(ix_full_t, 3),
+            }
+            v = out[scope]
+            v["ratio_sql_to_index"] = {
+                "p50": round(v["p50_ms"] / max(v["index"]["p50_ms"], 0.001), 1),
+                "p99": round(v["p99_ms"] / max(v["index"]["p99_ms"], 0.001), 1),
             }
             say(
-                f"db ranked_candidates, {scope} scope: p50 {out[scope]['p50_ms']} ms, p99 {out[scope]['p99_ms']} ms "
+                f"index, {scope} scope: p50 {v['index']['p50_ms']} ms, p99 {v['index']['p99_ms']} ms (with the "
+                f"EXCLUDED query and a refresh; parts p50/p99 ms: "
+                f"{ {k: (x['p50_ms'], x['p99_ms']) for k, x in v['index_parts'].items()} }); rank alone p50 "
+                f"{v['index_rank_alone']['p50_ms']} ms, p99 "
+                f"{v['index_rank_alone']['p99_ms']} ms; SQL / index: p50 {v['ratio_sql_to_index']['p50']}x, "
+                f"p99 {v['ratio_sql_to_index']['p99']}x"
+            )
+            say(
+                f"db rank_candidates_sql, {scope} scope: p50 {out[scope]['p50_ms']} ms, p99 {out[scope]['p99_ms']} ms "
                 f"({out[scope]['rows_fetched']['p50']} rows fetched p50); query alone p50 "
                 f"{out[scope]['query_alone']['p50_ms']} ms, rows to Candidate + rank alone p50 "
                 f"{out[scope]['candidates_and_rank_alone']['p50_ms']} ms"
@@ -853,8 +934,15 @@ async def phase_db_rank(pop: Population, defs: list[dict], cfg, dsn: str, ranked
             "equal": 2 * len(rows) - len(mismatches),
             "mismatches": mismatches[:5],
         }
+        out["index_equal_to_sql"] = {
+            "compared": 2 * len(rows),
+            "equal": 2 * len(rows) - len(index_mismatches),
+            "mismatches": index_mismatches[:5],
+        }
         if mismatches:
             say(f"WARNING: the database ranking differs from the pure ranking for {len(mismatches)} tasks")
+        if index_mismatches:
+            say(f"WARNING: the index ranking differs from the SQL ranking for {len(index_mismatches)} tasks")
         await con.execute("delete from tasks where origin = 'manual' and origin_ref like 'bench-rank-%'")
     finally:
         await con.close()
@@ -1131,6 +1219,44 @@ async def phase_baseline(defs: list[dict], warm: list[dict], cfg, args, dsn: str
     return res
 
 
+class RssSampler:
+    """Every service's RSS (with its children), every 0.2 s on a thread: peak, last, and peak per phase."""
+
+    def __init__(self, st: Stack, every: float = 0.2) -> None:
+        self.st, self.every = st, every
+        self.peak: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.by_phase: dict[str, dict[str, float]] = {}
+        self._phase: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def mark(self, phase: str) -> None:
+        """The peaks since the previous mark belong to `phase`."""
+        self.by_phase[phase], self._phase = dict(self._phase), {}
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for svc in ("cases", "volunteers", "reporting", "notifications", "livelihood"):
+                try:
+                    mb = procs.rss_mb(self.st.state["services"].get(svc, {}).get("pid"))
+                except Exception:  # a process gone between the check and the read
+                    mb = None
+                if mb is not None:
+                    mb = round(mb, 1)
+                    self.last[svc] = mb
+                    self.peak[svc] = max(self.peak.get(svc, 0.0), mb)
+                    self._phase[svc] = max(self._phase.get(svc, 0.0), mb)
+            self._stop.wait(self.every)
+
+
 # -- the run -----------------------------------------------------------------------------------------------------
 
 
@@ -1148,13 +1274,26 @@ async def measure(
 ) -> dict:
     token = mint(key=st.state["jwt_secret"], sub="bench", roles=["town_admin"], areas=["changping"])
     dsn = st.service_dsn("volunteers")
-    load = await phase_load(pop, dsn)
-    db_rank = await phase_db_rank(pop, rank_defs, cfg, dsn, ranked_ids)
-    extra = {}
-    if args.explain:
-        extra["candidates_plans"] = await explain_candidates(rank_defs, cfg, dsn)
-    disp = await phase_dispatch(st, warm, dispatch_defs, args, token, dsn)
-    single = await phase_single(st, single_defs, token, dsn)
+    rss = RssSampler(st)
+    rss.start()
+    try:
+        load = await phase_load(pop, dsn)
+        index, index_build = await build_index(dsn)
+        try:
+            await asyncio.sleep(3)  # the service's own index takes the bulk load in from the change log meanwhile
+            db_rank = await phase_db_rank(pop, rank_defs, cfg, dsn, ranked_ids, index)
+        finally:
+            await index.stop()
+        extra = {}
+        if args.explain:
+            extra["candidates_plans"] = await explain_candidates(rank_defs, cfg, dsn)
+        rss.mark("ranking")
+        disp = await phase_dispatch(st, warm, dispatch_defs, args, token, dsn)
+        rss.mark("dispatch")
+        single = await phase_single(st, single_defs, token, dsn)
+    finally:
+        rss.stop()
+    say(f"service RSS, peak MB: {rss.peak}")
     base = await phase_baseline(dispatch_defs, warm, cfg, args, dsn)
     for name, plan in extra.get("candidates_plans", {}).items():
         print(f"\n-- EXPLAIN ANALYZE: {name}\n{plan}")
@@ -1163,7 +1302,9 @@ async def measure(
         "ranking_pure": pure,
         "bulk_load": load,
         "ranking_db": db_rank,
+        "index_build": index_build,
         "dispatch_http": disp,
+        "rss_mb": {"peak": rss.peak, "last": rss.last, "peak_by_phase": rss.by_phase},
         "single_create": single,
         "baseline_insert": base,
         "ratio_dispatch_to_baseline": round(disp["tasks_per_s"] / base["rows_per_s"], 3),
@@ -1255,6 +1396,45 @@ def report(res: dict) -> str:
         )
     eq = d["equal_to_pure"]
     lines.append(_row("database ranking equal to the pure ranking", f"{eq['equal']}/{eq['compared']}", "", "", ""))
+    ib = res["index_build"]
+    lines += [
+        "",
+        _row(
+            f"candidate index ({ib['volunteers']} held, built in {ib['build_s']} s, +{ib['rss_growth_mb']} MB)",
+            "p50 ms",
+            "p99 ms",
+            "SQL/index",
+            "p50; p99",
+        ),
+        "-" * 96,
+    ]
+    for scope in ("town", "grid"):
+        v = d[scope]
+        lines += [
+            _row(
+                f"dispatch's ranking from the index, {scope}",
+                _f(v["index"]["p50_ms"], 3),
+                _f(v["index"]["p99_ms"], 3),
+                "",
+                f"{_f(v['ratio_sql_to_index']['p50'])}x; {_f(v['ratio_sql_to_index']['p99'])}x",
+            ),
+            _row(
+                "  index.rank alone (best headcount)",
+                _f(v["index_rank_alone"]["p50_ms"], 3),
+                _f(v["index_rank_alone"]["p99_ms"], 3),
+                "",
+                "",
+            ),
+            _row(
+                "  index.rank, every eligible candidate",
+                _f(v["index_full_ranking"]["p50_ms"], 3),
+                _f(v["index_full_ranking"]["p99_ms"], 3),
+                "",
+                "",
+            ),
+        ]
+    ie = d["index_equal_to_sql"]
+    lines.append(_row("index ranking equal to the SQL ranking", f"{ie['equal']}/{ie['compared']}", "", "", ""))
     st, sc = o["by_status"], o["by_scope"]
     lines += [
         "",
@@ -1326,6 +1506,12 @@ def report(res: dict) -> str:
         f"with leave",
         f"bulk load: {sum(bulk['rows'].values())} rows by COPY + insert-select in {bulk['copy_and_insert_s']} s, "
         f"ANALYZE {bulk['analyze_s']} s, {bulk['tables_mb']} MB",
+        "service RSS MB, peak (ranking phase; dispatch phase; last): "
+        + ", ".join(
+            f"{k} {v} ({res['rss_mb']['peak_by_phase'].get('ranking', {}).get(k, '-')}; "
+            f"{res['rss_mb']['peak_by_phase'].get('dispatch', {}).get(k, '-')}; {res['rss_mb']['last'].get(k, '-')})"
+            for k, v in res["rss_mb"]["peak"].items()
+        ),
         f"stack start {res['timings_s']['stack_up']} s; whole run {res['timings_s']['total']} s",
     ]
     return "\n".join(lines)

@@ -128,15 +128,17 @@ class CandidateIndex:
 
     async def _load_all(self) -> tuple[DispatchIndex, str, datetime]:
         con = await self._connect()
+        windows: dict[str, tuple[dispatch.Window, ...]] = {}
+        vols: list[Volunteer] = []
         try:
             async with con.transaction(isolation="repeatable_read", readonly=True):
                 snap = await con.fetchrow(queries.INDEX_SNAPSHOT)
                 assert snap is not None
-                rows = await con.fetch(queries.INDEX_ALL, snap["now"] - KEEP)
+                # a cursor, so that only a batch of rows is in memory beside the index being made
+                async for r in con.cursor(queries.INDEX_ALL, snap["now"] - KEEP, prefetch=500):
+                    vols.append(volunteer(r, windows))
         finally:
             await con.close()
-        windows: dict[str, tuple[dispatch.Window, ...]] = {}
-        vols = [volunteer(r, windows) for r in rows]
         return DispatchIndex.build(vols, snap["now"]), snap["xmin"], snap["now"] - KEEP
 
     async def rebuild(self) -> list[str]:
@@ -220,8 +222,10 @@ class CandidateIndex:
         changed = list(row["changed"])
         if changed:
             horizon = row["now"] - KEEP
-            rows = await con.fetch(queries.INDEX_OF, horizon, changed)
-            self._apply(ix, [str(i) for i in changed], rows)
+            if len(changed) > REBUILD_ABOVE:
+                await self._apply_many(ix, changed, horizon)
+            else:
+                self._apply(ix, [str(i) for i in changed], await con.fetch(queries.INDEX_OF, horizon, changed))
             self._horizon = max(self._horizon or horizon, horizon)
         self._watermark = row["xmin"]
         self._last_start = started
@@ -229,14 +233,20 @@ class CandidateIndex:
         self.stats["reloaded"] += len(changed)
         return {str(i) for i in changed}
 
+    async def _apply_many(self, ix: DispatchIndex, changed: list[Any], horizon: datetime) -> None:
+        """Many changed volunteers (a bulk import, another replica's backlog): the structure made anew."""
+        con = await self._connection()
+        windows: dict[str, tuple[dispatch.Window, ...]] = {}
+        gone = {str(i) for i in changed}
+        vols = [v for v in ix.volunteers() if v.id not in gone]
+        async with con.transaction(readonly=True):
+            async for r in con.cursor(queries.INDEX_OF, horizon, changed, prefetch=500):
+                if r["active"]:
+                    vols.append(volunteer(r, windows))
+        self.ix = DispatchIndex.build(vols, ix.now)
+
     def _apply(self, ix: DispatchIndex, changed: list[str], rows: Iterable[Row]) -> None:
         fresh = {str(r["id"]): r for r in rows}
-        if len(changed) > REBUILD_ABOVE:
-            windows: dict[str, tuple[dispatch.Window, ...]] = {}
-            keep = [v for v in ix.volunteers() if v.id not in fresh]
-            keep += [volunteer(r, windows) for r in fresh.values() if r["active"]]
-            self.ix = DispatchIndex.build(keep, ix.now)
-            return
         for vid in changed:
             r = fresh.get(vid)
             if r is None or not r["active"]:

@@ -110,7 +110,7 @@ def slot_need(start: datetime, end: datetime) -> SlotNeed:
     return SlotNeed(any_of=tuple(sorted(slots)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Volunteer:
     """One active volunteer as the index holds it: the inputs of ranking, not yet evaluated at a time."""
 
@@ -127,7 +127,7 @@ class Volunteer:
     leave: tuple[tuple[datetime, datetime], ...] = ()
 
 
-@dataclass
+@dataclass(slots=True)
 class _Held:
     v: Volunteer
     bit: int
