@@ -230,12 +230,15 @@ class EventConsumer:
         max_backoff: float = 10.0,
         batch_max: int = 500,
         batch_wait_ms: int = 50,
+        fetch_min_bytes: int = 1,
+        fetch_max_wait_ms: int = 500,
     ):
         self.service, self.group_id, self.topics = service, group_id, topics
         self.pool, self.producer, self.handlers = pool, producer, dict(handlers)
         self.batch_handlers = dict(batch_handlers or {})
         self.registry, self.max_attempts, self.max_backoff = registry, max_attempts, max_backoff
         self.batch_max, self.batch_wait_ms = batch_max, batch_wait_ms
+        self.fetch_min_bytes, self.fetch_max_wait_ms = fetch_min_bytes, fetch_max_wait_ms
         self.in_flight = InFlightRecords()  # read by consumer_health.ConsumerMonitor
         self.subscriber: BatchSubscriber | None = None
 
@@ -251,6 +254,10 @@ class EventConsumer:
             max_records=self.batch_max,
             # how long an idle poll waits (FastStream then sleeps as long again): the added latency after a pause
             batch_timeout_ms=self.batch_wait_ms,
+            # the broker answers a fetch once it holds this much or this long has passed: fewer, fuller fetches
+            # (and so fewer transactions and offset commits) when events trickle in
+            fetch_min_bytes=self.fetch_min_bytes,
+            fetch_max_wait_ms=self.fetch_max_wait_ms,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
             parser=_tolerant_parse,

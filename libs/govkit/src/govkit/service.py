@@ -138,6 +138,8 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
             max_attempts=s.consumer_max_attempts,
             batch_max=s.consumer_batch_max,
             batch_wait_ms=s.consumer_batch_wait_ms,
+            fetch_min_bytes=s.consumer_fetch_min_bytes,
+            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
         )
         consumer.attach(broker)
         monitor = ConsumerMonitor(consumer, interval=s.consumer_lag_interval_s, stall_after=s.consumer_stall_after_s)

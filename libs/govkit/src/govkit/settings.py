@@ -80,6 +80,19 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "how long an idle consumer waits for records per poll (the latency added to the first event after a pause)",
     ),
     EnvVar(
+        "CONSUMER_FETCH_MIN_BYTES",
+        "consumer_fetch_min_bytes",
+        "32768",
+        "the broker answers a consumer's fetch once it holds this many bytes for it, or after "
+        "CONSUMER_FETCH_MAX_WAIT_MS: fewer, fuller batches when events trickle in",
+    ),
+    EnvVar(
+        "CONSUMER_FETCH_MAX_WAIT_MS",
+        "consumer_fetch_max_wait_ms",
+        "200",
+        "the longest the broker holds a fetch waiting for CONSUMER_FETCH_MIN_BYTES (the latency it may add per hop)",
+    ),
+    EnvVar(
         "CONSUMER_LAG_INTERVAL_S",
         "consumer_lag_interval_s",
         "10",
@@ -132,6 +145,8 @@ class ServiceSettings(BaseModel):
     consumer_max_attempts: int = Field(ge=1, le=1000)
     consumer_batch_max: int = Field(ge=1, le=10000)
     consumer_batch_wait_ms: int = Field(ge=1, le=10000)
+    consumer_fetch_min_bytes: int = Field(ge=1, le=64 * 1024 * 1024)
+    consumer_fetch_max_wait_ms: int = Field(ge=0, le=10000)
     consumer_lag_interval_s: float = Field(gt=0, le=600)
     consumer_stall_after_s: float = Field(gt=0)
     outbox_retention_days: float = Field(gt=0)
