@@ -372,15 +372,22 @@ def _procs() -> list[tuple[int, int, str, float]]:
     return out
 
 
-def cpu_seconds(service_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the cases service (and any child process) and by the PostgreSQL backends
-    of the cases login role: a figure of the work a create costs that other load on the machine hardly moves."""
+def cpu_seconds(service_pid: int) -> dict[str, dict[int, float]]:
+    """CPU seconds used so far by each process of the cases service (and any child process) and by each
+    PostgreSQL backend of the cases login role: the work a create costs, which other load on the machine
+    hardly moves (cpu_used takes the difference of two samples)."""
     procs = _procs()
     service = {service_pid} | {pid for pid, ppid, _, _ in procs if ppid == service_pid}
     return {
-        "cases_service": sum(cpu for pid, _, _, cpu in procs if pid in service),
-        "postgres_cases": sum(cpu for _, _, cmd, cpu in procs if cmd.startswith("postgres: cases ")),
+        "cases_service": {pid: cpu for pid, _, _, cpu in procs if pid in service},
+        "postgres_cases": {pid: cpu for pid, _, cmd, cpu in procs if cmd.startswith("postgres: cases ")},
     }
+
+
+def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    """CPU seconds between two samples of cpu_seconds, per group: what the processes alive at the second sample
+    used since the first (or since they started); a backend that exited in between is left out."""
+    return {k: sum(cpu - before[k].get(pid, 0.0) for pid, cpu in after[k].items()) for k in after}
 
 
 # -- load drivers ------------------------------------------------------------------------------------------------
@@ -483,7 +490,7 @@ async def phase_create(
         "latency": summary_ms(lat),
         "failed": dict(fails.counts),
         # CPU per create while the creates ran (the relay and consumers of the service included)
-        "cpu_ms_per_create": {k: round((cpu_after[k] - cpu_before[k]) * 1000 / len(bodies), 2) for k in cpu_after},
+        "cpu_ms_per_create": {k: round(v * 1000 / len(bodies), 2) for k, v in cpu_used(cpu_before, cpu_after).items()},
         "outbox": {
             "events_written": new_events,
             "events_published": published,
