@@ -482,7 +482,7 @@ async def phase_create(
             f"bench: outbox still holds {backlog} unpublished events {args.drain_timeout:.0f}s "
             f"after the last create; see {st.logs / 'cases.log'}"
         )
-    res = {
+    res: dict[str, Any] = {
         "creates": len(bodies),
         "concurrency": concurrency,
         "wall_s": round(wall, 3),
@@ -581,7 +581,7 @@ async def phase_baseline(args, concurrency: int, bodies: list[dict], policy, dsn
         await pool.close()
     if stored != len(warm) + len(rows):
         raise SystemExit(f"bench: baseline stored {stored} rows, expected {len(warm) + len(rows)}")
-    res = {
+    res: dict[str, Any] = {
         "rows": len(rows),
         "concurrency": concurrency,
         "wall_s": round(wall, 3),
