@@ -28,7 +28,7 @@ async def main(bootstrap: str, dsn: str, topic: str, group: str, table: str, cra
     registry._BY_MODEL[ThingHappened] = et
     pool = await db.create_pool(dsn, "cases", max_size=2)
 
-    async def handler(con, event, env):  # type: ignore[no-untyped-def]
+    async def handler(con, event, env):
         await con.execute(
             f"insert into {table} (event_id, thing_id, seq) values ($1, $2, $3)", env.id, event.thing_id, event.seq
         )
