@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
-import shutil
 import tempfile
 import time
 import uuid
@@ -38,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, add_paths
+from common import ROOT, add_paths, run_header, save_results, tear_down  # noqa: E402
 
 # The imports below come after add_paths, which puts the project's source trees on sys.path first (E402).
 add_paths("cases")
@@ -1340,23 +1337,10 @@ def main(argv=None) -> None:
         results = asyncio.run(measure(st, args, texts, policy))
         loadavg_after = [round(x, 2) for x in os.getloadavg()]
     finally:
-        say("tearing the stack down")
-        try:
-            st.down()
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
+        tear_down(st, home)
     timings["total"] = round(time.monotonic() - t_start, 1)
     res = {
-        "benchmark": "cases",
-        "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "postgres": pg_version,
-            "loadavg_before": loadavg_before,
-            "loadavg_after": loadavg_after,
-            "platform": platform.platform(),
-        },
+        **run_header("cases", started, pg_version, loadavg_before, loadavg_after),
         "args": vars(args),
         "stack": {"kafka_partitions": 3, "cases_db_pool_max": 10},
         "timings_s": timings,
@@ -1364,10 +1348,7 @@ def main(argv=None) -> None:
     }
     print(report(res))
     if not args.no_json:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"cases-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-        path.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
-        print(f"\nfigures written to {path.relative_to(ROOT)}")
+        save_results(res, started)
 
 
 if __name__ == "__main__":

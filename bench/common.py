@@ -4,11 +4,16 @@ request driver, an HTTP client and a few database probes."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import platform
+import shutil
 import statistics
 import sys
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +29,43 @@ def add_paths(*services: str) -> None:
     for d in ("libs/contracts/src", "libs/govkit/src", "tools/govctl/src", *(f"services/{s}/src" for s in services)):
         if str(ROOT / d) not in sys.path:
             sys.path.insert(0, str(ROOT / d))
+
+
+def tear_down(st: Any, home: Path) -> None:
+    """Stop the throwaway stack and remove its directory, even when stopping fails."""
+    say("tearing the stack down")
+    try:
+        st.down()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run_header(
+    benchmark: str,
+    started: datetime,
+    pg_version: str | None,
+    loadavg_before: list[float],
+    loadavg_after: list[float] | None = None,
+) -> dict[str, Any]:
+    """What every benchmark's result file begins with: which benchmark, when, and on what machine."""
+    machine: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "postgres": pg_version,
+        "loadavg_before": loadavg_before,
+    }
+    if loadavg_after is not None:
+        machine["loadavg_after"] = loadavg_after
+    machine["platform"] = platform.platform()
+    return {"benchmark": benchmark, "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"), "machine": machine}
+
+
+def save_results(res: dict[str, Any], started: datetime) -> None:
+    """bench/results/<benchmark>-<UTC time>.json."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{res['benchmark']}-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
+    path.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
+    print(f"\nfigures written to {path.relative_to(ROOT)}")
 
 
 def say(msg: str) -> None:

@@ -23,18 +23,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
-import platform
 import random
-import shutil
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, add_paths
+from common import ROOT, add_paths, run_header, save_results, tear_down  # noqa: E402
 
 add_paths("cases")
 
@@ -455,23 +452,10 @@ def main(argv: list[str] | None = None) -> None:
         results = asyncio.run(measure(st, args, texts))
         loadavg_after = [round(x, 2) for x in os.getloadavg()]
     finally:
-        say("tearing the stack down")
-        try:
-            st.down()
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
+        tear_down(st, home)
     timings["total"] = round(time.monotonic() - t_start, 1)
     res = {
-        "benchmark": "e2e",
-        "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "postgres": pg_version,
-            "loadavg_before": loadavg_before,
-            "loadavg_after": loadavg_after,
-            "platform": platform.platform(),
-        },
+        **run_header("e2e", started, pg_version, loadavg_before, loadavg_after),
         "args": vars(args),
         "stack": {"kafka_partitions": 3},
         "timings_s": timings,
@@ -479,10 +463,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     print(report(res))
     if not args.no_json:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"e2e-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-        path.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
-        print(f"\nfigures written to {path.relative_to(ROOT)}")
+        save_results(res, started)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,8 @@ import asyncio
 import dataclasses
 import json
 import os
-import platform
 import random
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -46,7 +44,7 @@ from datetime import time as dtime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from common import ROOT, add_paths
+from common import ROOT, add_paths, run_header, save_results, tear_down  # noqa: E402
 
 # The imports below come after add_paths, which puts the project's source trees on sys.path first (E402).
 add_paths("volunteers", "notifications")
@@ -1063,24 +1061,11 @@ def main(argv: list[str] | None = None) -> None:
         if args.keep_stack:
             say(f"stack left running in {home}: GOV_HOME={home} ./gov down (its SMS receiver ended with this run)")
         else:
-            say("tearing the stack down")
-            try:
-                st.down()
-            finally:
-                shutil.rmtree(home, ignore_errors=True)
+            tear_down(st, home)
         receiver.stop()
     timings["total"] = round(time.monotonic() - t_start, 1)
     res = {
-        "benchmark": "notifications",
-        "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "postgres": pg_version,
-            "loadavg_before": loadavg_before,
-            "loadavg_after": loadavg_after,
-            "platform": platform.platform(),
-        },
+        **run_header("notifications", started, pg_version, loadavg_before, loadavg_after),
         "args": vars(args),
         "stack": {"kafka_partitions": 3, "notifications_db_pool_max": args.db_pool_max or 10},
         "rules": rules,
@@ -1089,10 +1074,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     print(report(res))
     if not args.no_json:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"notifications-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-        path.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
-        print(f"\nfigures written to {path.relative_to(ROOT)}")
+        save_results(res, started)
 
 
 if __name__ == "__main__":

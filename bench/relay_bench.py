@@ -26,9 +26,7 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
-import shutil
 import statistics
 import tempfile
 import time
@@ -37,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, add_paths
+from common import ROOT, add_paths, run_header, save_results, tear_down  # noqa: E402
 
 add_paths("cases")
 
@@ -323,22 +321,10 @@ def main(argv: list[str] | None = None) -> None:
         results = asyncio.run(measure(st, args))
     finally:
         if not args.stack_home:
-            say("tearing the stack down")
-            try:
-                st.down()
-            finally:
-                shutil.rmtree(home, ignore_errors=True)
+            tear_down(st, home)
     timings["total"] = round(time.monotonic() - t_start, 1)
     res = {
-        "benchmark": "relay",
-        "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "postgres": pg_version,
-            "loadavg_before": loadavg_before,
-            "platform": platform.platform(),
-        },
+        **run_header("relay", started, pg_version, loadavg_before),
         "args": vars(args),
         "producer_config": {k: v for k, v in producer_config("", "").items() if k != "bootstrap_servers"},
         "timings_s": timings,
@@ -346,10 +332,7 @@ def main(argv: list[str] | None = None) -> None:
     }
     print(report(res))
     if not args.no_json:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"relay-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-        path.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
-        print(f"\nfigures written to {path.relative_to(ROOT)}")
+        save_results(res, started)
 
 
 if __name__ == "__main__":

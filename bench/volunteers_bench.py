@@ -37,9 +37,7 @@ import asyncio
 import dataclasses
 import json
 import os
-import platform
 import random
-import shutil
 import tempfile
 import threading
 import time
@@ -51,7 +49,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, add_paths
+from common import ROOT, add_paths, run_header, save_results, tear_down  # noqa: E402
 
 # The imports below come after add_paths, which puts the project's source trees on sys.path first (E402).
 add_paths("volunteers")
@@ -1577,24 +1575,11 @@ def main(argv=None) -> None:
         )
         loadavg_after = [round(x, 2) for x in os.getloadavg()]
     finally:
-        say("tearing the stack down")
-        try:
-            st.down()
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
+        tear_down(st, home)
     timings["total"] = round(time.monotonic() - t_start, 1)
     kinds = Counter(t["kind"] for t in dispatch_defs)
     res = {
-        "benchmark": "volunteers",
-        "started_at": started.strftime("%Y-%m-%d %H:%M:%SZ"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "postgres": pg_version,
-            "loadavg_before": loadavg_before,
-            "loadavg_after": loadavg_after,
-            "platform": platform.platform(),
-        },
+        **run_header("volunteers", started, pg_version, loadavg_before, loadavg_after),
         "args": vars(args),
         "stack": {"kafka_partitions": 3, "volunteers_db_pool_max": 10},
         "population": pop.distribution,
@@ -1610,10 +1595,7 @@ def main(argv=None) -> None:
     }
     print(report(res))
     if not args.no_json:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        path = RESULTS / f"volunteers-{started.strftime('%Y%m%dT%H%M%SZ')}.json"
-        path.write_text(json.dumps(res, indent=2, ensure_ascii=False, default=str) + "\n")
-        print(f"\nfigures written to {path.relative_to(ROOT)}")
+        save_results(res, started)
 
 
 if __name__ == "__main__":

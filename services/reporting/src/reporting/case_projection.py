@@ -33,9 +33,9 @@ import asyncpg
 
 from gov_contracts import CloudEvent
 from gov_contracts.cases import (
+    FACT_EVENTS,
     CaseAccepted,
     CaseClosed,
-    CaseDispatched,
     CaseEscalated,
     CaseFacts,
     CaseMerged,
@@ -49,34 +49,13 @@ from gov_contracts.cases import (
     CaseReported,
     CaseReportedV2,
     CaseResolved,
-    CaseStarted,
-    CaseVerified,
     CaseWithdrawn,
 )
 from gov_contracts.vocabulary import LEVELS, LOCAL_TZ, area_chain
 from govkit.consumer import PoisonEvent
 from reporting import projection_queries as queries
 
-CASE_EVENTS: tuple[type[CaseFacts], ...] = (
-    CaseReported,
-    CaseReportedV2,
-    CaseAccepted,
-    CaseRejected,
-    CaseWithdrawn,
-    CaseDispatched,
-    CaseStarted,
-    CaseResolved,
-    CaseVerified,
-    CaseReopened,
-    CaseClosed,
-    CaseEscalated,
-    CaseOverdue,
-    CaseReferred,
-    CaseReferralOutcomeRecorded,
-    CaseMerged,
-    CaseReportCountRaised,
-    CaseRated,
-)
+CASE_EVENTS = FACT_EVENTS  # every case event: each carries the case's facts after its transition
 LEVEL_POSITION = {level.value: i for i, level in enumerate(LEVELS)}
 GRASSROOTS = ("grid", "village")
 REPEAT_DAYS = 30  # the report's window for repeat addresses and parties, ending at the week's end
