@@ -16,10 +16,11 @@ from govkit.consumer import Handler
 from govkit.db import Connection
 
 UPSERT = """
-insert into areas (id, path, kind, name, parent_id, invented, tree_version, updated_at)
-values ($1::text, $1::text::ltree, $2, $3, $4, $5, $6, now())
+insert into areas (id, path, kind, name, parent_id, invented, tree_version, geometry, updated_at)
+values ($1::text, $1::text::ltree, $2, $3, $4, $5, $6, $7::jsonb, now())
 on conflict (id) do update set kind = excluded.kind, name = excluded.name, parent_id = excluded.parent_id,
-    invented = excluded.invented, tree_version = excluded.tree_version, updated_at = now()
+    invented = excluded.invented, tree_version = excluded.tree_version, geometry = excluded.geometry,
+    updated_at = now()
 """
 SELECT_ALL = "select id, kind, name, parent_id, invented, tree_version from areas order by id"
 SUBTREE_IDS = "select id from areas where path <@ $1::ltree order by id"
@@ -27,8 +28,9 @@ KNOWN_IDS = "select id from areas where id = any($1::text[])"
 
 
 async def on_area_upserted(con: Connection, event: AreaUpserted, _: CloudEvent) -> None:
+    geometry = event.geometry.model_dump(mode="json") if event.geometry is not None else None
     await con.execute(
-        UPSERT, event.id, event.kind.value, event.name, event.parent_id, event.invented, event.tree_version
+        UPSERT, event.id, event.kind.value, event.name, event.parent_id, event.invented, event.tree_version, geometry
     )
 
 
