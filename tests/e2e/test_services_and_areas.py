@@ -16,6 +16,7 @@ import pytest
 
 from gov_contracts import topics
 from govctl import areas as area_file
+from govkit import db
 from govkit.areas import AreaRead, tree_checksum
 from tests.integration.conftest import end_offsets, group_lag
 
@@ -64,6 +65,16 @@ def tree(stack, svc):
     return httpx.get(stack.url(svc) + "/v1/areas", timeout=5).json()
 
 
+async def stored_shapes(stack, svc) -> dict:
+    """The geometry column of the service's area copy, by area id (the API does not show shapes yet)."""
+    con = await db.connect(stack.service_dsn(svc), svc)
+    try:
+        rows = await con.fetch("select id, geometry from areas where geometry->>'type' in ('Polygon', 'MultiPolygon')")
+    finally:
+        await con.close()
+    return {r["id"]: r["geometry"] for r in rows}
+
+
 def counter(stack, svc, name, **labels) -> float:
     text = httpx.get(stack.url(svc) + "/metrics", timeout=5).text
     total = 0.0
@@ -88,6 +99,11 @@ def test_every_service_holds_the_same_area_tree(services):
     assert by_id["changping.kongjiafan"]["name"] == "孔家畈村" and not by_id["changping.kongjiafan"]["invented"]
     assert by_id["changping.kongjiafan.g03"]["parent_id"] == "changping.kongjiafan"
     assert by_id["changping.longtan"]["invented"]
+    # every copy keeps every area's shape as the file has it (GeoJSON in a jsonb column)
+    shapes = {e.id: e.geometry.model_dump(mode="json") for e in events if e.geometry is not None}
+    assert len(shapes) == len(events)
+    for svc in SERVICES:
+        assert asyncio.run(stored_shapes(stack, svc)) == shapes, f"{svc}'s area copy lacks or alters shapes"
 
     # publishing the same tree again is recognised as duplicates by every inbox
     before = {svc: counter(stack, svc, "gov_events_consumed_total", outcome="duplicate") for svc in SERVICES}

@@ -2,22 +2,34 @@
 
 Nothing is published unless the whole file is valid; an error names the entry
 (its position and id) and the field.
+
+An area may carry a shape (`geometry`, GeoJSON Polygon or MultiPolygon in
+WGS84). Shapes are checked with shapely: each is a valid polygon, lies inside
+its parent's shape when the parent has one, and overlaps none of its siblings'
+shapes. Both checks allow SHAPE_TOLERANCE: a strip that narrow along an edge
+(where the rounding of coordinates, or a survey, puts neighbours a little into
+each other) is no overlap and not outside.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
 from pathlib import Path
 from typing import Any
 
+import shapely
 import yaml
 from aiokafka import AIOKafkaProducer
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
 
 from gov_contracts import CloudEvent, event_type_for
-from gov_contracts.areas import AREA_ID_PATTERN, AreaKind, AreaUpserted
+from gov_contracts.areas import AREA_ID_PATTERN, AreaKind, AreaUpserted, Geometry
 from govctl.errors import StackError
 
 DEFAULT_FILE = Path(__file__).resolve().parents[4] / "data" / "areas" / "changping.yaml"
@@ -29,6 +41,11 @@ _PARENT_KINDS = {
     AreaKind.community: (AreaKind.town,),
     AreaKind.grid: (AreaKind.village, AreaKind.community),
 }
+# degrees (about 1 m): a shape may reach this far beyond its parent or into a sibling; rounding to
+# 6 decimals moves a point by at most 0.1 m
+SHAPE_TOLERANCE = 1e-5
+# square degrees (about 10 m² at Changping's latitude): what is left beyond that is ignored below this
+AREA_EPSILON = 1e-9
 
 
 class AreaFileError(StackError):
@@ -41,6 +58,7 @@ class AreaEntry(BaseModel):
     kind: AreaKind
     name: str = Field(min_length=1)
     invented: bool = False
+    geometry: Geometry | None = None
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -97,14 +115,67 @@ def _check_tree(path: Path, entries: list[AreaEntry]) -> None:
             raise AreaFileError(f"{path}: {label}: field 'kind': a {a.kind.value} cannot stand {where}")
 
 
+def _shapes(path: Path, entries: list[AreaEntry]) -> dict[str, BaseGeometry]:
+    """Each shape a valid polygon; in file order, so the first invalid entry is named."""
+    shapes: dict[str, BaseGeometry] = {}
+    for i, a in enumerate(entries):
+        if a.geometry is None:
+            continue
+        g = shape(a.geometry.model_dump(mode="json"))
+        if not g.is_valid:
+            raise AreaFileError(
+                f"{path}: areas[{i}] ({a.id}): field 'geometry': not a valid polygon: {explain_validity(g)}"
+            )
+        if g.area <= AREA_EPSILON:
+            raise AreaFileError(f"{path}: areas[{i}] ({a.id}): field 'geometry': the polygon has no area")
+        shapes[a.id] = g
+    return shapes
+
+
+def _check_shapes(path: Path, entries: list[AreaEntry]) -> None:
+    """Inside the parent's shape (when it has one), and no overlap with a sibling's shape."""
+    shapes = _shapes(path, entries)
+    position = {a.id: i for i, a in enumerate(entries)}
+    children: dict[str | None, list[str]] = {}
+    for a in entries:
+        if a.id in shapes:
+            children.setdefault(a.id.rsplit(".", 1)[0] if "." in a.id else None, []).append(a.id)
+    for parent_id, ids in children.items():
+        parent = shapes.get(parent_id) if parent_id else None
+        for n, area_id in enumerate(ids):
+            label = f"areas[{position[area_id]}] ({area_id})"
+            g = shapes[area_id]
+            if parent is not None:
+                outside = shapely.difference(g, parent.buffer(SHAPE_TOLERANCE)).area
+                if outside > AREA_EPSILON:
+                    raise AreaFileError(
+                        f"{path}: {label}: field 'geometry': lies outside its parent {parent_id} "
+                        f"({outside:.3g} square degrees outside)"
+                    )
+            inner = g.buffer(-SHAPE_TOLERANCE)
+            for earlier in ids[:n]:
+                overlap = shapely.intersection(inner, shapes[earlier]).area
+                if overlap > AREA_EPSILON:
+                    raise AreaFileError(
+                        f"{path}: {label}: field 'geometry': overlaps {earlier} "
+                        f"(areas[{position[earlier]}]; {overlap:.3g} square degrees)"
+                    )
+
+
+def _fingerprint(a: AreaEntry) -> str:
+    line = f"{a.id}\t{a.kind.value}\t{a.name}\t{a.invented}"
+    if a.geometry is not None:  # a tree without shapes keeps the version it had before shapes existed
+        line += "\t" + json.dumps(a.geometry.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return line
+
+
 def load(path: Path) -> tuple[list[AreaUpserted], str]:
     """Validate the file; returns the events to publish (parents first) and the tree version."""
     entries = _entries(path, _read(path))
     _check_tree(path, entries)
+    _check_shapes(path, entries)
     version = hashlib.sha256(
-        "\n".join(
-            f"{a.id}\t{a.kind.value}\t{a.name}\t{a.invented}" for a in sorted(entries, key=lambda a: a.id)
-        ).encode()
+        "\n".join(_fingerprint(a) for a in sorted(entries, key=lambda a: a.id)).encode()
     ).hexdigest()[:16]
     ordered = sorted(entries, key=lambda a: (a.id.count("."), a.id))
     events = [
@@ -115,6 +186,7 @@ def load(path: Path) -> tuple[list[AreaUpserted], str]:
             invented=a.invented,
             parent_id=a.id.rsplit(".", 1)[0] if "." in a.id else None,
             tree_version=version,
+            geometry=a.geometry,
         )
         for a in ordered
     ]

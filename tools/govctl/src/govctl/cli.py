@@ -99,6 +99,12 @@ def cmd_areas(args) -> None:
     if args.action == "validate":
         print(f"{path}: valid ({summary}; tree version {version})")
         return
+    if args.action == "shapes":
+        from govctl import area_shapes
+
+        n = area_shapes.write(path)
+        print(f"{path}: wrote the demo shapes of {n} areas (tree version {areas.load(path)[1]})")
+        return
     st = _stack(args)
     n = areas.publish(st.bootstrap, path)
     print(f"published {n} areas ({summary}; tree version {version}) to gov.areas.v1")
@@ -240,8 +246,10 @@ def main(argv=None) -> None:
     s.add_argument("--perm", action="append", help="repeatable permission, e.g. --perm personal_data:read")
     s.add_argument("--ttl", type=int, default=8 * 3600, help="seconds (default 8 h)")
     s.set_defaults(fn=cmd_token)
-    s = sub.add_parser("areas", help="validate or publish an area tree file")
-    s.add_argument("action", choices=["validate", "publish"])
+    s = sub.add_parser(
+        "areas", help="validate or publish an area tree file, or (re)write its demo shapes (GeoJSON, deterministic)"
+    )
+    s.add_argument("action", choices=["validate", "publish", "shapes"])
     s.add_argument("file", nargs="?", help="default: data/areas/changping.yaml")
     s.set_defaults(fn=cmd_areas)
     s = sub.add_parser(
