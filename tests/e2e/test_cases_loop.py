@@ -254,3 +254,34 @@ def test_cursor_pagination_walks_every_case_once(cases_stack):
         if not cursor:
             break
     assert len(seen) == len(set(seen)) >= 7
+
+
+def test_a_petition_gets_working_day_deadlines_from_the_instant_it_is_created(cases_stack):
+    """Petitions count working days (15 to accept, 60 to resolve; policy.yaml): the due times through HTTP are the
+    calendar's count from the case's own created_at and from its acceptance, to the microsecond."""
+    from cases.domain.workdays import WorkCalendar
+
+    calendar = WorkCalendar()  # the stack's override file (services/cases/config/workdays.yaml) marks no day
+    ta = client(cases_stack, "ta-1", ["town_admin"], ["changping"])
+    r = ta.post(
+        "/v1/cases",
+        json={
+            "category": "petition",
+            "title": "孔家畈村村民反映低保评定不公",
+            "description": "村民来访反映本组低保评定程序不公开，请求复查。",
+            "grid_id": GRID,
+            "severity": "medium",
+        },
+    )
+    assert r.status_code == 201, r.text
+    case = r.json()
+    created = datetime.fromisoformat(case["created_at"])
+    accept_due = datetime.fromisoformat(case["accept_due"])
+    assert accept_due == calendar.add_working_days(created, 15)
+    assert case["resolve_due"] is None
+    accepted = ta.post(f"/v1/cases/{case['number']}/accept").json()
+    assert accepted["status"] == "accepted"
+    resolve_due = datetime.fromisoformat(accepted["resolve_due"])
+    assert resolve_due == calendar.add_working_days(datetime.fromisoformat(accepted["updated_at"]), 60)
+    # 60 working days are well over 60 calendar days (weekends at least)
+    assert (resolve_due - datetime.fromisoformat(accepted["updated_at"])).days >= 80

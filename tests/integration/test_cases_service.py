@@ -348,3 +348,43 @@ async def test_task_progress_lands_on_the_case_timeline(ctx, cases_pool):
         timeline = await con.fetch(queries.TIMELINE, row["id"])
     tasks = [t for t in timeline if t["kind"] == "task"]
     assert len(tasks) == 1 and tasks[0]["what"] == "gov.task.assigned.v1" and tasks[0]["to_status"] == "assigned"
+
+
+class _FixedClock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+async def test_a_petition_reported_before_national_day_is_due_in_working_days(ctx, cases_pool):
+    """Monday 28 September 2026, 10:00 in Changping: 15 working days skip 国庆 (1-7 October) and count the 调休
+    Saturday 10 October, so acceptance is due Friday 23 October, 10:00; the case's times are the clock's."""
+    from dataclasses import replace
+
+    at = datetime(2026, 9, 28, 2, 0, tzinfo=UTC)  # 10:00 in Changping
+    fixed = replace(ctx, clock=_FixedClock(at))
+    ids = []
+    try:
+        row, _ = await service.create_case(
+            fixed,
+            land(category="petition", title="信访：低保评定", description="村民来访反映低保评定不公"),
+            principal=GM,
+            reporter_sub=None,
+        )
+        ids.append(row["id"])
+        # hours stay hours: a land dispute at the same instant is due 24 h later
+        land_row, _ = await service.create_case(
+            fixed, land(title="山林纠纷乙", description="乙组反映"), principal=GM, reporter_sub=None
+        )
+        ids.append(land_row["id"])
+        assert row["created_at"] == row["updated_at"] == at
+        assert row["accept_due"] == row["due_at"] == datetime(2026, 10, 23, 2, 0, tzinfo=UTC)
+        assert row["number"].startswith("CP-2026-")
+        (_, payload), *_ = await outbox_events(cases_pool, row["id"])  # a running sweeper may add more
+        assert CaseReportedV2.model_validate(payload).accept_due == datetime(2026, 10, 23, 2, 0, tzinfo=UTC)
+        assert land_row["accept_due"] == datetime(2026, 9, 29, 2, 0, tzinfo=UTC)
+    finally:
+        # these deadlines are past: stop their clocks so that no sweep elsewhere counts them
+        await cases_pool.execute("update cases set due_at = null where id = any($1::uuid[])", ids)

@@ -24,7 +24,7 @@ TIMED = {Status.reported, Status.accepted, Status.dispatched, Status.in_progress
 
 
 def reported(category: str = "dispute.land", severity: str = "medium", **kw) -> Case:
-    accept_for, _ = POLICY.deadlines(category, severity)
+    accept_due, _ = POLICY.due(category, severity, T0)
     fields = dict(
         id=uuid.uuid4(),
         number="CP-2026-000001",
@@ -35,9 +35,9 @@ def reported(category: str = "dispute.land", severity: str = "medium", **kw) -> 
         level=Level.grid,
         assigned_unit=None,
         assignee=None,
-        accept_due=T0 + accept_for,
+        accept_due=accept_due,
         resolve_due=None,
-        due_at=T0 + accept_for,
+        due_at=accept_due,
         overdue=False,
         escalations=0,
         reopen_count=0,
@@ -102,9 +102,9 @@ def assert_step(before: Case, after: Case, action: Action, now: datetime) -> Non
     if after.status is Status.resolved:
         assert after.resolved_at is not None and after.resolution
     if action in (Action.accept, Action.reopen) or (action is Action.escalate and after.status is not Status.reported):
-        assert after.resolve_due == after.due_at == now + POLICY.deadlines(after.category, after.severity)[1]
+        assert after.resolve_due == after.due_at == POLICY.due(after.category, after.severity, now)[1]
     if action is Action.escalate and after.status is Status.reported:
-        assert after.accept_due == after.due_at == now + POLICY.deadlines(after.category, after.severity)[0]
+        assert after.accept_due == after.due_at == POLICY.due(after.category, after.severity, now)[0]
 
 
 @settings(max_examples=300, deadline=None)

@@ -7,9 +7,11 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from cases.domain import policy as policy_mod
+from cases.domain import workdays as workdays_mod
 from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "config" / "policy.yaml"
+DEFAULT_WORKDAYS = Path(__file__).resolve().parents[2] / "config" / "workdays.yaml"
 
 ENV_VARS = (
     EnvVar(
@@ -17,6 +19,12 @@ ENV_VARS = (
         "policy_file",
         str(DEFAULT_POLICY),
         "category policy YAML (levels, deadlines, field work, Open311 codes)",
+    ),
+    EnvVar(
+        "CASES_WORKDAYS_FILE",
+        "workdays_file",
+        str(DEFAULT_WORKDAYS),
+        "local working-day overrides YAML (work: / rest: dates) on top of China's official holidays",
     ),
     EnvVar("CASES_NUMBER_PREFIX", "number_prefix", "CP", "prefix of human case numbers, e.g. CP-2026-000123"),
     EnvVar("CASES_SLA_SWEEP_INTERVAL_S", "sla_sweep_interval_s", "30", "seconds between deadline sweeps"),
@@ -38,6 +46,7 @@ ENV_VARS = (
 
 class CasesConfig(BaseModel):
     policy_file: str
+    workdays_file: str
     number_prefix: str = Field(pattern=r"^[A-Z]{1,6}$")
     sla_sweep_interval_s: float = Field(gt=0, le=3600)
     duplicate_threshold: float = Field(gt=0, le=1)
@@ -53,7 +62,11 @@ class CasesConfig(BaseModel):
 def configure(s: ServiceSettings, environ=None) -> CasesConfig:
     cfg = load_model(CasesConfig, ENV_VARS, "cases", environ)
     try:
-        cfg.policy = policy_mod.load(Path(cfg.policy_file))
+        calendar = workdays_mod.load(Path(cfg.workdays_file))
+    except workdays_mod.WorkdaysError as e:
+        raise ConfigError(f"config error: CASES_WORKDAYS_FILE: {e}") from None
+    try:
+        cfg.policy = policy_mod.load(Path(cfg.policy_file), calendar)
     except policy_mod.PolicyError as e:
         raise ConfigError(f"config error: CASES_POLICY_FILE: {e}") from None
     if s.env == "production" and not cfg.api_keys:

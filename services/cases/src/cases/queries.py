@@ -11,9 +11,10 @@ from uuid import UUID
 # A create in one statement (one round trip, one transaction): the grid check, the Idempotency-Key claim, the
 # duplicate search, the number, the case, its reporter row, the transition and the outbox event. It returns the
 # case, or no row when the grid is not a grid of the area tree or a twin request holds the Idempotency-Key.
-# The times are the transaction's now(); the number comes from next_case_number (V004: a sequence per prefix and
-# year of now() in UTC). The event's payload ($32) is the CaseReportedV2 without what only the database knows:
-# EVENT_FILLED_IN_SQL below, set from the stored case.
+# The times are $33, the service's clock read once for the create (not the database's now()), and the accept
+# deadline $19 is computed from that same instant in Python (Policy.due: hours or working days); the number comes
+# from next_case_number (V004: a sequence per prefix and year of $33 in UTC). The event's payload ($32) is the
+# CaseReportedV2 without what only the database knows: EVENT_FILLED_IN_SQL below, set from the stored case.
 EVENT_FILLED_IN_SQL = ("number", "occurred_at", "accept_due", "duplicate_candidates")
 CREATE_CASE = """
 with grid as (
@@ -28,7 +29,7 @@ claim as (
 dups as (
     select array(
         select id from cases
-        where grid_id = $6::text and category = $3::text and created_at > now() - interval '72 hours'
+        where grid_id = $6::text and category = $3::text and created_at > $33::timestamptz - interval '72 hours'
           and status not in ('merged', 'rejected', 'withdrawn')
           and similarity(search_text, $4::text || ' ' || $5::text) >= $20::float4
         order by similarity(search_text, $4::text || ' ' || $5::text) desc, created_at desc
@@ -39,10 +40,10 @@ c as (
     insert into cases (id, number, category, title, description, grid_id, area_path, address, address_ref, lat, lon,
                        source, severity, status, level, reporter_ref, reporter_sub, party_refs, attachments, tags,
                        duplicate_candidates, accept_due, due_at, created_at, updated_at)
-    select $1::uuid, next_case_number($2::text, extract(year from now() at time zone 'UTC')::int), $3::text,
+    select $1::uuid, next_case_number($2::text, extract(year from $33::timestamptz at time zone 'UTC')::int), $3::text,
            $4::text, $5::text, grid.id, grid.id::ltree, $7::text, $8::text, $9::float8, $10::float8, $11::text,
            $12::text, 'reported', $13::text, $14::text, $15::text, $16::text[], $17::text[], $18::text[], dups.ids,
-           now() + $19::interval, now() + $19::interval, now(), now()
+           $19::timestamptz, $19::timestamptz, $33::timestamptz, $33::timestamptz
     from grid, dups
     where $26::text is null or exists (select from claim)
     returning *

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from gov_contracts.errors import Forbidden, InvalidInput, NotFound
 from gov_contracts.tasks import TaskFacts
 from govkit import pseudonym
 from govkit.auth import Principal
+from govkit.clock import Clock, SystemClock
 
 __all__ = [
     "ActionInput",
@@ -48,6 +49,7 @@ class Context:
     pseudonym_key: str
     number_prefix: str = "CP"
     duplicate_threshold: float = 0.3
+    clock: Clock = field(default_factory=SystemClock)  # the time of a create (other writes: the database's)
 
 
 # -- creating ---------------------------------------------------------------------------------------------------
@@ -135,7 +137,9 @@ async def create_case(
     _check_new(ctx, new, principal)
     rhash = request_hash(new.__dict__)
     refs = _refs(ctx.pseudonym_key, new, reporter_sub or principal.sub)
-    accept_for, _ = ctx.policy.deadlines(new.category, new.severity)
+    # one instant for the case's times and its deadline (CREATE_CASE's $33 and $19), to the microsecond
+    now = ctx.clock.now()
+    accept_due, _ = ctx.policy.due(new.category, new.severity, now)
     async with ctx.pool.acquire() as con:
         for _attempt in range(2):
             case_id = uuid.uuid4()
@@ -160,7 +164,7 @@ async def create_case(
                 refs.parties,
                 new.attachments or [],
                 new.tags or [],
-                accept_for,
+                accept_due,
                 ctx.duplicate_threshold,
                 new.reporter_name,
                 new.reporter_phone,
@@ -170,6 +174,7 @@ async def create_case(
                 idempotency_key,
                 rhash,
                 *event,
+                now,
             )
             if row is not None:
                 return row, True

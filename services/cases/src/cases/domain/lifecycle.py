@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cases.domain.model import TERMINAL, Action, Level, Status, allowed_actions, transition
@@ -157,8 +157,8 @@ class _Step:
     inp: ActionInput
     now: datetime
     actor: Actor
-    accept_for: timedelta
-    resolve_for: timedelta
+    accept_due: datetime  # the deadlines of clocks started now (Policy.due)
+    resolve_due: datetime
     field_work: str | None
     target: Case | None
 
@@ -183,8 +183,8 @@ def apply(
     if action is Action.merge:
         _check_merge_target(case, target)
     out = transition(case.status, action, level=case.level, category=case.category, to_level=to_level)
-    accept_for, resolve_for = policy.deadlines(case.category, case.severity)
-    step = _Step(case, inp, now, actor, accept_for, resolve_for, rules.field_work, target)
+    accept_due, resolve_due = policy.due(case.category, case.severity, now)
+    step = _Step(case, inp, now, actor, accept_due, resolve_due, rules.field_work, target)
     new = replace(case, status=out.status, level=out.level, updated_at=now)
     new = _CHANGES.get(action, _unchanged)(new, step)
     if new.status in TERMINAL:
@@ -269,7 +269,7 @@ def _unchanged(new: Case, step: _Step) -> Case:
 
 
 def _accepted(new: Case, step: _Step) -> Case:
-    return replace(new, resolve_due=step.now + step.resolve_for, due_at=step.now + step.resolve_for)
+    return replace(new, resolve_due=step.resolve_due, due_at=step.resolve_due)
 
 
 def _dispatched(new: Case, step: _Step) -> Case:
@@ -285,7 +285,7 @@ def _outcome_recorded(new: Case, step: _Step) -> Case:
 
 
 def _reopened(new: Case, step: _Step) -> Case:
-    due = step.now + step.resolve_for
+    due = step.resolve_due
     return replace(
         new, reopen_count=new.reopen_count + 1, resolve_due=due, due_at=due, resolved_by=None, resolved_at=None
     )
@@ -295,8 +295,8 @@ def _escalated(new: Case, step: _Step) -> Case:
     new = replace(new, escalations=new.escalations + 1, assigned_unit=None, assignee=None)
     # the higher level has its own time: to accept a case not yet accepted, else to resolve it
     if new.status is Status.reported:
-        return replace(new, accept_due=step.now + step.accept_for, due_at=step.now + step.accept_for)
-    return replace(new, resolve_due=step.now + step.resolve_for, due_at=step.now + step.resolve_for)
+        return replace(new, accept_due=step.accept_due, due_at=step.accept_due)
+    return replace(new, resolve_due=step.resolve_due, due_at=step.resolve_due)
 
 
 def _referred(new: Case, step: _Step) -> Case:

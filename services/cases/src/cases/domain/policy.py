@@ -7,8 +7,8 @@ service with one line naming the entry and the field.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import Enum
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from cases.domain.model import Level
+from cases.domain.workdays import WorkCalendar
 
 SEVERITIES = ("low", "medium", "high", "critical")
 TASK_TYPES = (
@@ -43,18 +44,69 @@ class Visibility(str, Enum):  # noqa: UP042  (StrEnum would change str() of a me
     hidden = "hidden"  # not listed, and a read by number answers 404
 
 
+@dataclass(frozen=True)
+class Span:
+    """A deadline's length: hours (calendar time) or working days (workdays.WorkCalendar)."""
+
+    hours: float | None = None
+    workdays: int | None = None
+
+    def due(self, start: datetime, calendar: WorkCalendar) -> datetime:
+        """The deadline of a clock started at `start`."""
+        if self.workdays is not None:
+            return calendar.add_working_days(start, self.workdays)
+        assert self.hours is not None
+        return start + timedelta(hours=self.hours)
+
+    @property
+    def nominal(self) -> timedelta:
+        """The length as a duration: exact for hours; a working day counted as a day (estimates only)."""
+        return timedelta(hours=self.hours) if self.hours is not None else timedelta(days=self.workdays or 0)
+
+    @property
+    def label(self) -> str:
+        """How the public reads say it: 24 小时, 7 天, 15 个工作日."""
+        if self.workdays is not None:
+            return f"{self.workdays} 个工作日"
+        assert self.hours is not None
+        if self.hours >= 48 and self.hours % 24 == 0:
+            return f"{int(self.hours // 24)} 天"
+        return f"{self.hours:g} 小时"
+
+
 class Deadlines(BaseModel):
+    """Each deadline in hours or in working days: exactly one of the two."""
+
     model_config = ConfigDict(extra="forbid")
-    accept_hours: float = Field(gt=0)
-    resolve_hours: float = Field(gt=0)
+    accept_hours: float | None = Field(default=None, gt=0)
+    accept_workdays: int | None = Field(default=None, gt=0, le=366)
+    resolve_hours: float | None = Field(default=None, gt=0)
+    resolve_workdays: int | None = Field(default=None, gt=0, le=366)
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> Deadlines:
+        for kind in ("accept", "resolve"):
+            given = [f for f in (f"{kind}_hours", f"{kind}_workdays") if getattr(self, f) is not None]
+            if len(given) != 1:
+                raise ValueError(
+                    f"{kind}_hours / {kind}_workdays: give exactly one of them"
+                    + (" (both given)" if given else " (neither given)")
+                )
+        return self
+
+    @property
+    def accept(self) -> Span:
+        return Span(self.accept_hours, self.accept_workdays)
+
+    @property
+    def resolve(self) -> Span:
+        return Span(self.resolve_hours, self.resolve_workdays)
 
 
-class CategoryPolicy(BaseModel):
+class CategoryPolicy(Deadlines):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1)
     level: Level
-    accept_hours: float = Field(gt=0)
-    resolve_hours: float = Field(gt=0)
     by_severity: dict[str, Deadlines] = Field(default_factory=dict)
     field_work: str | None = None
     service_code: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
@@ -76,18 +128,31 @@ class CategoryPolicy(BaseModel):
 class Policy:
     categories: dict[str, CategoryPolicy]
     critical_factor: float
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
 
     def get(self, category: str) -> CategoryPolicy:
         return self.categories[category]
 
-    def deadlines(self, category: str, severity: str) -> tuple[timedelta, timedelta]:
-        """(accept, resolve) for a case of this category and severity; critical halves the defaults."""
+    def spans(self, category: str, severity: str) -> tuple[Span, Span]:
+        """(accept, resolve) for a case of this category and severity: by_severity's figures if it gives them,
+        else the category's, hours multiplied by critical_factor for a critical case (working days are not)."""
         c = self.categories[category]
         if severity in c.by_severity:
             d = c.by_severity[severity]
-            return timedelta(hours=d.accept_hours), timedelta(hours=d.resolve_hours)
+            return d.accept, d.resolve
         f = self.critical_factor if severity == "critical" else 1.0
-        return timedelta(hours=c.accept_hours * f), timedelta(hours=c.resolve_hours * f)
+        return _scaled(c.accept, f), _scaled(c.resolve, f)
+
+    def due(self, category: str, severity: str, start: datetime) -> tuple[datetime, datetime]:
+        """(accept due, resolve due) of clocks started at `start` for a case of this category and severity."""
+        accept, resolve = self.spans(category, severity)
+        return accept.due(start, self.calendar), resolve.due(start, self.calendar)
+
+    def deadlines(self, category: str, severity: str) -> tuple[timedelta, timedelta]:
+        """(accept, resolve) as durations: exact for hours, a working day counted as a day. For estimates (the
+        benchmark's synthetic history); a case's due times come from `due`."""
+        accept, resolve = self.spans(category, severity)
+        return accept.nominal, resolve.nominal
 
     def visibility(self, category: str) -> Visibility:
         """What the public reads show of a case of the category; one gone from the file shows its status only."""
@@ -104,7 +169,11 @@ class Policy:
         return None
 
 
-def load(path: Path) -> Policy:
+def _scaled(span: Span, factor: float) -> Span:
+    return Span(hours=span.hours * factor) if span.hours is not None else span
+
+
+def load(path: Path, calendar: WorkCalendar | None = None) -> Policy:
     try:
         doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as e:
@@ -125,8 +194,8 @@ def load(path: Path) -> Policy:
             c = CategoryPolicy.model_validate(raw)
         except ValidationError as e:
             err = e.errors()[0]
-            field = ".".join(str(p) for p in err["loc"])
-            where = f"categories.{name}: {field}: " if field else f"categories.{name}: "
+            loc = ".".join(str(p) for p in err["loc"])
+            where = f"categories.{name}: {loc}: " if loc else f"categories.{name}: "
             raise PolicyError(f"policy {path}: {where}{err['msg'].removeprefix('Value error, ')}") from None
         if c.service_code in codes:
             raise PolicyError(
@@ -135,4 +204,4 @@ def load(path: Path) -> Policy:
             )
         codes[c.service_code] = name
         cats[str(name)] = c
-    return Policy(cats, float(factor))
+    return Policy(cats, float(factor), calendar or WorkCalendar())

@@ -4,7 +4,7 @@ cases as service requests without personal data, each as far as its category's
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from cases.api.open311.wire import GRID_HINT, PARTIES_HINT, local_time
@@ -58,16 +58,9 @@ def discovery(url: str) -> dict[str, Any]:
 # -- services ---------------------------------------------------------------------------------------------------------
 
 
-def _span(duration: timedelta) -> str:
-    hours = duration.total_seconds() / 3600
-    if hours >= 48 and hours % 24 == 0:
-        return f"{int(hours // 24)} 天"
-    return f"{hours:g} 小时"
-
-
 def _deadlines(policy: Policy, category: str, severity: str = DEFAULT_SEVERITY.value) -> tuple[str, str]:
-    accept, resolve = policy.deadlines(category, severity)
-    return _span(accept), _span(resolve)
+    accept, resolve = policy.spans(category, severity)
+    return accept.label, resolve.label
 
 
 def service(policy: Policy, name: str, category: CategoryPolicy) -> dict[str, Any]:
