@@ -1,8 +1,8 @@
 """The case events applied as runs (reporting.case_projection) leave exactly the tables that applying them one per
-transaction leaves, for random sequences in any order; the same r_cases, r_rollup and r_open as the per-event
-handlers the projection had before (reporting.per_event_cases); the report's rollups equal to the backfill of
-migration V006 from r_cases; and the weekly report's figures read from those rollups equal to the scans of r_cases
-they replace.
+transaction leaves, for random sequences in any order; the same r_cases (resolve_due included), r_rollup and r_open
+as the per-event handlers the projection had before (reporting.per_event_cases); the report's rollups equal to the
+backfill of migrations V006 and V007 from r_cases (the per-event handlers do not keep them: the backfill is their
+reference); and the weekly report's figures read from those rollups equal to the scans of r_cases they replace.
 
 Each way of applying runs in its own session against temporary copies of the tables (unqualified names resolve to
 them first), so nothing here touches the shared reporting tables.
@@ -23,9 +23,11 @@ from govkit import db
 from reporting import kpis, per_event_cases, projections
 
 ROOT = Path(__file__).resolve().parents[2]
-MIGRATION = ROOT / "services" / "reporting" / "migrations" / "V006__report_rollups.sql"
+MIGRATIONS = [
+    ROOT / "services" / "reporting" / "migrations" / f for f in ("V006__report_rollups.sql", "V007__due_rollup.sql")
+]
 REFERENCE_TABLES = ("r_cases", "r_rollup", "r_open")
-REPORT_TABLES = ("r_closed", "r_resolve", "r_open_at", "r_repeat_address", "r_repeat_party")
+REPORT_TABLES = ("r_closed", "r_resolve", "r_open_at", "r_repeat_address", "r_repeat_party", "r_due")
 TABLES = REFERENCE_TABLES + REPORT_TABLES
 GRIDS = ["bt.v1.g1", "bt.v1.g2", "bt.v2.g1"]
 AREAS = ["bt", "bt.v1", "bt.v2", "bt.v1.g1"]
@@ -78,6 +80,8 @@ def history(seed: int, n_cases: int = 40, n_events: int = 400) -> list[tuple[Any
             level=rng.choice(LEVELS),
             occurred_at=at.astimezone(CST) if rng.random() < 0.5 else at,
             actor="tests",
+            # the deadline each event carries: none, or one that moves (a week boundary is crossed now and then)
+            resolve_due=None if rng.random() < 0.3 else at + timedelta(hours=rng.randrange(-48, 24 * 10)),
         )
         if rng.random() < 0.3:
             name = rng.choice(["gov.case.reported.v1", "gov.case.reported.v2"])
@@ -120,7 +124,7 @@ def without_zeros(rows: list[tuple], values: int) -> list[tuple]:
     return [r for r in rows if any(r[-values:])]
 
 
-VALUES = {"r_closed": 4, "r_resolve": 1, "r_open_at": 3, "r_repeat_address": 1, "r_repeat_party": 1}
+VALUES = {"r_closed": 4, "r_resolve": 1, "r_open_at": 3, "r_repeat_address": 1, "r_repeat_party": 1, "r_due": 2}
 
 
 async def one_by_one(con, handlers, events) -> None:
@@ -141,8 +145,12 @@ async def in_runs(con, events, rng: random.Random) -> None:
 
 
 def backfill_statements() -> list[str]:
-    text = MIGRATION.read_text(encoding="utf-8").split("-- backfill", 1)[1].split("\n", 1)[1]
-    return [s.strip() for s in text.split(";") if s.strip()]
+    out = []
+    for migration in MIGRATIONS:
+        text = migration.read_text(encoding="utf-8").split("-- backfill", 1)[1].split("\n", 1)[1]
+        text = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+        out += [s.strip() for s in text.split(";") if s.strip()]
+    return out
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
@@ -154,7 +162,7 @@ async def test_runs_leave_the_tables_one_event_per_transaction_leaves(stack, see
         await one_by_one(single, projections.handlers(), events)
         await one_by_one(reference, per_event_cases.handlers(), events)
         got = await dump(runs)
-        assert got["r_cases"] and got["r_closed"] and got["r_open_at"] and got["r_repeat_party"]
+        assert got["r_cases"] and got["r_closed"] and got["r_open_at"] and got["r_repeat_party"] and got["r_due"]
         assert got == await dump(single)
         assert {t: got[t] for t in REFERENCE_TABLES} == await dump(reference, REFERENCE_TABLES)
 
@@ -199,6 +207,11 @@ select grid_id, address_ref, count(*)::int as n from r_cases
 where grid_path <@ $1::ltree and reported_at >= $2 and reported_at < $3 and address_ref is not null
 group by 1, 2 having count(*) >= 2
 """
+# 应结案数 and 按期办结数 as a scan of the cases whose resolve deadline is in the week ($2/$3)
+DUE_SCAN = """
+select count(*)::int as due, count(*) filter (where closed_at is not null and on_time)::int as on_time from r_cases
+where grid_path <@ $1::ltree and resolve_due >= $2 and resolve_due < $3 and (ended_at is null or closed_at is not null)
+"""
 OLD_REPEAT_PARTIES = """
 select p as party_ref, count(*)::int as n from r_cases, unnest(party_refs) p
 where grid_path <@ $1::ltree and reported_at >= $2 and reported_at < $3
@@ -221,6 +234,9 @@ async def test_report_figures_from_the_rollups_equal_the_scans_they_replace(stac
             for area in AREAS:
                 assert rows(await con.fetch(kpis.Q_CLOSED, area, week.monday)) == rows(
                     await con.fetch(OLD_CLOSED, area, ts, te)
+                )
+                assert tuple(await con.fetchrow(kpis.Q_DUE, area, week.monday)) == tuple(
+                    await con.fetchrow(DUE_SCAN, area, ts, te)
                 )
                 assert tuple(await con.fetchrow(kpis.Q_RESOLVE_HOURS, area, week.monday)) == tuple(
                     await con.fetchrow(OLD_RESOLVE_HOURS, area, ts, te)

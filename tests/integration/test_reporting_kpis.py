@@ -10,7 +10,7 @@ from gov_contracts import REGISTRY, CloudEvent
 from gov_contracts.areas import AreaKind, AreaUpserted
 from govkit import db
 from govkit.areas import on_area_upserted
-from reporting import kpis, projections, risk
+from reporting import kpis, projections, render, risk
 from reporting.config import DEFAULT_RISK
 
 WEEK = kpis.Week(2026, 45)  # Monday 2026-11-02 .. Sunday 2026-11-08, China Standard Time
@@ -43,10 +43,13 @@ class Case:
     def __init__(self, con, grid, category, severity="medium", **extra):
         self.con, self.id, self.grid, self.category, self.severity = con, str(uuid.uuid4()), grid, category, severity
         self.extra, self.level, self.status = extra, "grid", "reported"
+        self.due = None  # the resolve deadline every event carries, once given
 
     async def emit(self, kind, at, status=None, level=None, **fields):
         self.status = status or self.status
         self.level = level or self.level
+        if "resolve_due" in fields:
+            self.due = fields.pop("resolve_due")
         et = REGISTRY[f"gov.case.{kind}.v1"]
         base = dict(
             case_id=self.id,
@@ -58,6 +61,7 @@ class Case:
             level=self.level,
             occurred_at=at,
             actor="t",
+            resolve_due=self.due,
         )
         if kind == "reported":
             base.update(
@@ -146,7 +150,8 @@ async def test_every_kpi_of_a_hand_made_week(rcon):
     # open at the start: the 4 earlier "other" cases; new 7; ended 5 (4 closed + 1 rejected) -> 6 open at the end
     assert k["open_at_end"] == 6
     assert k["closure_rate"] == round(4 / (4 + 7), 4)
-    assert k["on_time_rate"] == round(3 / 4, 4)
+    # these events carry no deadlines, so nothing is due (应结案数 0): the rate is None (its own test below)
+    assert (k["due"], k["due_on_time"], k["on_time_rate"]) == (0, 0, None)
     assert k["rework_rate"] == 0.25
     assert k["grassroots_resolution_rate"] == round(2 / 3, 4)
     assert (k["satisfaction_mean"], k["satisfaction_count"]) == (3.0, 2)
@@ -177,6 +182,75 @@ async def test_every_kpi_of_a_hand_made_week(rcon):
     assert empty["kpis"]["on_time_rate"] is None and empty["kpis"]["satisfaction_mean"] is None
     with pytest.raises(kpis.UnknownArea):
         await kpis.weekly(rcon, "nowhere", WEEK, rule, {})
+
+
+async def test_on_time_rate_divides_by_the_cases_due_in_the_week(rcon):
+    """按期办结率 = closed on time ÷ 应结案数 (cases whose resolve deadline is in the week), on a hand-made sequence."""
+    rule = risk.load(DEFAULT_RISK)
+    week = WEEK.shift(4)  # 2026-W49, apart from the other tests' weeks
+
+    def at(day, hour=9):
+        return kpis.at_midnight(week.monday) + timedelta(days=day, hours=hour)
+
+    due = at(3)  # Thursday 09:00
+    accepted = ("accepted", 1, dict(status="accepted", resolve_due=due))
+
+    def closing(on_time, resolved_hours):
+        return [
+            ("resolved", resolved_hours, dict(status="resolved", resolution="ok")),
+            ("verified", resolved_hours + 1, dict(status="verified")),
+            ("closed", resolved_hours + 2, dict(status="closed", on_time=on_time, escalations=0, reopen_count=0)),
+        ]
+
+    def overdue(hours):
+        return ("overdue", hours, dict(status="accepted", deadline="resolve", due_at=due))
+
+    g1, g2 = "testtown.v1.g1", "testtown.v1.g2"
+    # two closed before the deadline: due and on time
+    for grid in (g1, g2):
+        await Case(rcon, grid, "dispute.neighbor").life(at(0), ("reported", 0, {}), accepted, *closing(True, 20))
+    # resolved and closed after it: due, not on time
+    await Case(rcon, g1, "dispute.neighbor").life(
+        at(0), ("reported", 0, {}), accepted, overdue(72), *closing(False, 80)
+    )
+    # still open past it: due, not on time
+    await Case(rcon, g2, "dispute.neighbor").life(at(0), ("reported", 0, {}), accepted, overdue(72))
+    # rejected (never accepted, so no deadline) and merged after acceptance (its deadline was in the week): not due
+    await Case(rcon, g1, "other").life(at(0), ("reported", 0, {}), ("rejected", 1, dict(status="rejected")))
+    await Case(rcon, g1, "other").life(
+        at(0),
+        ("reported", 0, {}),
+        accepted,
+        ("merged", 5, dict(status="merged", into_case_id=str(uuid.uuid4()), into_number="CP-M")),
+    )
+    # escalated before the deadline: the village's fresh deadline is next Tuesday, so it is due next week, where it
+    # is closed on time
+    await Case(rcon, g2, "dispute.land").life(
+        at(0),
+        ("reported", 0, {}),
+        accepted,
+        (
+            "escalated",
+            5,
+            dict(status="accepted", level="village", from_level="grid", automatic=False, resolve_due=at(8)),
+        ),
+        *closing(True, 150),
+    )
+
+    k = (await kpis.weekly(rcon, "testtown", week, rule, {}))["kpis"]
+    assert (k["due"], k["due_on_time"], k["on_time_rate"]) == (4, 2, 0.5)
+    village = (await kpis.weekly(rcon, "testtown.v1", week, rule, {}))["kpis"]
+    assert (village["due"], village["due_on_time"], village["on_time_rate"]) == (4, 2, 0.5)
+    grid = (await kpis.weekly(rcon, g2, week, rule, {}))["kpis"]
+    assert (grid["due"], grid["due_on_time"], grid["on_time_rate"]) == (2, 1, 0.5)
+    nxt = (await kpis.weekly(rcon, "testtown", week.shift(1), rule, {}))["kpis"]
+    assert (nxt["due"], nxt["due_on_time"], nxt["on_time_rate"]) == (1, 1, 1.0)
+    none_due = (await kpis.weekly(rcon, "testtown.v2", week, rule, {}))["kpis"]
+    assert (none_due["due"], none_due["on_time_rate"]) == (0, None)
+    # the HTML shows the rate with its denominator and numerator beside it
+    page = render.weekly_html(await kpis.weekly(rcon, "testtown", week, rule, {}))
+    assert "按期办结率（应结案数口径）" in page and 'data-kpi="on_time_rate" data-value="0.5">50.0%' in page
+    assert 'data-kpi="due">4<' in page and 'data-kpi="due_on_time">2<' in page
 
 
 async def test_livelihood_priorities_rank_by_households_villages_recurrence(rcon):

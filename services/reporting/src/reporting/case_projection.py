@@ -11,8 +11,10 @@ statement (reporting.projection_queries.CASE_ROLLUPS).
 Besides the counts per week (r_rollup) and the open cases (r_open) the run
 keeps the rollups the weekly report reads instead of scanning r_cases
 (migration V006): r_closed, r_resolve, r_open_at, r_repeat_address and
-r_repeat_party. Each is a function of a case's row (`_derived`); an event that
-changes what a row contributes subtracts the old contribution and adds the new.
+r_repeat_party; and the cases due per week of their resolve deadline, r_due
+(migration V007: a deadline that moves takes the case to its new week). Each
+is a function of a case's row (`_derived`); an event that changes what a row
+contributes subtracts the old contribution and adds the new.
 A key an event touched is written even when the run's deltas cancel out, so a
 run leaves the same rows (some with zeros) as its events applied one per
 transaction.
@@ -80,6 +82,7 @@ MUTABLE = (
     "on_time",
     "satisfaction",
     "updated_at",
+    "resolve_due",
 )
 SELECT_CASES = (
     f"select {', '.join(FIXED + ('party_refs',) + MUTABLE)} from r_cases where case_id = any($1::uuid[]) for update"
@@ -127,7 +130,7 @@ def kind_of(category: str) -> str:
 
 
 def _derived(row: Row) -> Iterator[tuple[str, Key, tuple[int, ...]]]:
-    """What the case contributes to r_closed, r_resolve and r_open_at: (table, key, values)."""
+    """What the case contributes to r_closed, r_resolve, r_open_at and r_due: (table, key, values)."""
     chain = row["chain"]
     closed_at = row["closed_at"]
     if closed_at is not None:
@@ -150,6 +153,14 @@ def _derived(row: Row) -> Iterator[tuple[str, Key, tuple[int, ...]]]:
         kind = kind_of(row["category"])
         for monday in week_ends(local_day(reported_at), local_day(ended_at)):
             yield "open_at", (monday, row["grid_id"], kind, row["severity"]), open_values
+    resolve_due = row["resolve_due"]
+    if resolve_due is not None and (ended_at is None or closed_at is not None):
+        # 应结案数: due in the week of its (latest) resolve deadline, unless it ended without being closed
+        # (rejected, withdrawn, merged); 按期办结: closed, and on time as the cases service judged it
+        due_values = (1, 1 if closed_at is not None and row["on_time"] else 0)
+        week = week_of(resolve_due)
+        for area in chain:
+            yield "due", (area, week, row["category"]), due_values
 
 
 def _derived_facts(row: Row) -> tuple[Any, ...]:
@@ -163,6 +174,7 @@ def _derived_facts(row: Row) -> tuple[Any, ...]:
         row["ended_at"],
         row["overdue"],
         row["report_count"],
+        row["resolve_due"],
     )
 
 
@@ -171,7 +183,7 @@ class Deltas:
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[Key, list[int]]] = {
-            t: {} for t in ("rollup", "open", "closed", "resolve", "open_at", "repeat_address", "repeat_party")
+            t: {} for t in ("rollup", "open", "closed", "resolve", "open_at", "repeat_address", "repeat_party", "due")
         }
 
     def add(self, table: str, key: Key, values: Sequence[int], sign: int = 1) -> None:
@@ -245,8 +257,13 @@ def _new_row(event: CaseReported | CaseReportedV2, case_id: uuid.UUID) -> Row:
         "on_time": None,
         "satisfaction": None,
         "updated_at": at,
+        "resolve_due": _due(event.resolve_due),
         "chain": area_chain(event.grid_id),
     }
+
+
+def _due(at: datetime | None) -> datetime | None:
+    return None if at is None else _utc(at)
 
 
 ENDED = {CaseRejected: "rejected", CaseWithdrawn: "withdrawn", CaseMerged: "merged"}
@@ -259,7 +276,7 @@ def _transition(row: Row, event: CaseFacts, deltas: Deltas) -> None:
     new, top = LEVEL_POSITION.get(event.level), LEVEL_POSITION.get(row["max_level"])
     if new is not None and top is not None and new > top:
         row["max_level"] = event.level
-    row["updated_at"] = at
+    row["updated_at"], row["resolve_due"] = at, _due(event.resolve_due)
     if isinstance(event, CaseClosed):
         row["closed_at"], row["ended_at"], row["on_time"] = at, at, event.on_time
         metric = "closed"
@@ -384,4 +401,5 @@ async def write_rollups(con: asyncpg.Connection, deltas: Deltas) -> None:
         *deltas.columns("open_at", 7),
         *deltas.columns("repeat_address", 4),
         *deltas.columns("repeat_party", 4),
+        *deltas.columns("due", 5),
     )

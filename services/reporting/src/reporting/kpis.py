@@ -43,6 +43,11 @@ Q_CLOSED = """
 select category, closed, on_time, reworked, grassroots from r_closed
 where area_id = $1 and week = $2 and closed > 0
 """
+# 应结案数 and 按期办结数: the cases whose resolve deadline falls in the week (migration V007)
+Q_DUE = """
+select coalesce(sum(due), 0)::int as due, coalesce(sum(on_time), 0)::int as on_time from r_due
+where area_id = $1 and week = $2
+"""
 # exact: one row per distinct time from report to resolution, with how many cases took it
 Q_RESOLVE_HOURS = """
 select percentile_cont(0.5) within group (order by h) as p50, percentile_cont(0.9) within group (order by h) as p90
@@ -177,6 +182,7 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
     open_start_total = sum(open_now.values()) - sum(since_start.values())
 
     closed = await con.fetch(Q_CLOSED, area_id, start)
+    due = await con.fetchrow(Q_DUE, area_id, start)
     hours = await con.fetchrow(Q_RESOLVE_HOURS, area_id, start)
     sat = await con.fetchrow(Q_SATISFACTION, area_id, ts, te)
 
@@ -188,7 +194,9 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
         "closed": n_closed,
         "open_at_end": sum(open_end.values()),
         "closure_rate": ratio(n_closed, open_start_total + totals["new"]),
-        "on_time_rate": ratio(sum(c["on_time"] for c in closed), n_closed),
+        "due": due["due"],
+        "due_on_time": due["on_time"],
+        "on_time_rate": ratio(due["on_time"], due["due"]),
         "rework_rate": ratio(sum(c["reworked"] for c in closed), n_closed),
         "grassroots_resolution_rate": ratio(sum(c["grassroots"] for c in disputes), sum(c["closed"] for c in disputes)),
         "satisfaction_mean": round(sat["mean"], 2) if sat["n"] else None,

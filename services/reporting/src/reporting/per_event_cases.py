@@ -2,9 +2,11 @@
 
 Kept as the reference the set-based projection is tested against
 (tests/integration/test_reporting_batch.py: the same r_cases, r_rollup and
-r_open for any sequence of events) and as the per-event path of
-bench/reporting_bench.py. It does not keep the report's rollups of migration
-V006 (r_closed, r_resolve, r_open_at, r_repeat_*); the service does not use it.
+r_open for any sequence of events, resolve_due included) and as the per-event
+path of bench/reporting_bench.py. It does not keep the report's rollups of
+migrations V006 and V007 (r_closed, r_resolve, r_open_at, r_repeat_*, r_due):
+the test checks those against their backfill from r_cases; the service does
+not use it.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ async def on_case_reported(con: asyncpg.Connection, event: CaseReported | CaseRe
         event.address_ref,
         event.party_refs,
         event.occurred_at,
+        event.resolve_due,
     )
     await _bump(con, event.occurred_at, event.grid_id, event.category, "new")
     await _count_open(con, event, 1)
@@ -89,7 +92,13 @@ async def _advance(con: asyncpg.Connection, event: CaseFacts) -> uuid.UUID | Non
     """The case's status and level after the transition; None when the case is not in this projection
     (an event of a case reported before this projection's history: nothing to attach it to)."""
     case_id: uuid.UUID | None = await con.fetchval(
-        queries.ADVANCE_CASE, _uuid(event.case_id), event.status, event.level, LEVEL_ORDER, event.occurred_at
+        queries.ADVANCE_CASE,
+        _uuid(event.case_id),
+        event.status,
+        event.level,
+        LEVEL_ORDER,
+        event.occurred_at,
+        event.resolve_due,
     )
     return case_id
 

@@ -86,6 +86,7 @@ PROJECTION_TABLES = (
     "r_open_at",
     "r_repeat_address",
     "r_repeat_party",
+    "r_due",
     "r_tasks",
     "r_volunteers",
     "r_hours",

@@ -27,10 +27,12 @@ KPI_LABELS = [
 ]
 RATE_LABELS = [
     ("closure_rate", "结案率"),
-    ("on_time_rate", "按期办结率"),
+    ("on_time_rate", "按期办结率（应结案数口径）"),
     ("rework_rate", "返工率"),
     ("grassroots_resolution_rate", "矛盾纠纷基层化解率"),
 ]
+# shown beside the rate they are the denominator and numerator of (docs/kpis.md)
+RATE_COUNTS = {"on_time_rate": [("due", "应结案数（本周到期）"), ("due_on_time", "其中按期办结")]}
 RISK_ZH = {"green": "绿", "yellow": "黄", "orange": "橙", "red": "红"}
 RISK_COLOR = {"green": "#2e7d32", "yellow": "#f9a825", "orange": "#ef6c00", "red": "#c62828"}
 KIND_ZH = {"town": "镇", "village": "村", "community": "社区", "grid": "网格"}
@@ -135,6 +137,11 @@ def weekly_html(r: dict) -> str:
     )
     rates = "".join(
         f'<tr><th>{label}</th><td data-kpi="{key}" data-value="{fmt(k[key])}">{pct(k[key])}</td></tr>'
+        + "".join(
+            f'<tr><th>　{count_label}</th><td data-kpi="{count}">{fmt(k[count])}</td></tr>'
+            for count, count_label in RATE_COUNTS.get(key, [])
+            if count in k
+        )
         for key, label in RATE_LABELS
     )
     rates += (
