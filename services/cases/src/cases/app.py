@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from cases import config, service
 from cases.api import open311, routes
+from cases.storage import PostgresStorage
 from gov_contracts import topics
 from gov_contracts.registry import REGISTRY
 from govkit.handlers import HandlerRegistry
@@ -34,6 +35,9 @@ async def on_start(app: FastAPI) -> None:
         pseudonym_key=app.state.settings.pseudonym_key,
         number_prefix=cfg.number_prefix,
         duplicate_threshold=cfg.duplicate_threshold,
+        storage=PostgresStorage(app.state.pool),
+        attachment_max_bytes=cfg.attachment_max_bytes,
+        attachment_max_files=cfg.attachment_max_files,
     )
     ctx = app.state.cases
     app.state.sla_timer = Periodic("deadline sweep", lambda: _sweep(ctx), cfg.sla_sweep_interval_s)

@@ -78,3 +78,18 @@ def act_denial(p: Principal, case: Row, action: Action) -> str | None:
     if action is Action.verify and case["resolved_by"] == p.sub:
         return "the verifier must not be the one who resolved the case"
     return None
+
+
+def note_denial(p: Principal, case: Row) -> str | None:
+    """Who may add a progress note: whoever may act on the case (its staff at or above its level, in scope)
+    and its dispatched assignee; None when allowed, else why not."""
+    if is_assignee(p, case):
+        return None
+    lv = staff_level(p)
+    if lv is None:
+        return "only the case's staff and its dispatched assignee add progress notes"
+    if not p.covers(case["grid_id"]):
+        return f"your area scope does not cover {case['grid_id']}"
+    if lv.rank < Level(case["level"]).rank:
+        return f"the case is handled at {case['level']} level; your role acts at {lv.value} level"
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -40,6 +41,19 @@ ENV_VARS = (
         "",
         "comma-separated api_key values accepted by Open311 POST requests",
     ),
+    EnvVar(
+        "CASES_ATTACHMENT_MAX_BYTES",
+        "attachment_max_bytes",
+        str(10 * 1024 * 1024),
+        "largest file accepted on a progress note, in bytes (larger: 413)",
+    ),
+    EnvVar("CASES_ATTACHMENT_MAX_FILES", "attachment_max_files", "5", "most files on one progress note"),
+    EnvVar(
+        "CASES_STORAGE",
+        "storage",
+        "postgres",
+        "where attachment bytes are kept: postgres (the case_attachment_blobs table of the cases schema)",
+    ),
     EnvVar("CASES_OPEN311_JURISDICTION", "open311_jurisdiction", "changping.xiangyang.cn", "Open311 jurisdiction_id"),
 )
 
@@ -52,6 +66,9 @@ class CasesConfig(BaseModel):
     duplicate_threshold: float = Field(gt=0, le=1)
     open311_api_keys: str = ""
     open311_jurisdiction: str = Field(min_length=1)
+    attachment_max_bytes: int = Field(gt=0, le=100 * 1024 * 1024)
+    attachment_max_files: int = Field(ge=1, le=20)
+    storage: Literal["postgres"] = "postgres"
     policy: object = None
 
     @property

@@ -139,6 +139,15 @@ select $1, $2, $3, $4, $5, $6, $7, $8 where exists (select 1 from cases where id
 on conflict (event_id) do nothing
 """
 
+INSERT_NOTE = "insert into case_notes (id, case_id, author, text, at) values ($1, $2, $3, $4, $5) returning *"
+INSERT_NOTE_ATTACHMENT = """
+insert into case_attachments (id, case_id, note_id, position, filename, content_type, size, sha256, storage_key, at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning *
+"""
+CASE_NOTES = "select * from case_notes where case_id = $1 order by at desc, id"
+CASE_NOTE_ATTACHMENTS = "select * from case_attachments where case_id = $1 order by position"
+CASE_ATTACHMENT = "select * from case_attachments where case_id = $1 and id = $2"
+
 GET_REPORTER = "select name, phone, parties from case_reporters where case_id = $1"
 AUDIT_PERSONAL_READ = "insert into personal_data_reads (case_id, reader, fields) values ($1, $2, $3)"
 

@@ -3,6 +3,7 @@ What a caller sees is authz.can_view; the list's SQL filter is its twin (queries
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import asyncpg
@@ -57,3 +58,36 @@ async def list_cases(ctx: Context, wanted: CaseFilter, principal: Principal) -> 
         await con.execute(queries.FORCE_CUSTOM_PLAN)
         rows = await con.fetch(sql, *args)
     return pagination.page(list(rows), wanted.limit)
+
+
+async def notes(ctx: Context, ref: CaseRef, principal: Principal) -> list[tuple[asyncpg.Record, list[asyncpg.Record]]]:
+    """The case's progress notes, newest first, each with its attachments in upload order."""
+    async with ctx.pool.acquire() as con:
+        row = await _visible(con, ref, principal)
+        found = await con.fetch(queries.CASE_NOTES, row["id"])
+        files = await con.fetch(queries.CASE_NOTE_ATTACHMENTS, row["id"])
+    by_note: dict[Any, list[asyncpg.Record]] = {}
+    for f in files:
+        by_note.setdefault(f["note_id"], []).append(f)
+    return [(n, by_note.get(n["id"], [])) for n in found]
+
+
+async def attachment(
+    ctx: Context, ref: CaseRef, attachment_id: str, principal: Principal
+) -> tuple[asyncpg.Record, bytes]:
+    """One attachment's record and bytes, for whoever sees the case; the download is recorded in
+    personal_data_reads (a photo may show people and places) as `attachment:<id>`."""
+    try:
+        wanted = uuid.UUID(attachment_id)
+    except ValueError:
+        raise NotFound(f"no attachment {attachment_id}") from None
+    async with ctx.pool.acquire() as con:
+        row = await _visible(con, ref, principal)
+        found = await con.fetchrow(queries.CASE_ATTACHMENT, row["id"], wanted)
+        if found is None:
+            raise NotFound(f"no attachment {attachment_id}")
+        stored = await ctx.blobs.get(found["storage_key"])
+        if stored is None:
+            raise RuntimeError(f"attachment {attachment_id}: nothing stored under {found['storage_key']}")
+        await con.execute(queries.AUDIT_PERSONAL_READ, row["id"], principal.sub, [f"attachment:{wanted}"])
+    return found, stored[0]

@@ -4,6 +4,7 @@ refusals are gov_contracts.errors, mapped to HTTP at the edge."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import uuid
@@ -14,11 +15,13 @@ from typing import Any
 import asyncpg
 
 from cases import authz, queries, repository
+from cases.attachments import CleanFile
 from cases.domain import lifecycle
 from cases.domain.lifecycle import SYSTEM, ActionInput, Actor, Case, InvalidCaseInput
 from cases.domain.model import Action, Level, Status
 from cases.domain.policy import Policy
 from cases.repository import Connection
+from cases.storage import PostgresStorage, Storage
 from gov_contracts import CloudEvent
 from gov_contracts import cases as events
 from gov_contracts.errors import Forbidden, InvalidInput, NotFound
@@ -33,6 +36,7 @@ __all__ = [
     "NewCase",
     "act",
     "add_attachment",
+    "add_note",
     "create_case",
     "on_task_event",
     "rate",
@@ -50,6 +54,15 @@ class Context:
     number_prefix: str = "CP"
     duplicate_threshold: float = 0.3
     clock: Clock = field(default_factory=SystemClock)  # the time of a create (other writes: the database's)
+    storage: Storage | None = None  # where attachment bytes go; None: the cases schema (PostgresStorage)
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    attachment_max_files: int = 5
+
+    @property
+    def blobs(self) -> Storage:
+        if self.storage is None:
+            self.storage = PostgresStorage(self.pool)
+        return self.storage
 
 
 # -- creating ---------------------------------------------------------------------------------------------------
@@ -362,6 +375,65 @@ async def add_attachment(ctx: Context, case_ref: CaseRef, url: str, principal: P
             con, "attach", case, repository.to_case(new), actor=principal.sub, reason=None, data={"url": url}
         )
         return new
+
+
+async def add_note(
+    ctx: Context, case_ref: CaseRef, text: str, files: list[CleanFile], principal: Principal
+) -> tuple[asyncpg.Record, list[asyncpg.Record]]:
+    """A progress note (办理记录) by whoever may act on the case, its dispatched assignee included, with its
+    files (already checked and stripped by cases.attachments); on the timeline as `note`. No event: the
+    contracts have none for a note (a `gov.case.note_added.v1` would be the place)."""
+    async with ctx.pool.acquire() as con:
+        row = await repository.find(con, case_ref)
+        if row is None or not authz.can_view(principal, row):
+            raise NotFound(f"no case {case_ref}")
+        denial = authz.note_denial(principal, row)
+        if denial:
+            raise Forbidden(denial)
+    case_id = row["id"]
+    ids = [uuid.uuid4() for _ in files]
+    # the bytes first, outside the transaction (a remote store must not hold it open); a failed insert
+    # below leaves unreferenced blobs, never a note whose file is missing
+    for attachment_id, f in zip(ids, files, strict=True):
+        await ctx.blobs.put(_blob_key(case_id, attachment_id), f.data, f.content_type)
+    async with ctx.pool.acquire() as con, con.transaction():
+        locked = await repository.find(con, case_id, for_update=True)
+        assert locked is not None, "a case is never deleted"
+        case = repository.to_case(locked)
+        now = await repository.now(con)
+        note_id = uuid.uuid4()
+        note = await con.fetchrow(queries.INSERT_NOTE, note_id, case_id, principal.sub, text, now)
+        stored = [
+            await con.fetchrow(
+                queries.INSERT_NOTE_ATTACHMENT,
+                attachment_id,
+                case_id,
+                note_id,
+                i,
+                f.filename,
+                f.content_type,
+                len(f.data),
+                f.sha256,
+                _blob_key(case_id, attachment_id),
+                now,
+            )
+            for i, (attachment_id, f) in enumerate(zip(ids, files, strict=True))
+        ]
+        await repository.add_transition(
+            con,
+            "note",
+            case,
+            dataclasses.replace(case, updated_at=now),
+            actor=principal.sub,
+            reason=text,
+            data={"note_id": str(note_id), "attachments": [str(a) for a in ids]},
+        )
+        assert note is not None
+        return note, [a for a in stored if a is not None]
+
+
+def _blob_key(case_id: uuid.UUID, attachment_id: uuid.UUID) -> str:
+    return f"cases/{case_id}/{attachment_id}"
 
 
 # -- consumer handlers --------------------------------------------------------------------------------------------

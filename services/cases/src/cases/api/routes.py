@@ -3,18 +3,22 @@ shapes the answer; refusals are domain errors, answered as problem+json by govki
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Header, Path, Query, Response
+from fastapi import APIRouter, File, Form, Header, Path, Query, Response, UploadFile
 
-from cases import authz, reads, service
+from cases import attachments, authz, reads, service
 from cases.api.deps import Cases
 from cases.api.schemas import (
     ActionBody,
     AttachmentAdd,
+    AttachmentRead,
     CaseCreate,
     CasePage,
     CaseRead,
+    NoteRead,
     Reporter,
     Satisfaction,
     TimelineEntry,
@@ -23,11 +27,13 @@ from cases.domain.model import Action, Level, Status, allowed_actions
 from cases.domain.policy import Policy
 from cases.queries import CaseFilter
 from cases.repository import Row
+from gov_contracts.errors import InvalidInput
 from gov_contracts.vocabulary import Severity
 from govkit import pagination
 from govkit.auth import CurrentPrincipal
 from govkit.inputs import AreaId, BoundedDatetime
 from govkit.openapi import problems
+from govkit.problems import Problem
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -258,3 +264,112 @@ async def rate(cases: Cases, case_ref: str, body: Satisfaction, p: CurrentPrinci
 )
 async def attach(cases: Cases, case_ref: str, body: AttachmentAdd, p: CurrentPrincipal) -> CaseRead:
     return to_read(await service.add_attachment(cases, case_ref, str(body.url), p), cases.policy)
+
+
+def _note_read(case_id: str, note: Row, files: Sequence[Row]) -> NoteRead:
+    return NoteRead(
+        id=str(note["id"]),
+        author=note["author"],
+        text=note["text"],
+        at=note["at"],
+        attachments=[
+            AttachmentRead(
+                id=str(f["id"]),
+                filename=f["filename"],
+                content_type=f["content_type"],
+                size=f["size"],
+                sha256=f["sha256"],
+                url=f"/v1/cases/{case_id}/attachments/{f['id']}",
+            )
+            for f in files
+        ],
+    )
+
+
+async def read_upload(upload: UploadFile, field: str, max_bytes: int) -> bytes:
+    """The part's bytes, or 413 naming the part once it is longer than max_bytes."""
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise Problem(
+            413,
+            "Attachment too large",
+            f"{field}: larger than {max_bytes} bytes",
+            errors=[{"field": field, "message": f"larger than {max_bytes} bytes (CASES_ATTACHMENT_MAX_BYTES)"}],
+        )
+    return data
+
+
+@router.post(
+    "/{case_ref}/notes",
+    status_code=201,
+    response_model=NoteRead,
+    summary="Add a progress note (办理记录) with files",
+    operation_id="addCaseNote",
+    responses={
+        **problems(404),
+        403: {"description": "neither the case's staff (in scope, at or above its level) nor its dispatched assignee"},
+        413: {"description": "a file is larger than CASES_ATTACHMENT_MAX_BYTES; `errors[0].field` names it"},
+        422: {
+            "description": "invalid request, naming the field: e.g. `body.files[2]` is not a JPEG, PNG or WebP "
+            "image or a PDF (judged by its content), or more files than CASES_ATTACHMENT_MAX_FILES"
+        },
+    },
+)
+async def add_note(
+    cases: Cases,
+    case_ref: str,
+    p: CurrentPrincipal,
+    text: str = Form(min_length=1, max_length=2000, description="what was done"),
+    files: list[UploadFile] = File(
+        default=[],
+        description="JPEG, PNG or WebP images (re-encoded without EXIF, XMP, ICC or comments) and PDFs (kept as sent)",
+    ),
+) -> NoteRead:
+    if len(files) > cases.attachment_max_files:
+        raise InvalidInput("body.files", f"at most {cases.attachment_max_files} files on a note")
+    cleaned = []
+    for i, upload in enumerate(files):
+        field = f"body.files[{i}]"
+        data = await read_upload(upload, field, cases.attachment_max_bytes)
+        cleaned.append(attachments.clean(data, upload.filename, field))
+    note, stored = await service.add_note(cases, case_ref, text, cleaned, p)
+    return _note_read(str(note["case_id"]), note, stored)
+
+
+@router.get(
+    "/{case_ref}/notes",
+    response_model=list[NoteRead],
+    summary="The case's progress notes, newest first",
+    operation_id="listCaseNotes",
+    responses=problems(404),
+)
+async def list_notes(cases: Cases, case_ref: str, p: CurrentPrincipal) -> list[NoteRead]:
+    return [_note_read(str(n["case_id"]), n, files) for n, files in await reads.notes(cases, case_ref, p)]
+
+
+@router.get(
+    "/{case_ref}/attachments/{attachment_id}",
+    response_class=Response,
+    summary="An attachment's bytes (recorded in the personal-data read log)",
+    operation_id="getCaseAttachment",
+    responses={
+        200: {
+            "description": "the file as stored",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in attachments.ACCEPTED},
+        },
+        **problems(404),
+    },
+)
+async def get_attachment(cases: Cases, case_ref: str, attachment_id: str, p: CurrentPrincipal) -> Response:
+    found, data = await reads.attachment(cases, case_ref, attachment_id, p)
+    disposition = "attachment" if found["content_type"] == attachments.PDF else "inline"
+    return Response(
+        data,
+        media_type=found["content_type"],
+        headers={
+            "Content-Disposition": f"{disposition}; filename*=UTF-8''{quote(found['filename'], safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )

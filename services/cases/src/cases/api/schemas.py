@@ -145,6 +145,25 @@ class TimelineEntry(BaseModel):
     at: datetime
 
 
+class AttachmentRead(BaseModel):
+    id: str
+    filename: str = Field(description="the client's file name, without directories")
+    content_type: Literal["image/jpeg", "image/png", "image/webp", "application/pdf"] = Field(
+        description="judged from the content, not from the client's header"
+    )
+    size: int = Field(description="bytes as stored (an image after its metadata was stripped)")
+    sha256: str
+    url: str = Field(description="GET it for the bytes", examples=["/v1/cases/CP-2026-000123/attachments/…"])
+
+
+class NoteRead(BaseModel):
+    id: str
+    author: str = Field(description="the subject of the token that added the note")
+    text: str
+    at: datetime
+    attachments: list[AttachmentRead]
+
+
 class Satisfaction(BaseModel):
     model_config = ConfigDict(extra="forbid")
     score: int = Field(ge=1, le=5, examples=[5])
