@@ -47,8 +47,14 @@ async def ctx(stack):
     cfg = config.configure(settings, {k: v for k, v in env.items() if k.startswith("NOTIFICATIONS_")})
     pool = await db.create_pool(stack.service_dsn("notifications"), "notifications", max_size=4)
     async with pool.acquire() as con:
+        # the town as published from the area file (with its shape) stays: it is only added when not there yet
+        town = (
+            []
+            if await con.fetchval("select 1 from areas where id = 'changping'")
+            else [("changping", AreaKind.town, "长坪镇", None)]
+        )
         for area_id, kind, name, parent in (
-            ("changping", AreaKind.town, "长坪镇", None),
+            *town,
             (VILLAGE, AreaKind.village, "白水村", "changping"),
             (GRID, AreaKind.grid, "白水村第6网格", VILLAGE),
         ):
