@@ -351,3 +351,69 @@ def test_discovery_and_openapi(base, services):
     } <= set(paths)
     post_op = paths["/open311/v2/requests.{fmt}"]["post"]
     assert "application/x-www-form-urlencoded" in post_op["requestBody"]["content"]
+
+
+# -- POST with media (multipart, issue 14 item 5) ----------------------------------------------------------------
+
+
+def _gps_jpeg() -> bytes:
+    import io
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (31.0, 44.0, 10.0), "E", (111.0, 50.0, 23.0)
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (90, 60, 30)).save(out, format="JPEG", exif=exif)
+    return out.getvalue()
+
+
+def post_media(base: str, media: bytes, service_code: str = "103", filename: str = "IMG_1.jpg") -> httpx.Response:
+    fields = {
+        "api_key": API_KEY,
+        "service_code": service_code,
+        "attribute[grid_id]": GRID,
+        "address_string": "孔家畈村三组后山",
+        "description": "山林边界附近有人砍伐树木，附现场照片。",
+    }
+    return httpx.post(
+        f"{base}/requests.json", data=fields, files={"media": (filename, media, "image/jpeg")}, timeout=10
+    )
+
+
+def test_a_multipart_report_with_a_gps_photo_keeps_the_photo_without_exif_public_only_when_the_category_is(base, staff):
+    import io
+
+    from PIL import Image
+
+    photo = _gps_jpeg()
+    with Image.open(io.BytesIO(photo)) as im:
+        assert im.getexif().get_ifd(0x8825)
+    r = post_media(base, photo)
+    assert r.status_code == 201, r.text
+    pub = one(base, r.json()[0]["service_request_id"])
+    assert pub["media_url"] and pub["media_url"].startswith(base + "/media/"), pub
+    got = httpx.get(pub["media_url"], timeout=10)
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+    with Image.open(io.BytesIO(got.content)) as im:
+        assert len(im.getexif()) == 0 and im.getexif().get_ifd(0x8825) == {}
+        assert im.size == (32, 24)
+    assert b"PhoneMaker" not in got.content
+
+    # 邻里纠纷 (101) is status_only: no media_url, and the stored image is not served either
+    r = post_media(base, photo, service_code="101")
+    assert r.status_code == 201, r.text
+    number = r.json()[0]["service_request_id"]
+    assert one(base, number)["media_url"] is None
+    hidden_url = staff.get(f"/v1/cases/{number}").json()["attachments"][0]
+    assert hidden_url.startswith(base + "/media/") and hidden_url != pub["media_url"]
+    assert httpx.get(hidden_url, timeout=10).status_code == 404
+    assert httpx.get(f"{base}/media/not-a-uuid", timeout=10).status_code == 404
+
+    # not an image by its content: 400 naming media
+    r = post_media(base, b"MZ\x90\x00" + b"\x00" * 100, filename="photo.jpg")
+    assert r.status_code == 400 and r.json()[0]["description"].startswith("media:"), r.text
+    r = post_media(base, b"%PDF-1.4\n%%EOF\n", filename="a.jpg")
+    assert r.status_code == 400 and r.json()[0]["description"].startswith("media:"), r.text

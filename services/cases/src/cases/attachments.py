@@ -14,7 +14,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from gov_contracts.errors import InvalidInput
 
 JPEG, PNG, WEBP, PDF = "image/jpeg", "image/png", "image/webp", "application/pdf"
-ACCEPTED = (JPEG, PNG, WEBP, PDF)
+IMAGES = (JPEG, PNG, WEBP)
+ACCEPTED = (*IMAGES, PDF)
 _PIL_FORMAT = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
 # an image's pixels decoded to check and re-encode it; Pillow's own bomb guard is twice this
 MAX_PIXELS = 40_000_000

@@ -7,6 +7,7 @@ listed case shows is the Open311 view's business (api/open311/views.py).
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -62,3 +63,17 @@ async def get_public(ctx: Context, number: str) -> asyncpg.Record | None:
     if row is None or ctx.policy.visibility(row["category"]) is Visibility.hidden:
         return None
     return row
+
+
+async def public_media(ctx: Context, media_id: str) -> tuple[bytes, str] | None:
+    """The media sent with an Open311 report, while its category's visibility is `public`; else None."""
+    try:
+        wanted = uuid.UUID(media_id)
+    except ValueError:
+        return None
+    async with ctx.pool.acquire() as con:
+        row = await con.fetchrow(queries.PUBLIC_MEDIA, wanted)
+    if row is None or ctx.policy.visibility(row["category"]) is not Visibility.public:
+        return None
+    stored = await ctx.blobs.get(row["storage_key"])
+    return (stored[0], row["content_type"]) if stored else None

@@ -144,6 +144,10 @@ INSERT_NOTE_ATTACHMENT = """
 insert into case_attachments (id, case_id, note_id, position, filename, content_type, size, sha256, storage_key, at)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning *
 """
+PUBLIC_MEDIA = """
+select a.content_type, a.storage_key, c.category from case_attachments a join cases c on c.id = a.case_id
+where a.id = $1 and a.note_id is null
+"""
 CASE_NOTES = "select * from case_notes where case_id = $1 order by at desc, id"
 CASE_NOTE_ATTACHMENTS = "select * from case_attachments where case_id = $1 order by position"
 CASE_ATTACHMENT = "select * from case_attachments where case_id = $1 and id = $2"

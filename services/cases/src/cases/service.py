@@ -37,6 +37,8 @@ __all__ = [
     "act",
     "add_attachment",
     "add_note",
+    "add_report_media",
+    "store_report_media",
     "create_case",
     "on_task_event",
     "rate",
@@ -430,6 +432,29 @@ async def add_note(
         )
         assert note is not None
         return note, [a for a in stored if a is not None]
+
+
+async def store_report_media(ctx: Context, media_id: uuid.UUID, f: CleanFile) -> None:
+    """The bytes of an Open311 report's media, stored before its case exists (the case carries its URL)."""
+    await ctx.blobs.put(f"open311/{media_id}", f.data, f.content_type)
+
+
+async def add_report_media(ctx: Context, case_id: uuid.UUID, media_id: uuid.UUID, f: CleanFile) -> None:
+    """The record of a report's media (no note): served publicly while the category is `public`."""
+    async with ctx.pool.acquire() as con:
+        await con.execute(
+            queries.INSERT_NOTE_ATTACHMENT,
+            media_id,
+            case_id,
+            None,
+            0,
+            f.filename,
+            f.content_type,
+            len(f.data),
+            f.sha256,
+            f"open311/{media_id}",
+            await repository.now(con),
+        )
 
 
 def _blob_key(case_id: uuid.UUID, attachment_id: uuid.UUID) -> str:

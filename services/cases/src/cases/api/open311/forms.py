@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
 
 from fastapi import Request
+from starlette.exceptions import HTTPException
 
 from cases.api.open311.errors import Open311Error, bad
 from cases.api.open311.views import PUBLIC_STATUSES
@@ -69,29 +71,79 @@ FORM_EXAMPLE = {
 # -- the report (POST /requests) --------------------------------------------------------------------------------------
 
 
-async def read_form(request: Request) -> dict[str, str]:
-    """The fields of the query string and the form (the form wins), stripped; UTF-8, at most MAX_BODY."""
+@dataclass(frozen=True)
+class Media:
+    """The `media` part of a multipart report, as sent (cases.attachments checks and strips it)."""
+
+    filename: str | None
+    data: bytes
+
+
+async def read_form(request: Request, max_media_bytes: int = 0) -> tuple[dict[str, str], Media | None]:
+    """The fields of the query string and the form (the form wins), stripped; UTF-8. Form-encoded: at most
+    MAX_BODY; multipart/form-data (GeoReport v2's POST with media): the fields and one `media` file part of
+    at most max_media_bytes (413 beyond)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype not in ("", "application/x-www-form-urlencoded"):
-        raise Open311Error(400, f"send the fields form-encoded (application/x-www-form-urlencoded), not {ctype}")
+    multipart = ctype == "multipart/form-data"
+    if ctype not in ("", "application/x-www-form-urlencoded") and not multipart:
+        raise Open311Error(
+            400,
+            "send the fields form-encoded (application/x-www-form-urlencoded), or as multipart/form-data "
+            f"with a media part, not {ctype}",
+        )
+    limit = MAX_BODY + max_media_bytes if multipart else MAX_BODY
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY:
+        if size > limit:
+            if multipart:
+                raise Open311Error(413, f"media: larger than {max_media_bytes} bytes")
             raise Open311Error(400, f"request body larger than {MAX_BODY // 1024} KiB")
         chunks.append(chunk)
-    try:
-        parsed = parse_qs(b"".join(chunks).decode("utf-8"), keep_blank_values=True, max_num_fields=200)
-    except UnicodeDecodeError:
-        raise Open311Error(400, "the form must be UTF-8 encoded") from None
-    except ValueError as e:
-        raise Open311Error(400, f"malformed form: {e}") from None
+    body = b"".join(chunks)
     fields = dict(request.query_params.items())  # some clients send api_key etc. in the query
-    fields.update({k: v[0] for k, v in parsed.items()})
+    media = None
+    if multipart:
+        form_fields, media = await _multipart(request, body, max_media_bytes)
+        fields.update(form_fields)
+    else:
+        try:
+            parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
+        except UnicodeDecodeError:
+            raise Open311Error(400, "the form must be UTF-8 encoded") from None
+        except ValueError as e:
+            raise Open311Error(400, f"malformed form: {e}") from None
+        fields.update({k: v[0] for k, v in parsed.items()})
     for name, value in fields.items():
         if "\x00" in name or "\x00" in value:
             raise bad(name, "contains a NUL character (U+0000)")
-    return {k: v.strip() for k, v in fields.items()}
+    return {k: v.strip() for k, v in fields.items()}, media
+
+
+async def _multipart(request: Request, body: bytes, max_media_bytes: int) -> tuple[dict[str, str], Media | None]:
+    async def replay() -> dict[str, object]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=200)
+    except HTTPException as e:
+        raise Open311Error(400, f"malformed multipart form: {e.detail}") from None
+    fields: dict[str, str] = {}
+    media = None
+    try:
+        for name, value in form.multi_items():
+            if isinstance(value, str):
+                fields.setdefault(name, value)
+            elif name == "media":
+                data = await value.read(max_media_bytes + 1)
+                if len(data) > max_media_bytes:
+                    raise Open311Error(413, f"media: larger than {max_media_bytes} bytes")
+                media = Media(value.filename, data) if data else None
+            else:
+                raise bad(name, "the only file part is media")
+    finally:
+        await form.close()
+    return fields, media
 
 
 def api_key(fields: dict[str, str], accepted: frozenset[str]) -> str:

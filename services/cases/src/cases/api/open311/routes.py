@@ -4,15 +4,17 @@ and answers in the requested format (views, wire); errors are answered by errors
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.routing import Match
 
-from cases import public_requests, service
+from cases import attachments, public_requests, service
 from cases.api.open311 import forms, views
-from cases.api.open311.errors import Open311Error, Open311Route
+from cases.api.open311.errors import Open311Error, Open311Route, bad
 from cases.api.open311.wire import FMT, Fmt, answers, render
+from cases.attachments import CleanFile
 from cases.config import CasesConfig
 from govkit.auth import Principal
 
@@ -107,7 +109,7 @@ async def service_definition(cases: Cases, service_code: str = Path(examples=["1
 @router.post(
     "/requests.{fmt}",
     status_code=201,
-    summary="Report a case (上报事件), form-encoded",
+    summary="Report a case (上报事件), form-encoded or multipart with media",
     description="Creates the case at once: the answer carries its number as service_request_id "
     "(no token). Reporter name and phone are kept apart as personal data.",
     operation_id="open311CreateRequest",
@@ -135,18 +137,40 @@ async def service_definition(cases: Cases, service_code: str = Path(examples=["1
                         "properties": {k: {"type": "string"} for k in forms.FORM_FIELDS},
                     },
                     "example": forms.FORM_EXAMPLE,
-                }
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["api_key", "service_code", "description", "attribute[grid_id]"],
+                        "properties": {
+                            **{k: {"type": "string"} for k in forms.FORM_FIELDS},
+                            "media": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": "a JPEG, PNG or WebP photo (at most CASES_ATTACHMENT_MAX_BYTES, "
+                                "else 413); stored without EXIF (GPS), XMP, ICC profile or comments",
+                            },
+                        },
+                    }
+                },
             },
         }
     },
 )
 async def create_request(request: Request, config: Config, cases: Cases, fmt: Fmt = FMT) -> Response:
-    fields = await forms.read_form(request)
+    fields, media = await forms.read_form(request, cases.attachment_max_bytes)
     api_key = forms.api_key(fields, config.api_keys)
     _check_jurisdiction(config, fields.get("jurisdiction_id"))
     new = forms.new_case(fields, cases.policy)
+    kept = _media(media) if media else None
+    media_id = uuid.uuid4()
+    if kept:
+        await service.store_report_media(cases, media_id, kept)
+        new.attachments = [str(request.url_for("open311_media", media_id=str(media_id)))]
     principal = Principal(sub=forms.api_key_sub(api_key), roles=["resident"], areas=[])
     row, _ = await service.create_case(cases, new, principal=principal, reporter_sub=None)
+    if kept:
+        await service.add_report_media(cases, row["id"], media_id, kept)
     number = row["number"]
     log.info("open311 request %s created by %s", number, principal.sub)
     return render(
@@ -156,6 +180,31 @@ async def create_request(request: Request, config: Config, cases: Cases, fmt: Fm
         "request",
         status=201,
         headers={"Location": f"{router.prefix}/requests/{number}.{fmt}"},
+    )
+
+
+def _media(media: forms.Media) -> CleanFile:
+    """The report's image, judged by its content and stripped of its metadata (EXIF with GPS, XMP, ICC, comments)."""
+    try:
+        kept = attachments.clean(media.data, media.filename, "media")
+    except attachments.UnsupportedFile as e:
+        raise bad("media", "a JPEG, PNG or WebP image (judged by its content)") from e
+    if kept.content_type == attachments.PDF:
+        raise bad("media", "a JPEG, PNG or WebP image (judged by its content), not a PDF")
+    return kept
+
+
+# not in the OpenAPI document: every Open311 operation there answers JSON or XML; docs/open311.md describes it
+@router.get("/media/{media_id}", name="open311_media", include_in_schema=False)
+async def media(cases: Cases, media_id: str) -> Response:
+    found = await public_requests.public_media(cases, media_id)
+    if found is None:
+        raise Open311Error(404, f"media_id: no media {media_id!r}")
+    data, content_type = found
+    return Response(
+        data,
+        media_type=content_type,
+        headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"},
     )
 
 
