@@ -3,11 +3,12 @@
 import logging
 from pathlib import Path
 
+import asyncpg
 from fastapi import FastAPI
 
 from cases import config, service
 from cases.api import open311, routes
-from cases.storage import PostgresStorage
+from cases.storage import PostgresStorage, S3Storage, Storage
 from gov_contracts import topics
 from gov_contracts.registry import REGISTRY
 from govkit.handlers import HandlerRegistry
@@ -27,6 +28,14 @@ async def _sweep(ctx: service.Context) -> None:
         log.info("deadline sweep: %d case(s) overdue", n)
 
 
+def storage(cfg: config.CasesConfig, pool: asyncpg.Pool | None) -> Storage:
+    """The attachment store CASES_STORAGE names."""
+    if cfg.storage == "s3":
+        return S3Storage(cfg.s3_endpoint, cfg.s3_bucket, cfg.s3_access_key, cfg.s3_secret_key, cfg.s3_region)
+    assert pool is not None
+    return PostgresStorage(pool)
+
+
 async def on_start(app: FastAPI) -> None:
     cfg = app.state.config
     app.state.cases = service.Context(
@@ -35,7 +44,7 @@ async def on_start(app: FastAPI) -> None:
         pseudonym_key=app.state.settings.pseudonym_key,
         number_prefix=cfg.number_prefix,
         duplicate_threshold=cfg.duplicate_threshold,
-        storage=PostgresStorage(app.state.pool),
+        storage=storage(cfg, app.state.pool),
         attachment_max_bytes=cfg.attachment_max_bytes,
         attachment_max_files=cfg.attachment_max_files,
     )
@@ -46,6 +55,8 @@ async def on_start(app: FastAPI) -> None:
 
 async def on_stop(app: FastAPI) -> None:
     await app.state.sla_timer.stop()
+    if isinstance(app.state.cases.storage, S3Storage):
+        await app.state.cases.storage.aclose()
 
 
 SPEC = ServiceSpec(

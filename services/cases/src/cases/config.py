@@ -52,8 +52,19 @@ ENV_VARS = (
         "CASES_STORAGE",
         "storage",
         "postgres",
-        "where attachment bytes are kept: postgres (the case_attachment_blobs table of the cases schema)",
+        "where attachment bytes are kept: postgres (the case_attachment_blobs table of the cases schema) "
+        "or s3 (an S3-compatible bucket, CASES_S3_*)",
     ),
+    EnvVar(
+        "CASES_S3_ENDPOINT",
+        "s3_endpoint",
+        "",
+        "with CASES_STORAGE=s3: the store's base URL, e.g. https://minio.gov:9000",
+    ),
+    EnvVar("CASES_S3_BUCKET", "s3_bucket", "", "with CASES_STORAGE=s3: the bucket (path-style requests)"),
+    EnvVar("CASES_S3_REGION", "s3_region", "us-east-1", "with CASES_STORAGE=s3: the region signed into requests"),
+    EnvVar("CASES_S3_ACCESS_KEY", "s3_access_key", "", "with CASES_STORAGE=s3: the access key id"),
+    EnvVar("CASES_S3_SECRET_KEY", "s3_secret_key", "", "with CASES_STORAGE=s3: the secret access key (a Secret)"),
     EnvVar("CASES_OPEN311_JURISDICTION", "open311_jurisdiction", "changping.xiangyang.cn", "Open311 jurisdiction_id"),
 )
 
@@ -68,7 +79,12 @@ class CasesConfig(BaseModel):
     open311_jurisdiction: str = Field(min_length=1)
     attachment_max_bytes: int = Field(gt=0, le=100 * 1024 * 1024)
     attachment_max_files: int = Field(ge=1, le=20)
-    storage: Literal["postgres"] = "postgres"
+    storage: Literal["postgres", "s3"] = "postgres"
+    s3_endpoint: str = ""
+    s3_bucket: str = ""
+    s3_region: str = Field(default="us-east-1", min_length=1)
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
     policy: object = None
 
     @property
@@ -86,6 +102,12 @@ def configure(s: ServiceSettings, environ=None) -> CasesConfig:
         cfg.policy = policy_mod.load(Path(cfg.policy_file), calendar)
     except policy_mod.PolicyError as e:
         raise ConfigError(f"config error: CASES_POLICY_FILE: {e}") from None
+    if cfg.storage == "s3":
+        for var in ENV_VARS:
+            if var.name.startswith("CASES_S3_") and not getattr(cfg, var.field):
+                raise ConfigError(f"config error: {var.name}: required with CASES_STORAGE=s3 ({var.help})")
+        if not cfg.s3_endpoint.startswith(("http://", "https://")):
+            raise ConfigError("config error: CASES_S3_ENDPOINT: an http(s) URL")
     if s.env == "production" and not cfg.api_keys:
         pass  # Open311 POST is then closed; reads stay open
     return cfg
