@@ -155,6 +155,18 @@ def test_an_exe_named_jpg_too_large_and_too_many_files_are_refused_naming_the_pa
     )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.files", r.text
 
+    # more than all the files allowed together: refused while reading, before any part is looked at
+    r = gm.post(
+        f"/v1/cases/{case['id']}/notes",
+        data={"text": "太大"},
+        files=[("files", (f"{i}.pdf", PDF + b"0" * (MAX_BYTES - 1000), "application/pdf")) for i in range(6)],
+    )
+    assert r.status_code == 413 and r.json()["errors"][0]["field"] == "body", r.text
+
+    r = gm.post(f"/v1/cases/{case['id']}/notes", json={"text": "json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body", r.text
+    r = gm.post(f"/v1/cases/{case['id']}/notes", files=[("files", ("a.pdf", PDF, "application/pdf"))])
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.text", r.text
     r = gm.post(f"/v1/cases/{case['id']}/notes", data={"text": "x" * 2001})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.text", r.text
     assert gm.get(f"/v1/cases/{case['id']}/notes").json() == []

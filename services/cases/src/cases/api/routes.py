@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Header, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from starlette.exceptions import HTTPException
 
 from cases import attachments, authz, reads, service
 from cases.api.deps import Cases
@@ -27,6 +28,7 @@ from cases.domain.model import Action, Level, Status, allowed_actions
 from cases.domain.policy import Policy
 from cases.queries import CaseFilter
 from cases.repository import Row
+from cases.service import Context
 from gov_contracts.errors import InvalidInput
 from gov_contracts.vocabulary import Severity
 from govkit import pagination
@@ -286,17 +288,89 @@ def _note_read(case_id: str, note: Row, files: Sequence[Row]) -> NoteRead:
     )
 
 
-async def read_upload(upload: UploadFile, field: str, max_bytes: int) -> bytes:
-    """The part's bytes, or 413 naming the part once it is longer than max_bytes."""
-    data = await upload.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise Problem(
-            413,
-            "Attachment too large",
-            f"{field}: larger than {max_bytes} bytes",
-            errors=[{"field": field, "message": f"larger than {max_bytes} bytes (CASES_ATTACHMENT_MAX_BYTES)"}],
-        )
-    return data
+NOTE_TEXT_MAX = 2000
+NOTE_FORM_SLACK = 64 * 1024  # the text and the parts' headers, besides the files
+
+
+def _too_large(field: str, limit: int, what: str) -> Problem:
+    return Problem(
+        413,
+        "Attachment too large",
+        f"{field}: larger than {limit} bytes",
+        errors=[{"field": field, "message": f"larger than {limit} bytes ({what})"}],
+    )
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes:
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large("body", limit, "CASES_ATTACHMENT_MAX_FILES × CASES_ATTACHMENT_MAX_BYTES")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _note_text(text: str | None) -> str:
+    if text is None or not text.strip():
+        raise InvalidInput("body.text", "Field required")
+    if len(text) > NOTE_TEXT_MAX:
+        raise InvalidInput("body.text", f"String should have at most {NOTE_TEXT_MAX} characters")
+    if "\x00" in text:
+        raise InvalidInput("body.text", "contains a NUL character (U+0000)")
+    return text
+
+
+async def _note_form(request: Request, cases: Context) -> tuple[str, list[tuple[str | None, bytes]]]:
+    """The note's text and files from its multipart body, read no further than the limits allow (the body is
+    read here, after the caller is known, not by FastAPI before: nobody spools a file past the limits)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in ("multipart/form-data", "application/x-www-form-urlencoded"):  # the latter: a note without files
+        raise InvalidInput("body", f"send multipart/form-data with text and files parts, not {ctype or 'nothing'}")
+    max_files, max_bytes = cases.attachment_max_files, cases.attachment_max_bytes
+    body = await _bounded_body(request, max_files * max_bytes + NOTE_FORM_SLACK)
+
+    async def replay() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(max_files=max_files, max_fields=20)
+    except HTTPException as e:
+        if "files" in str(e.detail).lower():
+            raise InvalidInput("body.files", f"at most {max_files} files on a note") from None
+        raise InvalidInput("body", f"malformed multipart form: {e.detail}") from None
+    text: str | None = None
+    files: list[tuple[str | None, bytes]] = []
+    try:
+        for name, value in form.multi_items():
+            if name == "text" and isinstance(value, str):
+                text = value if text is None else text
+            elif name == "files" and not isinstance(value, str):
+                field = f"body.files[{len(files)}]"
+                data = await value.read(max_bytes + 1)
+                if len(data) > max_bytes:
+                    raise _too_large(field, max_bytes, "CASES_ATTACHMENT_MAX_BYTES")
+                files.append((value.filename, data))
+            elif name == "files":
+                raise InvalidInput(f"body.files[{len(files)}]", "a file part, not a text field")
+    finally:
+        await form.close()
+    return _note_text(text), files
+
+
+_NOTE_FORM = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {"type": "string", "minLength": 1, "maxLength": NOTE_TEXT_MAX, "description": "what was done"},
+        "files": {
+            "type": "array",
+            "items": {"type": "string", "format": "binary"},
+            "description": "JPEG, PNG or WebP images (re-encoded without EXIF, XMP, ICC or comments) and PDFs "
+            "(kept as sent); at most CASES_ATTACHMENT_MAX_FILES (5), each at most CASES_ATTACHMENT_MAX_BYTES",
+        },
+    },
+}
 
 
 @router.post(
@@ -308,30 +382,31 @@ async def read_upload(upload: UploadFile, field: str, max_bytes: int) -> bytes:
     responses={
         **problems(404),
         403: {"description": "neither the case's staff (in scope, at or above its level) nor its dispatched assignee"},
-        413: {"description": "a file is larger than CASES_ATTACHMENT_MAX_BYTES; `errors[0].field` names it"},
+        413: {
+            "description": "a file is larger than CASES_ATTACHMENT_MAX_BYTES (`errors[0].field` names it, e.g. "
+            "`body.files[1]`), or the whole body larger than all the files allowed together (`body`)"
+        },
         422: {
             "description": "invalid request, naming the field: e.g. `body.files[2]` is not a JPEG, PNG or WebP "
-            "image or a PDF (judged by its content), or more files than CASES_ATTACHMENT_MAX_FILES"
+            "image or a PDF (judged by its content), `body.files` more files than CASES_ATTACHMENT_MAX_FILES, "
+            "`body.text` missing or longer than 2000 characters"
         },
     },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": _NOTE_FORM},
+                "application/x-www-form-urlencoded": {
+                    "schema": {**_NOTE_FORM, "properties": {"text": _NOTE_FORM["properties"]["text"]}}  # type: ignore[index]
+                },
+            },
+        }
+    },
 )
-async def add_note(
-    cases: Cases,
-    case_ref: str,
-    p: CurrentPrincipal,
-    text: str = Form(min_length=1, max_length=2000, description="what was done"),
-    files: list[UploadFile] = File(
-        default=[],
-        description="JPEG, PNG or WebP images (re-encoded without EXIF, XMP, ICC or comments) and PDFs (kept as sent)",
-    ),
-) -> NoteRead:
-    if len(files) > cases.attachment_max_files:
-        raise InvalidInput("body.files", f"at most {cases.attachment_max_files} files on a note")
-    cleaned = []
-    for i, upload in enumerate(files):
-        field = f"body.files[{i}]"
-        data = await read_upload(upload, field, cases.attachment_max_bytes)
-        cleaned.append(attachments.clean(data, upload.filename, field))
+async def add_note(cases: Cases, case_ref: str, p: CurrentPrincipal, request: Request) -> NoteRead:
+    text, files = await _note_form(request, cases)
+    cleaned = [attachments.clean(data, name, f"body.files[{i}]") for i, (name, data) in enumerate(files)]
     note, stored = await service.add_note(cases, case_ref, text, cleaned, p)
     return _note_read(str(note["case_id"]), note, stored)
 
