@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 
 import httpx
 import pytest
@@ -213,3 +214,67 @@ def test_who_may_add_notes_the_staff_and_the_dispatched_assignee_not_the_reporte
     # a grid manager of another grid does not see the case at all
     other = client(services, "gm-notes-3", ["grid_manager"], [OTHER_GRID])
     assert other.post(f"/v1/cases/{cid}/notes", data={"text": "x"}).status_code == 404
+
+
+# -- CASES_STORAGE=s3: the same note, its files in an S3-compatible bucket --------------------------------------
+
+
+@pytest.fixture
+def s3_services(services):
+    """The services again, storing attachments in a local HTTP bucket that checks every request's signature."""
+    from http.server import ThreadingHTTPServer
+
+    from tests.integration.test_attachment_storage import ACCESS, BUCKET, REGION, SECRET, Bucket
+
+    Bucket.objects, Bucket.seen = {}, []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Bucket)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    env = {
+        "CASES_STORAGE": "s3",
+        "CASES_S3_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+        "CASES_S3_BUCKET": BUCKET,
+        "CASES_S3_REGION": REGION,
+        "CASES_S3_ACCESS_KEY": ACCESS,
+        "CASES_S3_SECRET_KEY": SECRET,
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        services.stop_services()
+        services.start_services(say=lambda *_: None)
+        services.wait_areas("cases", 137)
+        yield services, Bucket
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        services.stop_services()  # the last test of the module: `services` leaves them stopped too
+        server.shutdown()
+        server.server_close()
+
+
+def test_with_s3_storage_the_files_go_to_the_bucket_signed_and_come_back(s3_services):
+    stack, bucket = s3_services
+    gm = client(stack, "gm-notes-s3", ["grid_manager"], [GRID])
+    case = new_case(gm, "河道漂浮垃圾，需打捞")
+    r = gm.post(
+        f"/v1/cases/{case['id']}/notes",
+        data={"text": "已打捞，附照片"},
+        files=[("files", ("river.jpg", gps_photo(), "image/jpeg")), ("files", ("单.pdf", PDF, "application/pdf"))],
+    )
+    assert r.status_code == 201, r.text
+    img, pdf = r.json()["attachments"]
+    assert sorted(bucket.objects) == sorted(f"/case-files/cases/{case['id']}/{a['id']}" for a in (img, pdf)), (
+        bucket.objects
+    )
+    stored, ctype = bucket.objects[f"/case-files/cases/{case['id']}/{img['id']}"]
+    assert ctype == "image/jpeg" and hashlib.sha256(stored).hexdigest() == img["sha256"]
+    with Image.open(io.BytesIO(stored)) as im:
+        assert len(im.getexif()) == 0
+    assert gm.get(pdf["url"]).content == PDF
+    got = gm.get(img["url"])
+    assert got.status_code == 200 and got.content == stored
+    assert len(bucket.seen) == 4  # two PUTs and two GETs, each with a signature the bucket verified
