@@ -370,14 +370,18 @@ def _gps_jpeg() -> bytes:
     return out.getvalue()
 
 
-def post_media(base: str, media: bytes, service_code: str = "103", filename: str = "IMG_1.jpg") -> httpx.Response:
-    fields = {
+def _media_fields(service_code: str) -> dict[str, str]:
+    return {
         "api_key": API_KEY,
         "service_code": service_code,
         "attribute[grid_id]": GRID,
         "address_string": "孔家畈村三组后山",
         "description": "山林边界附近有人砍伐树木，附现场照片。",
     }
+
+
+def post_media(base: str, media: bytes, service_code: str = "103", filename: str = "IMG_1.jpg") -> httpx.Response:
+    fields = _media_fields(service_code)
     return httpx.post(
         f"{base}/requests.json", data=fields, files={"media": (filename, media, "image/jpeg")}, timeout=10
     )
@@ -391,6 +395,16 @@ def test_a_multipart_report_with_a_gps_photo_keeps_the_photo_without_exif_public
     photo = _gps_jpeg()
     with Image.open(io.BytesIO(photo)) as im:
         assert im.getexif().get_ifd(0x8825)
+    # the stored URL is a path of this service, whatever Host the client sent
+    r = httpx.post(
+        f"{base}/requests.json",
+        data=_media_fields("103"),
+        files={"media": ("IMG_1.jpg", photo, "image/jpeg")},
+        headers={"Host": "evil.example"},
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    assert staff.get(f"/v1/cases/{r.json()[0]['service_request_id']}").json()["attachments"][0].startswith("/open311/")
     r = post_media(base, photo)
     assert r.status_code == 201, r.text
     pub = one(base, r.json()[0]["service_request_id"])
@@ -407,9 +421,9 @@ def test_a_multipart_report_with_a_gps_photo_keeps_the_photo_without_exif_public
     assert r.status_code == 201, r.text
     number = r.json()[0]["service_request_id"]
     assert one(base, number)["media_url"] is None
-    hidden_url = staff.get(f"/v1/cases/{number}").json()["attachments"][0]
-    assert hidden_url.startswith(base + "/media/") and hidden_url != pub["media_url"]
-    assert httpx.get(hidden_url, timeout=10).status_code == 404
+    hidden_path = staff.get(f"/v1/cases/{number}").json()["attachments"][0]
+    assert hidden_path.startswith("/open311/v2/media/") and not pub["media_url"].endswith(hidden_path)
+    assert httpx.get(base.removesuffix("/open311/v2") + hidden_path, timeout=10).status_code == 404
     assert httpx.get(f"{base}/media/not-a-uuid", timeout=10).status_code == 404
 
     # not an image by its content: 400 naming media

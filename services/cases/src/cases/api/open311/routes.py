@@ -166,7 +166,7 @@ async def create_request(request: Request, config: Config, cases: Cases, fmt: Fm
     media_id = uuid.uuid4()
     if kept:
         await service.store_report_media(cases, media_id, kept)
-        new.attachments = [str(request.url_for("open311_media", media_id=str(media_id)))]
+        new.attachments = [request.app.url_path_for("open311_media", media_id=str(media_id))]
     principal = Principal(sub=forms.api_key_sub(api_key), roles=["resident"], areas=[])
     row, _ = await service.create_case(cases, new, principal=principal, reporter_sub=None)
     if kept:
@@ -242,6 +242,7 @@ async def media(cases: Cases, media_id: str) -> Response:
     ),
 )
 async def list_requests(
+    request: Request,
     cases: Cases,
     fmt: Fmt = FMT,
     service_request_id: str | None = Query(
@@ -269,7 +270,8 @@ async def list_requests(
         status=status,
     )
     rows = await public_requests.list_public(cases, wanted, limit=forms.MAX_RESULTS)
-    return render([views.public_request(r, cases.policy) for r in rows], fmt, "service_requests", "request")
+    base = str(request.base_url)
+    return render([views.public_request(r, cases.policy, base) for r in rows], fmt, "service_requests", "request")
 
 
 @router.get(
@@ -279,12 +281,12 @@ async def list_requests(
     responses=answers(e404="no such request, or unknown jurisdiction_id"),
 )
 async def get_request(
-    cases: Cases, service_request_id: str = Path(examples=["CP-2026-000123"]), fmt: Fmt = FMT
+    request: Request, cases: Cases, service_request_id: str = Path(examples=["CP-2026-000123"]), fmt: Fmt = FMT
 ) -> Response:
     row = await public_requests.get_public(cases, service_request_id)
     if row is None:
         raise Open311Error(404, f"service_request_id: no request {service_request_id!r}")
-    return render([views.public_request(row, cases.policy)], fmt, "service_requests", "request")
+    return render([views.public_request(row, cases.policy, str(request.base_url))], fmt, "service_requests", "request")
 
 
 # anything else under /open311/v2: an Open311 404 (or 405), not the service's problem+json

@@ -125,7 +125,13 @@ def agency(level: str) -> str:
     return f"{LEVEL_LABEL.get(level, level)} ({level})"
 
 
-def public_request(row: Any, policy: Policy) -> dict[str, Any]:
+def media_url(attachment: str, base_url: str) -> str:
+    """An attachment as a URL: a photo sent as `media` is stored as its path under this service
+    (`/open311/v2/media/{id}`, never with a host a request's Host header chose), made absolute here."""
+    return base_url.rstrip("/") + attachment if attachment.startswith("/") else attachment
+
+
+def public_request(row: Any, policy: Policy, base_url: str = "") -> dict[str, Any]:
     """A case as an Open311 service request: no reporter, phone, parties or staff names; of a status_only
     category no description, place or media either; phone and ID numbers redacted from what is shown."""
     c = policy.categories.get(row["category"])
@@ -148,7 +154,7 @@ def public_request(row: Any, policy: Policy) -> dict[str, Any]:
         "zipcode": None,
         "lat": row["lat"] if shown else None,
         "long": row["lon"] if shown else None,
-        "media_url": row["attachments"][0] if shown and row["attachments"] else None,
+        "media_url": media_url(row["attachments"][0], base_url) if shown and row["attachments"] else None,
     }
 
 
