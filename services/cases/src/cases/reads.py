@@ -86,8 +86,10 @@ async def attachment(
         found = await con.fetchrow(queries.CASE_ATTACHMENT, row["id"], wanted)
         if found is None:
             raise NotFound(f"no attachment {attachment_id}")
-        stored = await ctx.blobs.get(found["storage_key"])
-        if stored is None:
-            raise RuntimeError(f"attachment {attachment_id}: nothing stored under {found['storage_key']}")
+    # no connection held while a remote store answers
+    stored = await ctx.blobs.get(found["storage_key"])
+    if stored is None:
+        raise RuntimeError(f"attachment {attachment_id}: nothing stored under {found['storage_key']}")
+    async with ctx.pool.acquire() as con:
         await con.execute(queries.AUDIT_PERSONAL_READ, row["id"], principal.sub, [f"attachment:{wanted}"])
     return found, stored[0]
