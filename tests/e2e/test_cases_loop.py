@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 import yaml
+from shapely.geometry import shape
 
 from gov_contracts import CloudEvent, topics
 from gov_contracts.tasks import TaskAssigned
@@ -227,6 +228,40 @@ def test_bad_input_is_a_problem_naming_the_field(cases_stack):
     r = gm.get("/v1/cases", params={"severity": "apocalyptic"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "query.severity.0"
     assert gm.get("/v1/cases", params={"category": "dispute.land", "severity": "high"}).status_code == 200
+
+
+def _inside(grid_id: str) -> tuple[float, float]:
+    """(lon, lat) of a point inside the grid's demo shape, from the shape itself."""
+    events, _ = area_file.load(area_file.DEFAULT_FILE)
+    [area] = [e for e in events if e.id == grid_id]
+    assert area.geometry is not None
+    point = shape(area.geometry.model_dump(mode="json")).representative_point()
+    return point.x, point.y
+
+
+def test_a_case_with_coordinates_and_no_grid_is_placed_in_the_grid_holding_them(cases_stack):
+    ta = client(cases_stack, "ta-1", ["town_admin"], ["changping"])
+    lon, lat = _inside("changping.zhongguping.g06")
+    body = {"category": "other", "title": "路灯不亮", "description": "村口路灯连续三晚不亮"}
+    r = ta.post("/v1/cases", json={**body, "lat": lat, "lon": lon})
+    assert r.status_code == 201, r.text
+    assert r.json()["grid_id"] == "changping.zhongguping.g06"
+    # a grid manager may report in their grid by coordinates alone; elsewhere is outside their scope
+    gm = client(cases_stack, "gm-3", ["grid_manager"], [GRID])
+    g03_lon, g03_lat = _inside(GRID)
+    r = gm.post("/v1/cases", json={**body, "title": "井盖缺失", "lat": g03_lat, "lon": g03_lon})
+    assert r.status_code == 201 and r.json()["grid_id"] == GRID, r.text
+    assert gm.post("/v1/cases", json={**body, "lat": lat, "lon": lon}).status_code == 403
+    # outside the town (Beijing): no grid holds the point
+    r = ta.post("/v1/cases", json={**body, "lat": 39.9, "lon": 116.4})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.lat", r.text
+    # a grid and a point far from it
+    r = ta.post("/v1/cases", json={**body, "grid_id": GRID, "lat": lat, "lon": lon})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.lat", r.text
+    assert "outside grid changping.kongjiafan.g03" in r.json()["detail"]
+    # neither a grid nor both coordinates
+    r = ta.post("/v1/cases", json={**body, "lat": lat})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.grid_id", r.text
 
 
 def test_cursor_pagination_walks_every_case_once(cases_stack):

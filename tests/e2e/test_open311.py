@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from georeport import GeoReport
+from shapely.geometry import shape
 
 from govctl import areas as area_file
 from govkit.auth import mint
@@ -20,6 +21,7 @@ from tests.e2e.test_services_and_areas import wait_for
 
 API_KEY = "test-key-1"
 GRID = "changping.kongjiafan.g03"
+LAT, LONG = "31.7183", "111.3508"  # inside GRID's demo shape
 NAME_FIRST, NAME_LAST, PHONE = "晓明", "欧阳", "13912345678"
 NUMBER = re.compile(r"^CP-\d{4}-\d{6}$")
 
@@ -67,8 +69,8 @@ def post(
     form: dict[str, str | None] = {
         "api_key": API_KEY,
         "service_code": "103",
-        "lat": "31.7362",
-        "long": "111.8398",
+        "lat": LAT,
+        "long": LONG,
         "address_string": "孔家畈村三组后山",
         "attribute[grid_id]": GRID,
         "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。",
@@ -109,7 +111,7 @@ def test_a_real_open311_client_lists_services_reads_definitions_and_follows_requ
         assert definition["service_code"] == "103"
         attrs = definition["attributes"] if fmt == "json" else definition["attributes"]["attribute"]
         by_code = {a["code"]: a for a in attrs}
-        assert str(by_code["grid_id"]["required"]).lower() == "true"
+        assert str(by_code["grid_id"]["required"]).lower() == "false"  # lat/long may place the request
         assert by_code["grid_id"]["datatype"] == "string"
         assert "changping.kongjiafan.g03" in by_code["grid_id"]["datatype_description"]
         assert str(by_code["severity"]["required"]).lower() == "false"
@@ -180,7 +182,7 @@ def test_a_form_encoded_report_becomes_a_case_that_staff_handle_and_the_public_f
     assert case["source"] == "open311" and case["category"] == "dispute.land" and case["grid_id"] == GRID
     assert case["severity"] == "high" and case["status"] == "reported" and case["level"] == "grid"
     assert case["title"] == text[:30] and case["description"] == text
-    assert case["address"] == "孔家畈村三组后山" and case["lat"] == pytest.approx(31.7362)
+    assert case["address"] == "孔家畈村三组后山" and case["lat"] == pytest.approx(float(LAT))
     assert case["attachments"] == ["https://files.changping.example/open311/photo-1.jpg"]
     assert case["reporter"]["name"] == "欧阳晓明" and case["reporter"]["phone"] == PHONE
     assert [p["name"] for p in case["reporter"]["parties"]] == ["王某", "赵某"]
@@ -189,7 +191,7 @@ def test_a_form_encoded_report_becomes_a_case_that_staff_handle_and_the_public_f
     assert pub["status"] == "open" and pub["expected_datetime"] is None
     assert pub["status_notes"] == "已上报，待网格受理" and pub["agency_responsible"] == "网格 (grid)"
     assert pub["media_url"] == "https://files.changping.example/open311/photo-1.jpg"
-    assert pub["address"] == "孔家畈村三组后山" and pub["long"] == pytest.approx(111.8398)
+    assert pub["address"] == "孔家畈村三组后山" and pub["long"] == pytest.approx(float(LONG))
     assert pub["address_id"] is None and pub["zipcode"] is None
     assert when(pub["requested_datetime"]) == datetime.fromisoformat(case["created_at"].replace("Z", "+00:00"))
 
@@ -291,8 +293,12 @@ def test_errors_come_in_open311_format_and_name_the_field(base):
     assert "api_key" in _error(post(base, api_key="stolen-key"), 403)
     assert "service_code" in _error(post(base, service_code="999"), 400)
     assert "service_code" in _error(post(base, service_code=None), 400)
-    assert "grid_id" in _error(post(base, attributes={"grid_id": None}), 400)
-    assert "grid_id" in _error(post(base, fmt="xml", attributes={"grid_id": None}), 400)
+    # no grid and no lat/long to place the request by
+    assert "grid_id" in _error(post(base, lat=None, long=None, attributes={"grid_id": None}), 400)
+    assert "grid_id" in _error(post(base, fmt="xml", lat=None, long=None, attributes={"grid_id": None}), 400)
+    # lat/long in no grid (Beijing), or far from the grid named
+    assert _error(post(base, lat="39.9", long="116.4", attributes={"grid_id": None}), 400).startswith("lat: ")
+    assert _error(post(base, lat="39.9", long="116.4"), 400).startswith("lat: ")
     assert "grid_id" in _error(post(base, attributes={"grid_id": "changping.nowhere.g99"}), 400)
     assert "grid_id" in _error(post(base, attributes={"grid_id": "changping.kongjiafan"}), 400)  # a village
     assert "attribute[severity]" in _error(post(base, attributes={"severity": "urgent"}), 400)
@@ -431,3 +437,14 @@ def test_a_multipart_report_with_a_gps_photo_keeps_the_photo_without_exif_public
     assert r.status_code == 400 and r.json()[0]["description"].startswith("media:"), r.text
     r = post_media(base, b"%PDF-1.4\n%%EOF\n", filename="a.jpg")
     assert r.status_code == 400 and r.json()[0]["description"].startswith("media:"), r.text
+
+
+def test_a_request_with_lat_long_and_no_grid_is_placed_in_the_grid_holding_the_point(base, staff):
+    """The point is computed from the grid's stored demo shape, so it lies inside whatever the shape is."""
+    events, _ = area_file.load(area_file.DEFAULT_FILE)
+    [g07] = [e for e in events if e.id == "changping.kongjiafan.g07"]
+    assert g07.geometry is not None
+    inside = shape(g07.geometry.model_dump(mode="json")).representative_point()
+    number = created(base, lat=str(inside.y), long=str(inside.x), attributes={"grid_id": None})
+    case = staff.get(f"/v1/cases/{number}").json()
+    assert case["grid_id"] == "changping.kongjiafan.g07" and case["lat"] == pytest.approx(inside.y)

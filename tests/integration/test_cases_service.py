@@ -10,14 +10,16 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from shapely.geometry import Point, shape
 
 from cases import queries, service
 from cases.config import DEFAULT_POLICY
 from cases.domain import policy as policy_mod
 from cases.domain.model import Action
+from cases.grid_locator import GridLocator
 from gov_contracts import CloudEvent
 from gov_contracts.cases import CaseReportedV2
-from gov_contracts.errors import DomainError
+from gov_contracts.errors import DomainError, InvalidInput
 from gov_contracts.tasks import TaskAssigned
 from govctl import areas as area_file
 from govkit.areas import on_area_upserted
@@ -388,3 +390,64 @@ async def test_a_petition_reported_before_national_day_is_due_in_working_days(ct
     finally:
         # these deadlines are past: stop their clocks so that no sweep elsewhere counts them
         await cases_pool.execute("update cases set due_at = null where id = any($1::uuid[])", ids)
+
+
+def _shape_of(grid_id: str):
+    events, _ = area_file.load(area_file.DEFAULT_FILE)
+    [event] = [e for e in events if e.id == grid_id]
+    assert event.geometry is not None
+    return event, shape(event.geometry.model_dump(mode="json"))
+
+
+async def test_a_case_with_a_point_and_no_grid_is_placed_in_the_grid_holding_it(ctx, cases_pool):
+    _, g03 = _shape_of(GRID)
+    inside = g03.representative_point()
+    row, created = await service.create_case(
+        ctx, land(grid=None, lat=inside.y, lon=inside.x), principal=VA, reporter_sub=None
+    )
+    assert created and row["grid_id"] == GRID
+    [(_, reported)] = await outbox_events(cases_pool, row["id"])
+    assert reported["grid_id"] == GRID
+    # a grid manager of g03 may report there by coordinates alone (the scope is checked on the placed grid)
+    row, _ = await service.create_case(
+        ctx, land(title="另一件事情", grid=None, lat=inside.y, lon=inside.x), principal=GM, reporter_sub=None
+    )
+    assert row["grid_id"] == GRID
+
+
+async def test_a_point_in_no_grid_or_away_from_the_named_grid_is_refused_naming_the_field(ctx):
+    _, g03 = _shape_of(GRID)
+    for new in (
+        land(grid=None, lat=39.9, lon=116.4),  # Beijing: no grid of Changping holds it
+        land(lat=39.9, lon=116.4),  # g03 named, the point far away
+        land(grid=None),  # neither
+    ):
+        with pytest.raises(DomainError) as e:
+            await service.create_case(ctx, new, principal=VA, reporter_sub=None)
+        assert from_domain(e.value).status == 422
+        assert isinstance(e.value, InvalidInput)
+        assert e.value.field == ("body.grid_id" if new.lat is None else "body.lat"), e.value.detail
+    # just outside g03's edge, within the 30 m tolerance: accepted in g03
+    near = g03.exterior.interpolate(0.5, normalized=True)  # a point of g03's boundary
+    step = 0.00005  # about 5 m
+    candidates = [Point(near.x + dx, near.y + dy) for dx in (-step, 0, step) for dy in (-step, 0, step)]
+    outside = next(p for p in candidates if not g03.covers(p))
+    row, _ = await service.create_case(ctx, land(lat=outside.y, lon=outside.x), principal=VA, reporter_sub=None)
+    assert row["grid_id"] == GRID
+
+
+async def test_the_locator_follows_the_area_copy(ctx, cases_pool):
+    event, g03 = _shape_of(GRID)
+    inside = g03.representative_point()
+    locator = GridLocator(cases_pool, check_every_s=0)
+    assert (await locator.index()).grid_at(inside.x, inside.y) == GRID
+    shapeless = event.model_copy(update={"geometry": None})
+    source = CloudEvent(type="gov.area.upserted.v1", source="tests", subject=GRID)
+    try:
+        async with cases_pool.acquire() as con:
+            await on_area_upserted(con, shapeless, source)
+        assert (await locator.index()).grid_at(inside.x, inside.y) is None
+    finally:
+        async with cases_pool.acquire() as con:
+            await on_area_upserted(con, event, source)
+    assert (await locator.index()).grid_at(inside.x, inside.y) == GRID

@@ -20,6 +20,7 @@ from cases.domain import lifecycle
 from cases.domain.lifecycle import SYSTEM, ActionInput, Actor, Case, InvalidCaseInput
 from cases.domain.model import Action, Level, Status
 from cases.domain.policy import Policy
+from cases.grid_locator import GridLocator
 from cases.repository import Connection
 from cases.storage import PostgresStorage, Storage
 from gov_contracts import CloudEvent
@@ -60,6 +61,14 @@ class Context:
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_max_files: int = 5
 
+    grids: GridLocator | None = None  # point → grid; None: one over the pool, made on first use
+
+    @property
+    def locator(self) -> GridLocator:
+        if self.grids is None:
+            self.grids = GridLocator(self.pool)
+        return self.grids
+
     @property
     def blobs(self) -> Storage:
         if self.storage is None:
@@ -75,7 +84,7 @@ class NewCase:
     category: str
     title: str
     description: str
-    grid_id: str
+    grid_id: str | None  # None: placed by lat/lon (place_in_grid)
     severity: str
     source: str
     address: str | None = None
@@ -110,9 +119,52 @@ async def _replay(con: Connection, principal_sub: str, key: str, rhash: str) -> 
     return await con.fetchrow(queries.GET_CASE, found["case_id"])
 
 
-def _check_new(ctx: Context, new: NewCase, principal: Principal) -> None:
-    if not authz.can_create(principal, new.grid_id):
-        raise Forbidden(f"you may not report cases in {new.grid_id}")
+# how far (metres) a case's point may lie outside the grid it names: GPS error and a reporter at the grid's edge
+GRID_TOLERANCE_M = 30.0
+
+
+async def place_in_grid(ctx: Context, new: NewCase) -> str:
+    """The case's grid: the one it names, or the one holding its point (lon, lat) when it names none.
+
+    No grid and no point: 422 naming body.grid_id. A point in no grid's shape: 422 naming body.lat. A grid and a
+    point more than GRID_TOLERANCE_M outside that grid's shape: 422 naming body.lat. When the area copy holds no
+    grid shapes at all (an area file without geometry), a point places nothing and the grid is required, as
+    before; a named grid without a shape is not checked against the point."""
+    lat, lon = new.lat, new.lon
+    if lat is None or lon is None:
+        if new.grid_id is None:
+            raise InvalidCaseInput(
+                "body.grid_id", "Field required", detail="a grid_id is required (or lat and lon to place the case by)"
+            )
+        return new.grid_id
+    index = await ctx.locator.index()
+    if new.grid_id is None:
+        if not len(index):
+            raise InvalidCaseInput(
+                "body.grid_id",
+                "Field required",
+                detail="a grid_id is required: the area tree has no grid shapes to place lat/lon in",
+            )
+        found = index.grid_at(lon, lat)
+        if found is None:
+            raise InvalidCaseInput(
+                "body.lat", "in no grid", detail=f"the point lat {lat}, lon {lon} lies in no grid of the area tree"
+            )
+        return found
+    away = index.distance_m(new.grid_id, lon, lat)
+    if away is not None and away > GRID_TOLERANCE_M:
+        raise InvalidCaseInput(
+            "body.lat",
+            f"not in grid {new.grid_id}",
+            detail=f"the point lat {lat}, lon {lon} lies {away:.0f} m outside grid {new.grid_id} "
+            f"(at most {GRID_TOLERANCE_M:.0f} m allowed)",
+        )
+    return new.grid_id
+
+
+def _check_new(ctx: Context, new: NewCase, grid_id: str, principal: Principal) -> None:
+    if not authz.can_create(principal, grid_id):
+        raise Forbidden(f"you may not report cases in {grid_id}")
     if new.category not in ctx.policy.categories:
         raise InvalidCaseInput(
             "body.category", f"one of {', '.join(ctx.policy.categories)}", detail=f"unknown category {new.category!r}"
@@ -148,9 +200,12 @@ async def create_case(
 
     One statement (queries.CREATE_CASE) is the whole create: one round trip, one transaction. When it stores
     nothing, either a twin request holds the Idempotency-Key (its case is the answer, or a different body is
-    refused) or the grid is not a grid of the area tree."""
-    _check_new(ctx, new, principal)
+    refused) or the grid is not a grid of the area tree. A case without a grid is placed by its point first
+    (place_in_grid); the Idempotency-Key's hash is of the request as sent."""
     rhash = request_hash(new.__dict__)
+    grid_id = await place_in_grid(ctx, new)
+    new = dataclasses.replace(new, grid_id=grid_id)
+    _check_new(ctx, new, grid_id, principal)
     refs = _refs(ctx.pseudonym_key, new, reporter_sub or principal.sub)
     # one instant for the case's times and its deadline (CREATE_CASE's $33 and $19), to the microsecond
     now = ctx.clock.now()
@@ -158,7 +213,7 @@ async def create_case(
     async with ctx.pool.acquire() as con:
         for _attempt in range(2):
             case_id = uuid.uuid4()
-            event = repository.outbox_values(_reported(new, case_id, refs, principal.sub), key=str(case_id))
+            event = repository.outbox_values(_reported(new, grid_id, case_id, refs, principal.sub), key=str(case_id))
             row = await con.fetchrow(
                 queries.CREATE_CASE,
                 case_id,
@@ -166,7 +221,7 @@ async def create_case(
                 new.category,
                 new.title,
                 new.description,
-                new.grid_id,
+                grid_id,
                 new.address,
                 refs.address,
                 new.lat,
@@ -197,15 +252,13 @@ async def create_case(
                 prior = await _replay(con, principal.sub, idempotency_key, rhash)
                 if prior is not None:
                     return prior, False
-            if await con.fetchval(queries.GRID_EXISTS, new.grid_id) != "grid":
-                raise InvalidCaseInput(
-                    "body.grid_id", "not a known grid", detail=f"{new.grid_id!r} is not a known grid"
-                )
+            if await con.fetchval(queries.GRID_EXISTS, grid_id) != "grid":
+                raise InvalidCaseInput("body.grid_id", "not a known grid", detail=f"{grid_id!r} is not a known grid")
             # a grid, and no twin holds the key any more (it was deleted after this statement saw it): once more
     raise RuntimeError("create_case: the Idempotency-Key was held and then gone, twice")
 
 
-def _reported(new: NewCase, case_id: uuid.UUID, refs: _Refs, actor: str) -> events.CaseReportedV2:
+def _reported(new: NewCase, grid_id: str, case_id: uuid.UUID, refs: _Refs, actor: str) -> events.CaseReportedV2:
     """The event of a new case, but for queries.EVENT_FILLED_IN_SQL: CREATE_CASE sets those from the stored case
     (the values here only stand in for them)."""
     return events.CaseReportedV2(
@@ -213,7 +266,7 @@ def _reported(new: NewCase, case_id: uuid.UUID, refs: _Refs, actor: str) -> even
         number="",
         category=new.category,
         severity=new.severity,
-        grid_id=new.grid_id,
+        grid_id=grid_id,
         status=Status.reported.value,
         level=Level.grid.value,
         occurred_at=_STAND_IN_TIME,

@@ -55,7 +55,13 @@ class CaseCreate(BaseModel):
     )
     title: str = Field(min_length=2, max_length=200)
     description: str = Field(min_length=2, max_length=5000)
-    grid_id: AreaId
+    grid_id: AreaId | None = Field(
+        default=None,
+        description="the grid (网格); without it, lat and lon place the case in the grid whose shape holds the "
+        "point (422 naming body.lat when none does); with both, the point must lie in that grid or within 30 m "
+        "of it (else 422 naming body.lat). Required when lat/lon are not both given, or when the area tree has "
+        "no grid shapes",
+    )
     severity: Severity = "medium"
     source: Source = "grid_patrol"
     address: str | None = Field(default=None, max_length=200)

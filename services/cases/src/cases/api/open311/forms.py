@@ -55,8 +55,8 @@ FORM_FIELDS = [
 FORM_EXAMPLE = {
     "api_key": "your-api-key",
     "service_code": "103",
-    "lat": "31.7362",
-    "long": "111.8398",
+    "lat": "31.7183",
+    "long": "111.3508",
     "address_string": "孔家畈村三组后山",
     "description": "三组村民反映四组在争议山林内砍伐树木，双方多次发生口角，请求村里调处。",
     "first_name": "晓明",
@@ -165,7 +165,7 @@ def new_case(fields: dict[str, str], policy: Policy) -> NewCase:
     category = _category(fields.get("service_code"), policy)
     description = _description(fields.get("description", ""))
     lat, lon, address = _location(fields)
-    grid_id = _grid_id(fields.get("attribute[grid_id]"))
+    grid_id = _grid_id(fields.get("attribute[grid_id]"), placed=lat is not None)
     severity = fields.get("attribute[severity]") or Severity.medium.value
     if severity not in SEVERITIES:
         raise bad("attribute[severity]", f"one of {', '.join(SEVERITIES)}")
@@ -216,9 +216,15 @@ def _location(fields: dict[str, str]) -> tuple[float | None, float | None, str |
     return lat, lon, address
 
 
-def _grid_id(raw: str | None) -> str:
+def _grid_id(raw: str | None, *, placed: bool) -> str | None:
+    """The grid named; None when lat/long are given to place the request in the grid holding the point."""
     if not raw:
-        raise bad("attribute[grid_id]", "required: the grid (网格) of the place, e.g. changping.kongjiafan.g03")
+        if placed:
+            return None
+        raise bad(
+            "attribute[grid_id]",
+            "required without lat and long: the grid (网格) of the place, e.g. changping.kongjiafan.g03",
+        )
     if not GRID_ID.match(raw) or len(raw) > AREA_ID_MAX:
         raise bad("attribute[grid_id]", f"{raw!r} is not a grid id ({GRID_HINT})")
     return raw

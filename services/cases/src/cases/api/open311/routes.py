@@ -124,7 +124,8 @@ async def service_definition(cases: Cases, service_code: str = Path(examples=["1
             }
         ],
         e400="a field is missing or invalid (an unknown service_code, a grid_id "
-        "the area tree does not hold); the description names it",
+        "the area tree does not hold, no attribute[grid_id] and no lat/long, a lat/long in no grid or more "
+        "than 30 m outside the grid named); the description names it",
     ),
     openapi_extra={
         "requestBody": {
@@ -133,7 +134,7 @@ async def service_definition(cases: Cases, service_code: str = Path(examples=["1
                 "application/x-www-form-urlencoded": {
                     "schema": {
                         "type": "object",
-                        "required": ["api_key", "service_code", "description", "attribute[grid_id]"],
+                        "required": ["api_key", "service_code", "description"],
                         "properties": {k: {"type": "string"} for k in forms.FORM_FIELDS},
                     },
                     "example": forms.FORM_EXAMPLE,
@@ -141,7 +142,7 @@ async def service_definition(cases: Cases, service_code: str = Path(examples=["1
                 "multipart/form-data": {
                     "schema": {
                         "type": "object",
-                        "required": ["api_key", "service_code", "description", "attribute[grid_id]"],
+                        "required": ["api_key", "service_code", "description"],
                         "properties": {
                             **{k: {"type": "string"} for k in forms.FORM_FIELDS},
                             "media": {
@@ -234,8 +235,8 @@ async def media(cases: Cases, media_id: str) -> Response:
                 "address": "孔家畈村三组后山",
                 "address_id": None,
                 "zipcode": None,
-                "lat": 31.7362,
-                "long": 111.8398,
+                "lat": 31.7183,
+                "long": 111.3508,
                 "media_url": None,
             }
         ]

@@ -95,10 +95,10 @@ def attributes(category: str) -> list[dict[str, Any]]:
         "variable": True,
         "code": "grid_id",
         "datatype": "string",
-        "required": True,
+        "required": False,  # lat/long place a request without it (docs/open311.md)
         "datatype_description": GRID_HINT,
         "order": 2,
-        "description": "事发网格",
+        "description": "事发网格（给出 lat/long 时可省略，按坐标所在网格确定）",
     }
     if not category.startswith("dispute."):
         return [severity, grid]
