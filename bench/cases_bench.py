@@ -326,8 +326,8 @@ class Texts:
             "severity": sev,
             "source": r.choices(*STAFF_SOURCES)[0],
             "address": f"{village}{fill['g']}组{fill['p']}",
-            "lat": round(31.70 + r.random() * 0.12, 6),
-            "lon": round(111.55 + r.random() * 0.15, 6),
+            # a point in the grid's shape (the service refuses one more than 30 m outside the grid named)
+            **({"lat": grid["point"][1], "lon": grid["point"][0]} if grid.get("point") else {}),
             "reporter_name": a,
             "reporter_phone": "1" + r.choice("35789") + "".join(r.choices("0123456789", k=9)),
             "tags": r.sample(kws, k=min(len(kws), r.randint(0, 2))) if kws else [],
@@ -335,6 +335,16 @@ class Texts:
         if cat.startswith("dispute."):
             body["parties"] = [{"name": a, "role": "当事人"}, {"name": b, "role": "对方当事人"}][: r.randint(1, 2)]
         return body
+
+
+def _inside(geometry: Any) -> tuple[float, float] | None:
+    """(lon, lat) of a point inside the area's shape, or None without one."""
+    if geometry is None:
+        return None
+    from shapely.geometry import shape
+
+    point = shape(geometry.model_dump()).representative_point()
+    return round(point.x, 6), round(point.y, 6)
 
 
 def refs_for(body: dict) -> tuple[str, str | None, list[str]]:
@@ -865,8 +875,8 @@ def bulk_rows(n: int, texts: Texts, policy, now: datetime, days: int) -> list[tu
                 grid_id,
                 body.get("address"),
                 address_ref,
-                body["lat"],
-                body["lon"],
+                body.get("lat"),
+                body.get("lon"),
                 body["source"],
                 sev,
                 status,
@@ -1314,7 +1324,9 @@ def main(argv=None) -> None:
     rng = random.Random(args.seed)
     policy = policy_mod.load(POLICY_FILE)
     events, _ = area_file.load(area_file.DEFAULT_FILE)
-    grids = [{"id": e.id, "parent_id": e.parent_id} for e in events if e.kind.value == "grid"]
+    grids = [
+        {"id": e.id, "parent_id": e.parent_id, "point": _inside(e.geometry)} for e in events if e.kind.value == "grid"
+    ]
     names = {e.id: e.name for e in events}
     texts = Texts(rng, grids, names, policy)
 

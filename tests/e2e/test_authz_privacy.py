@@ -243,7 +243,7 @@ def test_open311_shows_sensitive_categories_status_only_hides_hidden_ones_and_re
     sensitive = {
         "petition": new_case(staff, "petition", "村民王某信访反映低保评定不公" + said, address="三组12号"),
         "dispute.family": new_case(staff, "dispute.family", "赵某子女拒绝赡养老人" + said, address="四组3号"),
-        "epidemic": new_case(staff, "epidemic", "李某发热三天未就医" + said, lat=31.73, lon=111.83),
+        "epidemic": new_case(staff, "epidemic", "李某发热三天未就医" + said, lat=31.7183, lon=111.3508),
         "dispute.neighbor": new_case(staff, "dispute.neighbor", "两户因宅基地滴水发生争吵" + said),
     }
     hidden = new_case(staff, "other", "其他事项" + said)
@@ -252,8 +252,8 @@ def test_open311_shows_sensitive_categories_status_only_hides_hidden_ones_and_re
         "hazard.safety",
         "村小学旁电线杆倾斜" + said,
         address="村小学旁，电话0710-5551234",
-        lat=31.7362,
-        lon=111.8398,
+        lat=31.7183,
+        lon=111.3508,
     )
     base = stack.url("cases") + "/open311/v2"
     numbers = [c["number"] for c in (*sensitive.values(), hidden, public)]
@@ -277,7 +277,7 @@ def test_open311_shows_sensitive_categories_status_only_hides_hidden_ones_and_re
                     got["description"]
                     == "村小学旁电线杆倾斜，联系电话〔电话已隐去〕，身份证〔身份证号已隐去〕，住三组12号"
                 )
-                assert got["address"] == "村小学旁，电话〔电话已隐去〕" and got["lat"] == 31.7362
+                assert got["address"] == "村小学旁，电话〔电话已隐去〕" and got["lat"] == 31.7183
             else:
                 assert got["status"] == "open" and got["requested_datetime"] and got["service_code"]
                 assert [got[f] for f in ("description", "address", "lat", "long", "media_url")] == [None] * 5
