@@ -52,6 +52,10 @@ class CaseReportedV2(CaseFacts):
     party_refs: list[str] = Field(default_factory=list, description="pseudonymous references of the parties")
     tags: list[str] = Field(default_factory=list)
     duplicate_candidates: list[str] = Field(default_factory=list, description="ids of possible duplicates")
+    external_source: str | None = Field(
+        default=None, examples=["12345"], description="the outside system the case came from as a ticket (工单)"
+    )
+    external_id: str | None = Field(default=None, description="the ticket's id in that system")
 
 
 class CaseAccepted(CaseFacts):
@@ -129,6 +133,65 @@ class CaseRated(CaseFacts):
     satisfaction: int = Field(ge=1, le=5)
 
 
+class CaseExtensionRequested(CaseFacts):
+    """The handling unit asks for a later resolve deadline (延期申请); the deadline does not move yet."""
+
+    requested_due: datetime
+    extensions: int = Field(description="extensions approved so far")
+
+
+class CaseExtensionDecided(CaseFacts):
+    """The approving level decided an extension request: on approval resolve_due is the new deadline."""
+
+    approved: bool
+    requested_due: datetime
+    previous_due: datetime | None = Field(description="the resolve deadline before the decision")
+    extensions: int = Field(description="extensions approved so far, this one included when approved")
+
+
+class CaseSuspensionRequested(CaseFacts):
+    """The handling unit asks to stop the clock (缓办/挂起), e.g. waiting for a court date."""
+
+    until: datetime | None = Field(default=None, description="when the unit expects to go on, if it knows")
+
+
+class CaseSuspensionDecided(CaseFacts):
+    """The approving level decided a suspension request: on approval the case is `suspended`, its clock stopped."""
+
+    approved: bool
+    until: datetime | None = None
+
+
+class CaseResumed(CaseFacts):
+    """A suspended case goes on: its deadlines moved later by the time it was suspended."""
+
+    suspended_at: datetime
+    suspended_seconds: int = Field(ge=0, description="how long the clock stood still")
+
+
+class CaseReturned(CaseFacts):
+    """The unit a case was dispatched to handed it back (退单) to the dispatching level, to be dispatched again."""
+
+    unit_id: str = Field(description="the unit that returned the case")
+    returns: int = Field(description="times this case was returned, this one included")
+
+
+class CaseSupervised(CaseFacts):
+    """A higher level put the case under supervision (督办) with a note (reason) and a date to report by."""
+
+    supervising_level: str = Field(description="grid, village, town or county: the level that supervises")
+    supervise_due: datetime | None = Field(default=None, description="when the handling unit must report by")
+    assigned_unit: str | None = Field(default=None, description="the handling unit told of it, when dispatched")
+
+
+class CaseCallbackRecorded(CaseFacts):
+    """The hotline's satisfaction call-back (回访) with the reporter of an external ticket."""
+
+    result: str = Field(description="satisfied, basically_satisfied, unsatisfied or unreachable")
+    external_source: str | None = None
+    external_id: str | None = None
+
+
 # every case event type; each carries the case's facts after its transition, so a copy of cases handles them alike
 FACT_EVENTS: tuple[type[CaseFacts], ...] = (
     CaseReported,
@@ -149,4 +212,12 @@ FACT_EVENTS: tuple[type[CaseFacts], ...] = (
     CaseMerged,
     CaseReportCountRaised,
     CaseRated,
+    CaseExtensionRequested,
+    CaseExtensionDecided,
+    CaseSuspensionRequested,
+    CaseSuspensionDecided,
+    CaseResumed,
+    CaseReturned,
+    CaseSupervised,
+    CaseCallbackRecorded,
 )

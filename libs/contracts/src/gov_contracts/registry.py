@@ -50,6 +50,14 @@ _CASE_EVENTS: dict[str, type[EventModel]] = {
     "merged": cases.CaseMerged,
     "report_count_raised": cases.CaseReportCountRaised,
     "rated": cases.CaseRated,
+    "extension_requested": cases.CaseExtensionRequested,
+    "extension_decided": cases.CaseExtensionDecided,
+    "suspension_requested": cases.CaseSuspensionRequested,
+    "suspension_decided": cases.CaseSuspensionDecided,
+    "resumed": cases.CaseResumed,
+    "returned": cases.CaseReturned,
+    "supervised": cases.CaseSupervised,
+    "callback_recorded": cases.CaseCallbackRecorded,
 }
 _TASK_EVENTS: dict[str, type[EventModel]] = {
     "created": tasks.TaskCreated,
