@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model, load_yaml_model, read_yaml
-from notifications.domain.kinds import CHANNELS, PERSONAL_CHANNELS, Kind
+from notifications.domain.kinds import CHANNELS, LATER_KIND_DEFAULTS, PERSONAL_CHANNELS, Kind
 from notifications.domain.quiet import QuietHours
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -121,6 +121,8 @@ class Rules(BaseModel):
     def _check(self) -> Rules:
         if set(self.deadline_lead_minutes) != {"accept", "resolve"}:
             raise ValueError("deadline_lead_minutes: give accept and resolve")
+        for later, fallback in LATER_KIND_DEFAULTS.items():
+            self.defaults.setdefault(later, list(fallback))
         missing = [k.value for k in Kind if k not in self.defaults]
         if missing:
             raise ValueError(f"defaults: no channels for {', '.join(missing)}")

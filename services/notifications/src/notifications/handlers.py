@@ -14,7 +14,7 @@ from govkit.db import Connection
 from govkit.handlers import HandlerRegistry
 from notifications import planner, queries
 from notifications.context import Context
-from notifications.domain import triggers
+from notifications.domain import operations, triggers
 
 OFFER_ENDINGS = {
     tasks.TaskAssigned: "accepted",
@@ -26,6 +26,15 @@ CASE_TRIGGERS: dict[type[cases.CaseFacts], Callable[..., triggers.Trigger | None
     cases.CaseEscalated: triggers.case_escalated,
     cases.CaseDispatched: triggers.case_dispatched,
     cases.CaseResolved: triggers.case_resolved,
+    cases.CaseExtensionRequested: operations.approval_requested,
+    cases.CaseSuspensionRequested: operations.approval_requested,
+    cases.CaseReturned: operations.case_returned,
+}
+# those whose audience is the handling unit, which the case copy knows (after the copy of the event is written)
+UNIT_TRIGGERS: dict[type[cases.CaseFacts], Callable[..., triggers.Trigger | None]] = {
+    cases.CaseSupervised: operations.case_supervised,
+    cases.CaseExtensionDecided: operations.approval_decided,
+    cases.CaseSuspensionDecided: operations.approval_decided,
 }
 
 
@@ -62,8 +71,13 @@ class NotificationHandlers:
                 await self._store(con, triggers.case_reported(env.id, event, labels, critical))
             elif type(event) in CASE_TRIGGERS:
                 await _write_copies(con, copies)
-                labels = await planner.labels(con, self.ctx, [event.grid_id])
+                labels = await planner.labels(con, self.ctx, _areas_named(event))
                 await self._store(con, CASE_TRIGGERS[type(event)](env.id, event, labels))
+            elif type(event) in UNIT_TRIGGERS:
+                await _write_copies(con, copies)
+                labels = await planner.labels(con, self.ctx, [event.grid_id])
+                unit = await _handling_unit(con, event.case_id)
+                await self._store(con, UNIT_TRIGGERS[type(event)](env.id, event, labels, unit))
         await _write_copies(con, copies)
 
     async def on_task_created(self, con: Connection, event: tasks.TaskCreated, env: CloudEvent) -> None:
@@ -137,6 +151,29 @@ class NotificationHandlers:
         await self._store(con, trigger)
 
 
+def _areas_named(event: cases.CaseFacts) -> list[str]:
+    """The areas a case's message names: its grid, and the unit that returned it when that is an area."""
+    if isinstance(event, cases.CaseReturned) and not event.unit_id.startswith("dept."):
+        return [event.grid_id, event.unit_id]
+    return [event.grid_id]
+
+
+async def _handling_unit(con: Connection, case_id: str) -> operations.HandlingUnit:
+    row = await con.fetchrow(queries.CASE_UNIT, uuid.UUID(case_id))
+    if row is None:
+        return operations.HandlingUnit()
+    return operations.HandlingUnit(row["unit_id"], row["unit_level"], row["assignee"])
+
+
+def _unit_of(event: cases.CaseFacts) -> tuple[object, ...]:
+    """(says the unit, unit id, its level, assignee): a dispatch sets them, a return clears them, others keep them."""
+    if isinstance(event, cases.CaseDispatched):
+        return (True, event.unit_id, event.unit_level, event.assignee)
+    if isinstance(event, cases.CaseReturned):
+        return (True, None, None, None)
+    return (False, None, None, None)
+
+
 def _case_copy(event: cases.CaseFacts) -> tuple[object, ...]:
     return (
         uuid.UUID(event.case_id),
@@ -149,6 +186,7 @@ def _case_copy(event: cases.CaseFacts) -> tuple[object, ...]:
         event.accept_due,
         event.resolve_due,
         event.occurred_at,
+        *_unit_of(event),
     )
 
 

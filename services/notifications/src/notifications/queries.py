@@ -2,15 +2,21 @@
 
 # -- copies of cases, tasks and offers (from the bus) -------------------------------------------------------------
 
+# $11: the event says the handling unit ($12-$14: set by a dispatch, cleared by a return); else it stays
 UPSERT_CASE = """
-insert into case_copy (case_id, number, category, severity, grid_id, level, status, accept_due, resolve_due, updated_at)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+insert into case_copy (case_id, number, category, severity, grid_id, level, status, accept_due, resolve_due, updated_at,
+                       unit_id, unit_level, assignee)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14)
 on conflict (case_id) do update set number = excluded.number, category = excluded.category,
     severity = excluded.severity, grid_id = excluded.grid_id, level = excluded.level, status = excluded.status,
-    accept_due = excluded.accept_due, resolve_due = excluded.resolve_due, updated_at = excluded.updated_at
+    accept_due = excluded.accept_due, resolve_due = excluded.resolve_due, updated_at = excluded.updated_at,
+    unit_id = case when $11::bool then excluded.unit_id else case_copy.unit_id end,
+    unit_level = case when $11::bool then excluded.unit_level else case_copy.unit_level end,
+    assignee = case when $11::bool then excluded.assignee else case_copy.assignee end
 where case_copy.updated_at <= excluded.updated_at
 """
 CASE_LEVEL = "select level from case_copy where case_id = $1"
+CASE_UNIT = "select unit_id, unit_level, assignee from case_copy where case_id = $1"
 
 UPSERT_TASK = """
 insert into task_copy (task_id, task_type, grid_id, case_id, urgent, window_start, window_end)

@@ -17,6 +17,10 @@ class Kind(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member)
     weekly_report = "weekly_report"  # the weekly assessment of an area: its leaders, with a link
     pairing_overdue = "pairing_overdue"  # a pairing visit not made in time: the paired volunteer
     meeting_notice = "meeting_notice"  # a 村民会议 / 村民代表会议 called: the representatives invited
+    case_supervised = "case_supervised"  # 督办: the handling unit (the unit dispatched to, else the holding level)
+    approval_requested = "approval_requested"  # 延期 / 缓办 asked for: the level above, which decides
+    approval_decided = "approval_decided"  # 延期 / 缓办 approved or refused: the holding level and the unit
+    case_returned = "case_returned"  # 退单: the dispatching level, to dispatch it again
 
     @property
     def label(self) -> str:
@@ -35,6 +39,18 @@ KIND_LABEL = {
     "weekly_report": "周研判报告",
     "pairing_overdue": "结对走访逾期",
     "meeting_notice": "会议通知",
+    "case_supervised": "事件督办",
+    "approval_requested": "延期/缓办待审批",
+    "approval_decided": "延期/缓办审批结果",
+    "case_returned": "事件退单",
+}
+
+# kinds added after rules files were written: a file that names no channels for them gets these
+LATER_KIND_DEFAULTS: dict[Kind, tuple[str, ...]] = {
+    Kind.case_supervised: ("in_app", "sms"),
+    Kind.approval_requested: ("in_app", "sms"),
+    Kind.approval_decided: ("in_app", "sms"),
+    Kind.case_returned: ("in_app", "sms"),
 }
 
 VOLUNTEER_KINDS = frozenset({Kind.offer, Kind.offer_reminder, Kind.pairing_overdue})

@@ -77,6 +77,56 @@ def _meeting(f: Mapping[str, str]) -> tuple[str, str]:
     )
 
 
+def _supervised(f: Mapping[str, str]) -> tuple[str, str]:
+    note = f"：{f['note']}" if f.get("note") else ""
+    due = f"请于{f['due']}前报告办理情况" if f.get("due") else "请尽快报告办理情况"
+    by = f.get("supervisor", "")
+    return f"{by}督办：{f['number']}", f"{_case(f)}列为{by}督办事项{note}。{due}"
+
+
+def _asked(f: Mapping[str, str]) -> str:
+    """延期至12-10 18:00 / 缓办至12-20 18:00 / 缓办"""
+    op = f.get("op", "延期")
+    return f"{op}至{f['until']}" if f.get("until") else op
+
+
+def _requested(f: Mapping[str, str]) -> tuple[str, str]:
+    by = f.get("from_level", "")
+    now = f"（现办结时限{f['due']}）" if f.get("due") else ""
+    why = f"，理由：{f['reason']}" if f.get("reason") else ""
+    return (
+        f"{f.get('op', '延期')}申请待审批：{f['number']}",
+        f"{_case(f)}{by}申请{_asked(f)}{now}{why}，请审批",
+    )
+
+
+def _decision(f: Mapping[str, str]) -> str:
+    """What now holds: the new deadline of an approved extension, the stopped clock of an approved suspension,
+    the unchanged deadline of a refused request."""
+    op = f.get("op", "延期")
+    if f.get("approved") and op == "缓办":
+        return f"暂停计时至{f['until']}" if f.get("until") else "暂停计时"
+    if f.get("approved"):
+        return f"办结时限延至{f['due']}" if f.get("due") else "办结时限已延长"
+    return f"请于{f['due']}前办结" if f.get("due") else "请按原时限办结"
+
+
+def _decided(f: Mapping[str, str]) -> tuple[str, str]:
+    outcome = "已批准" if f.get("approved") else "未获批准"
+    why = f"（{f['reason']}）" if f.get("reason") else ""
+    return (
+        f"{f.get('op', '延期')}申请{outcome}：{f['number']}",
+        f"{_case(f)}{f.get('op', '延期')}申请{outcome}{why}，{_decision(f)}",
+    )
+
+
+def _returned(f: Mapping[str, str]) -> tuple[str, str]:
+    unit = f.get("unit") or "承办单位"
+    why = f"，理由：{f['reason']}" if f.get("reason") else ""
+    times = f"（第{f['returns']}次退单）" if f.get("returns") else ""
+    return f"事件退单：{f['number']}", f"{_case(f)}已被{unit}退回{times}{why}，请重新派遣"
+
+
 WORDING: dict[Kind, Callable[[Mapping[str, str]], tuple[str, str]]] = {
     Kind.offer: _offer,
     Kind.offer_reminder: _reminder,
@@ -89,6 +139,10 @@ WORDING: dict[Kind, Callable[[Mapping[str, str]], tuple[str, str]]] = {
     Kind.weekly_report: _weekly,
     Kind.pairing_overdue: _pairing,
     Kind.meeting_notice: _meeting,
+    Kind.case_supervised: _supervised,
+    Kind.approval_requested: _requested,
+    Kind.approval_decided: _decided,
+    Kind.case_returned: _returned,
 }
 
 
@@ -98,6 +152,22 @@ SMS_WORDING: dict[Kind, Callable[[Mapping[str, str]], str]] = {
         f"{f['task']}邀请，{f['expires']}前答复：{f['place']}" + (f"，{f['window']}" if f.get("window") else "")
     ),
     Kind.offer_reminder: lambda f: f"{f['task']}邀请{f['expires']}过期，请答复：{f['place']}",
+    # the case operations: the number, what is asked or decided and the date first; the note or reason last
+    Kind.case_supervised: lambda f: (
+        f"{f['number']}{f.get('supervisor', '')}督办，"
+        + (f"请于{f['due']}前报告" if f.get("due") else "请尽快报告")
+        + (f"：{f['note']}" if f.get("note") else "")
+    ),
+    Kind.approval_requested: lambda f: (
+        f"{f['number']}申请{_asked(f)}，请审批" + (f"：{f['reason']}" if f.get("reason") else "")
+    ),
+    Kind.approval_decided: lambda f: (
+        f"{f['number']}{f.get('op', '延期')}申请{'已批准' if f.get('approved') else '未获批准'}，{_decision(f)}"
+    ),
+    Kind.case_returned: lambda f: (
+        f"{f['number']}被{f.get('unit') or '承办单位'}退单，请重新派遣"
+        + (f"：{f['reason']}" if f.get("reason") else "")
+    ),
 }
 
 

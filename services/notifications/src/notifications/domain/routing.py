@@ -30,6 +30,15 @@ def holding_area(grid_id: str, level: str) -> str:
     return area_at_depth(grid_id, LEVEL_DEPTH[Level(level).value])
 
 
+# the level of an area unit by the depth of its id, when the dispatch did not say it
+DEPTH_LEVEL = {3: "grid", 2: "village", 1: "town"}
+
+
+def approving_level(level: str) -> str:
+    """The level that decides a request of a case held at `level`: the one above; the county decides its own."""
+    return (Level(level).up() or Level.county).value
+
+
 @dataclass(frozen=True)
 class StaffAt:
     area_id: str
@@ -50,6 +59,15 @@ class Audience:
 
     def is_empty(self) -> bool:
         return not (self.volunteer_ref or self.subs or self.staff or self.unit or self.on_duty_area)
+
+
+def unit_audience(unit_id: str, unit_level: str | None = None) -> Audience:
+    """The staff of a unit a case is dispatched to: a department's (dept.justice), or those of the area with the
+    roles of its level (the level from the id's depth when not given; any role when neither says)."""
+    if unit_id.startswith("dept."):
+        return Audience(unit=unit_id)
+    level = unit_level or DEPTH_LEVEL.get(unit_id.count(".") + 1)
+    return Audience(staff=(StaffAt(unit_id, LEVEL_ROLES.get(level, ()) if level else ()),))
 
 
 @dataclass(frozen=True)

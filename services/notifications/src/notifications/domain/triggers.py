@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from gov_contracts import cases, livelihood, reports, tasks
 from gov_contracts.vocabulary import LEVEL_LABEL, LOCAL_TZ, SEVERITY_LABEL, area_at_depth
 from notifications.domain.kinds import Kind
-from notifications.domain.routing import LEVEL_ROLES, Audience, StaffAt, holding_area
+from notifications.domain.routing import LEVEL_ROLES, Audience, StaffAt, holding_area, unit_audience
 
 TASK_TYPE_LABEL = {
     "dispute_mediation": "纠纷调解",
@@ -56,7 +56,7 @@ def local_hm(at: datetime) -> str:
     return at.astimezone(LOCAL_TZ).strftime("%H:%M")
 
 
-def _case_facts(event: cases.CaseFacts, labels: Labels) -> dict[str, str]:
+def case_facts(event: cases.CaseFacts, labels: Labels) -> dict[str, str]:
     return {
         "number": event.number,
         "category": labels.category(event.category),
@@ -88,14 +88,14 @@ def case_reported(
         event.occurred_at,
         town,
         Audience(on_duty_area=town, robots_area=town),
-        _case_facts(event, labels),
+        case_facts(event, labels),
         case_id=event.case_id,
     )
 
 
 def case_escalated(source_id: str, event: cases.CaseEscalated, labels: Labels) -> Trigger:
     area = holding_area(event.grid_id, event.level)
-    facts = {**_case_facts(event, labels), "from_level": LEVEL_LABEL.get(event.from_level, event.from_level)}
+    facts = {**case_facts(event, labels), "from_level": LEVEL_LABEL.get(event.from_level, event.from_level)}
     facts["why"] = "超时自动上报" if event.automatic else "上报"
     return Trigger(
         source_id,
@@ -111,12 +111,7 @@ def case_escalated(source_id: str, event: cases.CaseEscalated, labels: Labels) -
 
 def case_dispatched(source_id: str, event: cases.CaseDispatched, labels: Labels) -> Trigger:
     """The assignee when named; else the unit: a department's staff, or the staff of the area dispatched to."""
-    if event.assignee:
-        audience = Audience(subs=(event.assignee,))
-    elif event.unit_id.startswith("dept."):
-        audience = Audience(unit=event.unit_id)
-    else:
-        audience = Audience(staff=(StaffAt(event.unit_id, LEVEL_ROLES.get(event.unit_level, ())),))
+    audience = Audience(subs=(event.assignee,)) if event.assignee else unit_audience(event.unit_id, event.unit_level)
     return Trigger(
         source_id,
         Kind.case_assigned,
@@ -125,7 +120,7 @@ def case_dispatched(source_id: str, event: cases.CaseDispatched, labels: Labels)
         event.grid_id,
         audience,
         {
-            **_case_facts(event, labels),
+            **case_facts(event, labels),
             "due": local(event.resolve_due) if event.resolve_due else "",
             "assignee": "1" if event.assignee else "",
             "unit": event.unit_id if event.unit_id.startswith("dept.") else labels.place(event.unit_id),
@@ -143,7 +138,7 @@ def case_resolved(source_id: str, event: cases.CaseResolved, labels: Labels) -> 
         event.occurred_at,
         holding_area(event.grid_id, event.level),
         Audience(staff=_staff_of(event.grid_id, event.level), exclude=(event.actor,)),
-        _case_facts(event, labels),
+        case_facts(event, labels),
         case_id=event.case_id,
     )
 
