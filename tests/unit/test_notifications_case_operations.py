@@ -9,12 +9,14 @@ import pytest
 
 from gov_contracts import cases
 from gov_contracts.vocabulary import LOCAL_TZ
+from govkit.settings import ConfigError
+from notifications import config
 from notifications.config import Rules
 from notifications.domain import operations, triggers
 from notifications.domain.kinds import LATER_KIND_DEFAULTS, Kind
 from notifications.domain.messages import SMS_MAX, render
 from notifications.domain.operations import HandlingUnit
-from notifications.domain.routing import Audience, StaffAt, approving_level, unit_audience
+from notifications.domain.routing import LEVEL_ROLES, Audience, StaffAt, approving_level, holding_area, unit_audience
 
 GRID = "changping.kongjiafan.g03"
 VILLAGE = "changping.kongjiafan"
@@ -113,6 +115,35 @@ def test_a_request_goes_to_the_level_above_in_the_case_area(level, approver, are
     t = operations.approval_requested("r1", event, LABELS)
     assert t.kind is Kind.approval_requested
     assert t.audience == Audience(staff=(StaffAt(area, roles),), exclude=("va-kjf",))
+
+
+@pytest.mark.parametrize(
+    ("rule", "level", "approver"),
+    [
+        ("town", "grid", "town"),  # a fixed level decides the cases below it
+        ("town", "village", "town"),
+        ("town", "town", "county"),  # a case at or above it goes to the level above
+        ("county", "county", "county"),
+        ("village", "village", "town"),
+    ],
+)
+def test_the_approving_level_follows_the_cases_policy_rule(rule, level, approver):
+    assert approving_level(level, rule) == approver
+    event = case_event(cases.CaseSuspensionRequested, level=level)
+    t = operations.approval_requested("r5", event, LABELS, {"extension": "level_above", "suspension": rule})
+    assert t.audience.staff == (StaffAt(holding_area(GRID, approver), LEVEL_ROLES[approver]),)
+
+
+def test_the_approver_rules_are_read_from_the_cases_policy_file(tmp_path):
+    assert config._approvers(config.DEFAULT_POLICY) == {"extension": "level_above", "suspension": "level_above"}
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("operations: {suspension_approver: town}\ncategories: {}\n", encoding="utf-8")
+    assert config._approvers(policy) == {"extension": "level_above", "suspension": "town"}
+    policy.write_text("categories: {}\n", encoding="utf-8")
+    assert config._approvers(policy) == {"extension": "level_above", "suspension": "level_above"}
+    policy.write_text("operations: {extension_approver: mayor}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="operations.extension_approver: 'mayor'"):
+        config._approvers(policy)
 
 
 def test_extension_and_suspension_requests_say_what_is_asked_and_why():

@@ -161,6 +161,8 @@ class NotificationsConfig(BaseModel):
     timer_interval_s: float = Field(gt=0, le=3600)
     rules: Rules | None = None
     category_names: dict[str, str] = Field(default_factory=dict)
+    # who decides an extension or suspension request, from the same file's `operations:` (the cases service's rule)
+    approvers: dict[str, str] = Field(default_factory=dict)
 
     @property
     def robot_hosts_list(self) -> list[str]:
@@ -185,11 +187,31 @@ def _category_names(path: Path) -> dict[str, str]:
         raise ConfigError(f"config error: NOTIFICATIONS_CATEGORY_FILE: {path}: cannot read categories ({e})") from None
 
 
+APPROVER_RULES = ("level_above", "grid", "village", "town", "county")
+
+
+def _approvers(path: Path) -> dict[str, str]:
+    """{extension, suspension: who decides}, as the cases policy file's `operations:` says (level_above when not)."""
+    doc = read_yaml(path, "NOTIFICATIONS_CATEGORY_FILE")
+    operations = doc.get("operations") or {} if isinstance(doc, dict) else {}
+    out = {}
+    for op in ("extension", "suspension"):
+        rule = operations.get(f"{op}_approver", "level_above") if isinstance(operations, dict) else "level_above"
+        if rule not in APPROVER_RULES:
+            raise ConfigError(
+                f"config error: NOTIFICATIONS_CATEGORY_FILE: {path}: operations.{op}_approver: {rule!r} is not "
+                f"{', '.join(APPROVER_RULES)}"
+            )
+        out[op] = rule
+    return out
+
+
 def configure(s: ServiceSettings, environ: dict[str, str] | None = None) -> NotificationsConfig:
     cfg = load_model(NotificationsConfig, ENV_VARS, "notifications", environ)
     cfg.rules = load_rules(Path(cfg.rules_file))
     cfg.development = s.env != "production"
     cfg.category_names = _category_names(Path(cfg.category_file))
+    cfg.approvers = _approvers(Path(cfg.category_file))
     if cfg.sms_url and not (cfg.sms_key_id and cfg.sms_key_secret and cfg.sms_template):
         raise ConfigError(
             "config error: NOTIFICATIONS_SMS_URL is set: set NOTIFICATIONS_SMS_KEY_ID, NOTIFICATIONS_SMS_KEY_SECRET "

@@ -26,10 +26,10 @@ CASE_TRIGGERS: dict[type[cases.CaseFacts], Callable[..., triggers.Trigger | None
     cases.CaseEscalated: triggers.case_escalated,
     cases.CaseDispatched: triggers.case_dispatched,
     cases.CaseResolved: triggers.case_resolved,
-    cases.CaseExtensionRequested: operations.approval_requested,
-    cases.CaseSuspensionRequested: operations.approval_requested,
     cases.CaseReturned: operations.case_returned,
 }
+# requests the approving level decides: which level that is, the cases policy file says (config.approvers)
+REQUESTS = (cases.CaseExtensionRequested, cases.CaseSuspensionRequested)
 # those whose audience is the handling unit, which the case copy knows (after the copy of the event is written)
 UNIT_TRIGGERS: dict[type[cases.CaseFacts], Callable[..., triggers.Trigger | None]] = {
     cases.CaseSupervised: operations.case_supervised,
@@ -60,25 +60,29 @@ class NotificationHandlers:
         """Copies of a run of case events in one pipelined statement; the copies written up to an event that
         someone must hear of before it is planned, so that planning sees what it would see event by event."""
         copies: list[tuple[object, ...]] = []
-        critical = self.ctx.rules.critical_categories
         for event, env in items:
             copies.append(_case_copy(event))
-            if isinstance(event, cases.CaseReported | cases.CaseReportedV2):
-                if not triggers.is_critical(event, critical):  # most reports are not: no lookups for them
-                    continue
-                await _write_copies(con, copies)
-                labels = await planner.labels(con, self.ctx, [event.grid_id])
-                await self._store(con, triggers.case_reported(env.id, event, labels, critical))
-            elif type(event) in CASE_TRIGGERS:
-                await _write_copies(con, copies)
-                labels = await planner.labels(con, self.ctx, _areas_named(event))
-                await self._store(con, CASE_TRIGGERS[type(event)](env.id, event, labels))
-            elif type(event) in UNIT_TRIGGERS:
-                await _write_copies(con, copies)
-                labels = await planner.labels(con, self.ctx, [event.grid_id])
-                unit = await _handling_unit(con, event.case_id)
-                await self._store(con, UNIT_TRIGGERS[type(event)](env.id, event, labels, unit))
+            if not self._tells(event):  # most events tell nobody: no lookups for them
+                continue
+            await _write_copies(con, copies)
+            await self._store(con, await self._case_trigger(con, event, env))
         await _write_copies(con, copies)
+
+    def _tells(self, event: cases.CaseFacts) -> bool:
+        if isinstance(event, cases.CaseReported | cases.CaseReportedV2):
+            return triggers.is_critical(event, self.ctx.rules.critical_categories)
+        return type(event) in CASE_TRIGGERS or type(event) in UNIT_TRIGGERS or isinstance(event, REQUESTS)
+
+    async def _case_trigger(self, con: Connection, event: cases.CaseFacts, env: CloudEvent) -> triggers.Trigger | None:
+        labels = await planner.labels(con, self.ctx, _areas_named(event))
+        if isinstance(event, cases.CaseReported | cases.CaseReportedV2):
+            return triggers.case_reported(env.id, event, labels, self.ctx.rules.critical_categories)
+        if isinstance(event, REQUESTS):
+            return operations.approval_requested(env.id, event, labels, self.ctx.config.approvers)
+        if type(event) in UNIT_TRIGGERS:
+            unit = await _handling_unit(con, event.case_id)
+            return UNIT_TRIGGERS[type(event)](env.id, event, labels, unit)
+        return CASE_TRIGGERS[type(event)](env.id, event, labels)
 
     async def on_task_created(self, con: Connection, event: tasks.TaskCreated, env: CloudEvent) -> None:
         await con.execute(

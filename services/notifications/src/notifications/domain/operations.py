@@ -4,12 +4,21 @@ what the service's copy knows of the unit a case is dispatched to comes in as a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from gov_contracts import cases
 from gov_contracts.vocabulary import LEVEL_LABEL
 from notifications.domain.kinds import Kind
-from notifications.domain.routing import LEVEL_ROLES, Audience, StaffAt, approving_level, holding_area, unit_audience
+from notifications.domain.routing import (
+    LEVEL_ABOVE,
+    LEVEL_ROLES,
+    Audience,
+    StaffAt,
+    approving_level,
+    holding_area,
+    unit_audience,
+)
 from notifications.domain.triggers import Labels, Trigger, case_facts, local
 
 OPERATION_LABEL = {"extension": "延期", "suspension": "缓办"}
@@ -64,15 +73,19 @@ def case_supervised(source_id: str, event: cases.CaseSupervised, labels: Labels,
 
 
 def approval_requested(
-    source_id: str, event: cases.CaseExtensionRequested | cases.CaseSuspensionRequested, labels: Labels
+    source_id: str,
+    event: cases.CaseExtensionRequested | cases.CaseSuspensionRequested,
+    labels: Labels,
+    approvers: Mapping[str, str] | None = None,
 ) -> Trigger:
-    """The staff of the level above the case's (the county decides its own) in the case's area: a request awaits
-    their decision. Not the one who asked, should they be of that level."""
-    level = approving_level(event.level)
+    """The staff of the level that decides (by default the level above the case's; the county decides its own) in
+    the case's area: a request awaits their decision. Not the one who asked, should they be of that level.
+    `approvers`: the cases policy's rule per operation (extension, suspension), level_above when not given."""
     if isinstance(event, cases.CaseExtensionRequested):
         op, until = "extension", local(event.requested_due)
     else:
         op, until = "suspension", local(event.until) if event.until else ""
+    level = approving_level(event.level, (approvers or {}).get(op, LEVEL_ABOVE))
     return Trigger(
         source_id,
         Kind.approval_requested,

@@ -34,9 +34,19 @@ def holding_area(grid_id: str, level: str) -> str:
 DEPTH_LEVEL = {3: "grid", 2: "village", 1: "town"}
 
 
-def approving_level(level: str) -> str:
-    """The level that decides a request of a case held at `level`: the one above; the county decides its own."""
-    return (Level(level).up() or Level.county).value
+LEVEL_ABOVE = "level_above"
+
+
+def approving_level(level: str, rule: str = LEVEL_ABOVE) -> str:
+    """The level that decides a request of a case held at `level`, as the cases policy's `operations:` says it
+    (`extension_approver`, `suspension_approver`): `level_above` the case's (the county decides its own), or a
+    fixed level, which a case at or above it passes to the level above it."""
+    case_level = Level(level)
+    above = case_level.up() or case_level
+    if rule == LEVEL_ABOVE:
+        return above.value
+    fixed = Level(rule)
+    return (fixed if fixed.rank > case_level.rank else above).value
 
 
 @dataclass(frozen=True)
