@@ -1,7 +1,8 @@
 """The case operations of issue 14 through the notifications service's handlers against the real database, with an
 injected clock: 督办 reaches the unit the case is dispatched to, a 延期 request the level above, a decision the
 handling unit the copy knows, a 退单 the dispatching level, each once per event; a suspended case gets no deadline
-reminder, and once resumed the reminder follows its moved deadline, once."""
+reminder, and once resumed the reminder follows its moved deadline, once; through Kafka, the service's own
+subscription does the same with a redelivered record."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from datetime import UTC, timedelta
 
 import httpx
 
-from gov_contracts import CloudEvent, cases
+from gov_contracts import CloudEvent, cases, topics
+from gov_contracts.registry import event_type_for
+from govkit.consumer import EventConsumer
+from govkit.kafka import Producer
 from notifications import handlers, timers
+from notifications.app import SPEC
 from notifications.config import ChannelLimits
 from notifications.contacts import VolunteerContacts
 from notifications.sender import ChannelSender
 from tests.integration import test_notification_planning as planning
+
+from .kafka_helpers import eventually, publish_raw, running
 
 GRID, VILLAGE, local = planning.GRID, planning.VILLAGE, planning.local
 ctx = planning.ctx  # the service's context on the session's database, the 白水村 areas and staff, a settable clock
@@ -261,3 +268,82 @@ async def test_a_suspended_case_gets_no_deadline_reminder_and_after_resuming_one
     await timers.deadlines(ctx)
     assert await sent_to(ctx, new) == [("staff:bs-va", "in_app", "deadline_near")]
     assert await sent_to(ctx, old) == []
+
+
+async def test_through_kafka_the_services_subscription_tells_each_once(stack, ctx):
+    await add_staff(ctx)
+    ctx.clock.at = local(17, 10)
+    kinds = (cases.CaseSupervised, cases.CaseExtensionRequested, cases.CaseReturned)
+    for cls in kinds:  # the service subscribes to them, as one batch handler with the other case events
+        assert event_type_for(cls).name in SPEC.batch_handler_factories
+    case_id = str(uuid.uuid4())
+    reg = handlers.registry(ctx)
+    batch = reg.batch_handlers()[event_type_for(cases.CaseSupervised).name]
+
+    async def this_case_only(con, items):  # the topic holds other tests' cases too
+        await batch(con, [(e, env) for e, env in items if e.case_id == case_id])
+
+    async def one(con, event, env):
+        await this_case_only(con, [(event, env)])
+
+    names = [event_type_for(cls).name for cls in cases.FACT_EVENTS]
+    producer = Producer(stack.bootstrap, "test-notification-operations")
+    consumer = EventConsumer(
+        service="notifications",
+        group_id=f"test-notif-ops-{uuid.uuid4().hex[:8]}",
+        topics=[topics.CASES],
+        pool=ctx.pool,
+        producer=producer,
+        handlers=dict.fromkeys(names, one),
+        batch_handlers=dict.fromkeys(names, this_case_only),
+        max_attempts=2,
+    )
+    facts = [
+        event(cases.CaseDispatched, case_id, local(17, 9), unit_level="village", unit_id=DEPT),
+        event(
+            cases.CaseSupervised,
+            case_id,
+            local(17, 10),
+            supervising_level="town",
+            reason="请三日内化解",
+            assigned_unit=DEPT,
+            actor="bs-duty",
+        ),
+        event(
+            cases.CaseExtensionRequested,
+            case_id,
+            local(17, 11),
+            actor="bs-sf",
+            requested_due=local(27, 18),
+            extensions=0,
+        ),
+        event(cases.CaseReturned, case_id, local(17, 12), status="accepted", actor="bs-sf", unit_id=DEPT, returns=1),
+    ]
+    envelopes = [CloudEvent(type=event_type_for(type(f)).name, source="tests", subject=case_id) for f in facts]
+    try:
+        async with running(stack.bootstrap, consumer):
+            for f, env in [*zip(facts, envelopes, strict=True), (facts[1], envelopes[1])]:  # the 督办 twice
+                await publish_raw(
+                    stack.bootstrap,
+                    topics.CASES,
+                    f.model_dump_json().encode(),
+                    key=case_id.encode(),
+                    headers=env.headers(),
+                )
+
+            async def all_applied() -> bool:
+                n = await ctx.pool.fetchval(
+                    "select count(*) from inbox where consumer = $1 and event_id = any($2::text[])",
+                    consumer.group_id,
+                    [env.id for env in envelopes],
+                )
+                return n == len(envelopes)
+
+            await eventually(all_applied, timeout=40)
+    finally:
+        await producer.stop()
+    supervised, requested, returned = envelopes[1:]
+    assert await sent_to(ctx, supervised.id) == [("staff:bs-sf", "in_app", "case_supervised")]
+    # a village's case: the town decides
+    assert ("staff:bs-duty", "in_app", "approval_requested") in await sent_to(ctx, requested.id)
+    assert await sent_to(ctx, returned.id) == [("staff:bs-va", "in_app", "case_returned")]
