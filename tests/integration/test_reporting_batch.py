@@ -1,7 +1,7 @@
 """The case events applied as runs (reporting.case_projection) leave exactly the tables that applying them one per
 transaction leaves, for random sequences in any order; the same r_cases (resolve_due included), r_rollup and r_open
 as the per-event handlers the projection had before (reporting.per_event_cases); the report's rollups equal to the
-backfill of migrations V006 and V007 from r_cases (the per-event handlers do not keep them: the backfill is their
+backfill of migrations V006 to V008 from r_cases (the per-event handlers do not keep them: the backfill is their
 reference); and the weekly report's figures read from those rollups equal to the scans of r_cases they replace.
 
 Each way of applying runs in its own session against temporary copies of the tables (unqualified names resolve to
@@ -24,11 +24,15 @@ from reporting import kpis, per_event_cases, projections
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = [
-    ROOT / "services" / "reporting" / "migrations" / f for f in ("V006__report_rollups.sql", "V007__due_rollup.sql")
+    ROOT / "services" / "reporting" / "migrations" / f
+    for f in ("V006__report_rollups.sql", "V007__due_rollup.sql", "V008__case_operations.sql")
 ]
 REFERENCE_TABLES = ("r_cases", "r_rollup", "r_open")
 REPORT_TABLES = ("r_closed", "r_resolve", "r_open_at", "r_repeat_address", "r_repeat_party", "r_due")
-TABLES = REFERENCE_TABLES + REPORT_TABLES
+# the weeks a case was suspended at are not in r_cases once it resumes, so no backfill can derive them: runs and
+# single events are compared, and tests/integration/test_reporting_kpis.py checks the figures
+HISTORY_TABLES = ("r_suspended_at",)
+TABLES = REFERENCE_TABLES + REPORT_TABLES + HISTORY_TABLES
 GRIDS = ["bt.v1.g1", "bt.v1.g2", "bt.v2.g1"]
 AREAS = ["bt", "bt.v1", "bt.v2", "bt.v1.g1"]
 CATEGORIES = ["dispute.land", "dispute.family", "petition", "other", "hazard.fire"]
@@ -52,6 +56,15 @@ KINDS: dict[str, dict[str, object]] = {  # event type suffix -> extra fields
     "merged.v1": dict(into_case_id=str(uuid.uuid4()), into_number="CP-X"),
     "report_count_raised.v1": dict(report_count=2, merged_case_id=str(uuid.uuid4())),
     "rated.v1": dict(satisfaction=4),
+    # the case operations of issue 14
+    "extension_requested.v1": dict(requested_due=START, extensions=0),
+    "extension_decided.v1": dict(approved=True, requested_due=START, previous_due=None, extensions=1),
+    "suspension_requested.v1": {},
+    "suspension_decided.v1": dict(approved=True),
+    "resumed.v1": dict(suspended_at=START, suspended_seconds=3600),
+    "returned.v1": dict(unit_id="bt.v1", returns=1),
+    "supervised.v1": dict(supervising_level="town"),
+    "callback_recorded.v1": dict(result="satisfied"),
 }
 LEVELS = ["grid", "village", "town", "county", "department"]
 
@@ -76,7 +89,7 @@ def history(seed: int, n_cases: int = 40, n_events: int = 400) -> list[tuple[Any
         at = START + timedelta(minutes=rng.randrange(60 * 24 * 70))
         facts = dict(
             case,
-            status=rng.choice(["reported", "accepted", "resolved", "closed"]),
+            status=rng.choice(["reported", "accepted", "resolved", "closed", "suspended"]),
             level=rng.choice(LEVELS),
             occurred_at=at.astimezone(CST) if rng.random() < 0.5 else at,
             actor="tests",
@@ -104,6 +117,9 @@ def history(seed: int, n_cases: int = 40, n_events: int = 400) -> list[tuple[Any
                 fields["report_count"] = rng.randrange(1, 4)
             if kind == "rated.v1":
                 fields["satisfaction"] = rng.randrange(1, 6)
+            if kind == "extension_decided.v1":
+                fields["approved"] = rng.random() < 0.6
+                fields["extensions"] = rng.randrange(0, 3)
         et = REGISTRY[name]
         out.append((et.model(**facts, **fields), CloudEvent(type=name, source="cases")))
     return out
@@ -124,7 +140,7 @@ def without_zeros(rows: list[tuple], values: int) -> list[tuple]:
     return [r for r in rows if any(r[-values:])]
 
 
-VALUES = {"r_closed": 4, "r_resolve": 1, "r_open_at": 3, "r_repeat_address": 1, "r_repeat_party": 1, "r_due": 2}
+VALUES = {"r_closed": 4, "r_resolve": 1, "r_open_at": 3, "r_repeat_address": 1, "r_repeat_party": 1, "r_due": 3}
 
 
 async def one_by_one(con, handlers, events) -> None:
@@ -163,6 +179,8 @@ async def test_runs_leave_the_tables_one_event_per_transaction_leaves(stack, see
         await one_by_one(reference, per_event_cases.handlers(), events)
         got = await dump(runs)
         assert got["r_cases"] and got["r_closed"] and got["r_open_at"] and got["r_repeat_party"] and got["r_due"]
+        assert got["r_suspended_at"] and any(r[-1] for r in got["r_due"])  # r_due's last column: extended
+        assert {"dispatched", "returned", "supervised"} <= {r[3] for r in got["r_rollup"]}
         assert got == await dump(single)
         assert {t: got[t] for t in REFERENCE_TABLES} == await dump(reference, REFERENCE_TABLES)
 
@@ -195,7 +213,7 @@ select grid_id, case when category like 'dispute.%' then 'dispute' when category
                      else 'other' end as kind,
        severity, count(*)::int as n, count(*) filter (where overdue)::int as overdue,
        count(*) filter (where report_count > 1)::int as repeats
-from (select grid_id, category, severity, overdue, report_count from r_cases
+from (select grid_id, category, severity, overdue and status <> 'suspended' as overdue, report_count from r_cases
       where ended_at is null and reported_at < $2 and grid_path <@ $1::ltree
       union all
       select grid_id, category, severity, overdue, report_count from r_cases
@@ -209,7 +227,8 @@ group by 1, 2 having count(*) >= 2
 """
 # 应结案数 and 按期办结数 as a scan of the cases whose resolve deadline is in the week ($2/$3)
 DUE_SCAN = """
-select count(*)::int as due, count(*) filter (where closed_at is not null and on_time)::int as on_time from r_cases
+select count(*)::int as due, count(*) filter (where closed_at is not null and on_time)::int as on_time,
+       count(*) filter (where extensions > 0)::int as extended from r_cases
 where grid_path <@ $1::ltree and resolve_due >= $2 and resolve_due < $3 and (ended_at is null or closed_at is not null)
 """
 OLD_REPEAT_PARTIES = """

@@ -1,6 +1,7 @@
 """Every KPI on hand-made event sequences with known answers, through the real
 projection handlers and the real database."""
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -53,7 +54,7 @@ class Case:
         et = REGISTRY[f"gov.case.{kind}.v1"]
         base = dict(
             case_id=self.id,
-            number="CP-T",
+            number=self.extra.get("number", "CP-T"),
             category=self.category,
             severity=self.severity,
             grid_id=self.grid,
@@ -251,6 +252,196 @@ async def test_on_time_rate_divides_by_the_cases_due_in_the_week(rcon):
     page = render.weekly_html(await kpis.weekly(rcon, "testtown", week, rule, {}))
     assert "按期办结率（应结案数口径）" in page and 'data-kpi="on_time_rate" data-value="0.5">50.0%' in page
     assert 'data-kpi="due">4<' in page and 'data-kpi="due_on_time">2<' in page
+
+
+def square(west, south, side=0.01):
+    ring = [(west, south), (west + side, south), (west + side, south + side), (west, south + side), (west, south)]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+# a town of its own, so that no other test's cases are open in it; its grids have shapes (the map)
+OPS_TREE = [
+    ("optown", "town", None, None),
+    ("optown.v1", "village", "optown", None),
+    ("optown.v1.g1", "grid", "optown.v1", square(111.30, 31.70)),
+    ("optown.v1.g2", "grid", "optown.v1", square(111.31, 31.70)),
+    ("optown.v2", "village", "optown", None),
+    ("optown.v2.g1", "grid", "optown.v2", square(111.30, 31.71)),
+]
+
+
+@pytest.fixture
+async def optown(rcon):
+    for aid, kind, parent, shape in OPS_TREE:
+        e = AreaUpserted(
+            id=aid, kind=AreaKind(kind), name=aid.split(".")[-1], parent_id=parent, tree_version="t", geometry=shape
+        )
+        await on_area_upserted(rcon, e, CloudEvent(type="gov.area.upserted.v1", source="tests", subject=e.id))
+    yield rcon
+    await rcon.execute("delete from areas where id = 'optown' or id like 'optown.%'")
+
+
+async def test_case_operations_kpis_on_a_hand_made_sequence(optown, monkeypatch):
+    """延期率, 退单率, 督办 and 挂起 counts, and the cases at risk, on extensions approved and refused, returns and a
+    re-dispatch, supervision (twice in a week: counted once), suspensions with and without a resume."""
+    rcon = optown
+    rule = risk.load(DEFAULT_RISK)
+    week = WEEK.shift(6)  # 2026-W51, apart from the other tests' weeks
+    nxt = week.shift(1)
+
+    def at(day, hour=9):
+        return kpis.at_midnight(week.monday) + timedelta(days=day, hours=hour)
+
+    g1, g2, v2g1 = "optown.v1.g1", "optown.v1.g2", "optown.v2.g1"
+
+    def accepted(due):
+        return ("accepted", 1, dict(status="accepted", resolve_due=due))
+
+    def dispatched(hours, unit=g1):
+        return ("dispatched", hours, dict(status="dispatched", unit_level="grid", unit_id=unit))
+
+    # A: extension approved (deadline Wednesday -> Friday), closed on time: due this week, on time, extended
+    await Case(rcon, g1, "dispute.neighbor", number="CP-A").life(
+        at(0),
+        ("reported", 0, {}),
+        accepted(at(2)),
+        dispatched(2),
+        ("extension_requested", 24, dict(status="dispatched", requested_due=at(4), extensions=0)),
+        (
+            "extension_decided",
+            26,
+            dict(
+                status="dispatched",
+                approved=True,
+                requested_due=at(4),
+                previous_due=at(2),
+                extensions=1,
+                resolve_due=at(4),
+            ),
+        ),
+        ("resolved", 72, dict(status="resolved", resolution="ok")),
+        ("verified", 73, dict(status="verified")),
+        ("closed", 74, dict(status="closed", on_time=True, escalations=0, reopen_count=0)),
+    )
+    # B: extension refused, still open: due, not on time, not extended
+    await Case(rcon, g1, "other", number="CP-B").life(
+        at(0),
+        ("reported", 0, {}),
+        accepted(at(3)),
+        ("extension_requested", 24, dict(status="accepted", requested_due=at(6), extensions=0)),
+        (
+            "extension_decided",
+            30,
+            dict(status="accepted", approved=False, requested_due=at(6), previous_due=at(3), extensions=0),
+        ),
+    )
+    # C (high): dispatched, returned (退单), dispatched again, supervised twice this week and once next week
+    c = Case(rcon, g2, "dispute.land", "high", number="CP-C")
+    await c.life(
+        at(0),
+        ("reported", 0, {}),
+        accepted(at(2)),
+        dispatched(2, g2),
+        ("returned", 20, dict(status="accepted", unit_id=g2, returns=1)),
+        dispatched(22, "optown.v1"),
+        ("supervised", 30, dict(status="dispatched", supervising_level="town", supervise_due=at(5))),
+        ("supervised", 60, dict(status="dispatched", supervising_level="town")),
+    )
+    await c.emit("supervised", at(8), supervising_level="county")
+    # D: went overdue (acceptance), then suspended until next week, when its deadline moves there
+    await Case(rcon, v2g1, "petition", number="CP-D").life(
+        at(0),
+        ("reported", 0, {}),
+        ("overdue", 30, dict(status="reported", deadline="accept", due_at=at(1))),
+        accepted(at(5)),
+        dispatched(32, v2g1),
+        ("suspension_requested", 40, dict(status="dispatched")),
+        ("suspension_decided", 42, dict(status="suspended", approved=True)),
+        (
+            "resumed",
+            24 * 8,
+            dict(status="dispatched", suspended_at=at(1, 11), suspended_seconds=3600, resolve_due=at(10)),
+        ),
+    )
+    # E (low): went overdue, suspended and still is: never counted overdue while suspended; due in two weeks
+    await Case(rcon, g2, "other", "low", number="CP-E").life(
+        at(0),
+        ("reported", 0, {}),
+        accepted(at(16)),
+        ("overdue", 40, dict(status="accepted", deadline="resolve", due_at=at(1))),
+        ("suspension_decided", 50, dict(status="suspended", approved=True)),
+    )
+    # F: dispatched and returned, not dispatched again
+    await Case(rcon, g1, "other", number="CP-F").life(
+        at(0), ("reported", 0, {}), dispatched(1), ("returned", 5, dict(status="accepted", unit_id=g1, returns=1))
+    )
+    # G: supervised, then withdrawn this week; H (critical): overdue and open
+    await Case(rcon, v2g1, "other", number="CP-G").life(
+        at(1),
+        ("reported", 0, {}),
+        ("supervised", 2, dict(supervising_level="village")),
+        ("withdrawn", 5, dict(status="withdrawn")),
+    )
+    await Case(rcon, g1, "hazard.fire", "critical", number="CP-H").life(
+        at(2), ("reported", 0, {}), ("overdue", 30, dict(deadline="accept", due_at=at(3)))
+    )
+
+    r = await kpis.weekly(rcon, "optown", week, rule, {"dispute.land": "土地山林纠纷"})
+    k = r["kpis"]
+    assert (k["due"], k["due_on_time"], k["extended"]) == (3, 1, 1)  # A, B, C due; A on time and extended
+    assert (k["on_time_rate"], k["extension_rate"]) == (0.3333, 0.3333)
+    assert (k["dispatched"], k["returned"], k["return_rate"]) == (5, 2, 0.4)  # A, C twice, D, F; C and F returned
+    assert (k["supervised"], k["supervised_open_at_end"]) == (2, 1)  # C (once) and G; C open at the end
+    assert k["suspended_at_end"] == 2  # D (resumed since) and E
+    later = (await kpis.weekly(rcon, "optown", nxt, rule, {}))["kpis"]
+    assert (later["supervised"], later["supervised_open_at_end"], later["suspended_at_end"]) == (1, 1, 1)
+    assert (later["due"], later["extended"], later["dispatched"], later["return_rate"]) == (1, 0, 0, None)  # D
+    v2 = (await kpis.weekly(rcon, "optown.v2", week, rule, {}))["kpis"]
+    assert (v2["dispatched"], v2["returned"], v2["return_rate"], v2["extension_rate"]) == (1, 0, 0.0, None)
+    assert (v2["supervised"], v2["supervised_open_at_end"], v2["suspended_at_end"]) == (1, 0, 1)
+    assert (await kpis.weekly(rcon, g2, week, rule, {}))["kpis"]["suspended_at_end"] == 1  # E
+
+    # E, suspended, adds nothing for its missed deadline to its grid's risk
+    grids = {g["id"]: g for g in r["grids"]}
+    assert (grids[g1]["overdue_open"], grids[g2]["overdue_open"], grids[v2g1]["overdue_open"]) == (1, 0, 1)  # H, D
+    # the cases at risk: overdue first (the critical H before D), then supervised; B, E not at risk, A, G ended
+    at_risk = r["at_risk"]
+    assert at_risk["total"] == 3
+    assert [(x["number"], x["why"]) for x in at_risk["cases"]] == [
+        ("CP-H", ["overdue", "severe"]),
+        ("CP-D", ["overdue"]),
+        ("CP-C", ["supervised", "severe"]),
+    ]
+    assert at_risk["cases"][2] == {
+        "number": "CP-C",
+        "category": "dispute.land",
+        "category_name": "土地山林纠纷",
+        "grid_id": g2,
+        "grid_name": "g2",
+        "level": "grid",
+        "status": "dispatched",
+        "severity": "high",
+        "why": ["supervised", "severe"],
+    }
+    monkeypatch.setattr(kpis, "AT_RISK_LISTED", 2)
+    short = await kpis.weekly(rcon, "optown", week, rule, {})
+    assert short["at_risk"]["total"] == 3 and len(short["at_risk"]["cases"]) == 2
+
+    page = render.weekly_html(short)
+    assert 'data-kpi="extension_rate" data-value="0.3333">33.3%' in page
+    assert 'data-kpi="return_rate" data-value="0.4">40.0%' in page
+    assert 'data-kpi="returned">2<' in page and 'data-kpi="dispatched">5<' in page
+    assert 'data-kpi="supervised_open_at_end">1<' in page and 'data-kpi="suspended_at_end">2<' in page
+    assert '<tr data-case="CP-H" data-why="overdue severe">' in page and "逾期、重大" in page
+    assert 'data-more="1">另有 1 件未列出' in page
+    # the map: one path per grid, filled with its risk level's pattern (colour and hatch)
+    paths = re.findall(r'<path d="[^"]*" fill="url\(#risk-(\w+)\)"[^>]*data-grid="([^"]+)" data-risk="(\w+)"', page)
+    assert sorted((grid, fill) for fill, grid, level in paths if fill == level) == sorted(
+        (g["id"], g["risk"]) for g in short["grids"]
+    )
+    assert '<li data-grid="optown.v1.g1">1&nbsp;g1' in page
+    csv_rows = render.weekly_csv(short)
+    assert "optown,2026-W51,kpi,return_rate,,0.4" in csv_rows
 
 
 async def test_livelihood_priorities_rank_by_households_villages_recurrence(rcon):

@@ -12,9 +12,15 @@ Besides the counts per week (r_rollup) and the open cases (r_open) the run
 keeps the rollups the weekly report reads instead of scanning r_cases
 (migration V006): r_closed, r_resolve, r_open_at, r_repeat_address and
 r_repeat_party; and the cases due per week of their resolve deadline, r_due
-(migration V007: a deadline that moves takes the case to its new week). Each
-is a function of a case's row (`_derived`); an event that changes what a row
+(migration V007: a deadline that moves takes the case to its new week, and one
+approved extension makes it count as extended, V008). Each is a function of a
+case's row (`_derived`); an event that changes what a row
 contributes subtracts the old contribution and adds the new.
+The case operations (V008): a dispatch and a return (退单) count as metrics
+`dispatched` and `returned`, a supervision (督办) as `supervised` once per case
+and week; a case whose status becomes `suspended` keeps the time in
+`suspended_at` until its status is anything else, when the week ends it was
+suspended at go to r_suspended_at.
 A key an event touched is written even when the run's deltas cancel out, so a
 run leaves the same rows (some with zeros) as its events applied one per
 transaction.
@@ -38,7 +44,10 @@ from gov_contracts.cases import (
     FACT_EVENTS,
     CaseAccepted,
     CaseClosed,
+    CaseDispatched,
     CaseEscalated,
+    CaseExtensionDecided,
+    CaseExtensionRequested,
     CaseFacts,
     CaseMerged,
     CaseOverdue,
@@ -51,6 +60,8 @@ from gov_contracts.cases import (
     CaseReported,
     CaseReportedV2,
     CaseResolved,
+    CaseReturned,
+    CaseSupervised,
     CaseWithdrawn,
 )
 from gov_contracts.vocabulary import LEVELS, LOCAL_TZ, area_chain
@@ -61,6 +72,7 @@ CASE_EVENTS = FACT_EVENTS  # every case event: each carries the case's facts aft
 LEVEL_POSITION = {level.value: i for i, level in enumerate(LEVELS)}
 GRASSROOTS = ("grid", "village")
 REPEAT_DAYS = 30  # the report's window for repeat addresses and parties, ending at the week's end
+SUSPENDED = "suspended"  # an open case whose clock is stopped: never overdue while it is
 
 # columns read and written (grid_path is grid_id as an ltree, written with the row)
 FIXED = ("case_id", "number", "category", "severity", "grid_id", "title", "tags", "reporter_ref", "address_ref")
@@ -83,6 +95,10 @@ MUTABLE = (
     "satisfaction",
     "updated_at",
     "resolve_due",
+    "extensions",
+    "supervised_at",
+    "supervised_last",
+    "suspended_at",
 )
 SELECT_CASES = (
     f"select {', '.join(FIXED + ('party_refs',) + MUTABLE)} from r_cases where case_id = any($1::uuid[]) for update"
@@ -157,7 +173,7 @@ def _derived(row: Row) -> Iterator[tuple[str, Key, tuple[int, ...]]]:
     if resolve_due is not None and (ended_at is None or closed_at is not None):
         # 应结案数: due in the week of its (latest) resolve deadline, unless it ended without being closed
         # (rejected, withdrawn, merged); 按期办结: closed, and on time as the cases service judged it
-        due_values = (1, 1 if closed_at is not None and row["on_time"] else 0)
+        due_values = (1, 1 if closed_at is not None and row["on_time"] else 0, 1 if row["extensions"] > 0 else 0)
         week = week_of(resolve_due)
         for area in chain:
             yield "due", (area, week, row["category"]), due_values
@@ -175,6 +191,7 @@ def _derived_facts(row: Row) -> tuple[Any, ...]:
         row["overdue"],
         row["report_count"],
         row["resolve_due"],
+        row["extensions"],
     )
 
 
@@ -183,7 +200,18 @@ class Deltas:
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[Key, list[int]]] = {
-            t: {} for t in ("rollup", "open", "closed", "resolve", "open_at", "repeat_address", "repeat_party", "due")
+            t: {}
+            for t in (
+                "rollup",
+                "open",
+                "closed",
+                "resolve",
+                "open_at",
+                "repeat_address",
+                "repeat_party",
+                "due",
+                "suspended_at",
+            )
         }
 
     def add(self, table: str, key: Key, values: Sequence[int], sign: int = 1) -> None:
@@ -209,6 +237,12 @@ class Deltas:
                 self.add(table, key, values, -1)
         for table, key, values in _derived(after):
             self.add(table, key, values)
+
+    def suspension_over(self, row: Row, since: datetime, until: datetime) -> None:
+        """The week ends a suspension from `since` to `until` spanned (as r_open_at counts the weeks open)."""
+        for monday in week_ends(local_day(since), local_day(until)):
+            for area in row["chain"]:
+                self.add("suspended_at", (area, monday), (1,))
 
     def repeats(self, row: Row) -> None:
         reported_on = local_day(row["reported_at"])
@@ -258,6 +292,10 @@ def _new_row(event: CaseReported | CaseReportedV2, case_id: uuid.UUID) -> Row:
         "satisfaction": None,
         "updated_at": at,
         "resolve_due": _due(event.resolve_due),
+        "extensions": 0,
+        "supervised_at": None,
+        "supervised_last": None,
+        "suspended_at": None,
         "chain": area_chain(event.grid_id),
     }
 
@@ -277,6 +315,7 @@ def _transition(row: Row, event: CaseFacts, deltas: Deltas) -> None:
     if new is not None and top is not None and new > top:
         row["max_level"] = event.level
     row["updated_at"], row["resolve_due"] = at, _due(event.resolve_due)
+    _suspension(row, event.status, at, deltas)
     if isinstance(event, CaseClosed):
         row["closed_at"], row["ended_at"], row["on_time"] = at, at, event.on_time
         metric = "closed"
@@ -290,6 +329,21 @@ def _transition(row: Row, event: CaseFacts, deltas: Deltas) -> None:
     deltas.bump(at, event.grid_id, event.category, metric)
     deltas.bump(at, event.grid_id, event.category, "ended")
     deltas.count_open(event, -1)
+
+
+def _suspension(row: Row, status: str, at: datetime, deltas: Deltas) -> None:
+    """Suspended from the first event that says so until the first that does not (resumed, or ended)."""
+    since = row["suspended_at"]
+    if status == SUSPENDED and since is None:
+        row["suspended_at"] = at
+    elif status != SUSPENDED and since is not None:
+        row["suspended_at"] = None
+        deltas.suspension_over(row, since, at)
+
+
+def supervised_anew(last: datetime | None, at: datetime) -> bool:
+    """A supervision counts unless the case's previous one was in the same week (a case counts once a week)."""
+    return last is None or week_of(last) != week_of(at)
 
 
 def _set_column(row: Row, event: CaseFacts, at: datetime) -> str | None:
@@ -317,7 +371,28 @@ def _set_column(row: Row, event: CaseFacts, at: datetime) -> str | None:
         return "repeat"
     if isinstance(event, CaseRated):
         row["satisfaction"], row["rated_at"] = event.satisfaction, at
-    return None  # CaseRated, and CaseDispatched, CaseStarted, CaseVerified: the status and level only
+        return None
+    return _set_operation(row, event, at)
+
+
+def _set_operation(row: Row, event: CaseFacts, at: datetime) -> str | None:
+    """The case operations of issue 14 (V008)."""
+    if isinstance(event, CaseDispatched):
+        return "dispatched"
+    if isinstance(event, CaseReturned):
+        return "returned"
+    if isinstance(event, CaseExtensionRequested | CaseExtensionDecided):
+        row["extensions"] = event.extensions
+        return None
+    if isinstance(event, CaseSupervised):
+        anew = supervised_anew(row["supervised_last"], at)
+        if row["supervised_at"] is None:
+            row["supervised_at"] = at
+        row["supervised_last"] = at
+        return "supervised" if anew else None
+    # CaseStarted, CaseVerified, the suspension's request and decision, CaseResumed, CaseCallbackRecorded: the
+    # status (suspended or not) and level only
+    return None
 
 
 async def apply(con: asyncpg.Connection, items: Sequence[tuple[CaseFacts, CloudEvent]]) -> None:
@@ -401,5 +476,6 @@ async def write_rollups(con: asyncpg.Connection, deltas: Deltas) -> None:
         *deltas.columns("open_at", 7),
         *deltas.columns("repeat_address", 4),
         *deltas.columns("repeat_party", 4),
-        *deltas.columns("due", 5),
+        *deltas.columns("due", 6),
+        *deltas.columns("suspended_at", 3),
     )

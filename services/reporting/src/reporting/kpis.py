@@ -20,6 +20,10 @@ from reporting.domain import livelihood as lv
 from reporting.domain.livelihood import theme_of
 
 COUNTS = ("new", "accepted", "resolved", "closed", "overdue", "escalated", "referred", "reopened")
+# the case operations' metrics in r_rollup (docs/kpis.md): dispatches, returns (退单), cases put under supervision
+OPERATIONS = ("dispatched", "returned", "supervised")
+SEVERE = ("high", "critical")
+AT_RISK_LISTED = 30  # open cases at risk listed by number in the weekly report (all are counted)
 
 Q_WEEK = """
 select category, metric, sum(n)::int as n from r_rollup
@@ -43,10 +47,23 @@ Q_CLOSED = """
 select category, closed, on_time, reworked, grassroots from r_closed
 where area_id = $1 and week = $2 and closed > 0
 """
-# 应结案数 and 按期办结数: the cases whose resolve deadline falls in the week (migration V007)
+# 应结案数 and 按期办结数: the cases whose resolve deadline falls in the week (migration V007); of them those with an
+# approved extension (延期, V008)
 Q_DUE = """
-select coalesce(sum(due), 0)::int as due, coalesce(sum(on_time), 0)::int as on_time from r_due
-where area_id = $1 and week = $2
+select coalesce(sum(due), 0)::int as due, coalesce(sum(on_time), 0)::int as on_time,
+       coalesce(sum(extended), 0)::int as extended
+from r_due where area_id = $1 and week = $2
+"""
+# cases under supervision (督办) at the week's end ($2): supervised before it and not ended by then
+Q_SUPERVISED_OPEN = """
+select count(*)::int from r_cases
+where supervised_at < $2 and (ended_at is null or ended_at >= $2) and grid_path <@ $1::ltree
+"""
+# cases suspended (挂起) at the week's end: suspended now since before it, or suspended then and resumed (or ended)
+# since (r_suspended_at, $3 the Monday the week ends)
+Q_SUSPENDED_AT_END = """
+select (select count(*) from r_cases where suspended_at < $2 and grid_path <@ $1::text::ltree)::int
+     + (select coalesce(sum(n), 0) from r_suspended_at where area_id = $1 and week_end = $3)::int
 """
 # exact: one row per distinct time from report to resolution, with how many cases took it
 Q_RESOLVE_HOURS = """
@@ -65,12 +82,25 @@ Q_OPEN_AT_END = """
 select grid_id, kind, severity, sum(n)::int as n, sum(overdue)::int as overdue, sum(repeats)::int as repeats
 from (select grid_id, case when category like 'dispute.%' then 'dispute' when category = 'petition' then 'petition'
                            else 'other' end as kind,
-             severity, 1 as n, overdue::int as overdue, (report_count > 1)::int as repeats from r_cases
+             severity, 1 as n, (overdue and status <> 'suspended')::int as overdue,
+             (report_count > 1)::int as repeats from r_cases
       where ended_at is null and reported_at < $2 and grid_path <@ $1::ltree
       union all
       select grid_id, kind, severity, n, overdue, repeats from r_open_at
       where week_end = $3 and grid_path <@ $1::ltree) open_cases
 group by 1, 2, 3 having sum(n) > 0
+"""
+# the cases open at the week's end ($2) at risk: overdue (a missed deadline, unless suspended: a suspended case is
+# never overdue), supervised, or high or critical; overdue first, then supervised, then the most severe, the oldest
+Q_AT_RISK = """
+select number, category, grid_id, level, status, severity, overdue, supervised, count(*) over ()::int as total
+from (select number, category, grid_id, level, status, severity, reported_at,
+             overdue and status <> 'suspended' as overdue, coalesce(supervised_at < $2, false) as supervised
+      from r_cases
+      where grid_path <@ $1::ltree and reported_at < $2 and (ended_at is null or ended_at >= $2)) open_cases
+where overdue or supervised or severity in ('high', 'critical')
+order by overdue desc, supervised desc, severity = 'critical' desc, reported_at, number
+limit $3
 """
 # addresses and parties with 2+ cases in the 30 days before the week's end ($2, a Monday), kept per week end
 Q_REPEAT_ADDRESSES = """
@@ -100,7 +130,7 @@ Q_TOTAL_HOURS = (
     "select coalesce(sum(hours), 0)::float8 from r_hours where grid_path <@ $1::ltree and day >= $2 and day < $3"
 )
 Q_AREA = "select id, kind, name, parent_id from areas where id = $1"
-Q_GRIDS = "select id, name, parent_id from areas where kind = 'grid' and path <@ $1::ltree order by id"
+Q_GRIDS = "select id, name, parent_id, geometry from areas where kind = 'grid' and path <@ $1::ltree order by id"
 Q_NAMES = "select id, name from areas where path <@ $1::ltree"
 
 
@@ -183,10 +213,12 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
 
     closed = await con.fetch(Q_CLOSED, area_id, start)
     due = await con.fetchrow(Q_DUE, area_id, start)
+    supervised_open = await con.fetchval(Q_SUPERVISED_OPEN, area_id, te)
+    suspended = await con.fetchval(Q_SUSPENDED_AT_END, area_id, te, end)
     hours = await con.fetchrow(Q_RESOLVE_HOURS, area_id, start)
     sat = await con.fetchrow(Q_SATISFACTION, area_id, ts, te)
 
-    totals = {m: sum(c[m] for c in this.values()) for m in COUNTS}
+    totals = {m: sum(c[m] for c in this.values()) for m in (*COUNTS, *OPERATIONS)}
     n_closed = sum(c["closed"] for c in closed)
     disputes = [c for c in closed if c["category"].startswith("dispute.")]
     kpis = {
@@ -197,6 +229,14 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
         "due": due["due"],
         "due_on_time": due["on_time"],
         "on_time_rate": ratio(due["on_time"], due["due"]),
+        "extended": due["extended"],
+        "extension_rate": ratio(due["extended"], due["due"]),
+        "dispatched": totals["dispatched"],
+        "returned": totals["returned"],
+        "return_rate": ratio(totals["returned"], totals["dispatched"]),
+        "supervised": totals["supervised"],
+        "supervised_open_at_end": supervised_open,
+        "suspended_at_end": suspended,
         "rework_rate": ratio(sum(c["reworked"] for c in closed), n_closed),
         "grassroots_resolution_rate": ratio(sum(c["grassroots"] for c in disputes), sum(c["closed"] for c in disputes)),
         "satisfaction_mean": round(sat["mean"], 2) if sat["n"] else None,
@@ -278,6 +318,7 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
         "trend": trend,
         "risk_summary": risk_counts,
         "grids": grids,
+        "at_risk": await _at_risk(con, area_id, te, names, category_names),
         "hotspots": hotspots,
         "volunteers": volunteers,
         "livelihood_projects": await livelihood_projects(con, area_id, week),
@@ -329,9 +370,41 @@ async def _grids(con, area_id: str, week: Week, rule: risk.RiskRule, te: datetim
                 "mean_4w": f.mean_4w,
                 "open_at_end": open_count[g["id"]],
                 "overdue_open": f.overdue_open,
+                "geometry": g["geometry"],
             }
         )
     return out
+
+
+async def _at_risk(
+    con, area_id: str, te: datetime, names: dict[str, str], category_names: dict[str, str]
+) -> dict[str, Any]:
+    """The unit's cases open at the week's end that are overdue, supervised or severe: the first AT_RISK_LISTED
+    and how many in all. Case numbers, categories, grids, levels and states only: no personal data."""
+    rows = await con.fetch(Q_AT_RISK, area_id, te, AT_RISK_LISTED)
+    cases = [
+        {
+            "number": r["number"],
+            "category": r["category"],
+            "category_name": category_names.get(r["category"], r["category"]),
+            "grid_id": r["grid_id"],
+            "grid_name": names.get(r["grid_id"], r["grid_id"]),
+            "level": r["level"],
+            "status": r["status"],
+            "severity": r["severity"],
+            "why": [
+                why
+                for why, yes in (
+                    ("overdue", r["overdue"]),
+                    ("supervised", r["supervised"]),
+                    ("severe", r["severity"] in SEVERE),
+                )
+                if yes
+            ],
+        }
+        for r in rows
+    ]
+    return {"total": rows[0]["total"] if rows else 0, "cases": cases}
 
 
 async def _volunteers(con, area_id, week_rows, start, end, ts, te) -> dict:

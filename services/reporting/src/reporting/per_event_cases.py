@@ -4,7 +4,7 @@ Kept as the reference the set-based projection is tested against
 (tests/integration/test_reporting_batch.py: the same r_cases, r_rollup and
 r_open for any sequence of events, resolve_due included) and as the per-event
 path of bench/reporting_bench.py. It does not keep the report's rollups of
-migrations V006 and V007 (r_closed, r_resolve, r_open_at, r_repeat_*, r_due):
+migrations V006 to V008 (r_closed, r_resolve, r_open_at, r_repeat_*, r_due, r_suspended_at):
 the test checks those against their backfill from r_cases; the service does
 not use it.
 """
@@ -19,9 +19,12 @@ import asyncpg
 from gov_contracts import CloudEvent
 from gov_contracts.cases import (
     CaseAccepted,
+    CaseCallbackRecorded,
     CaseClosed,
     CaseDispatched,
     CaseEscalated,
+    CaseExtensionDecided,
+    CaseExtensionRequested,
     CaseFacts,
     CaseMerged,
     CaseOverdue,
@@ -34,7 +37,12 @@ from gov_contracts.cases import (
     CaseReported,
     CaseReportedV2,
     CaseResolved,
+    CaseResumed,
+    CaseReturned,
     CaseStarted,
+    CaseSupervised,
+    CaseSuspensionDecided,
+    CaseSuspensionRequested,
     CaseVerified,
     CaseWithdrawn,
 )
@@ -42,7 +50,7 @@ from gov_contracts.vocabulary import LEVELS, area_chain
 from govkit.consumer import Handler
 from govkit.handlers import HandlerRegistry
 from reporting import projection_queries as queries
-from reporting.case_projection import _uuid
+from reporting.case_projection import _uuid, supervised_anew
 
 LEVEL_ORDER = [level.value for level in LEVELS]
 
@@ -123,11 +131,41 @@ async def _case_ended(con: asyncpg.Connection, event: CaseFacts, statement: str,
         await _count_open(con, event, -1)
 
 
-@projection.handles(CaseDispatched, CaseStarted, CaseVerified)
-async def on_case_moved(
-    con: asyncpg.Connection, event: CaseDispatched | CaseStarted | CaseVerified, envelope: CloudEvent
-) -> None:
+@projection.handles(
+    CaseStarted, CaseVerified, CaseSuspensionRequested, CaseSuspensionDecided, CaseResumed, CaseCallbackRecorded
+)
+async def on_case_moved(con: asyncpg.Connection, event: CaseFacts, envelope: CloudEvent) -> None:
     await _advance(con, event)
+
+
+@projection.handles(CaseDispatched)
+async def on_case_dispatched(con: asyncpg.Connection, event: CaseDispatched, envelope: CloudEvent) -> None:
+    if await _advance(con, event) is not None:
+        await _bump(con, event.occurred_at, event.grid_id, event.category, "dispatched")
+
+
+@projection.handles(CaseReturned)
+async def on_case_returned(con: asyncpg.Connection, event: CaseReturned, envelope: CloudEvent) -> None:
+    if await _advance(con, event) is not None:
+        await _bump(con, event.occurred_at, event.grid_id, event.category, "returned")
+
+
+@projection.handles(CaseExtensionRequested, CaseExtensionDecided)
+async def on_case_extension(
+    con: asyncpg.Connection, event: CaseExtensionRequested | CaseExtensionDecided, envelope: CloudEvent
+) -> None:
+    await _case_changed(con, event, queries.SET_EXTENSIONS, event.extensions)
+
+
+@projection.handles(CaseSupervised)
+async def on_case_supervised(con: asyncpg.Connection, event: CaseSupervised, envelope: CloudEvent) -> None:
+    case_id = await _advance(con, event)
+    if case_id is None:
+        return
+    # the row is there: _advance just updated it
+    previous: datetime | None = await con.fetchval(queries.SUPERVISE_CASE, case_id, event.occurred_at)
+    if supervised_anew(previous, event.occurred_at):
+        await _bump(con, event.occurred_at, event.grid_id, event.category, "supervised")
 
 
 @projection.handles(CaseAccepted)

@@ -24,12 +24,13 @@ values ($1, $2, $3, $4, $5::text, $5::text::ltree, $6, $7, $8, $9, $9, $10, $11,
 on conflict (case_id) do nothing
 """
 # $4: the levels lowest first, so that max_level is the highest level reached; $6 the resolve deadline the event
-# carries
+# carries; suspended from the first event whose status is 'suspended' until one whose status is not
 ADVANCE_CASE = """
 update r_cases set status = $2, level = $3,
     max_level = case when array_position($4::text[], $3) > array_position($4::text[], max_level) then $3
                      else max_level end,
-    updated_at = $5, resolve_due = $6
+    updated_at = $5, resolve_due = $6,
+    suspended_at = case when $2 = 'suspended' then coalesce(suspended_at, $5) end
 where case_id = $1
 returning case_id
 """
@@ -43,6 +44,14 @@ MARK_REFERRED = "update r_cases set referred = true where case_id = $1"
 SET_REOPEN_COUNT = "update r_cases set reopen_count = $2 where case_id = $1"
 SET_REPORT_COUNT = "update r_cases set report_count = $2 where case_id = $1"
 RATE_CASE = "update r_cases set satisfaction = $2, rated_at = $3 where case_id = $1"
+SET_EXTENSIONS = "update r_cases set extensions = $2 where case_id = $1"
+# the previous supervision's time, so the caller counts the case once a week (case_projection.supervised_anew)
+SUPERVISE_CASE = """
+update r_cases c set supervised_at = coalesce(c.supervised_at, $2), supervised_last = $2
+from (select supervised_last from r_cases where case_id = $1) previous
+where c.case_id = $1
+returning previous.supervised_last
+"""
 
 UPSERT_TASK = """
 insert into r_tasks (task_id, task_type, grid_id, grid_path, case_id, status, created_at, updated_at)
@@ -123,26 +132,28 @@ where excluded.noticed_at >= r_livelihood_meetings.noticed_at
 """
 
 # -- the case events as runs (reporting.case_projection): rows and rollup deltas as arrays, one element per row -------
-# $1..$8 case_id, number, category, severity, grid_id, title, reporter_ref, address_ref; $9..$25 the columns events
-# change (case_projection.MUTABLE); $27/$28 and $29/$30 tags and party_refs, flat, and where each row's start
+# $1..$8 case_id, number, category, severity, grid_id, title, reporter_ref, address_ref; $9..$30 the columns events
+# change (case_projection.MUTABLE); $31/$32 and $33/$34 tags and party_refs, flat, and where each row's start
 INSERT_CASES = """
 insert into r_cases (case_id, number, category, severity, grid_id, grid_path, title, reporter_ref, address_ref,
                      status, level, max_level, report_count, reported_at, accepted_at, resolved_at, closed_at, ended_at,
                      rated_at, overdue, escalations, referred, reopen_count, on_time, satisfaction, updated_at,
-                     resolve_due, tags, party_refs)
+                     resolve_due, extensions, supervised_at, supervised_last, suspended_at, tags, party_refs)
 select u.case_id, u.number, u.category, u.severity, u.grid_id, u.grid_id::ltree, u.title, u.reporter_ref, u.address_ref,
        u.status, u.level, u.max_level, u.report_count, u.reported_at, u.accepted_at, u.resolved_at, u.closed_at,
        u.ended_at, u.rated_at, u.overdue, u.escalations, u.referred, u.reopen_count, u.on_time, u.satisfaction,
-       u.updated_at, u.resolve_due,
-       ($27::text[])[($28::int[])[u.i] : ($28::int[])[u.i + 1] - 1],
-       ($29::text[])[($30::int[])[u.i] : ($30::int[])[u.i + 1] - 1]
+       u.updated_at, u.resolve_due, u.extensions, u.supervised_at, u.supervised_last, u.suspended_at,
+       ($31::text[])[($32::int[])[u.i] : ($32::int[])[u.i + 1] - 1],
+       ($33::text[])[($34::int[])[u.i] : ($34::int[])[u.i + 1] - 1]
 from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
             $9::text[], $10::text[], $11::text[], $12::int[], $13::timestamptz[], $14::timestamptz[],
             $15::timestamptz[], $16::timestamptz[], $17::timestamptz[], $18::timestamptz[], $19::bool[], $20::int[],
-            $21::bool[], $22::int[], $23::bool[], $24::int[], $25::timestamptz[], $26::timestamptz[]) with ordinality
+            $21::bool[], $22::int[], $23::bool[], $24::int[], $25::timestamptz[], $26::timestamptz[], $27::int[],
+            $28::timestamptz[], $29::timestamptz[], $30::timestamptz[]) with ordinality
      as u(case_id, number, category, severity, grid_id, title, reporter_ref, address_ref, status, level, max_level,
           report_count, reported_at, accepted_at, resolved_at, closed_at, ended_at, rated_at, overdue, escalations,
-          referred, reopen_count, on_time, satisfaction, updated_at, resolve_due, i)
+          referred, reopen_count, on_time, satisfaction, updated_at, resolve_due, extensions, supervised_at,
+          supervised_last, suspended_at, i)
 on conflict (case_id) do nothing
 """
 UPDATE_CASES = """
@@ -150,12 +161,15 @@ update r_cases c set status = u.status, level = u.level, max_level = u.max_level
     reported_at = u.reported_at, accepted_at = u.accepted_at, resolved_at = u.resolved_at, closed_at = u.closed_at,
     ended_at = u.ended_at, rated_at = u.rated_at, overdue = u.overdue, escalations = u.escalations,
     referred = u.referred, reopen_count = u.reopen_count, on_time = u.on_time, satisfaction = u.satisfaction,
-    updated_at = u.updated_at, resolve_due = u.resolve_due
+    updated_at = u.updated_at, resolve_due = u.resolve_due, extensions = u.extensions, supervised_at = u.supervised_at,
+    supervised_last = u.supervised_last, suspended_at = u.suspended_at
 from unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::timestamptz[], $7::timestamptz[],
             $8::timestamptz[], $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::bool[], $13::int[],
-            $14::bool[], $15::int[], $16::bool[], $17::int[], $18::timestamptz[], $19::timestamptz[])
+            $14::bool[], $15::int[], $16::bool[], $17::int[], $18::timestamptz[], $19::timestamptz[], $20::int[],
+            $21::timestamptz[], $22::timestamptz[], $23::timestamptz[])
      as u(case_id, status, level, max_level, report_count, reported_at, accepted_at, resolved_at, closed_at, ended_at,
-          rated_at, overdue, escalations, referred, reopen_count, on_time, satisfaction, updated_at, resolve_due)
+          rated_at, overdue, escalations, referred, reopen_count, on_time, satisfaction, updated_at, resolve_due,
+          extensions, supervised_at, supervised_last, suspended_at)
 where c.case_id = u.case_id
 """
 # every rollup delta of a run, one key per element (case_projection.Deltas)
@@ -189,10 +203,13 @@ with rollup_d as (
     select w, g, a, g::ltree, n from unnest($27::date[], $28::text[], $29::text[], $30::int[]) as u(w, g, a, n)
     on conflict (week_end, grid_id, address_ref) do update set n = r_repeat_address.n + excluded.n
 ), due_d as (
-    insert into r_due (area_id, week, category, due, on_time)
-    select * from unnest($35::text[], $36::date[], $37::text[], $38::int[], $39::int[])
+    insert into r_due (area_id, week, category, due, on_time, extended)
+    select * from unnest($35::text[], $36::date[], $37::text[], $38::int[], $39::int[], $40::int[])
     on conflict (area_id, week, category) do update set due = r_due.due + excluded.due,
-        on_time = r_due.on_time + excluded.on_time
+        on_time = r_due.on_time + excluded.on_time, extended = r_due.extended + excluded.extended
+), suspended_at_d as (
+    insert into r_suspended_at (area_id, week_end, n) select * from unnest($41::text[], $42::date[], $43::int[])
+    on conflict (area_id, week_end) do update set n = r_suspended_at.n + excluded.n
 )
 insert into r_repeat_party (area_id, week_end, party_ref, n)
 select * from unnest($31::text[], $32::date[], $33::text[], $34::int[])

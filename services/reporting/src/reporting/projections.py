@@ -87,6 +87,7 @@ PROJECTION_TABLES = (
     "r_repeat_address",
     "r_repeat_party",
     "r_due",
+    "r_suspended_at",
     "r_tasks",
     "r_volunteers",
     "r_hours",

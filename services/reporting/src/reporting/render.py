@@ -12,7 +12,9 @@ import io
 from decimal import Decimal
 from typing import Any
 
+from gov_contracts.vocabulary import LEVEL_LABEL, SEVERITY_LABEL
 from reporting.domain.livelihood import yuan_grouped
+from reporting.grid_map import grid_map
 
 KPI_LABELS = [
     ("new", "新增"),
@@ -30,9 +32,37 @@ RATE_LABELS = [
     ("on_time_rate", "按期办结率（应结案数口径）"),
     ("rework_rate", "返工率"),
     ("grassroots_resolution_rate", "矛盾纠纷基层化解率"),
+    ("extension_rate", "延期率（应结案数口径）"),
+    ("return_rate", "退单率"),
 ]
 # shown beside the rate they are the denominator and numerator of (docs/kpis.md)
-RATE_COUNTS = {"on_time_rate": [("due", "应结案数（本周到期）"), ("due_on_time", "其中按期办结")]}
+RATE_COUNTS = {
+    "on_time_rate": [("due", "应结案数（本周到期）"), ("due_on_time", "其中按期办结")],
+    "extension_rate": [("extended", "其中经批准延期")],
+    "return_rate": [("returned", "退单"), ("dispatched", "派单")],
+}
+# counts of the case operations shown after the rates (docs/kpis.md)
+OPERATION_LABELS = [
+    ("supervised", "本周新增督办（件）"),
+    ("supervised_open_at_end", "周末督办在办（件）"),
+    ("suspended_at_end", "周末挂起中（件）"),
+]
+STATUS_ZH = {
+    "reported": "待受理",
+    "accepted": "已受理",
+    "dispatched": "已派遣",
+    "in_progress": "处置中",
+    "resolved": "已办结待核查",
+    "verified": "已核查待结案",
+    "reopened": "返工办理",
+    "referred": "诉调对接中",
+    "suspended": "挂起（缓办）",
+    "closed": "已结案",
+    "rejected": "不予受理",
+    "withdrawn": "已撤回",
+    "merged": "已合并",
+}
+WHY_ZH = {"overdue": "逾期", "supervised": "督办", "severe": "重大"}
 RISK_ZH = {"green": "绿", "yellow": "黄", "orange": "橙", "red": "红"}
 RISK_COLOR = {"green": "#2e7d32", "yellow": "#f9a825", "orange": "#ef6c00", "red": "#c62828"}
 KIND_ZH = {"town": "镇", "village": "村", "community": "社区", "grid": "网格"}
@@ -143,6 +173,7 @@ def weekly_html(r: dict) -> str:
             if count in k
         )
         for key, label in RATE_LABELS
+        if key in k
     )
     rates += (
         f"<tr><th>群众满意度（均分，{k['satisfaction_count']}件）</th>"
@@ -152,6 +183,11 @@ def weekly_html(r: dict) -> str:
         f'<td data-kpi="median_hours_to_resolve">{fmt(k["median_hours_to_resolve"])}</td></tr>'
         "<tr><th>办结用时90分位（小时）</th>"
         f'<td data-kpi="p90_hours_to_resolve">{fmt(k["p90_hours_to_resolve"])}</td></tr>'
+    )
+    rates += "".join(
+        f'<tr><th>{label}</th><td data-kpi="{key}">{fmt(k[key])}</td></tr>'
+        for key, label in OPERATION_LABELS
+        if key in k
     )
     cat_rows = "".join(
         f'<tr data-category="{e(c["category"])}"><td>{e(c["name"])}</td>'
@@ -210,7 +246,10 @@ h1{{font-size:22px}} h2{{font-size:17px;border-left:4px solid #c62828;padding-le
 .card .v{{font-size:22px;font-weight:bold}} .card .l{{font-size:12px;color:#555}} .card .d{{font-size:11px;color:#888}}
 table{{border-collapse:collapse;font-size:12px;margin-top:6px}} \
 td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}}
-td.risk{{color:#fff;text-align:center}} .reasons{{max-width:460px}} .charts{{display:flex;flex-wrap:wrap;gap:16px}}
+td.risk{{color:#fff;text-align:center}} h3{{font-size:14px;margin:14px 0 4px}}
+.map svg{{max-width:100%;height:auto}} \
+.map-index{{columns:4;font-size:10px;padding-left:0;list-style:none;margin:4px 0}} td.why{{white-space:nowrap}}
+.reasons{{max-width:460px}} .charts{{display:flex;flex-wrap:wrap;gap:16px}}
 @media print{{body{{margin:10mm}} h2{{page-break-after:avoid}} table{{page-break-inside:auto}}}}
 </style></head>
 <body data-area="{e(area["id"])}" data-week="{e(r["week"])}">
@@ -222,6 +261,8 @@ td.risk{{color:#fff;text-align:center}} .reasons{{max-width:460px}} .charts{{dis
 <h2>二、趋势与类别</h2><div class="charts">{_line_chart(r["trend"])}{_bar_chart(r["by_category"])}</div>
 <table><tr><th>类别</th><th>新增</th><th>受理</th><th>办结</th><th>结案</th><th>周末在办</th><th>超期</th><th>升级</th><th>诉调</th><th>返工</th></tr>{cat_rows}</table>
 <h2>三、网格风险研判</h2>
+{_map_section(r["grids"])}
+{_at_risk_section(r.get("at_risk"))}
 <table id="grid-heat">\
 <tr><th>网格</th><th>风险</th><th>分值</th><th>新增</th><th>在办</th><th>超期</th><th>依据</th></tr>{grid_rows}</table>
 <h2>四、风险热点</h2>{hot_html}
@@ -235,6 +276,44 @@ td.risk{{color:#fff;text-align:center}} .reasons{{max-width:460px}} .charts{{dis
 {_projects_section(r.get("livelihood_projects"))}
 <p style="font-size:11px;color:#888">指标口径见 docs/kpis.md。本报告由系统根据事件数据自动生成。</p>
 </body></html>"""
+
+
+def _map_section(grids: list[dict[str, Any]]) -> str:
+    """The grids with a shape, filled by risk level, and the index of their numbers; nothing when none has one."""
+    svg, index = grid_map(grids, RISK_COLOR, RISK_ZH)
+    if not svg:
+        return ""
+    names = "".join(
+        f'<li data-grid="{e(g["id"])}">{i}&nbsp;{e(g["name"])}（{RISK_ZH[g["risk"]]}）</li>' for i, g in index
+    )
+    unshaped = len(grids) - len(index)
+    note = f"<p>另有 {unshaped} 个网格暂无边界数据，未绘入图中。</p>" if unshaped else ""
+    return f'<div class="map">{svg}</div><ol class="map-index">{names}</ol>{note}'
+
+
+def _at_risk_section(at_risk: dict[str, Any] | None) -> str:
+    """重点关注案件: open cases overdue, supervised or severe, by number; no personal data."""
+    if not at_risk:
+        return ""
+    rows = "".join(
+        f'<tr data-case="{e(c["number"])}" data-why="{" ".join(c["why"])}"><td>{e(c["number"])}</td>'
+        f"<td>{e(c['category_name'])}</td><td>{e(c['grid_name'])}</td>"
+        f"<td>{e(LEVEL_LABEL.get(c['level'], c['level']))}</td><td>{e(STATUS_ZH.get(c['status'], c['status']))}</td>"
+        f"<td>{e(SEVERITY_LABEL.get(c['severity'], c['severity']))}</td>"
+        f'<td class="why">{"、".join(WHY_ZH[w] for w in c["why"])}</td></tr>'
+        for c in at_risk["cases"]
+    )
+    more = at_risk["total"] - len(at_risk["cases"])
+    return (
+        f'<h3>重点关注案件（周末在办：逾期、督办或重大，共 <span data-kpi="at_risk">{at_risk["total"]}</span> 件）</h3>'
+        + (
+            '<table id="at-risk"><tr><th>案件编号</th><th>类别</th><th>网格</th><th>办理层级</th><th>当前状态</th>'
+            f"<th>等级</th><th>关注原因</th></tr>{rows}</table>"
+            if rows
+            else "<p>无。</p>"
+        )
+        + (f'<p data-more="{more}">另有 {more} 件未列出。</p>' if more > 0 else "")
+    )
 
 
 def money(text: str) -> str:
