@@ -27,7 +27,8 @@ ENV_VARS = (
         "NOTIFICATIONS_CATEGORY_FILE",
         "category_file",
         str(DEFAULT_POLICY),
-        "the cases policy file, read for the Chinese names of case categories",
+        "the cases policy file, read for the Chinese names of case categories and for who decides extension and "
+        "suspension requests (its operations:)",
     ),
     EnvVar(
         "NOTIFICATIONS_VOLUNTEERS_URL",
