@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from cases.config import DEFAULT_POLICY
 from cases.domain import lifecycle
 from cases.domain.lifecycle import ActionInput, Actor, Case, apply, mark_overdue, unit_for
-from cases.domain.model import TERMINAL, Action, IllegalAction, Level, Status, allowed_actions
+from cases.domain.model import DECISIONS, TERMINAL, Action, IllegalAction, Level, Status, allowed_actions
 from cases.domain.policy import load
 from gov_contracts import cases as events
 from gov_contracts.errors import Conflict, InvalidInput
@@ -52,15 +52,29 @@ def reported(category: str = "dispute.land", severity: str = "medium", **kw) -> 
     return Case(**{**fields, **kw})
 
 
-def valid_input(draw, case: Case, action: Action) -> ActionInput:
-    """An input the action accepts for this case (dispatch: a unit at or above the category's level)."""
+def valid_input(draw, case: Case, action: Action, now: datetime = T0) -> ActionInput:
+    """An input the action accepts for this case (dispatch: a unit at or above the category's level; a `due`
+    later than the case's resolve deadline and now)."""
     if action is Action.dispatch:
         lowest = POLICY.get(case.category).level
         level = draw(st.sampled_from([lv for lv in Level if lv.rank >= lowest.rank]))
         unit = draw(st.sampled_from([unit_for(case.grid_id, level), "dept.justice"]))
         return ActionInput(unit_level=level.value, unit_id=unit, assignee=draw(st.sampled_from([None, "handler-1"])))
     text = draw(st.sampled_from(["已处理", "双方和解"]))
-    return ActionInput(reason=text, resolution=text, court="南漳县人民法院", outcome=text, into="CP-2026-000002")
+    due = max(filter(None, (case.resolve_due, now))) + timedelta(hours=draw(st.integers(1, 400)))
+    return ActionInput(
+        reason=text, resolution=text, court="南漳县人民法院", outcome=text, into="CP-2026-000002", due=due
+    )
+
+
+def refused_by_rule(case: Case, action: Action, now: datetime) -> bool:
+    """Whether an action the state allows is refused (409) by a rule of its operation."""
+    ops = POLICY.operations
+    if action is Action.request_extension:
+        return case.extensions >= ops.max_extensions
+    if action is Action.return_ and case.dispatched_at is not None:
+        return now - case.dispatched_at > timedelta(hours=ops.return_window_hours)
+    return False
 
 
 def assert_event_tells_the_case(event: events.CaseFacts, case: Case, action: Action, actor: str) -> None:
@@ -88,6 +102,8 @@ def assert_step(before: Case, after: Case, action: Action, now: datetime) -> Non
         assert after.level.rank == before.level.rank + 1
     elif action is Action.dispatch:
         assert after.level.rank >= POLICY.get(after.category).level.rank
+    elif action is Action.return_:
+        assert after.level.value == before.dispatched_from and after.assigned_unit is None
     else:
         assert after.level is before.level
     assert after.updated_at == now
@@ -120,10 +136,16 @@ def test_every_sequence_keeps_the_invariants_and_the_event_tells_the_new_case(da
     for _ in range(data.draw(st.integers(0, 25))):
         action = data.draw(st.sampled_from(list(Action)))
         now += timedelta(minutes=data.draw(st.integers(1, 10_000)))
-        actor = Actor(data.draw(st.sampled_from(["va-1", "ta-1"])), level=Level.county)
-        inp = valid_input(data.draw, case, action)
-        if action not in allowed_actions(case.status, case.level, case.category):
+        # a request's decider is never who made it (the requests are va-1's or ga-1's)
+        who = "ta-1" if action in DECISIONS else data.draw(st.sampled_from(["va-1", "ga-1"]))
+        actor = Actor(who, level=Level.county)
+        inp = valid_input(data.draw, case, action, now)
+        if action not in allowed_actions(case.status, case.level, case.category, case.pending_kind):
             with pytest.raises(IllegalAction):
+                apply(case, action, inp, now, POLICY, actor=actor, target=target)
+            continue
+        if refused_by_rule(case, action, now):
+            with pytest.raises(Conflict):
                 apply(case, action, inp, now, POLICY, actor=actor, target=target)
             continue
         new, event = apply(case, action, inp, now, POLICY, actor=actor, target=target)
@@ -248,5 +270,5 @@ def test_refusals_keep_the_problem_bodies_the_api_always_gave():
     assert illegal.extra == {
         "status_now": "reported",
         "action": "close",
-        "allowed_actions": ["accept", "reject", "withdraw", "escalate", "merge"],
+        "allowed_actions": ["accept", "reject", "withdraw", "escalate", "merge", "supervise"],
     }

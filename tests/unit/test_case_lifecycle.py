@@ -57,7 +57,7 @@ def test_an_illegal_action_names_the_state_and_what_is_allowed():
     with pytest.raises(IllegalAction) as e:
         transition(S.reported, A.close, level=L.grid, category="other")
     assert e.value.status is S.reported
-    assert set(e.value.allowed) == {A.accept, A.reject, A.withdraw, A.escalate, A.merge}
+    assert set(e.value.allowed) == {A.accept, A.reject, A.withdraw, A.escalate, A.merge, A.supervise}
 
 
 def test_terminal_states_allow_nothing():

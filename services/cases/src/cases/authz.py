@@ -13,7 +13,15 @@ STAFF_LEVEL = {
     "county_admin": Level.county,
 }
 VIEWERS = ("analyst",)
-ASSIGNEE_ACTIONS = (Action.start, Action.resolve)
+# what the unit a case was dispatched to does to it (its assignee may be a department's handler outside the area)
+ASSIGNEE_ACTIONS = (
+    Action.start,
+    Action.resolve,
+    Action.request_extension,
+    Action.request_suspension,
+    Action.resume,
+    Action.return_,
+)
 
 
 def staff_level(p: Principal) -> Level | None:

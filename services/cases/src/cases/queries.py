@@ -100,6 +100,22 @@ UPDATE_CASE_FIELDS = (
     "merged_into",
     "closed_at",
     "updated_at",
+    "extensions",
+    "returns",
+    "pending_kind",
+    "pending_due",
+    "pending_reason",
+    "pending_by",
+    "pending_at",
+    "suspended_at",
+    "suspended_from",
+    "held_due",
+    "suspended_seconds",
+    "dispatched_at",
+    "dispatched_from",
+    "supervised_at",
+    "supervising_level",
+    "supervise_due",
 )
 UPDATE_CASE = (
     "update cases set "
@@ -247,3 +263,8 @@ def list_cases_sql(f: CaseFilter, *, scopes: list[str], sub: str) -> tuple[str, 
     if f.cursor:
         where.add(F_CURSOR, *f.cursor)
     return where.sql(f.limit + 1), where.args
+
+
+# -- GeoJSON
+# the public map of an area's cases (public_requests.list_public_places): only cases with a point
+F_PLACED = "lat is not null and lon is not null"

@@ -326,6 +326,7 @@ def _timeline_data(inp: ActionInput, target: Case | None, actor: Actor) -> dict[
         court=inp.court,
         outcome=inp.outcome,
         into=str(target.id) if target else None,
+        due=inp.due.isoformat() if inp.due else None,
         automatic=actor.automatic or None,
     )
     return {k: v for k, v in data.items() if v is not None}

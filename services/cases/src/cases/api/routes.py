@@ -20,11 +20,15 @@ from cases.api.schemas import (
     CasePage,
     CaseRead,
     NoteRead,
+    PendingRequest,
     Reporter,
     Satisfaction,
+    Supervision,
+    Suspension,
+    Ticket,
     TimelineEntry,
 )
-from cases.domain.model import Action, Level, Status, allowed_actions
+from cases.domain.model import TERMINAL, Action, Level, Status, allowed_actions
 from cases.domain.policy import Policy
 from cases.queries import CaseFilter
 from cases.repository import Row
@@ -75,7 +79,36 @@ def to_read(row: Row, policy: Policy, reporter: dict[str, Any] | None = None) ->
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         closed_at=row["closed_at"],
-        allowed_actions=[a.value for a in allowed_actions(Status(row["status"]), Level(row["level"]), row["category"])],
+        extensions=row["extensions"],
+        returns=row["returns"],
+        suspended_seconds=row["suspended_seconds"],
+        pending_request=PendingRequest(
+            kind=row["pending_kind"],
+            due=row["pending_due"],
+            reason=row["pending_reason"],
+            by=row["pending_by"],
+            at=row["pending_at"],
+        )
+        if row["pending_kind"]
+        else None,
+        suspension=Suspension(since=row["suspended_at"], resumes_to=row["suspended_from"])
+        if row["suspended_at"]
+        else None,
+        supervision=Supervision(level=row["supervising_level"], since=row["supervised_at"], due=row["supervise_due"])
+        if row["supervised_at"] and Status(row["status"]) not in TERMINAL
+        else None,
+        ticket=Ticket(
+            source=row["external_source"],
+            external_id=row["external_id"],
+            callback_result=row["callback_result"],
+            callback_at=row["callback_at"],
+        )
+        if row["external_id"]
+        else None,
+        allowed_actions=[
+            a.value
+            for a in allowed_actions(Status(row["status"]), Level(row["level"]), row["category"], row["pending_kind"])
+        ],
         reporter=Reporter(**reporter) if reporter else None,
     )
 
@@ -231,6 +264,15 @@ _SUMMARIES = {
     Action.refer: "Refer to court mediation (诉调联动); court required",
     Action.record_outcome: "Record the court-mediation outcome; outcome required",
     Action.merge: "Merge into another case; into required",
+    Action.request_extension: "Ask for a later resolve deadline (延期申请); due and reason required",
+    Action.approve_extension: "Approve the extension request (延期审批); by the approving level",
+    Action.refuse_extension: "Refuse the extension request; reason required; by the approving level",
+    Action.request_suspension: "Ask to stop the clock (缓办/挂起申请); reason required, due = until (optional)",
+    Action.approve_suspension: "Approve the suspension: the clock stops; by the approving level",
+    Action.refuse_suspension: "Refuse the suspension request; reason required; by the approving level",
+    Action.resume: "Resume a suspended case: deadlines move later by the time suspended",
+    Action.return_: "Return to the dispatcher (退单) within the window; reason required",
+    Action.supervise: "Supervise (督办) from a level above; reason = the note, due = report by",
 }
 for _a in Action:
     router.add_api_route(

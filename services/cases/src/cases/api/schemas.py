@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field
 
 from govkit.inputs import AREA_ID_MAX
 
@@ -88,12 +88,48 @@ class ActionBody(BaseModel):
     into: str | None = Field(
         default=None, description="id or number of the case to merge into", examples=["CP-2026-000123"]
     )
+    due: AwareDatetime | None = Field(
+        default=None,
+        description="request_extension: the new resolve deadline asked for (required); request_suspension: when "
+        "the unit expects to go on; supervise: when the handling unit must report by",
+        examples=["2026-10-12T18:00:00+08:00"],
+    )
 
 
 class Reporter(BaseModel):
     name: str | None
     phone: str | None
     parties: list[dict]
+
+
+class PendingRequest(BaseModel):
+    """A request of the handling unit awaiting the level above."""
+
+    kind: Literal["extension", "suspension"]
+    due: datetime | None = Field(description="extension: the deadline asked for; suspension: until, if given")
+    reason: str | None
+    by: str
+    at: datetime
+
+
+class Suspension(BaseModel):
+    since: datetime
+    resumes_to: str = Field(description="the state the case goes back to when resumed")
+
+
+class Supervision(BaseModel):
+    level: str = Field(description="the supervising level (督办)")
+    since: datetime
+    due: datetime | None = Field(description="when the handling unit must report by")
+
+
+class Ticket(BaseModel):
+    source: str = Field(examples=["12345"])
+    external_id: str
+    callback_result: str | None = Field(
+        description="the hotline's call-back (回访): satisfied, basically_satisfied, unsatisfied or unreachable"
+    )
+    callback_at: datetime | None
 
 
 class CaseRead(BaseModel):
@@ -129,6 +165,13 @@ class CaseRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None
+    extensions: int = Field(description="approved extensions (延期)")
+    returns: int = Field(description="times returned to the dispatcher (退单)")
+    suspended_seconds: int = Field(description="how long the clock stood still in all (缓办/挂起)")
+    pending_request: PendingRequest | None
+    suspension: Suspension | None = Field(description="while suspended")
+    supervision: Supervision | None = Field(description="while supervised (督办)")
+    ticket: Ticket | None = Field(description="the external ticket (12345 工单) the case came as")
     allowed_actions: list[str]
     reporter: Reporter | None = Field(default=None, description="only with the personal_data:read permission; audited")
 

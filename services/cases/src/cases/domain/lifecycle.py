@@ -11,11 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from cases.domain.model import TERMINAL, Action, Level, Status, allowed_actions, transition
-from cases.domain.policy import Policy
+from cases.domain.model import DECISIONS, REQUESTS, TERMINAL, Action, Level, Status, allowed_actions, transition
+from cases.domain.policy import Operations, Policy
 from gov_contracts import cases as events
 from gov_contracts import errors
 from gov_contracts.vocabulary import area_at_depth
@@ -50,6 +50,24 @@ class Case:
     closed_at: datetime | None
     updated_at: datetime
     report_count: int = 1
+    extensions: int = 0  # approved extensions (延期)
+    returns: int = 0  # times returned to the dispatcher (退单)
+    # the request awaiting the level above: its kind (extension, suspension), date (new deadline, until), why, who, when
+    pending_kind: str | None = None
+    pending_due: datetime | None = None
+    pending_reason: str | None = None
+    pending_by: str | None = None
+    pending_at: datetime | None = None
+    # while suspended: since when, the state to go back to, and the deadline (due_at) the clock stopped at
+    suspended_at: datetime | None = None
+    suspended_from: str | None = None
+    held_due: datetime | None = None
+    suspended_seconds: int = 0  # all the time the clock stood still
+    dispatched_at: datetime | None = None
+    dispatched_from: str | None = None  # the level that dispatched it, where a return (退单) sends it back
+    supervised_at: datetime | None = None
+    supervising_level: str | None = None
+    supervise_due: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +82,7 @@ class ActionInput:
     court: str | None = None
     outcome: str | None = None
     into: str | None = None
+    due: datetime | None = None  # an extension's new deadline, a suspension's until, a supervision's report-by
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,12 @@ REQUIRED: dict[Action, str] = {
     Action.refer: "court",
     Action.record_outcome: "outcome",
     Action.merge: "into",
+    Action.request_extension: "reason",
+    Action.refuse_extension: "reason",
+    Action.request_suspension: "reason",
+    Action.refuse_suspension: "reason",
+    Action.return_: "reason",
+    Action.supervise: "reason",
 }
 
 EVENT_FOR: dict[Action, type[events.CaseFacts]] = {
@@ -113,6 +138,15 @@ EVENT_FOR: dict[Action, type[events.CaseFacts]] = {
     Action.refer: events.CaseReferred,
     Action.record_outcome: events.CaseReferralOutcomeRecorded,
     Action.merge: events.CaseMerged,
+    Action.request_extension: events.CaseExtensionRequested,
+    Action.approve_extension: events.CaseExtensionDecided,
+    Action.refuse_extension: events.CaseExtensionDecided,
+    Action.request_suspension: events.CaseSuspensionRequested,
+    Action.approve_suspension: events.CaseSuspensionDecided,
+    Action.refuse_suspension: events.CaseSuspensionDecided,
+    Action.resume: events.CaseResumed,
+    Action.return_: events.CaseReturned,
+    Action.supervise: events.CaseSupervised,
 }
 
 
@@ -153,6 +187,7 @@ def unit_for(grid_id: str, level: Level) -> str:
 class _Step:
     """One action being applied: the case before it and everything the changes and the event read."""
 
+    action: Action
     before: Case
     inp: ActionInput
     now: datetime
@@ -180,13 +215,26 @@ def apply(
     require_input(action, inp)
     rules = policy.get(case.category)
     to_level = _dispatch_level(case, inp, rules.level, actor.level) if action is Action.dispatch else None
+    if action is Action.return_ and case.dispatched_from:
+        to_level = Level(case.dispatched_from)
     if action is Action.merge:
         _check_merge_target(case, target)
-    out = transition(case.status, action, level=case.level, category=case.category, to_level=to_level)
+    out = transition(
+        case.status,
+        action,
+        level=case.level,
+        category=case.category,
+        to_level=to_level,
+        pending=case.pending_kind,
+        resume_to=Status(case.suspended_from) if case.suspended_from else None,
+    )
+    _check_operation(case, action, inp, now, actor, policy.operations)
     accept_due, resolve_due = policy.due(case.category, case.severity, now)
-    step = _Step(case, inp, now, actor, accept_due, resolve_due, rules.field_work, target)
+    step = _Step(action, case, inp, now, actor, accept_due, resolve_due, rules.field_work, target)
     new = replace(case, status=out.status, level=out.level, updated_at=now)
     new = _CHANGES.get(action, _unchanged)(new, step)
+    if (new.status, new.level) != (case.status, case.level) and action not in DECISIONS:
+        new = _no_request(new)  # a request is about the handling it was made in: a new state or level ends it
     if new.status in TERMINAL:
         new = replace(new, due_at=None, closed_at=now if new.status is Status.closed else new.closed_at)
     event = EVENT_FOR[action](**facts(new, actor.id, inp.reason), **_EVENT_FIELDS.get(action, _no_fields)(new, step))
@@ -197,6 +245,7 @@ def mark_overdue(case: Case, now: datetime) -> tuple[Case, events.CaseOverdue, b
     """The case past its deadline, marked overdue, its event, and whether the timer escalates it now. Where it
     cannot be escalated (county level, or its state) the clock stops: due_at is cleared, overdue stays."""
     assert case.due_at is not None, "only a case with a deadline is overdue"
+    assert case.status is not Status.suspended, "a suspended case has no deadline running"
     deadline = "accept" if case.status is Status.reported else "resolve"
     escalate = Action.escalate in allowed_actions(case.status, case.level, case.category)
     new = replace(case, overdue=True, due_at=case.due_at if escalate else None, updated_at=now)
@@ -252,6 +301,55 @@ def _dispatch_level(case: Case, inp: ActionInput, policy_level: Level, actor_lev
     return level
 
 
+def _check_operation(
+    case: Case, action: Action, inp: ActionInput, now: datetime, actor: Actor, ops: Operations
+) -> None:
+    """The rules of the operations beside the main loop that the state alone does not decide."""
+    if action is Action.request_extension:
+        if inp.due is None:
+            raise InvalidCaseInput("body.due", "Field required", detail="the new deadline asked for is required")
+        floor = max(filter(None, (case.resolve_due, now)))
+        if inp.due <= floor:
+            raise InvalidCaseInput(
+                "body.due", "not later", detail=f"the new deadline must be later than {floor.isoformat()}"
+            )
+        if case.extensions >= ops.max_extensions:
+            raise errors.Conflict(
+                f"case {case.number} was extended {case.extensions} times, the most allowed",
+                title="No more extensions",
+            )
+    elif action is Action.request_suspension and inp.due is not None and inp.due <= now:
+        raise InvalidCaseInput("body.due", "in the past", detail="the date to go on by must be in the future")
+    elif action in DECISIONS:
+        _check_decider(case, DECISIONS[action], actor, ops)
+        if action is Action.approve_extension and case.pending_due and case.resolve_due:
+            if case.pending_due <= case.resolve_due:  # never reached while requests end with a new state or level
+                raise errors.Conflict("the deadline is already later than the one asked for", title="Nothing to extend")
+    elif action is Action.return_:
+        window = timedelta(hours=ops.return_window_hours)
+        if case.dispatched_at is not None and now - case.dispatched_at > window:
+            raise errors.Conflict(
+                f"case {case.number} was dispatched at {case.dispatched_at.isoformat()}; a return is allowed "
+                f"within {ops.return_window_hours:g} hours of the dispatch",
+                title="Return window passed",
+            )
+    elif action is Action.supervise:
+        if actor.level is None or (actor.level.rank <= case.level.rank and actor.level is not Level.county):
+            raise errors.Forbidden(f"supervision (督办) is by a level above the case's ({case.level.value})")
+        if inp.due is not None and inp.due <= now:
+            raise InvalidCaseInput("body.due", "in the past", detail="the date to report by must be in the future")
+
+
+def _check_decider(case: Case, kind: str, actor: Actor, ops: Operations) -> None:
+    needed = ops.approver_level(kind, case.level)
+    if actor.automatic or actor.level is None or actor.level.rank < needed.rank:
+        raise errors.Forbidden(
+            f"a {kind} request of a {case.level.value}-level case is decided at {needed.value} level or above"
+        )
+    if actor.id == case.pending_by:
+        raise errors.Forbidden(f"the {kind} request is decided by someone other than who made it")
+
+
 def _check_merge_target(case: Case, target: Case | None) -> None:
     if target is None:
         raise InvalidCaseInput("body.into", "required", detail="the case to merge into is required")
@@ -273,7 +371,13 @@ def _accepted(new: Case, step: _Step) -> Case:
 
 
 def _dispatched(new: Case, step: _Step) -> Case:
-    return replace(new, assigned_unit=step.inp.unit_id, assignee=step.inp.assignee)
+    return replace(
+        new,
+        assigned_unit=step.inp.unit_id,
+        assignee=step.inp.assignee,
+        dispatched_at=step.now,
+        dispatched_from=step.before.level.value,
+    )
 
 
 def _resolved(new: Case, step: _Step) -> Case:
@@ -308,6 +412,63 @@ def _merged(new: Case, step: _Step) -> Case:
     return replace(new, merged_into=step.target.id)
 
 
+def _no_request(new: Case) -> Case:
+    return replace(new, pending_kind=None, pending_due=None, pending_reason=None, pending_by=None, pending_at=None)
+
+
+def _requested(new: Case, step: _Step) -> Case:
+    return replace(
+        new,
+        pending_kind=REQUESTS[step.action],
+        pending_due=step.inp.due,
+        pending_reason=step.inp.reason,
+        pending_by=step.actor.id,
+        pending_at=step.now,
+    )
+
+
+def _extension_approved(new: Case, step: _Step) -> Case:
+    due = step.before.pending_due
+    return _no_request(replace(new, extensions=new.extensions + 1, resolve_due=due, due_at=due))
+
+
+def _refused(new: Case, step: _Step) -> Case:
+    return _no_request(new)
+
+
+def _suspended(new: Case, step: _Step) -> Case:
+    before = step.before
+    return _no_request(
+        replace(new, suspended_at=step.now, suspended_from=before.status.value, held_due=before.due_at, due_at=None)
+    )
+
+
+def _resumed(new: Case, step: _Step) -> Case:
+    before = step.before
+    assert before.suspended_at is not None
+    stood = step.now - before.suspended_at
+    return replace(
+        new,
+        resolve_due=before.resolve_due + stood if before.resolve_due else None,
+        due_at=before.held_due + stood if before.held_due else None,
+        suspended_seconds=before.suspended_seconds + int(stood.total_seconds()),
+        suspended_at=None,
+        suspended_from=None,
+        held_due=None,
+    )
+
+
+def _returned(new: Case, step: _Step) -> Case:
+    return replace(
+        new, returns=new.returns + 1, assigned_unit=None, assignee=None, dispatched_at=None, dispatched_from=None
+    )
+
+
+def _supervised(new: Case, step: _Step) -> Case:
+    assert step.actor.level is not None
+    return replace(new, supervised_at=step.now, supervising_level=step.actor.level.value, supervise_due=step.inp.due)
+
+
 _CHANGES: dict[Action, Callable[[Case, _Step], Case]] = {
     Action.accept: _accepted,
     Action.dispatch: _dispatched,
@@ -317,6 +478,15 @@ _CHANGES: dict[Action, Callable[[Case, _Step], Case]] = {
     Action.escalate: _escalated,
     Action.refer: _referred,
     Action.merge: _merged,
+    Action.request_extension: _requested,
+    Action.request_suspension: _requested,
+    Action.approve_extension: _extension_approved,
+    Action.refuse_extension: _refused,
+    Action.approve_suspension: _suspended,
+    Action.refuse_suspension: _refused,
+    Action.resume: _resumed,
+    Action.return_: _returned,
+    Action.supervise: _supervised,
 }
 
 
@@ -337,7 +507,39 @@ def _merged_fields(new: Case, step: _Step) -> dict[str, Any]:
     return dict(into_case_id=str(step.target.id), into_number=step.target.number)
 
 
+def _extension_decided(new: Case, step: _Step) -> dict[str, Any]:
+    before = step.before
+    assert before.pending_due is not None
+    return dict(
+        approved=step.action is Action.approve_extension,
+        requested_due=before.pending_due,
+        previous_due=before.resolve_due,
+        extensions=new.extensions,
+    )
+
+
+def _resumed_fields(new: Case, step: _Step) -> dict[str, Any]:
+    assert step.before.suspended_at is not None
+    return dict(
+        suspended_at=step.before.suspended_at,
+        suspended_seconds=new.suspended_seconds - step.before.suspended_seconds,
+    )
+
+
 _EVENT_FIELDS: dict[Action, Callable[[Case, _Step], dict[str, Any]]] = {
+    Action.request_extension: lambda new, step: dict(requested_due=step.inp.due, extensions=new.extensions),
+    Action.approve_extension: _extension_decided,
+    Action.refuse_extension: _extension_decided,
+    Action.request_suspension: lambda new, step: dict(until=step.inp.due),
+    Action.approve_suspension: lambda new, step: dict(approved=True, until=step.before.pending_due),
+    Action.refuse_suspension: lambda new, step: dict(approved=False, until=step.before.pending_due),
+    Action.resume: _resumed_fields,
+    Action.return_: lambda new, step: dict(
+        unit_id=step.before.assigned_unit or unit_for(new.grid_id, step.before.level), returns=new.returns
+    ),
+    Action.supervise: lambda new, step: dict(
+        supervising_level=new.supervising_level, supervise_due=new.supervise_due, assigned_unit=new.assigned_unit
+    ),
     Action.dispatch: lambda new, step: dict(
         unit_level=new.level.value,
         unit_id=step.inp.unit_id,

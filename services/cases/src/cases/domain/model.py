@@ -6,6 +6,9 @@ resolved --(verification failed)--> reopened → in_progress
 any open case → escalated one level (grid → village → town → county)
 dispute → referred (court mediation) → outcome recorded → resolved
 open case → merged into another case
+being handled → suspended (缓办, approved) → resumed to where it was
+dispatched → returned (退单) to the dispatching level as accepted, within the window
+extension requests (延期) and their decisions, supervision (督办): the state stays
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ class Status(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member
     referred = "referred"
     closed = "closed"
     merged = "merged"
+    suspended = "suspended"
 
 
 TERMINAL = frozenset({Status.rejected, Status.withdrawn, Status.closed, Status.merged})
@@ -63,7 +67,27 @@ class Action(str, Enum):  # noqa: UP042  (StrEnum would change str() of a member
     refer = "refer"
     record_outcome = "record_outcome"
     merge = "merge"
+    request_extension = "request_extension"
+    approve_extension = "approve_extension"
+    refuse_extension = "refuse_extension"
+    request_suspension = "request_suspension"
+    approve_suspension = "approve_suspension"
+    refuse_suspension = "refuse_suspension"
+    resume = "resume"
+    return_ = "return"
+    supervise = "supervise"
 
+
+# a request waits for the level above; while one waits, its kind's decisions apply and no other request
+REQUESTS: dict[Action, str] = {Action.request_extension: "extension", Action.request_suspension: "suspension"}
+DECISIONS: dict[Action, str] = {
+    Action.approve_extension: "extension",
+    Action.refuse_extension: "extension",
+    Action.approve_suspension: "suspension",
+    Action.refuse_suspension: "suspension",
+}
+# the actions that leave the state as it is
+STAYS = frozenset({*REQUESTS, *DECISIONS, Action.supervise}) - {Action.approve_suspension}
 
 _HANDLING = frozenset({Status.accepted, Status.dispatched, Status.in_progress, Status.reopened})
 
@@ -82,6 +106,11 @@ RULES: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.refer: (frozenset({Status.accepted, Status.dispatched, Status.in_progress}), Status.referred),
     Action.record_outcome: (frozenset({Status.referred}), Status.resolved),
     Action.merge: (frozenset({Status.reported}) | _HANDLING, Status.merged),
+    **{a: (_HANDLING, None) for a in (*REQUESTS, *DECISIONS)},
+    Action.approve_suspension: (_HANDLING, Status.suspended),
+    Action.resume: (frozenset({Status.suspended}), None),
+    Action.return_: (frozenset({Status.dispatched}), Status.accepted),
+    Action.supervise: (OPEN, None),
 }
 
 
@@ -103,30 +132,55 @@ class Outcome:
     level: Level
 
 
-def _applies(action: Action, status: Status, level: Level, category: str) -> bool:
+def _applies(action: Action, status: Status, level: Level, category: str, pending: str | None) -> bool:
     starts, _ = RULES[action]
     if status not in starts:
         return False
     if action is Action.escalate and level.up() is None:
         return False
+    if action in REQUESTS:
+        return pending is None
+    if action in DECISIONS:
+        return pending == DECISIONS[action]
     return action is not Action.refer or category.startswith("dispute.")
 
 
-def allowed_actions(status: Status, level: Level, category: str) -> list[Action]:
-    return [a for a in Action if _applies(a, status, level, category)]
+def allowed_actions(status: Status, level: Level, category: str, pending: str | None = None) -> list[Action]:
+    """What the state allows; `pending` is the kind of request awaiting a decision (extension or suspension)."""
+    return [a for a in Action if _applies(a, status, level, category, pending)]
 
 
 def transition(
-    status: Status, action: Action, *, level: Level, category: str, to_level: Level | None = None
+    status: Status,
+    action: Action,
+    *,
+    level: Level,
+    category: str,
+    to_level: Level | None = None,
+    pending: str | None = None,
+    resume_to: Status | None = None,
 ) -> Outcome:
-    """The state and level after `action`, or IllegalAction naming what is allowed."""
-    if not _applies(action, status, level, category):
+    """The state and level after `action`, or IllegalAction naming what is allowed.
+
+    `to_level`: the unit's level (dispatch) or the dispatching level (return); `resume_to`: the state a
+    suspended case was in."""
+    if not _applies(action, status, level, category, pending):
         why = ""
         if action is Action.escalate and status in RULES[action][0] and level.up() is None:
             why = "the case is already at county level, the highest"
         elif action is Action.refer and status in RULES[action][0]:
             why = "only disputes (dispute.*) can be referred to court mediation"
-        raise IllegalAction(status, action, allowed_actions(status, level, category), why)
+        elif action in REQUESTS and status in RULES[action][0]:
+            why = f"a {pending} request awaits a decision; one request at a time"
+        elif action in DECISIONS and status in RULES[action][0]:
+            why = f"no {DECISIONS[action]} request awaits a decision"
+        raise IllegalAction(status, action, allowed_actions(status, level, category, pending), why)
+    if action in STAYS:
+        return Outcome(status, level)
+    if action is Action.resume:
+        return Outcome(resume_to or Status.in_progress, level)
+    if action is Action.return_:
+        return Outcome(Status.accepted, to_level or level)
     if action is Action.escalate:
         up = level.up()
         assert up is not None

@@ -124,11 +124,42 @@ class CategoryPolicy(Deadlines):
         return self
 
 
+LEVEL_ABOVE = "level_above"
+
+
+class Operations(BaseModel):
+    """The rules of the operations beside the main loop (the policy file's `operations:`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_extensions: int = Field(default=2, ge=0, le=10)  # approved extensions (延期) per case
+    # who decides a request: `level_above` the case's level (the county decides its own), or a fixed level
+    extension_approver: str = LEVEL_ABOVE
+    suspension_approver: str = LEVEL_ABOVE
+    return_window_hours: float = Field(default=24, gt=0)  # 退单 within this long of the dispatch
+
+    @model_validator(mode="after")
+    def _check(self) -> Operations:
+        for name in ("extension_approver", "suspension_approver"):
+            value = getattr(self, name)
+            if value != LEVEL_ABOVE and value not in Level.__members__:
+                raise ValueError(f"{name}: {value!r} is not level_above, grid, village, town or county")
+        return self
+
+    def approver_level(self, kind: str, case_level: Level) -> Level:
+        """The lowest level that decides a `kind` (extension or suspension) request of a case at `case_level`."""
+        rule = self.extension_approver if kind == "extension" else self.suspension_approver
+        if rule == LEVEL_ABOVE:
+            return case_level.up() or case_level
+        fixed = Level(rule)
+        return fixed if fixed.rank > case_level.rank else case_level.up() or case_level
+
+
 @dataclass(frozen=True)
 class Policy:
     categories: dict[str, CategoryPolicy]
     critical_factor: float
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    operations: Operations = field(default_factory=Operations)
 
     def get(self, category: str) -> CategoryPolicy:
         return self.categories[category]
@@ -185,6 +216,14 @@ def load(path: Path, calendar: WorkCalendar | None = None) -> Policy:
     factor = doc.get("critical_factor", 0.5)
     if not isinstance(factor, (int, float)) or not 0 < factor <= 1:
         raise PolicyError(f"policy {path}: critical_factor: must be a number in (0, 1]")
+    try:
+        operations = Operations.model_validate(doc.get("operations") or {})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        raise PolicyError(
+            f"policy {path}: operations: {loc + ': ' if loc else ''}{err['msg'].removeprefix('Value error, ')}"
+        ) from None
     cats: dict[str, CategoryPolicy] = {}
     codes: dict[str, str] = {}
     for name, raw in doc["categories"].items():
@@ -204,4 +243,4 @@ def load(path: Path, calendar: WorkCalendar | None = None) -> Policy:
             )
         codes[c.service_code] = name
         cats[str(name)] = c
-    return Policy(cats, float(factor), calendar or WorkCalendar())
+    return Policy(cats, float(factor), calendar or WorkCalendar(), operations)

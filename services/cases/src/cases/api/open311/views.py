@@ -35,6 +35,7 @@ STATUS_NOTES = {
     "rejected": "不予受理",
     "withdrawn": "已撤回",
     "merged": "已与其他反映合并办理",
+    "suspended": "经批准缓办，{lv}待条件具备后继续办理",
 }
 
 
