@@ -180,6 +180,25 @@ async def test_a_decision_on_a_department_case_reaches_the_department_and_its_as
         event(cases.CaseSuspensionDecided, case_id, local(14, 10), status="suspended", approved=True, actor="bs-duty"),
     )
     assert {r[0] for r in await sent_to(ctx, env.id)} == {"staff:bs-va", "staff:bs-sf", "staff:bs-sf-clerk"}
+    # escalated to the town, the case is no longer the department's: a decision goes to the town only
+    await handle(
+        ctx,
+        event(
+            cases.CaseEscalated,
+            case_id,
+            local(14, 11),
+            level="town",
+            status="accepted",
+            from_level="village",
+            automatic=False,
+        ),
+    )
+    env = await handle(
+        ctx,
+        event(cases.CaseSuspensionDecided, case_id, local(14, 12), level="town", status="accepted", approved=False),
+    )
+    recipients = {r[0] for r in await sent_to(ctx, env.id)}
+    assert "staff:bs-duty" in recipients and not recipients & {"staff:bs-va", "staff:bs-sf", "staff:bs-sf-clerk"}
 
 
 async def test_a_returned_case_reaches_the_dispatching_level_and_forgets_the_unit(ctx):

@@ -170,10 +170,11 @@ async def _handling_unit(con: Connection, case_id: str) -> operations.HandlingUn
 
 
 def _unit_of(event: cases.CaseFacts) -> tuple[object, ...]:
-    """(says the unit, unit id, its level, assignee): a dispatch sets them, a return clears them, others keep them."""
+    """(says the unit, unit id, its level, assignee): a dispatch sets them, a return or an escalation clears them
+    (as the cases service does: the level above dispatches anew), others keep them."""
     if isinstance(event, cases.CaseDispatched):
         return (True, event.unit_id, event.unit_level, event.assignee)
-    if isinstance(event, cases.CaseReturned):
+    if isinstance(event, cases.CaseReturned | cases.CaseEscalated):
         return (True, None, None, None)
     return (False, None, None, None)
 
