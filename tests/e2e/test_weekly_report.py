@@ -173,6 +173,12 @@ def test_a_week_of_cases_makes_the_weekly_report(live, tmp_path):
         assert f'data-kpi="{key}"' in page
     assert "按期办结率（应结案数口径）" in page and "应结案数" in page
     assert f'data-grid="{G[0]}" data-risk="orange"' in page and 'id="trend-chart"' in page
+    # the cases at risk: the critical labour dispute, open and severe, by its number (no names, no addresses)
+    labour = cases_api.get(f"/v1/cases/{ids['c']}").json()["number"]
+    assert r["at_risk"]["total"] == 1 and [(x["number"], x["why"]) for x in r["at_risk"]["cases"]] == [
+        (labour, ["severe"])
+    ]
+    assert f'<tr data-case="{labour}" data-why="severe">' in page and "重点关注案件" in page
     # the CSV too
     rows = list(csv.DictReader(io.StringIO(analyst.get("/v1/reports/weekly.csv", params=params).text)))
     as_csv = {row["key"]: row["value"] for row in rows if row["section"] == "kpi"}
@@ -209,12 +215,20 @@ def test_a_week_of_cases_makes_the_weekly_report(live, tmp_path):
     demand = [json.loads(x.value) for x in of_week if dict(x.headers)["ce_type"] == b"gov.report.livelihood_demand.v1"]
     assert sorted(d["village_id"] for d in demand) == [a for a in areas if a != "changping"]
 
-    # headless Chromium renders the page with its charts
+    # headless Chromium renders the page with its charts and the grid map: one path per grid of the village (from
+    # the demo shapes of the area file), filled with its risk level's pattern
     html_file = tmp_path / "weekly.html"
     html_file.write_text(page, encoding="utf-8")
     browser = Chromium(tmp_path / "profile")
     dom = browser.dom(html_file.as_uri())
     assert 'id="trend-chart"' in dom and "<polyline" in dom and 'id="category-chart"' in dom
-    shot = browser.screenshot(html_file.as_uri(), tmp_path / "weekly.png", "--window-size=1200,1800")
+    svg = re.search(r'<svg id="grid-map".*?</svg>', dom, re.S)
+    assert svg is not None, "no grid map"
+    paths = re.findall(r'<path d="M[^"]+" fill="url\(#risk-(\w+)\)"[^>]*data-grid="([^"]+)" data-risk="(\w+)"', svg[0])
+    assert sorted((grid, fill) for fill, grid, _ in paths) == sorted((g["id"], g["risk"]) for g in r["grids"])
+    drawn = re.sub(r"<defs>.*?</defs>", "", svg[0], flags=re.S)  # the patterns' hatches are paths too
+    assert len(paths) == drawn.count("<path ") == len(r["grids"]) == 7  # 青龙村's grids, each drawn once
+    assert f'data-grid="{G[0]}" data-risk="orange"' in svg[0] and "橙色 1" in svg[0]  # the legend counts it
+    shot = browser.screenshot(html_file.as_uri(), tmp_path / "weekly.png", "--window-size=1000,2600")
     assert shot.exists() and shot.stat().st_size > 20_000
     keep(shot, "weekly-report.png")

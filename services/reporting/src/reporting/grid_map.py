@@ -102,16 +102,27 @@ def _patterns(colors: dict[str, str]) -> str:
     )
 
 
-def grid_map(grids: list[dict[str, Any]], colors: dict[str, str], labels: dict[str, str]) -> tuple[str, list]:
+def grid_map(
+    grids: list[dict[str, Any]],
+    colors: dict[str, str],
+    labels: dict[str, str],
+    villages: Sequence[dict[str, Any] | None] = (),
+) -> tuple[str, list]:
     """(svg, numbered grids) for the grids with a shape, numbered in the report's order; ("", []) when none has one.
-    `colors` and `labels` are the report's colour and Chinese name of each risk level."""
+    `colors` and `labels` are the report's colour and Chinese name of each risk level; `villages` the shapes drawn
+    as thicker outlines over the grids (polygons, so that the map has exactly one path per grid)."""
     shaped = [(g, polygons(g.get("geometry"))) for g in grids]
     shaped = [(g, parts) for g, parts in shaped if parts]
     if not shaped:
         return "", []
-    project = projection(p for _, parts in shaped for part in parts for ring in part for p in ring)
+    outlines = [ring for v in villages for part in polygons(v) for ring in part if ring]
+    project = projection(
+        [p for _, parts in shaped for part in parts for ring in part for p in ring]
+        + [p for ring in outlines for p in ring]
+    )
     width, height = project.width, project.height + LEGEND_HEIGHT
     paths, numbers, index = [], [], []
+    size = 10 if len(shaped) > 30 else 13  # a village's few grids are large: bigger numbers
     for i, (g, parts) in enumerate(shaped, 1):
         biggest = max((part[0] for part in parts if part), key=_ring_area)
         x, y = centroid([project(p) for p in biggest])
@@ -122,10 +133,15 @@ def grid_map(grids: list[dict[str, Any]], colors: dict[str, str], labels: dict[s
             f"<title>{i} {name}：{labels[g['risk']]}</title></path>"
         )
         numbers.append(
-            f'<text x="{x:.1f}" y="{y + 3.5:.1f}" font-size="10" text-anchor="middle" fill="#000" stroke="#fff" '
-            f'stroke-width="2.5" paint-order="stroke">{i}</text>'
+            f'<text x="{x:.1f}" y="{y + size / 3:.1f}" font-size="{size}" text-anchor="middle" fill="#000" '
+            f'stroke="#fff" stroke-width="2.5" paint-order="stroke">{i}</text>'
         )
         index.append((i, g))
+    borders = "".join(
+        '<polygon points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in (project(p) for p in ring)) + '" '
+        'fill="none" stroke="#000" stroke-width="1.6" class="village"/>'
+        for ring in outlines
+    )
     legend = "".join(
         f'<rect x="{PAD + j * 96}" y="{project.height + 6:.0f}" width="18" height="14" fill="url(#risk-{level})" '
         f'stroke="#333" stroke-width="0.6"/><text x="{PAD + j * 96 + 24}" y="{project.height + 17:.0f}" '
@@ -135,6 +151,6 @@ def grid_map(grids: list[dict[str, Any]], colors: dict[str, str], labels: dict[s
     svg = (
         f'<svg id="grid-map" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
         f'role="img" aria-label="网格风险分布图"><defs>{_patterns(colors)}</defs>'
-        f"{''.join(paths)}{''.join(numbers)}{legend}</svg>"
+        f"{''.join(paths)}{borders}{''.join(numbers)}{legend}</svg>"
     )
     return svg, index

@@ -132,6 +132,11 @@ Q_TOTAL_HOURS = (
 Q_AREA = "select id, kind, name, parent_id from areas where id = $1"
 Q_GRIDS = "select id, name, parent_id, geometry from areas where kind = 'grid' and path <@ $1::ltree order by id"
 Q_NAMES = "select id, name from areas where path <@ $1::ltree"
+# the shapes of the villages and communities in the unit, outlined on the report's grid map
+Q_VILLAGE_SHAPES = """
+select id, geometry from areas
+where kind in ('village', 'community') and path <@ $1::ltree and geometry is not null order by id
+"""
 
 
 class UnknownArea(Exception):
@@ -319,6 +324,9 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
         "risk_summary": risk_counts,
         "grids": grids,
         "at_risk": await _at_risk(con, area_id, te, names, category_names),
+        "village_shapes": [
+            {"id": v["id"], "geometry": v["geometry"]} for v in await con.fetch(Q_VILLAGE_SHAPES, area_id)
+        ],
         "hotspots": hotspots,
         "volunteers": volunteers,
         "livelihood_projects": await livelihood_projects(con, area_id, week),

@@ -261,7 +261,7 @@ td.risk{{color:#fff;text-align:center}} h3{{font-size:14px;margin:14px 0 4px}}
 <h2>二、趋势与类别</h2><div class="charts">{_line_chart(r["trend"])}{_bar_chart(r["by_category"])}</div>
 <table><tr><th>类别</th><th>新增</th><th>受理</th><th>办结</th><th>结案</th><th>周末在办</th><th>超期</th><th>升级</th><th>诉调</th><th>返工</th></tr>{cat_rows}</table>
 <h2>三、网格风险研判</h2>
-{_map_section(r["grids"])}
+{_map_section(r["grids"], r.get("village_shapes"))}
 {_at_risk_section(r.get("at_risk"))}
 <table id="grid-heat">\
 <tr><th>网格</th><th>风险</th><th>分值</th><th>新增</th><th>在办</th><th>超期</th><th>依据</th></tr>{grid_rows}</table>
@@ -278,9 +278,9 @@ td.risk{{color:#fff;text-align:center}} h3{{font-size:14px;margin:14px 0 4px}}
 </body></html>"""
 
 
-def _map_section(grids: list[dict[str, Any]]) -> str:
+def _map_section(grids: list[dict[str, Any]], villages: list[dict[str, Any]] | None = None) -> str:
     """The grids with a shape, filled by risk level, and the index of their numbers; nothing when none has one."""
-    svg, index = grid_map(grids, RISK_COLOR, RISK_ZH)
+    svg, index = grid_map(grids, RISK_COLOR, RISK_ZH, [v["geometry"] for v in villages or []])
     if not svg:
         return ""
     names = "".join(
