@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ class PublicFilter:
     created_from: datetime | None = None
     created_until: datetime | None = None  # inclusive
     statuses: Sequence[str] = ()
+    area: str | None = None  # an area id: the cases of its grids (a grid's own, a village's, the town's)
+    placed: bool = False  # only cases with coordinates
 
 
 def _where(hidden: Sequence[str], wanted: PublicFilter) -> tuple[str, list[Any]]:
@@ -41,10 +43,13 @@ def _where(hidden: Sequence[str], wanted: PublicFilter) -> tuple[str, list[Any]]
         (queries.F_FROM, wanted.created_from),
         (queries.F_UNTIL, wanted.created_until),
         (queries.F_STATUS, list(wanted.statuses)),
+        (queries.F_AREA, wanted.area),
     ):
         if value:
             args.append(value)
             clauses.append(fragment.format(n=len(args)))
+    if wanted.placed:
+        clauses.append(queries.F_PLACED)
     return " and ".join(clauses) or "true", args
 
 
@@ -54,6 +59,23 @@ async def list_public(ctx: Context, wanted: PublicFilter, *, limit: int) -> list
     sql = queries.LIST_SELECT + " where " + where + queries.LIST_ORDER.format(limit=limit)
     async with ctx.pool.acquire() as con:
         return list(await con.fetch(sql, *args))
+
+
+async def area_kind(ctx: Context, area_id: str) -> str | None:
+    """The kind of the area (town, village, community, grid) in the service's copy of the tree; None when unknown."""
+    async with ctx.pool.acquire() as con:
+        kind: str | None = await con.fetchval(queries.GRID_EXISTS, area_id)
+    return kind
+
+
+async def list_public_places(ctx: Context, wanted: PublicFilter, *, limit: int) -> list[asyncpg.Record]:
+    """Cases a public map may show, newest first: of a `public` category only (a status_only case shows no place,
+    a hidden one is not there at all) and with coordinates; `wanted.categories`, when given, narrows them."""
+    public = ctx.policy.with_visibility(Visibility.public)
+    categories = [c for c in wanted.categories if c in public] if wanted.categories else public
+    if not categories:
+        return []
+    return await list_public(ctx, replace(wanted, categories=categories, placed=True), limit=limit)
 
 
 async def get_public(ctx: Context, number: str) -> asyncpg.Record | None:

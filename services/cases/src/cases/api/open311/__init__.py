@@ -14,8 +14,11 @@ or XML after the extension the client asked for.
 - `views`: services, service definitions and public service requests
 - `errors`: every error as Open311's list, in one place (`Open311Route`)
 - `routes`: the endpoints
+- `geojson`: the cases of an area as GeoJSON for map clients, under the same visibility rules
+  (`GET /v1/public/areas/{area_id}/cases.geojson`; errors as problem+json, not Open311's list)
 """
 
+from cases.api.open311.geojson import router as geojson_router
 from cases.api.open311.routes import router
 
-__all__ = ["router"]
+__all__ = ["geojson_router", "router"]
