@@ -14,13 +14,13 @@ keeps the rollups the weekly report reads instead of scanning r_cases
 r_repeat_party; and the cases due per week of their resolve deadline, r_due
 (migration V007: a deadline that moves takes the case to its new week, and one
 approved extension makes it count as extended, V008). Each is a function of a
-case's row (`_derived`); an event that changes what a row
-contributes subtracts the old contribution and adds the new.
+case's row (`_derived`); an event that changes what a row contributes
+subtracts the old contribution and adds the new.
 The case operations (V008): a dispatch and a return (退单) count as metrics
 `dispatched` and `returned`, a supervision (督办) as `supervised` once per case
 and week; a case whose status becomes `suspended` keeps the time in
-`suspended_at` until its status is anything else, when the week ends it was
-suspended at go to r_suspended_at.
+`suspended_at` until an event gives it another status, and then the week ends
+it was suspended at are counted in r_suspended_at.
 A key an event touched is written even when the run's deltas cancel out, so a
 run leaves the same rows (some with zeros) as its events applied one per
 transaction.
