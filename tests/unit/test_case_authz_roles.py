@@ -45,6 +45,7 @@ OTHERS = {
     "party_branch": NOTHING,
     "supervisory_committee": NOTHING,
     "clerk": NOTHING,
+    "hotline": NOTHING,  # reads and calls back only the tickets it sent (it is their reporter)
     "analyst": READ_ONLY,
     "grid_manager": READ_ONLY,
     "village_admin": READ_ONLY,  # below the case's level

@@ -125,6 +125,7 @@ def test_a_suspension_stops_the_clock_across_national_day_and_shifts_the_deadlin
     resumed, event = act(suspended, Action.resume, VILLAGE, back_at)
     stood = back_at - stopped_at
     assert resumed.status is Status.in_progress and resumed.suspended_at is None
+    assert case.resolve_due is not None
     assert resumed.resolve_due == resumed.due_at == case.resolve_due + stood
     assert resumed.suspended_seconds == int(stood.total_seconds())
     assert isinstance(event, events.CaseResumed)

@@ -39,6 +39,7 @@ ROLES = frozenset(
         "party_branch",  # 村党支部 (livelihood: review, scoped to the village)
         "supervisory_committee",  # 村务监督委员会 (livelihood: acceptance)
         "clerk",  # meeting clerk (livelihood: tallies)
+        "hotline",  # an outside hotline (12345) sending tickets and their call-backs (cases)
     }
 )
 PERSONAL_DATA = "personal_data:read"

@@ -11,6 +11,7 @@ from cases.api import open311, routes
 from cases.storage import PostgresStorage, S3Storage, Storage
 from gov_contracts import topics
 from gov_contracts.registry import REGISTRY
+from govkit.clock import FileOffsetClock, SystemClock
 from govkit.handlers import HandlerRegistry
 from govkit.periodic import Periodic
 from govkit.service import ServiceSpec
@@ -47,6 +48,7 @@ async def on_start(app: FastAPI) -> None:
         storage=storage(cfg, app.state.pool),
         attachment_max_bytes=cfg.attachment_max_bytes,
         attachment_max_files=cfg.attachment_max_files,
+        clock=FileOffsetClock(cfg.clock_file) if cfg.clock_file else SystemClock(),
     )
     ctx = app.state.cases
     app.state.sla_timer = Periodic("deadline sweep", lambda: _sweep(ctx), cfg.sla_sweep_interval_s)

@@ -13,6 +13,7 @@ STAFF_LEVEL = {
     "county_admin": Level.county,
 }
 VIEWERS = ("analyst",)
+HOTLINE = "hotline"  # an outside hotline's account (12345): sends tickets, reads them, records their call-backs
 # what the unit a case was dispatched to does to it (its assignee may be a department's handler outside the area)
 ASSIGNEE_ACTIONS = (
     Action.start,
@@ -60,7 +61,7 @@ def can_view(p: Principal, case: Row) -> bool:
 
 
 def can_create(p: Principal, grid_id: str) -> bool:
-    return p.has_role("resident") or (is_staff(p) and p.covers(grid_id))
+    return p.has_role("resident", HOTLINE) or (is_staff(p) and p.covers(grid_id))
 
 
 def act_denial(p: Principal, case: Row, action: Action) -> str | None:

@@ -66,6 +66,13 @@ ENV_VARS = (
     EnvVar("CASES_S3_ACCESS_KEY", "s3_access_key", "", "with CASES_STORAGE=s3: the access key id"),
     EnvVar("CASES_S3_SECRET_KEY", "s3_secret_key", "", "with CASES_STORAGE=s3: the secret access key (a Secret)"),
     EnvVar("CASES_OPEN311_JURISDICTION", "open311_jurisdiction", "changping.xiangyang.cn", "Open311 jurisdiction_id"),
+    EnvVar(
+        "CASES_CLOCK_FILE",
+        "clock_file",
+        "",
+        "development only: a file holding a number of seconds the service's clock runs ahead or behind (drills, "
+        "tests of deadlines across holidays)",
+    ),
 )
 
 
@@ -85,6 +92,7 @@ class CasesConfig(BaseModel):
     s3_region: str = Field(default="us-east-1", min_length=1)
     s3_access_key: str = ""
     s3_secret_key: str = ""
+    clock_file: str = ""
     policy: object = None
 
     @property
@@ -108,6 +116,6 @@ def configure(s: ServiceSettings, environ=None) -> CasesConfig:
                 raise ConfigError(f"config error: {var.name}: required with CASES_STORAGE=s3 ({var.help})")
         if not cfg.s3_endpoint.startswith(("http://", "https://")):
             raise ConfigError("config error: CASES_S3_ENDPOINT: an http(s) URL")
-    if s.env == "production" and not cfg.api_keys:
-        pass  # Open311 POST is then closed; reads stay open
+    if cfg.clock_file and s.env == "production":
+        raise ConfigError("config error: CASES_CLOCK_FILE: not allowed in production (GOV_ENV=production)")
     return cfg

@@ -39,11 +39,11 @@ dups as (
 c as (
     insert into cases (id, number, category, title, description, grid_id, area_path, address, address_ref, lat, lon,
                        source, severity, status, level, reporter_ref, reporter_sub, party_refs, attachments, tags,
-                       duplicate_candidates, accept_due, due_at, created_at, updated_at)
+                       duplicate_candidates, accept_due, due_at, created_at, updated_at, external_source, external_id)
     select $1::uuid, next_case_number($2::text, extract(year from $33::timestamptz at time zone 'UTC')::int), $3::text,
            $4::text, $5::text, grid.id, grid.id::ltree, $7::text, $8::text, $9::float8, $10::float8, $11::text,
            $12::text, 'reported', $13::text, $14::text, $15::text, $16::text[], $17::text[], $18::text[], dups.ids,
-           $19::timestamptz, $19::timestamptz, $33::timestamptz, $33::timestamptz
+           $19::timestamptz, $19::timestamptz, $33::timestamptz, $33::timestamptz, $34::text, $35::text
     from grid, dups
     where $26::text is null or exists (select from claim)
     returning *
@@ -73,6 +73,12 @@ select * from c
 """
 
 GRID_EXISTS = "select kind from areas where id = $1"
+
+TICKET_CASE = "select * from cases where external_source = $1 and external_id = $2"
+
+RECORD_CALLBACK = """
+update cases set callback_result = $2, callback_at = $3, updated_at = $3 where id = $1 returning *
+"""
 
 IDEMPOTENCY_GET = "select request_hash, case_id from idempotency_keys where principal = $1 and key = $2"
 

@@ -41,6 +41,8 @@ __all__ = [
     "add_report_media",
     "store_report_media",
     "create_case",
+    "intake_ticket",
+    "record_callback",
     "on_task_event",
     "rate",
     "sweep_deadlines",
@@ -56,7 +58,7 @@ class Context:
     pseudonym_key: str
     number_prefix: str = "CP"
     duplicate_threshold: float = 0.3
-    clock: Clock = field(default_factory=SystemClock)  # the time of a create (other writes: the database's)
+    clock: Clock = field(default_factory=SystemClock)  # the time every write records (CASES_CLOCK_FILE: a drill)
     storage: Storage | None = None  # where attachment bytes go; None: the cases schema (PostgresStorage)
     attachment_max_bytes: int = 10 * 1024 * 1024
     attachment_max_files: int = 5
@@ -95,6 +97,8 @@ class NewCase:
     parties: list[dict] | None = None
     attachments: list[str] | None = None
     tags: list[str] | None = None
+    external_source: str | None = None  # a ticket of an outside system (12345 工单): the system and its id
+    external_id: str | None = None
 
 
 class IdempotencyKeyReused(InvalidInput):
@@ -194,14 +198,22 @@ def _refs(key: str, new: NewCase, account: str) -> _Refs:
 
 
 async def create_case(
-    ctx: Context, new: NewCase, *, principal: Principal, reporter_sub: str | None, idempotency_key: str | None = None
+    ctx: Context,
+    new: NewCase,
+    *,
+    principal: Principal,
+    reporter_sub: str | None,
+    idempotency_key: str | None = None,
+    claim_as: str | None = None,
 ) -> tuple[asyncpg.Record, bool]:
     """Returns (case, created); created is False when the Idempotency-Key replays an earlier request.
 
     One statement (queries.CREATE_CASE) is the whole create: one round trip, one transaction. When it stores
     nothing, either a twin request holds the Idempotency-Key (its case is the answer, or a different body is
     refused) or the grid is not a grid of the area tree. A case without a grid is placed by its point first
-    (place_in_grid); the Idempotency-Key's hash is of the request as sent."""
+    (place_in_grid); the Idempotency-Key's hash is of the request as sent. `claim_as`: whose key it is, when not
+    the caller's (a ticket's key is its system's)."""
+    claimant = claim_as or principal.sub
     rhash = request_hash(new.__dict__)
     grid_id = await place_in_grid(ctx, new)
     new = dataclasses.replace(new, grid_id=grid_id)
@@ -240,16 +252,18 @@ async def create_case(
                 new.reporter_phone,
                 new.parties or [],
                 principal.sub,
-                principal.sub if idempotency_key else None,
+                claimant if idempotency_key else None,
                 idempotency_key,
                 rhash,
                 *event,
                 now,
+                new.external_source,
+                new.external_id,
             )
             if row is not None:
                 return row, True
             if idempotency_key:
-                prior = await _replay(con, principal.sub, idempotency_key, rhash)
+                prior = await _replay(con, claimant, idempotency_key, rhash)
                 if prior is not None:
                     return prior, False
             if await con.fetchval(queries.GRID_EXISTS, grid_id) != "grid":
@@ -281,10 +295,73 @@ def _reported(new: NewCase, grid_id: str, case_id: uuid.UUID, refs: _Refs, actor
         party_refs=refs.parties,
         tags=new.tags or [],
         duplicate_candidates=[],
+        external_source=new.external_source,
+        external_id=new.external_id,
     )
 
 
 _STAND_IN_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# -- external tickets (12345 工单) -----------------------------------------------------------------------------------
+
+
+async def intake_ticket(ctx: Context, new: NewCase, *, principal: Principal) -> tuple[asyncpg.Record, bool]:
+    """The case of an outside system's ticket: made on the first intake, the same case on every later one (even
+    with a changed body: the ticket is the case). Returns (case, created). Two intakes at once make one case: the
+    ticket is claimed as an Idempotency-Key of `ticket:<source>` (and a unique index holds whatever slips by)."""
+    assert new.external_source and new.external_id
+    async with ctx.pool.acquire() as con:
+        known = await con.fetchrow(queries.TICKET_CASE, new.external_source, new.external_id)
+    if known is not None:
+        return known, False
+    try:
+        row, created = await create_case(
+            ctx,
+            new,
+            principal=principal,
+            reporter_sub=principal.sub,
+            idempotency_key=new.external_id,
+            claim_as=f"ticket:{new.external_source}",
+        )
+    except (IdempotencyKeyReused, asyncpg.UniqueViolationError):
+        row, created = None, False
+    if row is None or not created:
+        async with ctx.pool.acquire() as con:
+            row = await con.fetchrow(queries.TICKET_CASE, new.external_source, new.external_id)
+        assert row is not None, "a ticket claimed is a case"
+    return row, created
+
+
+CALLBACK_RESULTS = ("satisfied", "basically_satisfied", "unsatisfied", "unreachable")
+
+
+async def record_callback(
+    ctx: Context, case_ref: CaseRef, result: str, note: str | None, principal: Principal
+) -> asyncpg.Record:
+    """The hotline's call-back (回访) of a ticket's reporter after the case was resolved; once, unless the
+    reporter could not be reached before."""
+    async with ctx.pool.acquire() as con, con.transaction():
+        row = await _in_purview(con, case_ref, principal, "record a call-back for")
+        case = repository.to_case(row)
+        lifecycle.check_callback(case, row["external_id"], row["callback_result"])
+        now = ctx.clock.now()
+        saved = await con.fetchrow(queries.RECORD_CALLBACK, case.id, result, now)
+        assert saved is not None
+        after = repository.to_case(saved)
+        await repository.add_transition(
+            con, "callback", case, after, actor=principal.sub, reason=note, data={"result": result}
+        )
+        await repository.publish(
+            con,
+            events.CaseCallbackRecorded(
+                **lifecycle.facts(after, principal.sub, note),
+                result=result,
+                external_source=row["external_source"],
+                external_id=row["external_id"],
+            ),
+        )
+        return saved
 
 
 # -- actions ------------------------------------------------------------------------------------------------------
@@ -333,9 +410,16 @@ def _timeline_data(inp: ActionInput, target: Case | None, actor: Actor) -> dict[
 
 
 async def _apply(
-    con: Connection, ctx: Context, case: Case, action: Action, inp: ActionInput, actor: Actor, target: Case | None
+    con: Connection,
+    ctx: Context,
+    case: Case,
+    action: Action,
+    inp: ActionInput,
+    actor: Actor,
+    target: Case | None,
+    now: datetime | None = None,
 ) -> asyncpg.Record:
-    now = await repository.now(con)
+    now = now or ctx.clock.now()
     new, event = lifecycle.apply(case, action, inp, now, ctx.policy, actor=actor, target=target)
     saved = await repository.save(con, new)
     await repository.add_transition(
@@ -370,18 +454,17 @@ async def sweep_deadlines(ctx: Context, *, now: datetime | None = None, batch: i
     handled = 0
     while True:
         async with ctx.pool.acquire() as con, con.transaction():
-            at = now or await con.fetchval(queries.DB_NOW)
+            at = now or ctx.clock.now()
             ids = [r["id"] for r in await con.fetch(queries.DUE_CASES, at, batch)]
             for case_id in ids:
-                await _overdue(con, ctx, case_id)
+                await _overdue(con, ctx, case_id, at)
         handled += len(ids)
         if len(ids) < batch:
             return handled
 
 
-async def _overdue(con: Connection, ctx: Context, case_id: uuid.UUID) -> None:
+async def _overdue(con: Connection, ctx: Context, case_id: uuid.UUID, now: datetime) -> None:
     case = repository.to_case(await repository.get(con, case_id))
-    now = await repository.now(con)
     marked, event, escalate = lifecycle.mark_overdue(case, now)
     await repository.save(con, marked)
     await repository.add_transition(
@@ -389,7 +472,7 @@ async def _overdue(con: Connection, ctx: Context, case_id: uuid.UUID) -> None:
     )
     await repository.publish(con, event)
     if escalate:
-        await _apply(con, ctx, marked, Action.escalate, ActionInput(reason=event.reason), lifecycle.TIMER, None)
+        await _apply(con, ctx, marked, Action.escalate, ActionInput(reason=event.reason), lifecycle.TIMER, None, now)
 
 
 # -- other writes -------------------------------------------------------------------------------------------------
@@ -410,7 +493,7 @@ async def rate(ctx: Context, case_ref: CaseRef, score: int, note: str | None, pr
         row = await _in_purview(con, case_ref, principal, "rate")
         case = repository.to_case(row)
         lifecycle.check_rateable(case, row["satisfaction"])
-        now = await repository.now(con)
+        now = ctx.clock.now()
         new = await repository.rate(con, case.id, score, note, now)
         rated = repository.to_case(new)
         await repository.add_transition(
@@ -425,7 +508,7 @@ async def rate(ctx: Context, case_ref: CaseRef, score: int, note: str | None, pr
 async def add_attachment(ctx: Context, case_ref: CaseRef, url: str, principal: Principal) -> asyncpg.Record:
     async with ctx.pool.acquire() as con, con.transaction():
         case = repository.to_case(await _in_purview(con, case_ref, principal, "attach files to"))
-        now = await repository.now(con)
+        now = ctx.clock.now()
         new = await repository.add_attachment(con, case.id, url, now)
         await repository.add_transition(
             con, "attach", case, repository.to_case(new), actor=principal.sub, reason=None, data={"url": url}
@@ -456,7 +539,7 @@ async def add_note(
         locked = await repository.find(con, case_id, for_update=True)
         assert locked is not None, "a case is never deleted"
         case = repository.to_case(locked)
-        now = await repository.now(con)
+        now = ctx.clock.now()
         note_id = uuid.uuid4()
         note = await con.fetchrow(queries.INSERT_NOTE, note_id, case_id, principal.sub, text, now)
         stored = [
@@ -507,7 +590,7 @@ async def add_report_media(ctx: Context, case_id: uuid.UUID, media_id: uuid.UUID
             len(f.data),
             f.sha256,
             f"open311/{media_id}",
-            await repository.now(con),
+            ctx.clock.now(),
         )
 
 

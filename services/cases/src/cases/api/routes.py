@@ -16,6 +16,7 @@ from cases.api.schemas import (
     ActionBody,
     AttachmentAdd,
     AttachmentRead,
+    CallbackBody,
     CaseCreate,
     CasePage,
     CaseRead,
@@ -26,6 +27,7 @@ from cases.api.schemas import (
     Supervision,
     Suspension,
     Ticket,
+    TicketCreate,
     TimelineEntry,
 )
 from cases.domain.model import TERMINAL, Action, Level, Status, allowed_actions
@@ -162,6 +164,54 @@ async def create_case(
         response.headers["Idempotent-Replayed"] = "true"
     response.headers["Location"] = f"/v1/cases/{row['id']}"
     return to_read(row, cases.policy)
+
+
+@router.post(
+    "/tickets",
+    status_code=201,
+    response_model=CaseRead,
+    summary="Take in an outside system's ticket (12345 工单) as a case; the same ticket again is the same case",
+    operation_id="intakeTicket",
+    responses={
+        200: {"model": CaseRead, "description": "the ticket was taken in before: its case, unchanged"},
+        **problems(403),
+    },
+)
+async def intake_ticket(body: TicketCreate, cases: Cases, response: Response, p: CurrentPrincipal) -> CaseRead:
+    new = service.NewCase(
+        category=body.category,
+        title=body.title,
+        description=body.description,
+        grid_id=body.grid_id,
+        severity=body.severity,
+        source="hotline",
+        address=body.address,
+        lat=body.lat,
+        lon=body.lon,
+        reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone,
+        parties=[x.model_dump() for x in body.parties],
+        attachments=[str(u) for u in body.attachments],
+        tags=body.tags,
+        external_source=body.external_source,
+        external_id=body.external_id,
+    )
+    row, created = await service.intake_ticket(cases, new, principal=p)
+    if not created:
+        response.status_code = 200
+    response.headers["Location"] = f"/v1/cases/{row['id']}"
+    return to_read(row, cases.policy)
+
+
+@router.post(
+    "/{case_ref}/callback",
+    response_model=CaseRead,
+    summary="Record the hotline's call-back (回访) of a ticket's case after its resolution",
+    operation_id="recordCallback",
+    responses=problems(404, 409),
+)
+async def record_callback(cases: Cases, case_ref: str, body: CallbackBody, p: CurrentPrincipal) -> CaseRead:
+    return to_read(await service.record_callback(cases, case_ref, body.result, body.note, p), cases.policy)
 
 
 @router.get(

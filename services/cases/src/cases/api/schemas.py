@@ -74,6 +74,22 @@ class CaseCreate(BaseModel):
     tags: list[Annotated[str, Field(max_length=30)]] = Field(default_factory=list, max_length=20)
 
 
+class TicketCreate(CaseCreate):
+    """A ticket of an outside system (12345 热线工单) as a case: the same (external_source, external_id) sent again is
+    the same case. `source` is `hotline` whatever is sent."""
+
+    external_source: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$", examples=["12345"])
+    external_id: str = Field(pattern=r"^[\x21-\x7e]{1,100}$", examples=["GD-2026-0001"], description="the ticket's id")
+
+
+class CallbackBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: Literal["satisfied", "basically_satisfied", "unsatisfied", "unreachable"] = Field(
+        description="满意, 基本满意, 不满意, or 未联系上 (the call-back may then be recorded again)"
+    )
+    note: str | None = Field(default=None, max_length=2000, examples=["群众对办理结果表示满意"])
+
+
 class ActionBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(default=None, max_length=2000, examples=["双方同意由村调委会调解"])

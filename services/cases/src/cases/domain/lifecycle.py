@@ -268,6 +268,21 @@ def check_rateable(case: Case, satisfaction: int | None) -> None:
         raise errors.Conflict(f"case {case.number} was rated {satisfaction}", title="Already rated")
 
 
+def check_callback(case: Case, external_id: str | None, earlier: str | None) -> None:
+    """The hotline's call-back (回访) is of a ticket's case once it is resolved; once, unless nobody was reached."""
+    if external_id is None:
+        raise errors.Conflict(f"case {case.number} did not come as a ticket", title="Not an external ticket")
+    if case.status not in (Status.resolved, Status.verified, Status.closed):
+        raise errors.IllegalAction(
+            "the call-back follows the resolution",
+            status=case.status.value,
+            action="callback",
+            allowed=[a.value for a in allowed_actions(case.status, case.level, case.category, case.pending_kind)],
+        )
+    if earlier is not None and earlier != "unreachable":
+        raise errors.Conflict(f"the call-back of case {case.number} was recorded: {earlier}", title="Already recorded")
+
+
 def report_count_raised(target: Case, merged: Case, actor: str, reason: str | None) -> events.CaseReportCountRaised:
     """The event of the case another was merged into, `target` with its raised count."""
     return events.CaseReportCountRaised(
@@ -305,39 +320,61 @@ def _check_operation(
     case: Case, action: Action, inp: ActionInput, now: datetime, actor: Actor, ops: Operations
 ) -> None:
     """The rules of the operations beside the main loop that the state alone does not decide."""
-    if action is Action.request_extension:
-        if inp.due is None:
-            raise InvalidCaseInput("body.due", "Field required", detail="the new deadline asked for is required")
-        floor = max(filter(None, (case.resolve_due, now)))
-        if inp.due <= floor:
-            raise InvalidCaseInput(
-                "body.due", "not later", detail=f"the new deadline must be later than {floor.isoformat()}"
-            )
-        if case.extensions >= ops.max_extensions:
-            raise errors.Conflict(
-                f"case {case.number} was extended {case.extensions} times, the most allowed",
-                title="No more extensions",
-            )
-    elif action is Action.request_suspension and inp.due is not None and inp.due <= now:
-        raise InvalidCaseInput("body.due", "in the past", detail="the date to go on by must be in the future")
-    elif action in DECISIONS:
+    if action in DECISIONS:
         _check_decider(case, DECISIONS[action], actor, ops)
-        if action is Action.approve_extension and case.pending_due and case.resolve_due:
-            if case.pending_due <= case.resolve_due:  # never reached while requests end with a new state or level
-                raise errors.Conflict("the deadline is already later than the one asked for", title="Nothing to extend")
-    elif action is Action.return_:
-        window = timedelta(hours=ops.return_window_hours)
-        if case.dispatched_at is not None and now - case.dispatched_at > window:
-            raise errors.Conflict(
-                f"case {case.number} was dispatched at {case.dispatched_at.isoformat()}; a return is allowed "
-                f"within {ops.return_window_hours:g} hours of the dispatch",
-                title="Return window passed",
-            )
-    elif action is Action.supervise:
-        if actor.level is None or (actor.level.rank <= case.level.rank and actor.level is not Level.county):
-            raise errors.Forbidden(f"supervision (督办) is by a level above the case's ({case.level.value})")
-        if inp.due is not None and inp.due <= now:
-            raise InvalidCaseInput("body.due", "in the past", detail="the date to report by must be in the future")
+    check = _OPERATION_CHECKS.get(action)
+    if check is not None:
+        check(case, inp, now, actor, ops)
+
+
+def _check_extension_request(case: Case, inp: ActionInput, now: datetime, actor: Actor, ops: Operations) -> None:
+    if inp.due is None:
+        raise InvalidCaseInput("body.due", "Field required", detail="the new deadline asked for is required")
+    floor = max(filter(None, (case.resolve_due, now)))
+    if inp.due <= floor:
+        raise InvalidCaseInput(
+            "body.due", "not later", detail=f"the new deadline must be later than {floor.isoformat()}"
+        )
+    if case.extensions >= ops.max_extensions:
+        raise errors.Conflict(
+            f"case {case.number} was extended {case.extensions} times, the most allowed", title="No more extensions"
+        )
+
+
+def _check_extension_approval(case: Case, inp: ActionInput, now: datetime, actor: Actor, ops: Operations) -> None:
+    # never refused while a new state or level ends a request: kept so that no approval moves a deadline back
+    if case.pending_due and case.resolve_due and case.pending_due <= case.resolve_due:
+        raise errors.Conflict("the deadline is already later than the one asked for", title="Nothing to extend")
+
+
+def _check_future_due(case: Case, inp: ActionInput, now: datetime, actor: Actor, ops: Operations) -> None:
+    if inp.due is not None and inp.due <= now:
+        raise InvalidCaseInput("body.due", "in the past", detail="body.due must be in the future")
+
+
+def _check_return(case: Case, inp: ActionInput, now: datetime, actor: Actor, ops: Operations) -> None:
+    window = timedelta(hours=ops.return_window_hours)
+    if case.dispatched_at is not None and now - case.dispatched_at > window:
+        raise errors.Conflict(
+            f"case {case.number} was dispatched at {case.dispatched_at.isoformat()}; a return is allowed "
+            f"within {ops.return_window_hours:g} hours of the dispatch",
+            title="Return window passed",
+        )
+
+
+def _check_supervision(case: Case, inp: ActionInput, now: datetime, actor: Actor, ops: Operations) -> None:
+    if actor.level is None or (actor.level.rank <= case.level.rank and actor.level is not Level.county):
+        raise errors.Forbidden(f"supervision (督办) is by a level above the case's ({case.level.value})")
+    _check_future_due(case, inp, now, actor, ops)
+
+
+_OPERATION_CHECKS: dict[Action, Callable[[Case, ActionInput, datetime, Actor, Operations], None]] = {
+    Action.request_extension: _check_extension_request,
+    Action.approve_extension: _check_extension_approval,
+    Action.request_suspension: _check_future_due,
+    Action.return_: _check_return,
+    Action.supervise: _check_supervision,
+}
 
 
 def _check_decider(case: Case, kind: str, actor: Actor, ops: Operations) -> None:

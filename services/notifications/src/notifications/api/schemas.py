@@ -22,6 +22,10 @@ KindName = Literal[
     "weekly_report",
     "pairing_overdue",
     "meeting_notice",
+    "case_supervised",
+    "approval_requested",
+    "approval_decided",
+    "case_returned",
 ]
 PersonalChannel = Literal["in_app", "sms", "email"]
 
