@@ -106,6 +106,12 @@ def test_a_case_suspended_across_national_day_and_extended_once_is_never_overdue
     assert asked["pending_request"]["kind"] == "suspension" and asked["status"] == "in_progress"
     refused = va.post(f"/v1/cases/{number}/approve_suspension")  # the village asked: the town decides
     assert refused.status_code == 403 and "town level" in refused.json()["detail"]
+    in_chinese = va.post(f"/v1/cases/{number}/approve_suspension", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert in_chinese.status_code == 403 and in_chinese.headers["content-language"] == "zh-CN"
+    assert (in_chinese.json()["title"], in_chinese.json()["detail"]) == (
+        "无权操作",
+        "村（社区）级案件的缓办申请由镇级或以上审批",
+    )
     suspended = ok(ta.post(f"/v1/cases/{number}/approve_suspension"))
     assert suspended["status"] == "suspended" and suspended["suspension"]["resumes_to"] == "in_progress"
     assert suspended["allowed_actions"] == ["resume", "supervise"]

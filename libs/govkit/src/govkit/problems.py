@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gov_contracts import errors as domain_errors
-from govkit import db, tracing
+from govkit import db, messages, tracing
 
 MEDIA_TYPE = "application/problem+json"
 RETRY_AFTER_S = 5
@@ -42,6 +42,40 @@ def response(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
 
 
+def localized(
+    request: Request, status: int, title: str, detail: str = "", *, type_: str = "about:blank", **extra: Any
+) -> JSONResponse:
+    """The problem response, its title, detail and field messages in Chinese when the request prefers Chinese
+    (Accept-Language; govkit.messages is the catalogue), else as given."""
+    if not messages.prefers_chinese(request.headers.get("accept-language")):
+        return response(status, title, detail, instance=request.url.path, type_=type_, **_plain(extra))
+    if "errors" in extra:
+        extra["errors"] = [
+            {
+                "field": e["field"],
+                "message": messages.field_message(e["message"], e.get("type"), e.get("ctx")),
+            }
+            for e in extra["errors"]
+        ]
+    answer = response(
+        status,
+        messages.title(title),
+        messages.detail(detail, status) if detail else "",
+        instance=request.url.path,
+        type_=type_,
+        **extra,
+    )
+    answer.headers["Content-Language"] = "zh-CN"
+    return answer
+
+
+def _plain(extra: dict[str, Any]) -> dict[str, Any]:
+    """The field errors without what only the translation reads (pydantic's error type and context)."""
+    if "errors" in extra:
+        extra["errors"] = [{"field": e["field"], "message": e["message"]} for e in extra["errors"]]
+    return extra
+
+
 def unexpected(request: Request, exc: BaseException) -> JSONResponse:
     """The last resort: 503 with Retry-After when a dependency is out of reach, else a 500 carrying the
     trace id (the stack goes to the log under the same id, never to the client)."""
@@ -49,22 +83,18 @@ def unexpected(request: Request, exc: BaseException) -> JSONResponse:
     where = f"{request.method} {request.url.path}"
     if isinstance(exc, UNAVAILABLE):
         log.warning("%s: dependency unreachable (%s: %s)", where, type(exc).__name__, exc, extra={"trace_id": trace_id})
-        unavailable = response(
+        unavailable = localized(
+            request,
             503,
             "Service unavailable",
             "the database or the broker is out of reach; try again later",
-            instance=request.url.path,
             trace_id=trace_id,
         )
         unavailable.headers["Retry-After"] = str(RETRY_AFTER_S)
         return unavailable
     log.error("%s failed: %s", where, type(exc).__name__, exc_info=exc, extra={"trace_id": trace_id})
-    return response(
-        500,
-        "Internal error",
-        "an unexpected error; quote the trace id when reporting it",
-        instance=request.url.path,
-        trace_id=trace_id,
+    return localized(
+        request, 500, "Internal error", "an unexpected error; quote the trace id when reporting it", trace_id=trace_id
     )
 
 
@@ -102,22 +132,26 @@ def _field(loc: tuple[int | str, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        answer = response(exc.status, exc.title, exc.detail, instance=request.url.path, type_=exc.type, **exc.extra)
+        answer = localized(request, exc.status, exc.title, exc.detail, type_=exc.type, **dict(exc.extra))
         answer.headers.update(exc.headers)
         return answer
 
     @app.exception_handler(domain_errors.DomainError)
     async def _refused(request: Request, exc: domain_errors.DomainError) -> JSONResponse:
         p = from_domain(exc)
-        return response(p.status, p.title, p.detail, instance=request.url.path, type_=p.type, **p.extra)
+        return localized(request, p.status, p.title, p.detail, type_=p.type, **p.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
-        first = errors[0] if errors else {"field": "", "message": "invalid request"}
-        return response(
-            422, "Invalid request", f"{first['field']}: {first['message']}", instance=request.url.path, errors=errors
-        )
+        errors: list[dict[str, Any]] = [
+            {"field": _field(tuple(e["loc"])), "message": e["msg"], "type": e["type"], "ctx": e.get("ctx")}
+            for e in exc.errors()
+        ]
+        first: dict[str, Any] = errors[0] if errors else {"field": "", "message": "invalid request"}
+        if errors and messages.prefers_chinese(request.headers.get("accept-language")):
+            chinese = messages.field_message(first["message"], first["type"], first["ctx"])
+            return localized(request, 422, "Invalid request", f"{first['field']}: {chinese}", errors=errors)
+        return localized(request, 422, "Invalid request", f"{first['field']}: {first['message']}", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -126,14 +160,10 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 400 and detail == "There was an error parsing the body":
             # FastAPI's answer to a body that is not UTF-8 (or not a form it can parse): name the field
             message = "not a UTF-8 encoded JSON document"
-            return response(
-                400,
-                "Invalid request",
-                f"body: {message}",
-                instance=request.url.path,
-                errors=[{"field": "body", "message": message}],
+            return localized(
+                request, 400, "Invalid request", f"body: {message}", errors=[{"field": "body", "message": message}]
             )
-        return response(exc.status_code, title, detail, instance=request.url.path)
+        return localized(request, exc.status_code, title, detail)
 
     # Starlette's ServerErrorMiddleware runs this and re-raises; service.py's middleware catches first, in the
     # request's trace context, so this only answers for errors raised outside it (and for bare test apps)
