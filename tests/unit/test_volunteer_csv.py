@@ -175,7 +175,7 @@ def test_a_row_with_more_values_than_columns_is_refused():
         (b"external_id,name,roles,home_grid,nickname\n", 422, "header", "unknown column 'nickname'"),
         (b"external_id,name,roles\n", 422, "header", "missing column(s) home_grid"),
         (b"external_id,name,name,roles,home_grid\n", 422, "header", "appears twice"),
-        ("external_id,name,roles,home_grid\nK1,张".encode("gbk"), 422, "body", "not UTF-8"),
+        ("external_id,name,roles,home_grid\nK1,张".encode("gbk") + b"\xff", 422, "body", "not UTF-8 or GB18030"),
         (b"x" * (RI.MAX_BYTES + 1), 413, "body", "2 MiB"),
     ],
 )
