@@ -4,7 +4,7 @@ replayed case gets no further steps."""
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 import httpx
 
@@ -12,7 +12,16 @@ from gov_contracts.vocabulary import LOCAL_TZ, Level, area_chain
 from govctl.errors import StackError
 from govkit.auth import mint
 
-# (key, grid, category, severity, title, description, steps)
+# (key, grid, category, severity, title, description, steps). A step is "action[:arg][|reason]", done by the case's
+# handling level (the grid manager at grid level, the level's admin above it) unless said otherwise:
+#   dispatch:<level>[:<unit>]   to the unit of that level over the grid, or to a department (dept.*)
+#   request_extension:<days>    延期申请: a resolve deadline <days> after the current one
+#   request_suspension:<days>   缓办申请: until <days> from now
+#   approve_*, refuse_*         the decision, by the level above the case's (never the requester)
+#   return                      退单: the dispatched unit sends the case back to the level that dispatched it
+#   supervise:<days>            督办 by the level above the case's: report within <days>
+#   rate:<score>                the reporter's satisfaction after closing
+#   callback:<result>           the hotline's call-back (回访) of a ticket (see TICKETS)
 CASES = [
     (
         "d01",
@@ -104,7 +113,125 @@ CASES = [
         "外地返乡人员出现发热症状，需要排查和消毒。",
         ["accept", "dispatch:grid"],
     ),
+    (
+        "d11",
+        "changping.zhongguping.g04",
+        "dispute.land",
+        "medium",
+        "钟鼓坪村四组宅基地界址纠纷",
+        "四组两户村民因新建房屋越过宅基地界址发生争执，请求村委会调处。",
+        [
+            "escalate",
+            "accept",
+            "dispatch:village",
+            "start",
+            "request_extension:7|需等待县自然资源部门重新测量界址",
+            "approve_extension",
+        ],
+    ),
+    (
+        "d12",
+        "changping.longtan.g02",
+        "environment.sanitation",
+        "low",
+        "龙潭村二组沟渠垃圾淤塞",
+        "二组灌溉沟渠内生活垃圾堆积，雨后污水漫上路面。",
+        [
+            "accept",
+            "dispatch:grid",
+            "start",
+            "request_extension:2|需协调挖机清淤",
+            "refuse_extension|清理工作量不大，请组织保洁员按期办结",
+        ],
+    ),
+    (
+        "d13",
+        "changping.taoyuan.g02",
+        "dispute.land",
+        "medium",
+        "桃园村二组承包地经营权纠纷",
+        "二组村民与外出务工的堂兄就承包地经营权归属发生争议，需双方到场调解。",
+        [
+            "escalate",
+            "accept",
+            "dispatch:village",
+            "start",
+            "request_suspension:30|对方当事人在外务工，春节前返乡后再行调解",
+            "approve_suspension",
+        ],
+    ),
+    (
+        "d14",
+        "changping.qinghe.g03",
+        "livelihood.request",
+        "medium",
+        "清河村三组机耕路路基塌陷",
+        "三组机耕路一段路基塌陷约五米，农用车无法通行。",
+        [
+            "escalate",
+            "accept",
+            "dispatch:village",
+            "start",
+            "request_suspension:3|连续降雨无法施工，待天晴后复工",
+            "approve_suspension",
+            "resume",
+        ],
+    ),
+    (
+        "d15",
+        "changping.longtan.g03",
+        "livelihood.request",
+        "medium",
+        "龙潭村三组自来水水压不足",
+        "三组地势较高，早晚用水高峰时段水压不足，高处农户经常断水。",
+        [
+            "escalate",
+            "escalate",
+            "accept",
+            "dispatch:village",
+            "return|供水管网由镇自来水厂管理，村里无权处置",
+            "dispatch:town:dept.water",
+            "start",
+        ],
+    ),
+    (
+        "d16",
+        "changping.shimen.g03",
+        "hazard.fire",
+        "high",
+        "石门村三组农家乐违规存放液化气罐",
+        "三组一农家乐厨房内存放液化气罐十余个，紧邻柴草堆，存在较大火灾隐患。",
+        [
+            "escalate",
+            "accept",
+            "dispatch:village",
+            "start",
+            "supervise:1|隐患涉及群众生命财产安全，请于明日前整改到位并书面反馈",
+        ],
+    ),
+    (
+        "d17",
+        "changping.changping_community.g03",
+        "environment.sanitation",
+        "medium",
+        "长坪社区农贸市场周边污水外溢",
+        "12345热线转办：市民反映农贸市场东侧下水道堵塞，污水外溢到人行道，气味难闻。",
+        ["accept", "dispatch:grid", "start", "resolve", "verify", "close", "callback:satisfied|群众对处理结果表示满意"],
+    ),
 ]
+# the cases that come as a 12345 hotline ticket (工单) rather than from a grid patrol: key -> (source, ticket id)
+TICKETS = {"d17": ("12345", "GD-DEMO-000017")}
+# the reason of a step that gives none
+REASONS = {
+    "escalate": "需上级协调处理",
+    "request_extension": "情况复杂，需延长办理时限",
+    "refuse_extension": "理由不充分，请按期办结",
+    "request_suspension": "当事人暂时无法到场",
+    "refuse_suspension": "不符合缓办条件，请继续办理",
+    "return": "不属于本单位职责",
+    "supervise": "请加快办理并按期反馈",
+}
+DECISIONS = ("approve_extension", "refuse_extension", "approve_suspension", "refuse_suspension")
 
 
 def _client(url: str, key: str, sub: str, roles: list[str], areas: list[str]) -> httpx.Client:
@@ -117,59 +244,99 @@ def _unit(grid: str, level: str) -> str:
     return area_chain(grid)[Level(level).rank]
 
 
+def _above(level: str) -> str:
+    """The level that decides a request of, or supervises, a case at `level`."""
+    up = Level(level).up()
+    return up.value if up else level
+
+
+class _Actors(NamedTuple):
+    gm: httpx.Client
+    leaders: dict[str, httpx.Client]  # village_admin, town_admin, county_admin
+    checkers: dict[str, httpx.Client]  # a second admin of each level, who verifies what the first resolved
+    hotline: httpx.Client  # the 12345 hotline's account: sends the tickets, records their call-backs
+
+
+def _actor(who: _Actors, action: str, level: str) -> httpx.Client:
+    """Who does `action` to a case at `level`: its handling level, but a verification by someone else and a
+    decision or a supervision by the level above."""
+    if action == "verify":
+        return who.checkers[level] if level != "grid" else who.leaders["village"]
+    if action in DECISIONS or action == "supervise":
+        return who.leaders[_above(level)]
+    return who.gm if level == "grid" else who.leaders[level]
+
+
+def _step(who: _Actors, case: dict[str, Any], step: str) -> httpx.Response | None:
+    """Do one step of the CASES mini-language to `case`; None when there is nothing to do (a re-run)."""
+    from datetime import datetime, timedelta
+
+    step, _, reason = step.partition("|")
+    action, _, arg = step.partition(":")
+    reason = reason or REASONS.get(action, "")
+    path = f"/v1/cases/{case['id']}/{action}"
+    if action == "rate":
+        if case["satisfaction"] is not None:
+            return None
+        return who.gm.post(f"/v1/cases/{case['id']}/satisfaction", json={"score": int(arg)})
+    if action == "callback":
+        return who.hotline.post(path, json={"result": arg, "note": reason or None})
+    if action not in case["allowed_actions"]:
+        return None  # already past this step (a re-run)
+    actor = _actor(who, action, case["level"])
+    body: dict[str, Any] | None = None
+    if action == "dispatch":
+        unit_level, _, unit = arg.partition(":")
+        body = {"unit_level": unit_level, "unit_id": unit or _unit(case["grid_id"], unit_level)}
+    elif action == "resolve":
+        body = {"resolution": "已现场处置并反馈当事人"}
+    elif action == "request_extension":
+        due = datetime.fromisoformat(case["resolve_due"]) + timedelta(days=int(arg))
+        body = {"reason": reason, "due": due.isoformat()}
+    elif action in ("request_suspension", "supervise"):
+        body = {"reason": reason, "due": (datetime.now(LOCAL_TZ) + timedelta(days=int(arg))).isoformat()}
+    elif action in REASONS:
+        body = {"reason": reason}
+    return actor.post(path, json=body)
+
+
 def load_cases(url: str, jwt_key: str) -> int:
-    gm = _client(url, jwt_key, "demo-grid-manager", ["grid_manager"], ["changping"])
-    leaders = {
-        lv: _client(url, jwt_key, f"demo-{lv}-admin", [f"{lv}_admin"], ["changping"])
-        for lv in ("village", "town", "county")
-    }
-    checker = {
-        lv: _client(url, jwt_key, f"demo-{lv}-checker", [f"{lv}_admin"], ["changping"])
-        for lv in ("village", "town", "county")
-    }
+    """The demo cases and their steps; the number of new ones. A case there already (its Idempotency-Key or its
+    ticket replayed) gets no further steps."""
+    who = _Actors(
+        gm=_client(url, jwt_key, "demo-grid-manager", ["grid_manager"], ["changping"]),
+        leaders={
+            lv: _client(url, jwt_key, f"demo-{lv}-admin", [f"{lv}_admin"], ["changping"])
+            for lv in ("village", "town", "county")
+        },
+        checkers={
+            lv: _client(url, jwt_key, f"demo-{lv}-checker", [f"{lv}_admin"], ["changping"])
+            for lv in ("village", "town", "county")
+        },
+        hotline=_client(url, jwt_key, "demo-hotline-12345", ["hotline"], []),
+    )
     made = 0
     for key, grid, cat, sev, title, desc, steps in CASES:
-        r = gm.post(
-            "/v1/cases",
-            headers={"Idempotency-Key": f"demo-{key}"},
-            json={
-                "category": cat,
-                "severity": sev,
-                "title": title,
-                "description": desc,
-                "grid_id": grid,
-                "source": "grid_patrol",
-            },
-        )
+        body = {"category": cat, "severity": sev, "title": title, "description": desc, "grid_id": grid}
+        if key in TICKETS:
+            source, ticket = TICKETS[key]
+            r = who.hotline.post("/v1/cases/tickets", json={**body, "external_source": source, "external_id": ticket})
+        else:
+            r = who.gm.post(
+                "/v1/cases", headers={"Idempotency-Key": f"demo-{key}"}, json={**body, "source": "grid_patrol"}
+            )
         r.raise_for_status()
         case = r.json()
         if r.status_code != 201:
             continue  # a replay: this case got its steps when it was created
         made += 1
         for step in steps:
-            action, _, arg = step.partition(":")
-            if action not in case["allowed_actions"] and action != "rate":
-                continue  # already past this step (a re-run)
-            level = case["level"]
-            actor = gm if level == "grid" else leaders[level]
-            if action == "verify":
-                actor = checker.get(level, leaders["village"]) if level != "grid" else leaders["village"]
-            if action == "escalate":
-                r = actor.post(f"/v1/cases/{case['id']}/escalate", json={"reason": "需上级协调处理"})
-            elif action == "dispatch":
-                r = actor.post(
-                    f"/v1/cases/{case['id']}/dispatch", json={"unit_level": arg, "unit_id": _unit(grid, arg)}
-                )
-            elif action == "resolve":
-                r = actor.post(f"/v1/cases/{case['id']}/resolve", json={"resolution": "已现场处置并反馈当事人"})
-            elif action == "rate":
-                if case["satisfaction"] is not None:
-                    continue
-                r = gm.post(f"/v1/cases/{case['id']}/satisfaction", json={"score": int(arg)})
-            else:
-                r = actor.post(f"/v1/cases/{case['id']}/{action}")
-            r.raise_for_status()
-            case = r.json()
+            done = _step(who, case, step)
+            if done is None:
+                continue
+            if done.is_error:
+                raise StackError(f"demo case {key} ({title}): {step} refused: {done.status_code} {done.text}")
+            case = done.json()
     return made
 
 

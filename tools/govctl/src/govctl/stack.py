@@ -297,7 +297,10 @@ class Stack:
         )
         self.wait_areas("cases", 137)
         n = demo.load_cases(self.url("cases"), self.state["jwt_secret"])
-        say(f"demo: {len(demo.CASES)} cases in various states ({n} new)")
+        say(
+            f"demo: {len(demo.CASES)} cases in various states, among them extended, suspended, returned, supervised "
+            f"and a 12345 ticket called back ({n} new)"
+        )
         demand = demo.publish_demand(self.url("reporting"), self.state["jwt_secret"])
         if demand:
             say(f"demo: this week's livelihood demand of {len(demand)} villages published (the proposals' evidence)")
