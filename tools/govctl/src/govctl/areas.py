@@ -203,7 +203,11 @@ async def _publish(bootstrap: str, events: list[AreaUpserted], version: str) -> 
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="govctl-areas"
     )
-    await producer.start()
+    try:
+        await producer.start()
+    except Exception as e:  # unreachable: one line from ./gov, not aiokafka's "Unclosed" warning as well
+        await producer.stop()
+        raise StackError(f"kafka at {bootstrap} not reachable: {type(e).__name__}: {e}") from None
     try:
         futures = []
         for ev in events:
