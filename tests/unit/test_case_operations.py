@@ -261,3 +261,21 @@ def test_no_sequence_skips_an_approval_lets_a_suspended_case_go_overdue_or_moves
             assert isinstance(event, events.CaseExtensionDecided | events.CaseResumed)
         case = new
     assert case.extensions == approved_extensions <= POLICY.operations.max_extensions
+
+
+def test_an_idempotency_key_stored_before_tickets_still_matches_its_retry():
+    """The request's hash is what it was before NewCase had the ticket's fields (pinned from that code), so a
+    client retrying a create across the upgrade gets its case, not 422 'Idempotency-Key reused'."""
+    from cases.service import NewCase, request_hash
+
+    new = NewCase(
+        category="dispute.land",
+        title="山林纠纷",
+        description="三组与四组",
+        grid_id="changping.kongjiafan.g03",
+        severity="medium",
+        source="grid_patrol",
+    )
+    assert request_hash(new.__dict__) == "7f4e0a5a1d4af00102b37a1ee8851ac6ecc8074a1f4b117f556b2166aeb71750"
+    ticket = NewCase(**{**new.__dict__, "external_source": "12345", "external_id": "GD-1"})
+    assert request_hash(ticket.__dict__) != request_hash(new.__dict__)

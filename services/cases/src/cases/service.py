@@ -110,8 +110,14 @@ class IdempotencyKeyReused(InvalidInput):
         self.args = (self.detail,)
 
 
+# fields NewCase gained after Idempotency-Keys were stored: left out of the hash while unset, so that a retry of a
+# request stored before them still hashes as it did
+LATER_FIELDS = ("external_source", "external_id")
+
+
 def request_hash(payload: dict) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
+    kept = {k: v for k, v in payload.items() if not (k in LATER_FIELDS and v is None)}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
 async def _replay(con: Connection, principal_sub: str, key: str, rhash: str) -> asyncpg.Record | None:
