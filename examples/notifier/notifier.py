@@ -30,55 +30,38 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException
 from pydantic import ValidationError
 
-try:  # the contracts package: pip install libs/contracts, or its source tree on the path
+try:  # the contracts package, installed: pip install libs/contracts (README.md)
     import gov_contracts  # noqa: F401
-except ImportError:  # running from a checkout of the repository
+except ImportError:  # not installed: running from a checkout of the repository, its source tree
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "libs" / "contracts" / "src"))
 
-from gov_contracts import REGISTRY, CloudEvent, cases  # noqa: E402
+from gov_contracts import REGISTRY, CloudEvent, cases, event_type_for  # noqa: E402
 from gov_contracts.envelope import EnvelopeError  # noqa: E402
+from gov_contracts.labels import (  # noqa: E402
+    category_label,
+    deadline_label,
+    event_type_label,
+    level_short_label,
+    status_label,
+)
 from gov_contracts.topics import CASES  # noqa: E402
 
-# Category names as the cases service lists them (GET /open311/v2/services.json: service_name).
-CATEGORY_NAMES = {
-    "dispute.neighbor": "邻里纠纷",
-    "dispute.family": "婚姻家庭纠纷",
-    "dispute.land": "土地山林纠纷",
-    "dispute.labor": "劳资纠纷",
-    "dispute.demolition": "征地拆迁纠纷",
-    "petition": "信访",
-    "hazard.safety": "安全隐患",
-    "hazard.fire": "消防隐患",
-    "hazard.geologic": "地质灾害隐患",
-    "environment.sanitation": "环境卫生",
-    "livelihood.request": "民生诉求",
-    "public_order": "社会治安",
-    "epidemic": "疫情防控",
-    "other": "其他",
-}
-LEVELS = {"grid": "网格级", "village": "村级", "town": "镇级", "county": "县级"}
-DEADLINES = {"accept": "受理", "resolve": "办结"}
-
-
-def level(code: str) -> str:
-    return LEVELS.get(code, code)
-
-
 # What happened, in a few words of Chinese: the first entry whose class(es) the event is an instance of.
+# The names (categories, levels, statuses, deadlines, event types) come from the contracts' label table.
 DESCRIPTIONS: tuple[tuple[type | tuple[type, ...], Callable[[Any], str]], ...] = (
     ((cases.CaseReported, cases.CaseReportedV2), lambda e: f"新上报：{e.title}"),
-    (cases.CaseAccepted, lambda e: "已受理"),
-    (cases.CaseRejected, lambda e: "不予受理" + (f"（{e.reason}）" if e.reason else "")),
-    (cases.CaseWithdrawn, lambda e: "已撤回"),
-    (cases.CaseDispatched, lambda e: f"已派遣至{level(e.unit_level)} {e.unit_id}"),
+    (cases.CaseAccepted, lambda e: status_label("accepted")),
+    (cases.CaseRejected, lambda e: status_label("rejected") + (f"（{e.reason}）" if e.reason else "")),
+    (cases.CaseWithdrawn, lambda e: status_label("withdrawn")),
+    (cases.CaseDispatched, lambda e: f"已派遣至{level_short_label(e.unit_level)} {e.unit_id}"),
     (cases.CaseStarted, lambda e: "开始办理"),
     (cases.CaseReferralOutcomeRecorded, lambda e: f"诉调对接结果：{e.outcome}"),
-    (cases.CaseResolved, lambda e: "已办结"),
+    (cases.CaseResolved, lambda e: status_label("resolved")),
     (cases.CaseVerified, lambda e: "核查通过"),
     (cases.CaseReopened, lambda e: f"核查未通过，第{e.reopen_count}次返工"),
-    (cases.CaseClosed, lambda e: "已结案（" + ("按期" if e.on_time else "超期") + "）"),
-    (cases.CaseEscalated, lambda e: f"已升级至{level(e.level)}"),
-    (cases.CaseOverdue, lambda e: f"{DEADLINES.get(e.deadline, e.deadline)}超期"),
+    (cases.CaseClosed, lambda e: status_label("closed") + "（" + ("按期" if e.on_time else "超期") + "）"),
+    (cases.CaseEscalated, lambda e: f"已升级至{level_short_label(e.level)}"),
+    (cases.CaseOverdue, lambda e: f"{deadline_label(e.deadline)}超期"),
     (cases.CaseReferred, lambda e: f"已转{e.court}诉调对接"),
     (cases.CaseMerged, lambda e: f"已并入 {e.into_number}"),
     (cases.CaseReportCountRaised, lambda e: f"重复上报，累计{e.report_count}次"),
@@ -91,12 +74,12 @@ def describe(event: cases.CaseFacts) -> str:
     for kinds, text in DESCRIPTIONS:
         if isinstance(event, kinds):
             return text(event)
-    return f"状态：{event.status}"
+    # any other case event (督办, 退单, 延期/缓办, ...): its type's name and the case's status, e.g. 督办（处置中）
+    return f"{event_type_label(event_type_for(type(event)).name)}（{status_label(event.status)}）"
 
 
 def notification(event: cases.CaseFacts) -> str:
-    category = CATEGORY_NAMES.get(event.category, event.category)
-    return f"[{event.number}] {category} {describe(event)} ({event.grid_id})"
+    return f"[{event.number}] {category_label(event.category)} {describe(event)} ({event.grid_id})"
 
 
 def parse(headers, value: bytes | None) -> cases.CaseFacts | None:

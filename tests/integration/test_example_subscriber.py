@@ -1,6 +1,7 @@
 """examples/notifier: an outside team's subscriber (confluent-kafka, its own group,
-the published gov_contracts models) reads case events from gov.cases.v1 on the
-real broker, prints one Chinese line per event, and commits only after printing."""
+the published gov_contracts models and their Chinese labels) reads case events
+from gov.cases.v1 on the real broker, prints one Chinese line per event, and
+commits only after printing."""
 
 from __future__ import annotations
 
@@ -144,6 +145,23 @@ def test_notification_lines():
     assert N.notification(cases.CaseClosed(**base, on_time=True, escalations=1, reopen_count=0)).endswith(
         "已结案（按期） (changping.kongjiafan.g03)"
     )
+    # the names come from the contracts' label table (gov_contracts.labels), not from a copy in the example
+    assert (
+        N.notification(cases.CaseSuspensionDecided(**{**base, "status": "suspended"}, approved=True))
+        == "[CP-2026-000123] 土地山林纠纷 缓办审批（缓办中） (changping.kongjiafan.g03)"
+    )
+    assert N.notification(
+        cases.CaseSupervised(
+            **{**base, "category": "hazard.geologic", "status": "in_progress"}, supervising_level="town"
+        )
+    ).endswith("地质灾害隐患 督办（处置中） (changping.kongjiafan.g03)")
+    assert N.notification(cases.CaseAccepted(**{**base, "category": "hazard.flood"})).startswith(
+        "[CP-2026-000123] hazard.flood "  # a category the package does not know: its code
+    )
+    source = NOTIFIER.read_text(encoding="utf-8")
+    assert (
+        "gov_contracts.labels" in source and "邻里纠纷" not in source and "网格级" not in source
+    )  # no tables of its own
     assert N.parse([], b"{}") is None  # no envelope: skipped, not a crash
     headers = ce_headers("gov.case.escalated.v1")
     assert N.parse(headers, b'{"case_id": 1}') is None  # not the schema: skipped
