@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from govkit import messages
 from govkit.auth import CurrentPrincipal, Principal
 from govkit.inputs import AreaId
 from govkit.openapi import problems
@@ -59,9 +60,8 @@ def file_problem(e: registry_import.FileError, lang: registry_import.Lang = "en"
 
 
 def preferred_language(request: Request) -> registry_import.Lang:
-    """zh when Accept-Language's first choice is Chinese."""
-    first = request.headers.get("accept-language", "").split(",")[0].strip().lower()
-    return "zh" if first.startswith("zh") else "en"
+    """zh when Accept-Language prefers Chinese (govkit.messages)."""
+    return "zh" if messages.prefers_chinese(request.headers.get("accept-language")) else "en"
 
 
 async def _read_body(request: Request, limit: int = registry_import.MAX_BYTES) -> bytes:
