@@ -9,14 +9,19 @@ gov_contracts.topics, govctl.postgres).
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from gov_contracts import topics
+from govctl import areas as govctl_areas
+from govctl import cli as govctl_cli
 from govctl import postgres as govctl_postgres
 from govkit import settings
 
@@ -30,6 +35,8 @@ APP_SERVICES = ("cases", "volunteers", "reporting", "notifications", "livelihood
 SPECS = {name: importlib.import_module(f"{name}.app").SPEC for name in APP_SERVICES}
 MIGRATE_CHAIN = " && ".join(f"python -m {name} migrate" for name in APP_SERVICES)
 LONG_RUNNING = ("kafka", "postgres", *APP_SERVICES)
+ONE_SHOT = ("topics", "migrate", "areas")
+K8S_MIGRATE_JOB = ROOT / "deploy" / "k8s" / "base" / "migrate-job.yaml"
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
 
@@ -147,7 +154,7 @@ def dockerfile_stages() -> list[list[tuple[str, str]]]:
 
 
 def test_compose_parses(compose):
-    for name in (*LONG_RUNNING, "topics", "migrate"):
+    for name in (*LONG_RUNNING, *ONE_SHOT):
         assert name in compose["services"], f"service {name} missing"
     assert set(compose.get("volumes") or {}) >= {"kafka-data", "pg-data"}
 
@@ -170,7 +177,7 @@ def test_long_running_services_have_healthchecks(services):
 
 def test_app_services_use_the_app_image_and_wait_for_their_dependencies(services):
     images = set()
-    for name in (*APP_SERVICES, "migrate"):
+    for name in (*APP_SERVICES, "migrate", "areas"):
         svc = services[name]
         build = svc.get("build")
         assert isinstance(build, dict), f"{name}: no build section"
@@ -191,6 +198,7 @@ def test_app_services_use_the_app_image_and_wait_for_their_dependencies(services
                 )
         assert deps.get("migrate", {}).get("condition") == "service_completed_successfully", name
         assert deps.get("topics", {}).get("condition") == "service_completed_successfully", name
+        assert deps.get("areas", {}).get("condition") == "service_completed_successfully", name
         assert deps.get("kafka", {}).get("condition") == "service_healthy", name
         assert svc.get("command") == ["python", "-m", name, "serve"], f"{name}: command"
 
@@ -210,6 +218,135 @@ def test_app_environment_names_are_settings_variables(services):
 def test_migrate_job_runs_every_services_migrations_in_order(services):
     cmd = services["migrate"].get("command")
     assert isinstance(cmd, list) and cmd[:2] == ["sh", "-c"] and cmd[2:] == [MIGRATE_CHAIN], f"migrate runs {cmd}"
+
+
+def test_migrate_job_is_the_kubernetes_migration_job(services):
+    """The same migrations job as deploy/k8s/base/migrate-job.yaml: the same image and command."""
+    job = yaml.safe_load(K8S_MIGRATE_JOB.read_text())
+    [container] = job["spec"]["template"]["spec"]["containers"]
+    assert container["command"] + container.get("args", []) == services["migrate"]["command"]
+    assert container["image"] == services["migrate"]["image"]
+    assert services["migrate"].get("restart") == "no"
+    assert services["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+
+
+# ---- the areas job: the area tree published to gov.areas.v1 -------------------
+
+AREA_FILE = ROOT / "data" / "areas" / "changping.yaml"
+
+
+def _in_image(container_path: str) -> Path:
+    """Where a path of the image comes from in the repository: deploy/Dockerfile's COPY <dir>/ /app/<dir>/."""
+    copies = [args.split() for word, args in dockerfile_stages()[-1] if word == "COPY" and "--from" not in args]
+    for src, dest in copies:
+        if container_path.startswith(dest):
+            return ROOT / src / container_path.removeprefix(dest)
+    raise AssertionError(f"{container_path} is not copied into the image: {copies}")
+
+
+def test_areas_job_publishes_the_area_file_with_govctl(services):
+    job = services["areas"]
+    assert job.get("restart") == "no", "a one-shot job: restart no"
+    cmd = job.get("command")
+    assert isinstance(cmd, list) and cmd[:3] == ["python", "-m", "govctl"], f"areas runs {cmd}"
+    # the command line ./gov areas publish parses: the same parser, the same function
+    args = govctl_cli.build_parser().parse_args(cmd[3:])
+    assert args.fn is govctl_cli.cmd_areas and args.action == "publish", cmd
+    assert args.file, "the job names the file it publishes"
+    # the file is baked into the image (COPY data/ /app/data/) and is the repository's area tree
+    assert _in_image(args.file).resolve() == AREA_FILE.resolve(), f"{args.file} is not data/areas/changping.yaml"
+    # and mounted over it read-only, so an edited tree is published without a rebuild
+    mounts = [str(v).split(":") for v in job.get("volumes", [])]
+    assert [f"./{AREA_FILE.relative_to(ROOT)}", args.file, "ro"] in mounts, mounts
+    # the file it publishes is valid: ./gov areas validate
+    events, _ = govctl_areas.load(AREA_FILE)
+    assert len(events) > 100 and events[0].id == "changping"
+
+
+def test_areas_job_reaches_the_broker_the_services_use(services):
+    env = environment(services["areas"])
+    # govctl reads KAFKA_BOOTSTRAP_SERVERS (no --bootstrap in the command); nothing else, no secret
+    assert set(env) == {"KAFKA_BOOTSTRAP_SERVERS"}, f"areas: variables {sorted(env)}"
+    assert "--bootstrap" not in services["areas"]["command"]
+    dev = read_env_file(COMPOSE_ENV)
+    for name in APP_SERVICES:
+        assert env["KAFKA_BOOTSTRAP_SERVERS"] == interpolate(
+            environment(services[name])["KAFKA_BOOTSTRAP_SERVERS"], dev
+        ), name
+
+
+def _start_order(services: dict) -> list[str]:
+    """A start order that satisfies every depends_on (compose refuses a cycle)."""
+    order: list[str] = []
+    deps = {name: set(svc.get("depends_on") or {}) for name, svc in services.items()}
+    while deps:
+        ready = sorted(name for name, d in deps.items() if d <= set(order))
+        assert ready, f"depends_on cycle among {sorted(deps)}"
+        order.extend(ready)
+        for name in ready:
+            del deps[name]
+    return order
+
+
+def test_areas_job_runs_after_the_topics_and_before_the_services(services):
+    deps = services["areas"].get("depends_on") or {}
+    assert deps.get("topics", {}).get("condition") == "service_completed_successfully", deps
+    assert deps.get("kafka", {}).get("condition") == "service_healthy", deps
+    assert not set(deps) & set(APP_SERVICES), "the areas job must not wait for a service that waits for it"
+    order = _start_order(services)
+    for name in APP_SERVICES:
+        assert order.index("topics") < order.index("areas") < order.index(name), order
+        assert order.index("migrate") < order.index(name), order
+
+
+def _not_in_the_image() -> list[str]:
+    """Top-level modules of the packages in requirements.lock that requirements-runtime.lock leaves out."""
+    from importlib.metadata import packages_distributions
+
+    def names(lock: str) -> set[str]:
+        lines = (ROOT / lock).read_text().splitlines()
+        return {re.sub(r"[-_.]+", "-", line.split("==")[0]).lower() for line in lines if "==" in line}
+
+    left_out = names("requirements.lock") - names("requirements-runtime.lock")
+    mods = []
+    for module, dists in packages_distributions().items():
+        if dists and all(re.sub(r"[-_.]+", "-", d).lower() in left_out for d in dists):
+            mods.append(module)
+    return sorted(mods)
+
+
+def test_areas_job_runs_with_the_images_packages_only(tmp_path):
+    """In the image: its PYTHONPATH, no package beyond requirements-runtime.lock (psutil, httpx's
+    test extras, the local stack's helpers are not there) and no writable /app. govctl's command
+    line gets as far as the broker, which is unreachable here: one line, exit 1."""
+    blocked = _not_in_the_image()
+    assert "psutil" in blocked and "pytest" in blocked, blocked  # what the local stack and the tests use
+    env_line = " ".join(args for word, args in dockerfile_stages()[-1] if word == "ENV")
+    m = re.search(r"PYTHONPATH=(\S+)", env_line)
+    assert m, "final stage sets no PYTHONPATH"
+    image_path = m.group(1).split(":")
+    assert "/app/tools/govctl/src" in image_path, "govctl is not on the image's PYTHONPATH"
+    path = [str(_in_image(p.rstrip("/") + "/")) for p in image_path]
+    code = (
+        "import sys, runpy\n"
+        f"for m in {blocked!r}: sys.modules[m] = None  # importing it raises ImportError\n"
+        "sys.argv = ['govctl', *sys.argv[1:]]\n"
+        "runpy.run_module('govctl', run_name='__main__')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GOV_", "KAFKA_"))}
+    env.update(PYTHONPATH=os.pathsep.join(path), KAFKA_BOOTSTRAP_SERVERS="127.0.0.1:1", HOME=str(tmp_path))
+    file = str(_in_image("/app/data/areas/changping.yaml"))
+    r = subprocess.run(
+        [sys.executable, "-c", code, "areas", "publish", file],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert "Traceback" not in r.stderr and "ImportError" not in r.stderr, r.stderr
+    assert r.returncode == 1 and "kafka at 127.0.0.1:1 not reachable" in r.stderr, (r.returncode, r.stderr)
+    assert list(tmp_path.iterdir()) == [], "the job wrote files"
 
 
 def test_required_settings_are_set_and_valid(services):
@@ -318,6 +455,13 @@ def test_dockerfile_final_stage_runs_as_non_root():
     assert user not in ("root", "0", ""), f"final stage runs as {users[-1]}"
     for stage in stages:
         assert stage[0][1].split()[0] == "python:3.11.7-slim-bookworm", f"unpinned base: {stage[0][1]}"
+
+
+def test_dockerfile_bakes_govctl_and_the_area_tree():
+    copies = [args for word, args in dockerfile_stages()[-1] if word == "COPY"]
+    assert "tools/govctl/src/ /app/tools/govctl/src/" in copies, copies
+    assert "data/ /app/data/" in copies, copies
+    assert not any(c.split()[0] in ("tools/", "tools", "./") for c in copies), "only govctl of tools/"
 
 
 def test_dockerfile_pythonpath_covers_every_source_tree():
