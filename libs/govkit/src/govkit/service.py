@@ -27,7 +27,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gov_contracts import topics
-from govkit import areas, auth, db, inputs, metrics, migrate, openapi, problems, tracing
+from govkit import areas, auth, db, docs_pages, inputs, metrics, migrate, openapi, problems, tracing
 from govkit import logging as jsonlog
 from govkit import settings as settings_mod
 from govkit.consumer import BatchHandler, EventConsumer, Handler
@@ -197,6 +197,7 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
     )
     problems.install(app)
     openapi.install(app, always_available=("/healthz", "/metrics"))
+    docs_pages.install(app, spec)
     _instrument(app, spec.name)
     app.include_router(_ops_router(spec))
     app.include_router(areas.router)
