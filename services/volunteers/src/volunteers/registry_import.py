@@ -286,7 +286,7 @@ def parse_row(line: int, rec: Mapping[str, str], grids: Mapping[str, str | None]
     out: dict = {}
 
     def take(name: str, fn: Callable[[str], object], raw: str | None = None) -> None:
-        value = rec.get(name) or "" if raw is None else raw
+        value = (rec.get(name) or "") if raw is None else raw
         if "\x00" in value:  # PostgreSQL text cannot hold it
             errors.append(RowError(line, name, "contains a NUL character (U+0000)", "含有 NUL 字符（U+0000）"))
             return
