@@ -686,6 +686,20 @@ def test_prometheus_rule_alerts_on_what_the_services_export(rendered):
     check_prometheus_rule(rendered)
 
 
+def test_grafana_dashboard_ships_as_a_configmap(rendered):
+    """The base's configMapGenerator puts grafana-dashboard.json, unchanged, into a ConfigMap that Grafana's
+    dashboard sidecar picks up (label grafana_dashboard); its queries are checked in tests/unit/test_dashboard.py."""
+    import json
+
+    [cm] = [d for d in of_kind(rendered, "ConfigMap") if "grafana_dashboard" in d["metadata"].get("labels", {})]
+    assert cm["metadata"]["name"] == "changping-gov-grafana-dashboard"
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert cm["metadata"]["labels"]["app.kubernetes.io/part-of"] == "changping-gov"
+    shipped = json.loads(cm["data"]["changping-gov.json"])
+    assert shipped == json.loads((K8S / "base" / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    assert shipped["uid"] == "changping-gov"
+
+
 def test_production_namespace_and_mode(production):
     check_production(production)
 
