@@ -1,7 +1,9 @@
 """Bearer JWTs: subject, roles, area scopes and permissions.
 
-HS256 with a shared secret in development, RS256 with a public key in
-production. A scope is an area id; it covers that area and everything under it.
+HS256 with a shared secret in development (refused in production); in
+production RS256/ES256 against the identity provider's JWKS (govkit.jwks) or
+one public key, with the claims read through the claim map (govkit.oidc).
+A scope is an area id; it covers that area and everything under it.
 A token's area scopes must be well-formed area ids (else 401) that the
 service's copy of the area tree knows (else 403): an empty scope would be the
 ltree root and match every row in SQL.
@@ -13,13 +15,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from gov_contracts.areas import AREA_ID_PATTERN
+from govkit import jwks, oidc
 from govkit.problems import Problem
 from govkit.settings import ServiceSettings
 
@@ -84,39 +87,130 @@ class Principal(BaseModel):
         return permission in self.permissions
 
 
+# what a refused token is told: which check failed, never the expected values or the library's words
+_REFUSALS: tuple[tuple[type[jwt.PyJWTError], str], ...] = (
+    (jwt.ExpiredSignatureError, "the token has expired"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet"),
+    (jwt.InvalidIssuerError, "the token's issuer (iss) is not the one this service trusts"),
+    (jwt.InvalidAudienceError, "the token's audience (aud) is not this service"),
+    (jwt.InvalidSignatureError, "the token's signature does not verify"),
+    (jwt.InvalidAlgorithmError, "the token's signing algorithm is not accepted"),
+    (jwt.DecodeError, "not a well-formed JWT"),
+)
+
+
+def _refusal(e: jwt.PyJWTError) -> Problem:
+    if isinstance(e, jwt.MissingRequiredClaimError):
+        return Problem(401, "Invalid token", f"the token has no {e.claim} claim")
+    detail = next((text for cls, text in _REFUSALS if isinstance(e, cls)), "the token is not valid")
+    return Problem(401, "Invalid token", detail)
+
+
 class TokenVerifier:
-    def __init__(self, *, algorithm: str, key: str, issuer: str):
-        self.algorithm, self.key, self.issuer = algorithm, key, issuer
+    """Verifies bearer tokens with one static key (HS256 secret, PEM public key) or an identity provider's JWKS
+    (govkit.jwks), checks issuer and audience, and reads the principal through the claim map (govkit.oidc)."""
+
+    def __init__(
+        self,
+        *,
+        algorithm: str | list[str],
+        issuer: str,
+        key: str | None = None,
+        keys: jwks.JwksCache | None = None,
+        audience: list[str] | None = None,
+        claim_map: oidc.ClaimMap | None = None,
+    ):
+        if (key is None) == (keys is None):
+            raise ValueError("TokenVerifier needs exactly one of key and keys")
+        self.algorithms = algorithm.split(",") if isinstance(algorithm, str) else list(algorithm)
+        self.key, self.keys, self.issuer = key, keys, issuer
+        self.audience = audience or None
+        self.claim_map = claim_map or oidc.ClaimMap()
 
     @classmethod
     def from_settings(cls, s: ServiceSettings) -> TokenVerifier:
-        # ServiceSettings' validator fills in or refuses a missing secret (HS256) and refuses a missing key file (RS256)
+        # ServiceSettings' validator fills in or refuses a missing secret (HS256), refuses HS256 in production,
+        # and requires a key file or a JWKS source otherwise
+        claim_map = oidc.load_claim_map(s.jwt_claim_map_file, ROLES)
+        if s.jwks_configured:
+            cache = jwks.JwksCache(
+                jwks_url=s.jwt_jwks_url,
+                issuer=s.oidc_issuer,
+                ttl_s=s.jwt_jwks_cache_s,
+                min_refresh_s=s.jwt_jwks_min_refresh_s,
+            )
+            return cls(
+                algorithm=s.jwt_algorithms,
+                keys=cache,
+                issuer=s.oidc_issuer or s.jwt_issuer,
+                audience=s.jwt_audiences,
+                claim_map=claim_map,
+            )
         if s.jwt_algorithm == "HS256":
             assert s.jwt_secret is not None
             key = s.jwt_secret
         else:
             assert s.jwt_public_key_file is not None
             key = Path(s.jwt_public_key_file).read_text()
-        return cls(algorithm=s.jwt_algorithm, key=key, issuer=s.jwt_issuer)
+        return cls(
+            algorithm=s.jwt_algorithms, key=key, issuer=s.jwt_issuer, audience=s.jwt_audiences, claim_map=claim_map
+        )
 
     def verify(self, token: str) -> Principal:
+        """A token signed with the static key; the JWKS needs `await authenticate()`."""
+        if self.key is None:
+            raise TypeError("a TokenVerifier on a JWKS verifies with `await authenticate(token)`")
+        return self._principal(self._decode(token, self.key, self.algorithms))
+
+    async def authenticate(self, token: str) -> Principal:
+        """The principal of a bearer token: 401 Problem when refused, 503 Problem (Retry-After) when the
+        identity provider's keys cannot be had."""
+        if self.keys is None:
+            return self.verify(token)
         try:
-            claims = jwt.decode(
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as e:
+            raise _refusal(e) from None
+        algorithm = header.get("alg")
+        if algorithm not in self.algorithms:
+            raise Problem(401, "Invalid token", "the token's signing algorithm is not accepted")
+        kid = header.get("kid")
+        try:
+            key = await self.keys.key(kid if isinstance(kid, str) else None)
+        except jwks.UnknownKey:
+            raise Problem(401, "Invalid token", "the token's signing key (kid) is not one of the provider's") from None
+        except jwks.ProviderUnavailable as e:
+            problem = Problem(503, "Service unavailable", "the identity provider is out of reach; try again later")
+            problem.headers["Retry-After"] = str(e.retry_after_s)
+            raise problem from None
+        if key.algorithm_name != algorithm:
+            # a key is used with the one algorithm it is for, never the one a token asks for
+            raise Problem(401, "Invalid token", "the token's signing algorithm does not match its key")
+        return self._principal(self._decode(token, key.key, [algorithm]))
+
+    def _decode(self, token: str, key: Any, algorithms: list[str]) -> dict[str, Any]:
+        try:
+            claims: dict[str, Any] = jwt.decode(
                 token,
-                self.key,
-                algorithms=[self.algorithm],
+                key,
+                algorithms=algorithms,
                 issuer=self.issuer,
-                options={"require": ["sub", "exp", "iss"]},
+                audience=self.audience,
+                options={"require": ["exp", "iss"]},
             )
         except jwt.PyJWTError as e:
-            raise Problem(401, "Invalid token", str(e)) from None
+            raise _refusal(e) from None
+        return claims
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
         try:
-            return Principal(
-                sub=claims["sub"],
-                roles=claims.get("roles", []),
-                areas=claims.get("areas", []),
-                permissions=claims.get("permissions", []),
-            )
+            fields = self.claim_map.principal_fields(claims, ROLES)
+        except oidc.ClaimError as e:
+            raise Problem(401, "Invalid token", str(e), errors=[{"field": e.field, "message": e.message}]) from None
+        if fields["sub"] is None:
+            raise Problem(401, "Invalid token", f"the token has no {self.claim_map.subject} claim")
+        try:
+            return Principal(**fields)
         except ValidationError as e:
             err = e.errors()[0]
             where, detail = ".".join(str(part) for part in err["loc"]), err["msg"].removeprefix("Value error, ")
@@ -166,7 +260,7 @@ async def current_principal(request: Request) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise Problem(401, "Authentication required", "send Authorization: Bearer <token>")
     verifier: TokenVerifier = request.app.state.verifier
-    principal = verifier.verify(token.strip())
+    principal = await verifier.authenticate(token.strip())
     if principal.areas:
         unknown = await request.app.state.known_areas.unknown(principal.areas)
         if unknown:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 M = TypeVar("M", bound=BaseModel)
 DEV_JWT_SECRET = "dev-only-secret-change-me-000000000000"
 DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me-0000000"
+ASYMMETRIC_ALGORITHMS = ("RS256", "ES256")
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,13 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("{SERVICE}_HTTP_HOST", "http_host", "127.0.0.1", "address the HTTP server binds"),
     EnvVar("{SERVICE}_HTTP_PORT", "http_port", "8000", "port the HTTP server binds"),
     EnvVar("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
-    EnvVar("JWT_ALGORITHM", "jwt_algorithm", "HS256", "HS256 (shared secret) or RS256 (public key)"),
+    EnvVar(
+        "JWT_ALGORITHM",
+        "jwt_algorithm",
+        "HS256",
+        "HS256 (shared secret, development only), or RS256, ES256 or RS256,ES256 (a public key or the JWKS "
+        "of OIDC_ISSUER / JWT_JWKS_URL)",
+    ),
     EnvVar(
         "JWT_SECRET",
         "jwt_secret",
@@ -46,7 +53,43 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "HS256 secret, at least 32 characters; a development default is used outside production",
     ),
     EnvVar("JWT_PUBLIC_KEY_FILE", "jwt_public_key_file", None, "PEM public key file for RS256"),
-    EnvVar("JWT_ISSUER", "jwt_issuer", "changping-gov", "expected iss claim"),
+    EnvVar("JWT_ISSUER", "jwt_issuer", "changping-gov", "expected iss claim (OIDC_ISSUER instead when that is set)"),
+    EnvVar(
+        "OIDC_ISSUER",
+        "oidc_issuer",
+        None,
+        "issuer URL of the OpenID Connect provider (e.g. https://sso.example/realms/changping): the expected iss, "
+        "and {issuer}/.well-known/openid-configuration gives the jwks_uri and token_endpoint",
+    ),
+    EnvVar(
+        "JWT_JWKS_URL",
+        "jwt_jwks_url",
+        None,
+        "URL of the provider's signing keys (JWKS), instead of discovering it from OIDC_ISSUER",
+    ),
+    EnvVar(
+        "JWT_AUDIENCE",
+        "jwt_audience",
+        None,
+        "accepted aud value(s), comma-separated: a token's aud must hold one of them; required in production "
+        "with a JWKS; unset: a token carrying aud is refused",
+    ),
+    EnvVar(
+        "JWT_CLAIM_MAP_FILE",
+        "jwt_claim_map_file",
+        None,
+        "YAML saying which claims hold the subject, roles, areas and permissions and how the provider's role "
+        "and group names map to the platform's roles (docs/deploy.md); unset: the claims sub, roles, areas, "
+        "permissions",
+    ),
+    EnvVar("JWT_JWKS_CACHE_S", "jwt_jwks_cache_s", "300", "seconds the provider's keys are used before re-fetching"),
+    EnvVar(
+        "JWT_JWKS_MIN_REFRESH_S",
+        "jwt_jwks_min_refresh_s",
+        "30",
+        "fewest seconds between two fetches of the keys (a token with an unknown kid fetches them at once, "
+        "otherwise); the cached keys keep verifying while the provider is down",
+    ),
     EnvVar(
         "PSEUDONYM_KEY",
         "pseudonym_key",
@@ -135,10 +178,16 @@ class ServiceSettings(BaseModel):
     http_host: str
     http_port: int = Field(ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_algorithm: str = "HS256"
     jwt_secret: str | None = None
     jwt_public_key_file: str | None = None
     jwt_issuer: str = "changping-gov"
+    oidc_issuer: str | None = Field(default=None, pattern=r"^https?://")
+    jwt_jwks_url: str | None = Field(default=None, pattern=r"^https?://")
+    jwt_audience: str | None = None
+    jwt_claim_map_file: str | None = None
+    jwt_jwks_cache_s: float = Field(default=300, gt=0)
+    jwt_jwks_min_refresh_s: float = Field(default=30, ge=0)
     pseudonym_key: str | None = None
     outbox_poll_interval_s: float = Field(gt=0, le=60)
     outbox_batch_size: int = Field(ge=1, le=10000)
@@ -159,8 +208,55 @@ class ServiceSettings(BaseModel):
     def _upper(cls, v: str) -> str:
         return v.upper() if isinstance(v, str) else v
 
+    @field_validator("jwt_algorithm")
+    @classmethod
+    def _algorithms(cls, v: str) -> str:
+        names = [a.strip() for a in v.split(",") if a.strip()]
+        if names == ["HS256"] or (names and set(names) <= set(ASYMMETRIC_ALGORITHMS)):
+            return ",".join(dict.fromkeys(names))
+        raise ValueError(f"{v!r}: give HS256, or one or more of {', '.join(ASYMMETRIC_ALGORITHMS)}")
+
+    @property
+    def jwt_algorithms(self) -> list[str]:
+        return self.jwt_algorithm.split(",")
+
+    @property
+    def jwt_audiences(self) -> list[str]:
+        return [a.strip() for a in (self.jwt_audience or "").split(",") if a.strip()]
+
+    @property
+    def jwks_configured(self) -> bool:
+        return bool(self.oidc_issuer or self.jwt_jwks_url)
+
+    def _token_keys(self) -> None:
+        jwks = "OIDC_ISSUER" if self.oidc_issuer else "JWT_JWKS_URL"
+        if self.jwt_algorithm == "HS256":
+            if self.env == "production":
+                raise ValueError(
+                    "JWT_ALGORITHM: HS256 (a shared secret) is refused in production; set JWT_ALGORITHM=RS256 "
+                    "(or RS256,ES256) and OIDC_ISSUER or JWT_JWKS_URL of your identity provider (docs/deploy.md)"
+                )
+            if self.jwks_configured:
+                raise ValueError(f"JWT_ALGORITHM: set RS256 and/or ES256 to verify tokens with the JWKS of {jwks}")
+            return
+        if self.jwks_configured:
+            if self.jwt_public_key_file:
+                raise ValueError(f"JWT_PUBLIC_KEY_FILE: give either a key file or {jwks}, not both")
+            if self.env == "production" and not self.jwt_audiences:
+                raise ValueError(
+                    f"JWT_AUDIENCE: required in production with {jwks} (the client id the provider puts in aud)"
+                )
+        elif not self.jwt_public_key_file:
+            raise ValueError(
+                f"JWT_PUBLIC_KEY_FILE: required when JWT_ALGORITHM={self.jwt_algorithm} (or set OIDC_ISSUER or "
+                "JWT_JWKS_URL)"
+            )
+        elif len(self.jwt_algorithms) > 1:
+            raise ValueError("JWT_ALGORITHM: one algorithm with JWT_PUBLIC_KEY_FILE (a key has one type)")
+
     @model_validator(mode="after")
     def _secrets(self) -> ServiceSettings:
+        self._token_keys()
         if self.jwt_algorithm == "HS256":
             if self.jwt_secret is None:
                 if self.env == "production":
@@ -170,8 +266,6 @@ class ServiceSettings(BaseModel):
                 raise ValueError("JWT_SECRET: the development secret is refused in production")
             if len(self.jwt_secret) < 32:
                 raise ValueError("JWT_SECRET: must be at least 32 characters")
-        elif not self.jwt_public_key_file:
-            raise ValueError("JWT_PUBLIC_KEY_FILE: required when JWT_ALGORITHM=RS256")
         if self.pseudonym_key is None:
             if self.env == "production":
                 raise ValueError("PSEUDONYM_KEY: required in production")

@@ -44,6 +44,30 @@ ENV_VARS = (
         "empty: minted with JWT_SECRET (development, HS256 only)",
     ),
     EnvVar(
+        "NOTIFICATIONS_OIDC_CLIENT_ID",
+        "oidc_client_id",
+        "",
+        "client id of this service at the identity provider: the contact lookup's token is then asked of the "
+        "token endpoint with the client_credentials grant; required unless JWT_ALGORITHM is HS256 or "
+        "NOTIFICATIONS_SERVICE_TOKEN is set",
+    ),
+    EnvVar(
+        "NOTIFICATIONS_OIDC_CLIENT_SECRET", "oidc_client_secret", "", "client secret for NOTIFICATIONS_OIDC_CLIENT_ID"
+    ),
+    EnvVar(
+        "NOTIFICATIONS_OIDC_TOKEN_URL",
+        "oidc_token_url",
+        "",
+        "the provider's token endpoint; empty: the token_endpoint of OIDC_ISSUER's discovery document",
+    ),
+    EnvVar(
+        "NOTIFICATIONS_OIDC_SCOPE",
+        "oidc_scope",
+        "volunteer_contact:read",
+        "scope asked for with the client credentials (the volunteers service requires volunteer_contact:read "
+        "among the token's permissions, through JWT_CLAIM_MAP_FILE)",
+    ),
+    EnvVar(
         "NOTIFICATIONS_REPORT_URL",
         "report_url",
         "",
@@ -144,6 +168,10 @@ class NotificationsConfig(BaseModel):
     category_file: str
     volunteers_url: str = ""
     service_token: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_token_url: str = ""
+    oidc_scope: str = "volunteer_contact:read"
     report_url: str = ""
     sms_url: str = ""
     sms_key_id: str = ""
@@ -222,9 +250,29 @@ def configure(s: ServiceSettings, environ: dict[str, str] | None = None) -> Noti
         ("NOTIFICATIONS_SMS_URL", cfg.sms_url),
         ("NOTIFICATIONS_VOLUNTEERS_URL", cfg.volunteers_url),
         ("NOTIFICATIONS_REPORT_URL", cfg.report_url),
+        ("NOTIFICATIONS_OIDC_TOKEN_URL", cfg.oidc_token_url),
     ):
         if url and not url.startswith(("http://", "https://")):
             raise ConfigError(f"config error: {name}: must start with http:// or https://")
-    if not cfg.service_token and s.jwt_algorithm != "HS256":
-        raise ConfigError("config error: NOTIFICATIONS_SERVICE_TOKEN: required unless JWT_ALGORITHM is HS256")
+    _client_credentials(cfg, s)
     return cfg
+
+
+def _client_credentials(cfg: NotificationsConfig, s: ServiceSettings) -> None:
+    """The contact lookup needs a token: given, from the identity provider, or minted (HS256, development)."""
+    if cfg.service_token:
+        return
+    if not cfg.oidc_client_id:
+        if s.jwt_algorithm != "HS256":
+            raise ConfigError(
+                "config error: NOTIFICATIONS_OIDC_CLIENT_ID: required unless JWT_ALGORITHM is HS256 (client "
+                "credentials for the contact lookup; or set NOTIFICATIONS_SERVICE_TOKEN)"
+            )
+        return
+    if not cfg.oidc_client_secret:
+        raise ConfigError("config error: NOTIFICATIONS_OIDC_CLIENT_SECRET: required with NOTIFICATIONS_OIDC_CLIENT_ID")
+    if not (cfg.oidc_token_url or s.oidc_issuer):
+        raise ConfigError(
+            "config error: NOTIFICATIONS_OIDC_TOKEN_URL: required with NOTIFICATIONS_OIDC_CLIENT_ID unless "
+            "OIDC_ISSUER is set (its discovery names the token endpoint)"
+        )

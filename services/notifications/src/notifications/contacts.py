@@ -10,7 +10,10 @@ from typing import Any
 import httpx
 
 from govkit.auth import mint
+from govkit.oidc import ClientCredentials, TokenUnavailable
+from govkit.settings import ServiceSettings
 from notifications.channels.base import TransientFailure
+from notifications.config import NotificationsConfig
 
 SCOPE = "volunteer_contact:read"
 BATCH = 200  # the endpoint's limit per request
@@ -33,16 +36,49 @@ class Contact:
 
 
 class VolunteerContacts:
-    def __init__(self, client: httpx.AsyncClient, base_url: str, token: str, jwt_secret: str | None, issuer: str):
+    """The contact lookup's client. Its bearer token: NOTIFICATIONS_SERVICE_TOKEN when set; else one from the
+    identity provider's token endpoint (client credentials, scope volunteer_contact:read) when
+    NOTIFICATIONS_OIDC_CLIENT_ID is set; else, in development with HS256, one minted with JWT_SECRET."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        token: str,
+        jwt_secret: str | None,
+        issuer: str,
+        credentials: ClientCredentials | None = None,
+    ):
         self.client, self.base_url = client, base_url.rstrip("/")
         self._fixed_token, self._secret, self._issuer = token, jwt_secret, issuer
+        self._credentials = credentials
         self._minted: tuple[str, float] | None = None
 
-    def _token(self) -> str:
+    @classmethod
+    def from_config(cls, client: httpx.AsyncClient, cfg: NotificationsConfig, s: ServiceSettings) -> VolunteerContacts:
+        credentials = None
+        if cfg.oidc_client_id and not cfg.service_token:
+            credentials = ClientCredentials(
+                client,
+                client_id=cfg.oidc_client_id,
+                client_secret=cfg.oidc_client_secret,
+                scope=cfg.oidc_scope,
+                token_url=cfg.oidc_token_url or None,
+                issuer=s.oidc_issuer,
+            )
+        secret = s.jwt_secret if s.jwt_algorithm == "HS256" else None
+        return cls(client, cfg.volunteers_url, cfg.service_token, secret, s.jwt_issuer, credentials)
+
+    async def _token(self) -> str:
         if self._fixed_token:
             return self._fixed_token
+        if self._credentials is not None:
+            try:
+                return await self._credentials.token()
+            except TokenUnavailable as e:
+                raise TransientFailure(f"no token for the contact lookup: {e}") from None
         if self._minted is None or self._minted[1] < time.time() + 60:
-            assert self._secret is not None, "configure() requires NOTIFICATIONS_SERVICE_TOKEN without HS256"
+            assert self._secret is not None, "configure() requires client credentials without HS256"
             ttl = 3600
             token = mint(
                 key=self._secret,
@@ -75,7 +111,7 @@ class VolunteerContacts:
             r = await self.client.post(
                 f"{self.base_url}/internal/v1/contacts",
                 json=body,
-                headers={"authorization": f"Bearer {self._token()}"},
+                headers={"authorization": f"Bearer {await self._token()}"},
                 timeout=10,
             )
         except httpx.HTTPError as e:

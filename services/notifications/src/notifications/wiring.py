@@ -66,7 +66,7 @@ def channels(cfg: NotificationsConfig, client: httpx.AsyncClient) -> dict[str, C
 
 def senders(ctx: Context, s: ServiceSettings, client: httpx.AsyncClient) -> Senders:
     cfg = ctx.config
-    contacts = VolunteerContacts(client, cfg.volunteers_url, cfg.service_token, s.jwt_secret, s.jwt_issuer)
+    contacts = VolunteerContacts.from_config(client, cfg, s)
     limits = ctx.config.loaded.channels
     return Senders(
         ctx,
