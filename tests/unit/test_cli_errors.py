@@ -156,3 +156,32 @@ def test_parse_errors_never_exit_from_inside_argparse():
     with pytest.raises(UsageError, match=r"^token: argument --ttl"):
         build_parser().parse_args(["token", "--sub", "x", "--ttl", "soon"])
     assert ROOT.joinpath("gov").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"\xa2\x00\xff not text", "not UTF-8 text (byte 0)"),
+        (b"areas: [1, 2\n", "not valid YAML at line 2, column 1"),
+        (b"- just a list\n", "expected a top-level 'areas:' list"),
+    ],
+    ids=["binary", "broken YAML", "no areas list"],
+)
+def test_an_unreadable_area_file_is_one_line_and_exit_1(content, says, tmp_path):
+    env, _, _ = _env(tmp_path)
+    bad = tmp_path / "areas.yaml"
+    bad.write_bytes(content)
+    line = assert_one_line(_run(["areas", "validate", str(bad)], env), "areas validate", status=1)
+    assert says in line, line
+
+
+def test_a_broken_stack_state_is_one_line_and_exit_1(tmp_path):
+    env, home, _ = _env(tmp_path)
+    home.mkdir()
+    (home / "stack.json").write_text("{")
+    line = assert_one_line(_run(["status"], env), "status with a broken stack.json", status=1)
+    assert "stack.json: not JSON" in line and "move it aside" in line, line
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("")
+    line = assert_one_line(_run(["status"], {**env, "GOV_HOME": str(a_file)}), "GOV_HOME a file", status=1)
+    assert "cannot use it as the stack's directory (GOV_HOME)" in line, line

@@ -67,10 +67,15 @@ def _read(path: Path) -> dict[str, Any]:
         raw_text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
         raise AreaFileError(f"{path}: cannot read: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise AreaFileError(f"{path}: not UTF-8 text (byte {e.start}): save the file as UTF-8") from None
     try:
         doc = yaml.safe_load(raw_text)
-    except yaml.YAMLError as e:
-        raise AreaFileError(f"{path}: not valid YAML: {e}") from None
+    except yaml.YAMLError as e:  # its message spans lines (the line, a caret): one line, with the position
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise AreaFileError(f"{path}: not valid YAML{where}: {what}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("areas"), list) or not doc["areas"]:
         raise AreaFileError(f"{path}: expected a top-level 'areas:' list")
     return doc

@@ -49,7 +49,12 @@ def _stack(args) -> Stack:
     if partitions < 1:
         raise UsageError(f"GOV_KAFKA_PARTITIONS={raw!r}: a whole number of partitions, 1 or more")
     home = Path(os.environ.get("GOV_HOME", project_root() / ".local"))
-    return Stack(home, external_pg=os.environ.get("GOV_PG_ADMIN_DSN") or None, partitions=partitions)
+    try:
+        return Stack(home, external_pg=os.environ.get("GOV_PG_ADMIN_DSN") or None, partitions=partitions)
+    except ValueError as e:  # json.JSONDecodeError
+        raise StackError(f"{home / 'stack.json'}: not JSON ({e}); move it aside to start afresh") from None
+    except OSError as e:
+        raise StackError(f"{home}: cannot use it as the stack's directory (GOV_HOME): {e.strerror}") from None
 
 
 # ---- argument types: each raises ArgumentTypeError, which the parser turns into one line ----
