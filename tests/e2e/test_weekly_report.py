@@ -14,6 +14,7 @@ import re
 import subprocess
 import sys
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -179,8 +180,17 @@ def test_a_week_of_cases_makes_the_weekly_report(live, tmp_path):
         (labour, ["severe"])
     ]
     assert f'<tr data-case="{labour}" data-why="severe">' in page and "重点关注案件" in page
-    # the CSV too
-    rows = list(csv.DictReader(io.StringIO(analyst.get("/v1/reports/weekly.csv", params=params).text)))
+    # the CSV too: in codes with lang=en; for Excel by default (BOM, Chinese headers and words)
+    rows = list(
+        csv.DictReader(io.StringIO(analyst.get("/v1/reports/weekly.csv", params={**params, "lang": "en"}).text))
+    )
+    excel = analyst.get("/v1/reports/weekly.csv", params=params)
+    assert excel.content.startswith("\ufeff周次,区域,部分,指标,类别或网格,风险等级,数值\r\n".encode())
+    zh = list(csv.DictReader(io.StringIO(excel.content.decode("utf-8-sig"))))
+    assert len(zh) == len(rows) and {"总体指标", "分类别", "网格风险"} <= {row["部分"] for row in zh}
+    as_zh = {row["指标"]: row["数值"] for row in zh if row["部分"] == "总体指标"}
+    assert as_zh["新增"] == "6" and as_zh["结案率"] == "50%" and as_zh["矛盾纠纷基层化解率"] == "100%"
+    assert "filename*=UTF-8''" in excel.headers["content-disposition"]
     as_csv = {row["key"]: row["value"] for row in rows if row["section"] == "kpi"}
     assert as_csv["new"] == "6" and as_csv["closure_rate"] == "0.5" and as_csv["grassroots_resolution_rate"] == "1"
     assert analyst.get("/v1/reports/weekly", params={"area": "changping.kongjiafan", "week": week}).status_code == 200
@@ -232,3 +242,65 @@ def test_a_week_of_cases_makes_the_weekly_report(live, tmp_path):
     shot = browser.screenshot(html_file.as_uri(), tmp_path / "weekly.png", "--window-size=1000,2600")
     assert shot.exists() and shot.stat().st_size > 20_000
     keep(shot, "weekly-report.png")
+
+
+def count_pages(pdf: bytes) -> int:
+    """Pages of a PDF Chromium printed: its page objects (/Type /Page, not /Pages)."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
+
+
+def test_report_readers_share_link_event_and_two_a4_pages(live, tmp_path):
+    """What a town leader hits first: a link that opens the report with no token (from the API and in the
+    weekly_published event), and the town's report printed on two A4 pages."""
+    stack = live
+    week = str(kpis.Week.of(datetime.now(LOCAL_TZ).date()))
+    analyst = client(stack, "reporting", "analyst-1", ["analyst"])
+    r = analyst.get("/v1/reports/weekly/share", params={"area": VILLAGE, "week": week})
+    assert r.status_code == 200, r.text
+    link = r.json()["url"]
+    assert link.startswith(f"{stack.url('reporting')}/v1/public/shared/reports/weekly/{VILLAGE}/{week}.html?exp=")
+    page = httpx.get(link, timeout=20)  # no Authorization header
+    assert page.status_code == 200 and f'data-area="{VILLAGE}" data-week="{week}"' in page.text
+    assert 'data-grid="changping.qinglong.g01" data-risk="orange"' in page.text  # the report, with its figures
+    other_week = link.replace(f"/{week}.html", f"/{kpis.Week.parse(week).shift(-1)}.html")
+    refused = httpx.get(other_week, timeout=20)
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("application/problem+json")
+    assert httpx.get(link.replace(f"/{VILLAGE}/", "/changping/"), timeout=20).status_code == 403
+    assert httpx.get(link.replace(".html?", ".csv?"), timeout=20).status_code == 403
+
+    # the weekly job's event for the town carries a link to its report (last week's) that opens it
+    last = str(kpis.Week.parse(week).shift(-1))
+
+    def town_event():
+        recs = asyncio.run(read_topic(stack.bootstrap, T.REPORTS, expect=100, timeout=5))
+        for x in recs:
+            event = json.loads(x.value)
+            published = dict(x.headers)["ce_type"] == b"gov.report.weekly_published.v1"
+            if published and (event["area_id"], event["week"]) == ("changping", last):
+                return event
+        return None
+
+    event = wait_for(town_event, timeout=60)
+    assert event["share_url"] and event["share_expires_at"] > event["published_at"]
+    shared = urlsplit(event["share_url"])
+    assert shared.path == f"/v1/public/shared/reports/weekly/changping/{last}.html"
+    # opened at the service that runs now (a replica that published it may have had another port)
+    town_page = httpx.get(f"{stack.url('reporting')}{shared.path}?{shared.query}", timeout=20)
+    assert town_page.status_code == 200 and f'data-area="changping" data-week="{last}"' in town_page.text
+
+    # this week's town report (the demo's tree: 120 grids with shapes, the cases of the week) prints on two A4
+    # pages: green grids counted, not listed; the yellow and above listed; the map sized to fit
+    town = analyst.get("/v1/reports/weekly.html", params={"area": "changping", "week": week}).text
+    report = analyst.get("/v1/reports/weekly", params={"area": "changping", "week": week}).json()
+    assert len(report["grids"]) == 120 and report["risk_summary"]["green"] < 120
+    listed = re.findall(r'<tr data-grid="([^"]+)" data-risk="(\w+)">', town)
+    assert sorted(listed) == sorted((g["id"], g["risk"]) for g in report["grids"] if g["risk"] != "green")
+    assert f'data-green="{report["risk_summary"]["green"]}"' in town
+    html_file = tmp_path / "town.html"
+    html_file.write_text(town, encoding="utf-8")
+    browser = Chromium(tmp_path / "profile")
+    pdf = browser.pdf(html_file.as_uri(), tmp_path / "town.pdf")
+    assert pdf.startswith(b"%PDF") and 1 <= count_pages(pdf) <= 2, count_pages(pdf)
+    shot = browser.screenshot(html_file.as_uri(), tmp_path / "town.png", "--window-size=800,2200")
+    assert shot.exists() and shot.stat().st_size > 20_000
+    keep(shot, "weekly-report-town.png")

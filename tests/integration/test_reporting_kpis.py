@@ -11,7 +11,7 @@ from gov_contracts import REGISTRY, CloudEvent
 from gov_contracts.areas import AreaKind, AreaUpserted
 from govkit import db
 from govkit.areas import on_area_upserted
-from reporting import kpis, projections, render, risk
+from reporting import kpis, projections, render, risk, weekly_csv
 from reporting.config import DEFAULT_RISK
 
 WEEK = kpis.Week(2026, 45)  # Monday 2026-11-02 .. Sunday 2026-11-08, China Standard Time
@@ -440,7 +440,7 @@ async def test_case_operations_kpis_on_a_hand_made_sequence(optown, monkeypatch)
         (g["id"], g["risk"]) for g in short["grids"]
     )
     assert '<li data-grid="optown.v1.g1">1&nbsp;g1' in page
-    csv_rows = render.weekly_csv(short)
+    csv_rows = weekly_csv.weekly_csv(short, "en")
     assert "optown,2026-W51,kpi,return_rate,,0.4" in csv_rows
 
 

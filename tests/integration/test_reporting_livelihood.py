@@ -621,7 +621,7 @@ def test_the_reports_over_http(stack, scenario):
         weekly_page = analyst.get("/v1/reports/weekly.html", params={"area": TOWN, "week": str(W45)}).text
         assert 'data-kpi="lp_budget_adopted" data-value="1300000.50">1,300,000.50<' in weekly_page
         assert 'data-kpi="lp_overdue_milestones">1<' in weekly_page
-        weekly_csv = analyst.get("/v1/reports/weekly.csv", params={"area": TOWN, "week": str(W45)}).text
+        weekly_csv = analyst.get("/v1/reports/weekly.csv", params={"area": TOWN, "week": str(W45), "lang": "en"}).text
         assert f"{TOWN},{W45},livelihood_projects,spent_yuan,,300000.05" in weekly_csv
 
         # the scope and role rules of every report; 404 for an unknown area, 422 for a bad year or format

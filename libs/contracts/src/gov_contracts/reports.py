@@ -20,6 +20,11 @@ class WeeklyReportPublished(EventModel):
     grids_by_risk: dict[str, int] = Field(description="number of grids per risk level green/yellow/orange/red")
     red_grids: list[str]
     published_at: datetime
+    share_url: str | None = Field(
+        default=None,
+        description="a signed link that opens this report's HTML without a bearer token, until share_expires_at",
+    )
+    share_expires_at: datetime | None = Field(default=None, description="after it share_url answers 410")
 
 
 class DemandTheme(EventModel):

@@ -8,7 +8,7 @@ import yaml
 from pydantic import BaseModel, Field
 
 from govkit.settings import ConfigError, EnvVar, ServiceSettings, load_model
-from reporting import risk
+from reporting import risk, share
 
 ROOT = Path(__file__).resolve().parents[4]
 DEFAULT_RISK = Path(__file__).resolve().parents[2] / "config" / "risk.yaml"
@@ -39,6 +39,25 @@ ENV_VARS = (
         "6",
         "local hour on Monday after which last week's reports are published",
     ),
+    EnvVar(
+        "REPORTING_PUBLIC_URL",
+        "public_url",
+        "",
+        "base URL a reader's browser opens share links under (/v1/public/shared/reports/...); "
+        "default http://{REPORTING_HTTP_HOST}:{REPORTING_HTTP_PORT}",
+    ),
+    EnvVar(
+        "REPORTING_SHARE_KEY",
+        "share_key",
+        "",
+        "HMAC key signing the weekly report's share links (32+ characters); empty: derived from PSEUDONYM_KEY",
+    ),
+    EnvVar(
+        "REPORTING_SHARE_TTL_DAYS",
+        "share_ttl_days",
+        "14",
+        "days a share link of a weekly report stays valid",
+    ),
 )
 
 
@@ -47,6 +66,10 @@ class ReportingConfig(BaseModel):
     category_file: str
     publish_interval_s: float = Field(gt=0, le=86400)
     publish_after_hour: int = Field(ge=0, le=23)
+    public_url: str = ""
+    share_key: str = Field(default="", repr=False)
+    share_ttl_days: float = Field(gt=0, le=366)
+    link_key: bytes = Field(default=b"", repr=False)  # derived from share_key (or the pseudonym key) by configure()
     rule: object = None
     category_names: dict = Field(default_factory=dict)
     livelihood_keywords: dict = Field(default_factory=dict)
@@ -55,6 +78,11 @@ class ReportingConfig(BaseModel):
 def configure(s: ServiceSettings, environ=None) -> ReportingConfig:
     cfg = load_model(ReportingConfig, ENV_VARS, "reporting", environ)
     cfg.rule = risk.load(Path(cfg.risk_file))
+    if cfg.share_key and len(cfg.share_key) < 32:
+        raise ConfigError("config error: REPORTING_SHARE_KEY: must be at least 32 characters")
+    # the key that signs share links: derived, so the secret itself never signs anything else
+    cfg.link_key = share.derive_key(cfg.share_key or s.pseudonym_key or "")
+    cfg.public_url = (cfg.public_url or f"http://{s.http_host}:{s.http_port}").rstrip("/")
     try:
         doc = yaml.safe_load(Path(cfg.category_file).read_text(encoding="utf-8"))
         cats = doc["categories"]

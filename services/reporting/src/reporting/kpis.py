@@ -134,7 +134,7 @@ Q_GRIDS = "select id, name, parent_id, geometry from areas where kind = 'grid' a
 Q_NAMES = "select id, name from areas where path <@ $1::ltree"
 # the shapes of the villages and communities in the unit, outlined on the report's grid map
 Q_VILLAGE_SHAPES = """
-select id, geometry from areas
+select id, name, geometry from areas
 where kind in ('village', 'community') and path <@ $1::ltree and geometry is not null order by id
 """
 
@@ -325,7 +325,8 @@ async def weekly(con, area_id: str, week: Week, rule: risk.RiskRule, category_na
         "grids": grids,
         "at_risk": await _at_risk(con, area_id, te, names, category_names),
         "village_shapes": [
-            {"id": v["id"], "geometry": v["geometry"]} for v in await con.fetch(Q_VILLAGE_SHAPES, area_id)
+            {"id": v["id"], "name": v["name"], "geometry": v["geometry"]}
+            for v in await con.fetch(Q_VILLAGE_SHAPES, area_id)
         ],
         "hotspots": hotspots,
         "volunteers": volunteers,

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from gov_contracts.reports import LivelihoodDemandPublished, WeeklyReportPublished
 from gov_contracts.vocabulary import LOCAL_TZ, is_within
 from govkit import outbox
-from reporting import kpis, projects
+from reporting import kpis, projects, share
 from reporting.domain.livelihood import DEMAND_WEEKS
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,8 @@ async def publish_week(pool, cfg, week: kpis.Week) -> int:
                 continue
             r = await kpis.weekly(con, u["id"], week, cfg.rule, cfg.category_names)
             k = r["kpis"]
+            now = datetime.now(UTC)
+            link = share.link(cfg.link_key, cfg.public_url, u["id"], str(week), now, cfg.share_ttl_days)
             await outbox.add(
                 con,
                 WeeklyReportPublished(
@@ -50,7 +52,9 @@ async def publish_week(pool, cfg, week: kpis.Week) -> int:
                     on_time_rate=k["on_time_rate"],
                     grids_by_risk=r["risk_summary"],
                     red_grids=[g["id"] for g in r["grids"] if g["risk"] == "red"],
-                    published_at=datetime.now(UTC),
+                    published_at=now,
+                    share_url=link.url,
+                    share_expires_at=link.expires_at,
                 ),
                 key=u["id"],
                 source="reporting",

@@ -151,31 +151,73 @@ def _bar_chart(by_category: list[dict]) -> str:
     )
 
 
-def weekly_html(r: dict) -> str:
-    k, area = r["kpis"], r["area"]
-    title = f"{area['name']}{r['week']}周矛盾纠纷和社会风险研判报告"
-    cards = (
-        "".join(
-            f'<div class="card"><div class="v" data-kpi="{key}">{fmt(k[key])}</div><div class="l">{label}</div>'
-            f'<div class="d">较上周 {r["change"][key]["delta"]:+d}，'
-            f"四周均 {fmt(r['change'][key]['mean_4w'])}</div></div>"
-            for key, label in KPI_LABELS
-            if key in r["change"]
-        )
-        + f'<div class="card"><div class="v" data-kpi="open_at_end">{fmt(k["open_at_end"])}</div>'
+CATEGORY_COLUMNS = (
+    ("new", "新增"),
+    ("accepted", "受理"),
+    ("resolved", "办结"),
+    ("closed", "结案"),
+    ("open_at_end", "周末在办"),
+    ("overdue", "超期"),
+    ("escalated", "升级"),
+    ("referred", "诉调"),
+    ("reopened", "返工"),
+)
+LISTED_RISKS = ("red", "orange", "yellow")  # the grids listed one per row; green ones are counted
+INDEX_BY_VILLAGE_FROM = 30  # more shaped grids than this: the map's index gives each village's numbers
+STYLE = """
+@page{size:A4;margin:10mm 10mm 11mm}
+body{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;margin:16px auto;
+max-width:190mm;color:#222;font-size:12px;line-height:1.35}
+h1{font-size:18px;margin:0 0 4px;text-align:center} .meta{margin:2px 0 4px;font-size:11px;text-align:center}
+h2{font-size:14px;border-left:4px solid #c62828;padding-left:6px;margin:10px 0 4px}
+h3{font-size:12px;margin:6px 0 2px} p{margin:3px 0}
+.cards{display:flex;flex-wrap:wrap;gap:4px}
+.card{border:1px solid #ddd;border-radius:4px;padding:2px 5px;flex:1 0 8%}
+.card .v{font-size:15px;font-weight:bold} .card .l{font-size:11px;color:#555} .card .d{font-size:10px;color:#888}
+table{border-collapse:collapse;font-size:11px;margin-top:4px}
+td,th{border:1px solid #ccc;padding:1px 4px;text-align:left;vertical-align:top;line-height:1.2}
+th{font-weight:normal;background:#f5f5f5}
+td.risk{color:#fff;text-align:center} td.why{white-space:nowrap} .reasons{max-width:360px}
+.cols{display:flex;gap:10px;align-items:flex-start} .cols>table{flex:1} #rates th{white-space:nowrap}
+.charts{display:flex;gap:8px;align-items:flex-start} .charts svg{width:50%;height:auto}
+.map-row{display:flex;gap:8px;align-items:flex-start}
+.map{flex:0 0 62%} .map svg{width:100%;height:auto;max-height:105mm}
+.map-index{columns:2;font-size:10px;padding-left:0;list-style:none;margin:0}
+.map-side{flex:1;font-size:10px} .hot{columns:2;margin:2px 0;padding-left:18px;font-size:11px}
+.note{font-size:10px;color:#888}
+@media print{body{margin:0;max-width:none} h2,h3{break-after:avoid;page-break-after:avoid}
+tr,.card,.charts,.map-row{break-inside:avoid;page-break-inside:avoid} thead{display:table-header-group}}
+"""
+
+
+def _cards(k: dict[str, Any], change: dict[str, Any]) -> str:
+    return "".join(
+        f'<div class="card"><div class="v" data-kpi="{key}">{fmt(k[key])}</div><div class="l">{label}</div>'
+        f'<div class="d">较上周 {change[key]["delta"]:+d}<br>四周均 {fmt(change[key]["mean_4w"])}</div></div>'
+        for key, label in KPI_LABELS
+        if key in change
+    ) + (
+        ""
+        if "open_at_end" in change
+        else f'<div class="card"><div class="v" data-kpi="open_at_end">{fmt(k["open_at_end"])}</div>'
         '<div class="l">周末在办</div></div>'
     )
+
+
+def _rates(k: dict[str, Any]) -> str:
+    """Two tables side by side: the rates with their counts; satisfaction, hours and the case operations."""
     rates = "".join(
-        f'<tr><th>{label}</th><td data-kpi="{key}" data-value="{fmt(k[key])}">{pct(k[key])}</td></tr>'
-        + "".join(
-            f'<tr><th>　{count_label}</th><td data-kpi="{count}">{fmt(k[count])}</td></tr>'
+        f'<tr><th>{label}</th><td data-kpi="{key}" data-value="{fmt(k[key])}">{pct(k[key])}</td><td>'
+        + "，".join(
+            f'{count_label} <span data-kpi="{count}">{fmt(k[count])}</span>'
             for count, count_label in RATE_COUNTS.get(key, [])
             if count in k
         )
+        + "</td></tr>"
         for key, label in RATE_LABELS
         if key in k
     )
-    rates += (
+    others = (
         f"<tr><th>群众满意度（均分，{k['satisfaction_count']}件）</th>"
         f'<td data-kpi="satisfaction_mean" data-value="{fmt(k["satisfaction_mean"])}">'
         f"{fmt(k['satisfaction_mean'])}</td></tr>"
@@ -183,112 +225,149 @@ def weekly_html(r: dict) -> str:
         f'<td data-kpi="median_hours_to_resolve">{fmt(k["median_hours_to_resolve"])}</td></tr>'
         "<tr><th>办结用时90分位（小时）</th>"
         f'<td data-kpi="p90_hours_to_resolve">{fmt(k["p90_hours_to_resolve"])}</td></tr>'
-    )
-    rates += "".join(
+    ) + "".join(
         f'<tr><th>{label}</th><td data-kpi="{key}">{fmt(k[key])}</td></tr>'
         for key, label in OPERATION_LABELS
         if key in k
     )
-    cat_rows = "".join(
+    return f'<div class="cols"><table id="rates">{rates}</table><table id="other-kpis">{others}</table></div>'
+
+
+def _categories(by_category: list[dict[str, Any]]) -> str:
+    """The categories with a figure in the week; the others are counted in a line."""
+    active = [c for c in by_category if any(c[m] for m, _ in CATEGORY_COLUMNS)]
+    rows = "".join(
         f'<tr data-category="{e(c["category"])}"><td>{e(c["name"])}</td>'
-        + "".join(
-            f'<td data-col="{m}">{c[m]}</td>'
-            for m in (
-                "new",
-                "accepted",
-                "resolved",
-                "closed",
-                "open_at_end",
-                "overdue",
-                "escalated",
-                "referred",
-                "reopened",
-            )
-        )
+        + "".join(f'<td data-col="{m}">{c[m]}</td>' for m, _ in CATEGORY_COLUMNS)
         + "</tr>"
-        for c in r["by_category"]
+        for c in active
     )
-    grid_rows = "".join(
-        f'<tr data-grid="{e(g["id"])}" data-risk="{g["risk"]}"><td>{e(g["name"])}</td>'
-        f'<td class="risk" style="background:{RISK_COLOR[g["risk"]]}">{RISK_ZH[g["risk"]]}</td>'
-        f'<td data-col="score">{g["score"]}</td><td data-col="new">{g["new"]}</td>'
-        f'<td data-col="open_at_end">{g["open_at_end"]}</td><td data-col="overdue_open">{g["overdue_open"]}</td>'
-        f'<td class="reasons">{"；".join(e(x) for x in g["reasons"]) or "—"}</td></tr>'
-        for g in sorted(r["grids"], key=lambda g: (-g["score"], g["id"]))
-    )
-    summary = "，".join(f"{RISK_ZH[lv]}色{n}个" for lv, n in r["risk_summary"].items())
-    hot = r["hotspots"]
-    hot_html = (
-        "<ul>"
-        + "".join(f"<li>网格：{e(g['name'])} 新增 {g['new']} 起</li>" for g in hot["grids"])
-        + "".join(f"<li>类别：{e(c['name'])} 新增 {c['new']} 起</li>" for c in hot["categories"])
-        + "".join(
-            f"<li>同一地点多次反映：{e(a['grid_name'])}（{e(a['address_ref'][:14])}…）{a['cases']} 起</li>"
+    head = "<tr><th>类别</th>" + "".join(f"<th>{label}</th>" for _, label in CATEGORY_COLUMNS) + "</tr>"
+    quiet = len(by_category) - len(active)
+    note = f'<p class="note">其余 {quiet} 类本周无案件，未列出。</p>' if quiet else ""
+    return (f'<table id="categories"><thead>{head}</thead>{rows}</table>' if rows else "<p>本周无案件。</p>") + note
+
+
+def _hotspots(hot: dict[str, Any]) -> str:
+    items = (
+        [f"网格：{e(g['name'])} 新增 {g['new']} 起" for g in hot["grids"]]
+        + [f"类别：{e(c['name'])} 新增 {c['new']} 起" for c in hot["categories"]]
+        + [
+            f"同一地点多次反映：{e(a['grid_name'])}（{e(a['address_ref'][:14])}…）{a['cases']} 起"
             for a in hot["repeat_addresses"]
-        )
-        + "".join(
-            f"<li>同一当事人多次涉及（{e(p['party_ref'][:14])}…）{p['cases']} 起</li>" for p in hot["repeat_parties"]
-        )
-        + "</ul>"
+        ]
+        + [f"同一当事人多次涉及（{e(p['party_ref'][:14])}…）{p['cases']} 起" for p in hot["repeat_parties"]]
     )
-    v = r["volunteers"]
-    roles = "".join(
-        f'<tr><th>{e(ROLE_ZH.get(role, role))}</th><td data-role="{e(role)}">{fmt(h)}</td></tr>'
+    return '<ul class="hot">' + "".join(f"<li>{item}</li>" for item in items) + "</ul>" if items else "<p>无。</p>"
+
+
+def _volunteers(v: dict[str, Any]) -> str:
+    cells = [
+        ("新建任务", "tasks_created", v["tasks_created"]),
+        ("已派满", "tasks_filled", v["tasks_filled"]),
+        ("无人接单", "tasks_unfilled", v["tasks_unfilled"]),
+        ("派满用时中位数（分钟）", "median_minutes_to_fill", v["median_minutes_to_fill"]),
+        ("服务时长合计（小时）", "hours_total", v["hours_total"]),
+        ("其中党员（小时）", "party_member_hours", v["party_member_hours"]),
+    ]
+    figures = [f'<th>{label}</th><td data-kpi="{key}">{fmt(value)}</td>' for label, key, value in cells] + [
+        f'<th>{e(ROLE_ZH.get(role, role))}（小时）</th><td data-role="{e(role)}">{fmt(h)}</td>'
         for role, h in v["hours_by_role"].items()
-    )
+    ]
+    rows = "".join("<tr>" + "".join(figures[i : i + 3]) + "</tr>" for i in range(0, len(figures), 3))
+    return f'<table id="volunteers">{rows}</table>'
+
+
+def weekly_html(r: dict) -> str:
+    """The report for print: two A4 pages for a town of 120 grids (green grids counted, not listed)."""
+    k, area = r["kpis"], r["area"]
+    title = f"{area['name']}{r['week']}周矛盾纠纷和社会风险研判报告"
+    summary = "，".join(f"{RISK_ZH[lv]}色{n}个" for lv, n in r["risk_summary"].items())
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{e(title)}</title>
-<style>
-body{{font-family:"Noto Sans CJK SC","WenQuanYi Micro Hei","Microsoft YaHei",sans-serif;margin:24px;color:#222}}
-h1{{font-size:22px}} h2{{font-size:17px;border-left:4px solid #c62828;padding-left:8px;margin-top:28px}}
-.cards{{display:flex;flex-wrap:wrap;gap:8px}} \
-.card{{border:1px solid #ddd;border-radius:6px;padding:8px 12px;min-width:96px}}
-.card .v{{font-size:22px;font-weight:bold}} .card .l{{font-size:12px;color:#555}} .card .d{{font-size:11px;color:#888}}
-table{{border-collapse:collapse;font-size:12px;margin-top:6px}} \
-td,th{{border:1px solid #ccc;padding:3px 6px;text-align:left}}
-td.risk{{color:#fff;text-align:center}} h3{{font-size:14px;margin:14px 0 4px}}
-.map svg{{max-width:100%;height:auto}} \
-.map-index{{columns:4;font-size:10px;padding-left:0;list-style:none;margin:4px 0}} td.why{{white-space:nowrap}}
-.reasons{{max-width:460px}} .charts{{display:flex;flex-wrap:wrap;gap:16px}}
-@media print{{body{{margin:10mm}} h2{{page-break-after:avoid}} table{{page-break-inside:auto}}}}
-</style></head>
+<style>{STYLE}</style></head>
 <body data-area="{e(area["id"])}" data-week="{e(r["week"])}">
 <h1>{e(title)}</h1>
-<p>研判范围：{e(area["name"])}（{KIND_ZH.get(area["kind"], area["kind"])}）\
+<p class="meta">研判范围：{e(area["name"])}（{KIND_ZH.get(area["kind"], area["kind"])}）\
 　周期：{e(r["from"])} 至 {e(r["to"])}　网格风险：{summary}</p>
-<h2>一、总体情况</h2><div class="cards">{cards}</div>
-<table>{rates}</table>
+<h2>一、总体情况</h2><div class="cards">{_cards(k, r["change"])}</div>
+{_rates(k)}
 <h2>二、趋势与类别</h2><div class="charts">{_line_chart(r["trend"])}{_bar_chart(r["by_category"])}</div>
-<table><tr><th>类别</th><th>新增</th><th>受理</th><th>办结</th><th>结案</th><th>周末在办</th><th>超期</th><th>升级</th><th>诉调</th><th>返工</th></tr>{cat_rows}</table>
+{_categories(r["by_category"])}
 <h2>三、网格风险研判</h2>
-{_map_section(r["grids"], r.get("village_shapes"))}
-{_at_risk_section(r.get("at_risk"))}
-<table id="grid-heat">\
-<tr><th>网格</th><th>风险</th><th>分值</th><th>新增</th><th>在办</th><th>超期</th><th>依据</th></tr>{grid_rows}</table>
-<h2>四、风险热点</h2>{hot_html}
-<h2>五、志愿服务</h2>
-<table><tr><th>新建任务</th><td data-kpi="tasks_created">{v["tasks_created"]}</td></tr>
-<tr><th>已派满</th><td data-kpi="tasks_filled">{v["tasks_filled"]}</td></tr>
-<tr><th>无人接单</th><td data-kpi="tasks_unfilled">{v["tasks_unfilled"]}</td></tr>
-<tr><th>派满用时中位数（分钟）</th><td data-kpi="median_minutes_to_fill">{fmt(v["median_minutes_to_fill"])}</td></tr>
-<tr><th>服务时长合计（小时）</th><td data-kpi="hours_total">{fmt(v["hours_total"])}</td></tr>
-<tr><th>其中党员（小时）</th><td data-kpi="party_member_hours">{fmt(v["party_member_hours"])}</td></tr>{roles}</table>
+{_grid_section(r["grids"], r.get("village_shapes"), r.get("at_risk"))}
+<h2>四、风险热点</h2>{_hotspots(r["hotspots"])}
+<h2>五、志愿服务</h2>{_volunteers(r["volunteers"])}
 {_projects_section(r.get("livelihood_projects"))}
-<p style="font-size:11px;color:#888">指标口径见 docs/kpis.md。本报告由系统根据事件数据自动生成。</p>
+<p class="note">指标口径见 docs/kpis.md。本报告由系统根据事件数据自动生成。</p>
 </body></html>"""
 
 
-def _map_section(grids: list[dict[str, Any]], villages: list[dict[str, Any]] | None = None) -> str:
-    """The grids with a shape, filled by risk level, and the index of their numbers; nothing when none has one."""
-    svg, index = grid_map(grids, RISK_COLOR, RISK_ZH, [v["geometry"] for v in villages or []])
-    if not svg:
-        return ""
-    names = "".join(
-        f'<li data-grid="{e(g["id"])}">{i}&nbsp;{e(g["name"])}（{RISK_ZH[g["risk"]]}）</li>' for i, g in index
+def _grid_section(
+    grids: list[dict[str, Any]], villages: list[dict[str, Any]] | None, at_risk: dict[str, Any] | None
+) -> str:
+    """三、网格风险研判: how many grids of each level, the map, the cases at risk, and the grids of yellow and above
+    one per row with their reasons (green ones only counted)."""
+    numbers, map_html = _map_parts(grids, villages)
+    listed = sorted((g for g in grids if g["risk"] in LISTED_RISKS), key=lambda g: (-g["score"], g["id"]))
+    green = len(grids) - len(listed)
+    line = (
+        f'<p id="grid-summary">共 {len(grids)} 个网格：绿色（低风险）<span data-green="{green}">{green}</span> 个，'
+        "运行平稳，不逐一列出；"
+        + (f"黄色及以上 {len(listed)} 个，逐一列于下表。</p>" if listed else "无黄色及以上网格。</p>")
     )
+    rows = "".join(
+        f'<tr data-grid="{e(g["id"])}" data-risk="{g["risk"]}"><td>{numbers.get(g["id"], "")}</td>'
+        f'<td>{e(g["name"])}</td><td class="risk" style="background:{RISK_COLOR[g["risk"]]}">{RISK_ZH[g["risk"]]}</td>'
+        f'<td data-col="score">{g["score"]}</td><td data-col="new">{g["new"]}</td>'
+        f'<td data-col="open_at_end">{g["open_at_end"]}</td><td data-col="overdue_open">{g["overdue_open"]}</td>'
+        f'<td class="reasons">{"；".join(e(x) for x in g["reasons"]) or "—"}</td></tr>'
+        for g in listed
+    )
+    table = (
+        '<h3>黄色及以上风险网格</h3><table id="grid-heat"><thead><tr><th>图号</th><th>网格</th><th>风险</th>'
+        f"<th>分值</th><th>新增</th><th>在办</th><th>超期</th><th>依据</th></tr></thead>{rows}</table>"
+        if rows
+        else ""
+    )
+    return line + map_html + _at_risk_section(at_risk) + table
+
+
+def _map_section(grids: list[dict[str, Any]], villages: list[dict[str, Any]] | None = None) -> str:
+    """The map with its index; nothing when no grid has a shape."""
+    return _map_parts(grids, villages)[1]
+
+
+def _map_parts(grids: list[dict[str, Any]], villages: list[dict[str, Any]] | None = None) -> tuple[dict[str, int], str]:
+    """({grid id: its number on the map}, the map with its index); nothing when no grid has a shape. Up to
+    INDEX_BY_VILLAGE_FROM grids the index names each; beyond, it gives each village's numbers."""
+    shapes = villages or []
+    svg, index = grid_map(grids, RISK_COLOR, RISK_ZH, [v["geometry"] for v in shapes])
+    if not svg:
+        return {}, ""
+    numbers = {g["id"]: i for i, g in index}
+    if len(index) <= INDEX_BY_VILLAGE_FROM:
+        names = "".join(
+            f'<li data-grid="{e(g["id"])}">{i}&nbsp;{e(g["name"])}（{RISK_ZH[g["risk"]]}）</li>' for i, g in index
+        )
+    else:
+        village_names = {v["id"]: v.get("name") or v["id"] for v in shapes}
+        by_village: dict[str, list[int]] = {}
+        for i, g in index:
+            by_village.setdefault(g.get("village_id") or "", []).append(i)
+        names = "".join(
+            f'<li data-village="{e(vid)}">{e(village_names.get(vid, vid.rsplit(".", 1)[-1]))} '
+            f"{min(nums)}{'–' + str(max(nums)) if len(nums) > 1 else ''}</li>"
+            for vid, nums in by_village.items()
+        )
     unshaped = len(grids) - len(index)
     note = f"<p>另有 {unshaped} 个网格暂无边界数据，未绘入图中。</p>" if unshaped else ""
-    return f'<div class="map">{svg}</div><ol class="map-index">{names}</ol>{note}'
+    side = (
+        '<div class="map-side"><p>图中编号'
+        + ("（按村、社区）" if len(index) > INDEX_BY_VILLAGE_FROM else "")
+        + f'：</p><ol class="map-index">{names}</ol>{note}</div>'
+    )
+    return numbers, f'<div class="map-row"><div class="map">{svg}</div>{side}</div>'
 
 
 def _at_risk_section(at_risk: dict[str, Any] | None) -> str:
@@ -307,8 +386,8 @@ def _at_risk_section(at_risk: dict[str, Any] | None) -> str:
     return (
         f'<h3>重点关注案件（周末在办：逾期、督办或重大，共 <span data-kpi="at_risk">{at_risk["total"]}</span> 件）</h3>'
         + (
-            '<table id="at-risk"><tr><th>案件编号</th><th>类别</th><th>网格</th><th>办理层级</th><th>当前状态</th>'
-            f"<th>等级</th><th>关注原因</th></tr>{rows}</table>"
+            '<table id="at-risk"><thead><tr><th>案件编号</th><th>类别</th><th>网格</th><th>办理层级</th>'
+            f"<th>当前状态</th><th>等级</th><th>关注原因</th></tr></thead>{rows}</table>"
             if rows
             else "<p>无。</p>"
         )
@@ -339,7 +418,7 @@ def _projects_section(lp: dict[str, Any] | None) -> str:
         f"<p>另有 {more} 个逾期节点未列出。</p>" if more > 0 else ""
     )
     return f"""<h2>六、民生实事</h2>
-<table id="livelihood-projects">
+<div class="cols"><table id="livelihood-projects">
 <tr><th>{lp["year"]}年在办及本年办结项目</th><td data-kpi="lp_proposals">{lp["proposals"]}</td></tr>
 <tr><th>本周表决通过</th><td data-kpi="lp_adopted">{lp["decided"]["adopted"]}</td></tr>
 <tr><th>本周表决未通过</th><td data-kpi="lp_not_adopted">{lp["decided"]["not_adopted"]}</td></tr>
@@ -350,47 +429,8 @@ def _projects_section(lp: dict[str, Any] | None) -> str:
 {money(lp["budget_adopted_yuan"])}</td></tr>
 <tr><th>已支出（元）</th>\
 <td data-kpi="lp_spent" data-value="{e(lp["spent_yuan"])}">{money(lp["spent_yuan"])}</td></tr></table>
-<table id="livelihood-stages"><tr><th>阶段</th><th>项目数</th></tr>{stages}</table>
+<table id="livelihood-stages"><tr><th>阶段</th><th>项目数</th></tr>{stages}</table></div>
 {overdue_html}"""
-
-
-def weekly_csv(r: dict) -> str:
-    out = io.StringIO()
-    w = csv.writer(out)
-    w.writerow(["area_id", "week", "section", "key", "category", "value"])
-    for key, value in r["kpis"].items():
-        w.writerow([r["area"]["id"], r["week"], "kpi", key, "", fmt(value) if value is not None else ""])
-    for c in r["by_category"]:
-        for m in (
-            "new",
-            "accepted",
-            "resolved",
-            "closed",
-            "open_at_end",
-            "overdue",
-            "escalated",
-            "referred",
-            "reopened",
-        ):
-            w.writerow([r["area"]["id"], r["week"], "category", m, c["category"], c[m]])
-    for g in r["grids"]:
-        w.writerow([r["area"]["id"], r["week"], "grid_risk", g["risk"], g["id"], g["score"]])
-    lp = r.get("livelihood_projects")
-    if lp is not None:
-        for key, value in (
-            ("proposals", lp["proposals"]),
-            ("decided_adopted", lp["decided"]["adopted"]),
-            ("decided_not_adopted", lp["decided"]["not_adopted"]),
-            ("implementing", lp["implementing"]),
-            ("meetings", lp["meetings"]),
-            ("overdue_milestones", lp["overdue_milestones"]),
-            ("budget_adopted_yuan", lp["budget_adopted_yuan"]),
-            ("spent_yuan", lp["spent_yuan"]),
-        ):
-            w.writerow([r["area"]["id"], r["week"], "livelihood_projects", key, "", value])
-        for st in lp["by_stage"]:
-            w.writerow([r["area"]["id"], r["week"], "livelihood_stage", st["stage"], "", st["proposals"]])
-    return out.getvalue()
 
 
 def livelihood_csv(rows: list[dict]) -> str:

@@ -14,7 +14,7 @@ import asyncpg
 from gov_contracts.errors import Forbidden, InvalidInput, NotFound
 from gov_contracts.vocabulary import LOCAL_TZ
 from govkit.auth import Principal
-from reporting import kpis, projects, publisher, risk
+from reporting import kpis, projects, publisher, risk, share
 from reporting.config import ReportingConfig
 from reporting.domain.livelihood import DEMAND_WEEKS
 
@@ -37,6 +37,10 @@ def authorize_reader(principal: Principal, area: str) -> None:
 
 async def weekly(ctx: Context, principal: Principal, area: str, week: kpis.Week) -> dict[str, Any]:
     authorize_reader(principal, area)
+    return await _weekly(ctx, area, week)
+
+
+async def _weekly(ctx: Context, area: str, week: kpis.Week) -> dict[str, Any]:
     rule = ctx.config.rule
     assert isinstance(rule, risk.RiskRule), "configure() loads the risk rule before the service starts"
     async with ctx.pool.acquire() as con:
@@ -44,6 +48,25 @@ async def weekly(ctx: Context, principal: Principal, area: str, week: kpis.Week)
             return await kpis.weekly(con, area, week, rule, ctx.config.category_names)
         except kpis.UnknownArea:
             raise NotFound(f"no area {area}") from None
+
+
+async def share_link(ctx: Context, principal: Principal, area: str, week: kpis.Week, now: datetime) -> share.ShareLink:
+    """A link that opens the HTML of `area`'s report of `week` without a token until it expires; for whoever may
+    read that report."""
+    authorize_reader(principal, area)
+    async with ctx.pool.acquire() as con:
+        if await con.fetchrow(kpis.Q_AREA, area) is None:
+            raise NotFound(f"no area {area}")
+    cfg = ctx.config
+    return share.link(cfg.link_key, cfg.public_url, area, str(week), now, cfg.share_ttl_days)
+
+
+async def shared_weekly(
+    ctx: Context, area: str, week: str, fmt: str, exp: str | None, sig: str | None, now: datetime
+) -> dict[str, Any]:
+    """The report a share link opens: the link's signature is its only credential (share.check)."""
+    share.check(ctx.config.link_key, area, week, fmt, exp, sig, now)
+    return await _weekly(ctx, area, kpis.Week.parse(week))  # signed by this service: a valid week
 
 
 @dataclass(frozen=True)

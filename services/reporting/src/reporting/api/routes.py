@@ -6,16 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from gov_contracts.vocabulary import LOCAL_TZ
 from govkit.auth import CurrentPrincipal
 from govkit.inputs import AREA_ID_MAX, AREA_ID_PATTERN, YEAR_MAX, YEAR_MIN, BoundedDate
-from govkit.openapi import problems
+from govkit.openapi import DESCRIPTIONS, problems
 from govkit.problems import Problem
-from reporting import kpis, render, reports
+from reporting import kpis, render, reports, share
+from reporting import weekly_csv as weekly_csv_file
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 AREA = Query(
@@ -56,17 +57,30 @@ async def weekly(ctx: Reports, p: CurrentPrincipal, area: str = AREA, week: str 
 
 @router.get(
     "/weekly.csv",
-    summary="The weekly assessment as CSV (KPIs, categories, grid risk)",
+    summary="The weekly assessment as CSV: for Excel in Chinese (UTF-8 with BOM), or English codes with lang=en",
     operation_id="getWeeklyReportCsv",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {}}}, **problems(404)},
+    responses={
+        200: {
+            "content": {"text/csv": {}},
+            "description": "one row per figure; lang=zh (default): UTF-8 with a BOM, Chinese headers, labels and "
+            "names, rates as percentages; lang=en: area_id,week,section,key,category,value in codes, no BOM",
+        },
+        **problems(404),
+    },
 )
-async def weekly_csv(ctx: Reports, p: CurrentPrincipal, area: str = AREA, week: str | None = WEEK) -> Response:
+async def weekly_csv(
+    ctx: Reports,
+    p: CurrentPrincipal,
+    area: str = AREA,
+    week: str | None = WEEK,
+    lang: str = Query(default="zh", pattern="^(zh|en)$", description="zh: for Excel (default); en: codes"),
+) -> Response:
     r = await reports.weekly(ctx, p, area, _week(week))
     return Response(
-        render.weekly_csv(r),
+        weekly_csv_file.weekly_csv(r, lang).encode("utf-8"),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": f'attachment; filename="weekly-{area}-{r["week"]}.csv"'},
+        headers={"content-disposition": weekly_csv_file.content_disposition(*weekly_csv_file.filename(r, lang))},
     )
 
 
@@ -79,6 +93,38 @@ async def weekly_csv(ctx: Reports, p: CurrentPrincipal, area: str = AREA, week: 
 )
 async def weekly_html(ctx: Reports, p: CurrentPrincipal, area: str = AREA, week: str | None = WEEK) -> HTMLResponse:
     return HTMLResponse(render.weekly_html(await reports.weekly(ctx, p, area, _week(week))))
+
+
+class ShareLinkOut(BaseModel):
+    area: str = Field(examples=["changping"])
+    week: str = Field(examples=["2026-W48"])
+    url: str = Field(
+        examples=[
+            "https://report.changping.example/v1/public/shared/reports/weekly/changping/2026-W48.html?exp=1767225600&sig=…"
+        ],
+        description="opens this report's HTML without a bearer token, and nothing else",
+    )
+    expires_at: datetime = Field(description="after it the link answers 410")
+
+
+@router.get(
+    "/weekly/share",
+    summary="A signed, expiring link that opens the weekly HTML report without a bearer token (for a leader's phone)",
+    operation_id="getWeeklyReportShareLink",
+    description=(
+        "Same roles and area scope as the report. The link opens the HTML of this area's report of this week only "
+        "(another area, week or format: 403) until `expires_at` (REPORTING_SHARE_TTL_DAYS; then 410). Nothing is "
+        "stored: changing REPORTING_SHARE_KEY revokes every link."
+    ),
+    response_model=ShareLinkOut,
+    responses=problems(404),
+)
+async def weekly_share_link(
+    ctx: Reports, p: CurrentPrincipal, area: str = AREA, week: str | None = WEEK
+) -> ShareLinkOut:
+    w = _week(week)
+    link = await reports.share_link(ctx, p, area, w, datetime.now(UTC))
+    return ShareLinkOut(area=area, week=str(w), url=link.url, expires_at=link.expires_at)
 
 
 @router.get(
@@ -156,3 +202,39 @@ class DemandPublishRun(BaseModel):
 async def publish_livelihood_demand(ctx: Reports, p: CurrentPrincipal, week: str | None = WEEK) -> DemandPublishRun:
     run = await reports.publish_demand(ctx, p, _week(week), datetime.now(UTC))
     return DemandPublishRun(**run)
+
+
+# -- share links: no bearer token, the link's signature is the credential ------------------------------------------
+
+shared_router = APIRouter(prefix=share.PREFIX, tags=["shared reports"])
+SHARED_HEADERS = {
+    "Cache-Control": "private, no-store",
+    "Referrer-Policy": "no-referrer",  # the signature is in the URL: never hand it on
+    "X-Robots-Tag": "noindex",
+}
+
+
+@shared_router.get(
+    "/{area}/{week}.{fmt}",
+    summary="The weekly HTML report a share link opens (no bearer token: the signature in the link is the credential)",
+    operation_id="getSharedWeeklyReport",
+    response_class=HTMLResponse,
+    responses={
+        403: {"description": "not a link signed for this area, week and format (tampered, cut or moved)"},
+        404: {"description": DESCRIPTIONS[404]},
+        410: {"description": "the link has expired: ask for a new one"},
+    },
+)
+async def shared_weekly_html(
+    ctx: Reports,
+    area: str = Path(description="the area the link was signed for", examples=["changping"]),
+    week: str = Path(description="the ISO week the link was signed for", examples=["2026-W48"]),
+    fmt: str = Path(description="html: the only format a link opens", examples=["html"]),
+    exp: str | None = Query(default=None, description="expiry, Unix seconds"),
+    sig: str | None = Query(default=None, description="the link's signature"),
+) -> HTMLResponse:
+    try:
+        r = await reports.shared_weekly(ctx, area, week, fmt, exp, sig, datetime.now(UTC))
+    except share.ShareLinkExpired as e:
+        raise Problem(410, e.title, e.detail, **e.extra) from None
+    return HTMLResponse(render.weekly_html(r), headers=SHARED_HEADERS)
