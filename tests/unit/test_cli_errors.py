@@ -185,3 +185,17 @@ def test_a_broken_stack_state_is_one_line_and_exit_1(tmp_path):
     a_file.write_text("")
     line = assert_one_line(_run(["status"], {**env, "GOV_HOME": str(a_file)}), "GOV_HOME a file", status=1)
     assert "cannot use it as the stack's directory (GOV_HOME)" in line, line
+
+
+def test_commands_that_need_the_stack_say_so_in_one_line(tmp_path):
+    """A known component without a log, a rebuild with no stack: exit 1, what to start; a bad admin DSN: exit 2."""
+    env, home, record = _env(tmp_path)
+    line = assert_one_line(_run(["logs", "cases"], env), "logs cases before up", status=1)
+    assert "cases has no log yet" in line and "./gov up" in line, line
+    line = assert_one_line(_run(["logs", "nosuch"], env), "logs nosuch")
+    assert "no component 'nosuch'; components: postgres, kafka, cases" in line, line
+    line = assert_one_line(_run(["reporting", "rebuild"], env), "rebuild before up", status=1)
+    assert line == "gov: no PostgreSQL: start the local stack (./gov up) first", line
+    line = assert_one_line(_run(["reporting", "rebuild"], {**env, "GOV_PG_ADMIN_DSN": "nonsense"}), "bad DSN")
+    assert "GOV_PG_ADMIN_DSN: expected postgresql://" in line, line
+    assert not record.exists(), record.read_text()

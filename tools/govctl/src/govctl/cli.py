@@ -175,8 +175,10 @@ def cmd_logs(args) -> None:
             print(f"{k:<12}{v}")
         return
     path = logs.get(args.component)
-    if not path or not Path(path).exists():
-        raise UsageError(f"logs: no log for {args.component!r}; components: {', '.join(logs)}")
+    if not path:
+        raise UsageError(f"logs: no component {args.component!r}; components: {', '.join(logs)}")
+    if not Path(path).exists():
+        raise StackError(f"logs: {args.component} has no log yet ({path}): ./gov up starts it")
     os.execvp("tail", ["tail", "-n", str(args.lines), *(["-f"] if args.follow else []), path])
 
 
@@ -257,16 +259,32 @@ def cmd_contracts(args) -> None:
         print("contracts: committed schemas and AsyncAPI/OpenAPI documents match the code")
 
 
+def _running_stack(st: Stack, svc: str) -> tuple[str, str]:
+    """The service's DSN and the broker of the local stack, or one line saying what to start or fix."""
+    try:
+        dsn = st.service_dsn(svc)
+    except KeyError:
+        raise StackError("no PostgreSQL: start the local stack (./gov up) first") from None
+    except (IndexError, ValueError):
+        raise UsageError("GOV_PG_ADMIN_DSN: expected postgresql://user:password@host[:port]/database") from None
+    if not st.state["kafka"].get("port"):
+        raise StackError("no Kafka: start the local stack (./gov up) first")
+    return dsn, st.bootstrap
+
+
 def cmd_reporting(args) -> None:
     import asyncio
 
     from reporting.rebuild import RebuildFailed, rebuild
 
     st = _stack(args)
+    dsn, bootstrap = _running_stack(st, "reporting")
     try:
-        result = asyncio.run(rebuild(st.service_dsn("reporting"), st.bootstrap))
+        result = asyncio.run(rebuild(dsn, bootstrap))
     except RebuildFailed as e:
         raise StackError(f"reporting rebuild failed, the projections are unchanged: {e}") from None
+    except OSError as e:  # the database refused or is not there (asyncpg raises OSError subclasses)
+        raise StackError(f"reporting rebuild: cannot reach PostgreSQL: {e}; is the stack up (./gov status)?") from None
     if result["dropped_leftover"]:
         print("dropped the shadow tables of an interrupted rebuild")
     print(
