@@ -181,3 +181,21 @@ def test_install_with_arguments_is_refused_before_installing(fresh_clone, stubs,
     assert r.returncode == 2 and r.stderr.strip().count("\n") == 0, r.stderr
     assert r.stderr.startswith("gov: install:")
     assert not (fresh_clone / ".venv").exists()
+
+
+BENCHMARKS = sorted(p.name.removesuffix("_bench.py") for p in (ROOT / "bench").glob("*_bench.py"))
+
+
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_a_benchmarks_help_starts_no_stack(name, stubs, tmp_path):
+    """./gov bench <name> --help hands --help to the benchmark, whose argparse answers before any stack."""
+    _, record = stubs
+    home = tmp_path / "gov-home"
+    results = ROOT / "bench" / "results"
+    before = sorted((p.name, p.stat().st_mtime) for p in results.iterdir()) if results.exists() else []
+    r = _run(["bench", name, "--help"], _env(stubs, home))
+    assert r.returncode == 0 and r.stdout.startswith(f"usage: {name}_bench.py"), (r.returncode, r.stdout, r.stderr)
+    assert "Traceback" not in r.stderr
+    assert not home.exists() and not record.exists()
+    after = sorted((p.name, p.stat().st_mtime) for p in results.iterdir()) if results.exists() else []
+    assert after == before, "the benchmark wrote results"
