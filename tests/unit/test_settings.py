@@ -3,6 +3,11 @@ import pytest
 from govkit.settings import DEV_JWT_SECRET, ConfigError, load
 
 BASE = {"CASES_DATABASE_URL": "postgresql://cases:pw@127.0.0.1:5432/gov", "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"}
+IDP = {
+    "JWT_ALGORITHM": "RS256,ES256",
+    "OIDC_ISSUER": "https://sso.changping.gov.cn/realms/changping",
+    "JWT_AUDIENCE": "changping-gov",
+}
 
 
 def test_defaults_and_per_service_names():
@@ -19,11 +24,12 @@ def test_defaults_and_per_service_names():
         ({**BASE, "KAFKA_BOOTSTRAP_SERVERS": "localhost"}, "KAFKA_BOOTSTRAP_SERVERS"),
         ({**BASE, "CASES_HTTP_PORT": "eighty"}, "CASES_HTTP_PORT"),
         ({**BASE, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
-        ({**BASE, "GOV_ENV": "production"}, "JWT_SECRET"),
-        ({**BASE, "GOV_ENV": "production", "JWT_SECRET": DEV_JWT_SECRET}, "JWT_SECRET"),
+        # production verifies an identity provider's tokens: the development HS256 secret is refused
+        ({**BASE, "GOV_ENV": "production"}, "JWT_ALGORITHM"),
+        ({**BASE, "GOV_ENV": "production", "JWT_SECRET": DEV_JWT_SECRET}, "JWT_ALGORITHM"),
         ({**BASE, "JWT_SECRET": "short"}, "JWT_SECRET"),
         ({**BASE, "JWT_ALGORITHM": "RS256"}, "JWT_PUBLIC_KEY_FILE"),
-        ({**BASE, "GOV_ENV": "production", "JWT_SECRET": "s" * 40}, "PSEUDONYM_KEY"),
+        ({**BASE, "GOV_ENV": "production", **IDP}, "PSEUDONYM_KEY"),
         ({**BASE, "PSEUDONYM_KEY": "short"}, "PSEUDONYM_KEY"),
     ],
 )
@@ -39,14 +45,14 @@ def test_missing_variable_says_what_to_set():
         load("cases", {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"})
 
 
-def test_production_accepts_a_real_secret():
+def test_production_accepts_an_identity_provider():
     s = load(
         "volunteers",
         {
             "VOLUNTEERS_DATABASE_URL": BASE["CASES_DATABASE_URL"],
             "GOV_ENV": "production",
             "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092",
-            "JWT_SECRET": "x" * 40,
+            **IDP,
             "PSEUDONYM_KEY": "p" * 40,
         },
     )
