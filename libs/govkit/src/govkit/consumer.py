@@ -27,6 +27,7 @@ For each record, in partition order:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -48,7 +49,7 @@ from gov_contracts.base import EventModel
 from gov_contracts.envelope import EnvelopeError
 from gov_contracts.errors import DomainError
 from gov_contracts.topics import DEADLETTER
-from govkit import dead_letters, inbox, metrics, tracing
+from govkit import dead_letters, inbox, metrics, telemetry, tracing
 from govkit.consumer_health import InFlightRecords
 from govkit.db import TRANSIENT_ERRORS, Connection
 from govkit.dead_letters import dead_letter_headers  # noqa: F401  (part of this module's interface)
@@ -307,6 +308,11 @@ class EventConsumer:
         return await self._apply_traced(record, d, handler)
 
     async def _apply_traced(self, record: ConsumerRecord, d: Decoded, handler: Handler) -> str:
+        if telemetry.tracer is not None:
+            with telemetry.consuming([(record, d.envelope)], self.group_id) as span:
+                outcome = await self._apply(record, d, handler)
+                span.set_attribute("gov.outcome", outcome)
+                return outcome
         token = tracing.current.set(tracing.continue_or_start(d.envelope.traceparent))
         try:
             return await self._apply(record, d, handler)
@@ -350,11 +356,16 @@ class EventConsumer:
         backoff = 0.1
         while True:
             try:
-                async with self.pool.acquire() as con, con.transaction():
-                    fresh = await inbox.claim_batch(con, consumer=self.group_id, records=claims)
-                    await self._run_handlers(
-                        con, [(pos, it) for pos, (it, new) in enumerate(zip(work, fresh, strict=True)) if new]
-                    )
+                with (
+                    telemetry.consuming_batch([it.decoded.envelope for it in work], self.group_id)
+                    if telemetry.tracer is not None
+                    else contextlib.nullcontext()
+                ):
+                    async with self.pool.acquire() as con, con.transaction():
+                        fresh = await inbox.claim_batch(con, consumer=self.group_id, records=claims)
+                        await self._run_handlers(
+                            con, [(pos, it) for pos, (it, new) in enumerate(zip(work, fresh, strict=True)) if new]
+                        )
             except TRANSIENT_ERRORS as e:
                 metrics.HANDLER_RETRIES.labels(self.service, "transient").inc()
                 log.warning(
@@ -407,19 +418,29 @@ class EventConsumer:
             if batch is not None:
                 while j < len(fresh) and self.batch_handlers.get(fresh[j][1].decoded.envelope.type) == batch:
                     j += 1
-            token = tracing.current.set(tracing.continue_or_start(envelope.traceparent))
+            run = [it for _, it in fresh[i:j]]
             try:
-                if batch is None:
-                    await self._handler(item)(con, item.decoded.event, envelope)
+                if telemetry.tracer is None:
+                    token = tracing.current.set(tracing.continue_or_start(envelope.traceparent))
+                    try:
+                        await self._call(con, run, batch)
+                    finally:
+                        tracing.current.reset(token)
                 else:
-                    await batch(con, [(it.decoded.event, it.decoded.envelope) for _, it in fresh[i:j]])
+                    with telemetry.consuming([(it.record, it.decoded.envelope) for it in run], self.group_id):
+                        await self._call(con, run, batch)
             except TRANSIENT_ERRORS:
                 raise
             except Exception as e:
                 raise _HandlerFailed(pos, fresh[j - 1][0] + 1) from e
-            finally:
-                tracing.current.reset(token)
             i = j
+
+    async def _call(self, con: Connection, run: Sequence[Item], batch: BatchHandler | None) -> None:
+        """One event's handler, or the batch handler of a run of events."""
+        if batch is None:
+            await self._handler(run[0])(con, run[0].decoded.event, run[0].decoded.envelope)
+        else:
+            await batch(con, [(it.decoded.event, it.decoded.envelope) for it in run])
 
     async def _apply(self, record: ConsumerRecord, d: Decoded, handler: Handler) -> str:
         attempts, backoff = 0, 0.1

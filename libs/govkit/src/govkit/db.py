@@ -8,6 +8,8 @@ from typing import TypeAlias
 import asyncpg
 import asyncpg.pool
 
+from govkit import telemetry
+
 # What a handler, use case or query receives: a plain connection (``db.connect``, tests, tools) or a
 # connection acquired from a pool (``pool.acquire()``), which asyncpg types as a proxy rather than a
 # Connection subclass. Both expose the same query API (fetch, fetchrow, execute, transaction, ...).
@@ -32,6 +34,8 @@ async def _init(con: asyncpg.Connection) -> None:
         await con.set_type_codec(
             typ, encoder=lambda v: json.dumps(v, ensure_ascii=False), decoder=json.loads, schema="pg_catalog"
         )
+    if telemetry.tracer is not None:  # with tracing off asyncpg times nothing
+        con.add_query_logger(telemetry.statement_logged)
 
 
 def server_settings(schema: str) -> dict[str, str]:

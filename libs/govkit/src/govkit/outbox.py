@@ -26,7 +26,7 @@ import asyncpg
 
 from gov_contracts import CloudEvent, event_type_for
 from gov_contracts.base import EventModel
-from govkit import db, metrics, tracing
+from govkit import db, metrics, telemetry, tracing
 from govkit.kafka import Producer, Record, send_batched
 
 log = logging.getLogger(__name__)
@@ -202,8 +202,14 @@ class OutboxRelay:
                     if rows:
                         # measured before sending, so that while Kafka is down the gauge shows the backlog growing
                         await self._gauge(con, rows, pending, more)
-                        acked = asyncio.gather(*await send_batched(producer, _records(rows)))
+                        records, spans = telemetry.publishing(_records(rows))
+                        try:
+                            acked = asyncio.gather(*await send_batched(producer, records))
+                        except BaseException as e:
+                            telemetry.published(spans, None, e)
+                            raise
                         acked.add_done_callback(_retrieve)
+                        telemetry.published(spans, acked)
                         ids = [r[0] for r in rows]
                         after = pending[-1].done if pending else None
                         done = asyncio.create_task(self._mark(ids, rows, acked, after))

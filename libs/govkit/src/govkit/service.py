@@ -27,7 +27,7 @@ from starlette.datastructures import State
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gov_contracts import topics
-from govkit import areas, auth, db, docs_pages, inputs, metrics, migrate, openapi, problems, tracing
+from govkit import areas, auth, db, docs_pages, inputs, metrics, migrate, openapi, problems, telemetry, tracing
 from govkit import logging as jsonlog
 from govkit import settings as settings_mod
 from govkit.consumer import BatchHandler, EventConsumer, Handler
@@ -110,6 +110,8 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = s
         app.state.config = config
+        # before the pool: a connection traces its statements when tracing is on as it opens
+        tracer_provider = telemetry.setup(spec.name, s)
         app.state.verifier = auth.TokenVerifier.from_settings(s)
         app.state.pool = await db.create_pool(s.database_url, s.db_schema, max_size=s.db_pool_max)
         app.state.known_areas = areas.KnownAreas(app.state.pool)  # checks the area scopes of tokens
@@ -185,6 +187,7 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
             await relay.stop()
             await producer.stop()
             await app.state.pool.close()
+            telemetry.shutdown(tracer_provider)
             log.info("%s stopped", spec.name)
 
     app = FastAPI(
@@ -194,6 +197,9 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
         lifespan=lifespan,
         generate_unique_id_function=openapi.operation_id,
         dependencies=[Depends(inputs.reject_nul)],
+        # TraceAndCount makes the request's span (govkit.telemetry): FastAPI's own telemetry would make a second
+        # one under any global provider, and its logs would carry exception messages
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     problems.install(app)
     openapi.install(app, always_available=("/healthz", "/metrics"))
@@ -223,7 +229,13 @@ class TraceAndCount:
             await self.app(scope, receive, send)
             return
         incoming = next((v for k, v in scope["headers"] if k == b"traceparent"), None)
-        ctx = tracing.continue_or_start(incoming.decode("latin-1") if incoming is not None else None)
+        traceparent = incoming.decode("latin-1") if incoming is not None else None
+        if telemetry.tracer is None:
+            span = None
+            ctx = tracing.continue_or_start(traceparent)
+        else:
+            span = telemetry.ServerSpan(traceparent, scope["method"])
+            ctx = span.context
         token = tracing.current.set(ctx)
         started = time.perf_counter()
         status = 500
@@ -259,6 +271,8 @@ class TraceAndCount:
                 extra={"status": status, "ms": round(elapsed * 1000, 1)},
             )
             tracing.current.reset(token)
+            if span is not None:
+                span.end(method, path, status)
 
 
 def _consumer_summary(state: State) -> dict[str, str]:

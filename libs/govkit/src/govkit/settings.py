@@ -8,6 +8,7 @@ table. A bad value stops the program with one line naming the variable.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -165,6 +166,20 @@ ENV_VARS: tuple[EnvVar, ...] = (
         "RETENTION_INTERVAL_S", "retention_interval_s", "3600", "seconds between retention runs (one replica at a time)"
     ),
     EnvVar("RETENTION_BATCH_SIZE", "retention_batch_size", "1000", "rows deleted per statement by retention"),
+    EnvVar(
+        "OTEL_TRACES_EXPORTER",
+        "otel_traces_exporter",
+        None,
+        "otlp: export spans over OTLP/HTTP (to OTEL_EXPORTER_OTLP_ENDPOINT, else http://localhost:4318); none: "
+        "no spans even with an endpoint; unset: spans are exported when OTEL_EXPORTER_OTLP_ENDPOINT is set",
+    ),
+    EnvVar(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "otel_exporter_otlp_endpoint",
+        None,
+        "base URL of the OTLP/HTTP collector (e.g. http://otel-collector:4318; spans go to {endpoint}/v1/traces): "
+        "setting it turns tracing on",
+    ),
 )
 
 
@@ -202,6 +217,24 @@ class ServiceSettings(BaseModel):
     inbox_retention_days: float = Field(gt=0)
     retention_interval_s: float = Field(gt=0)
     retention_batch_size: int = Field(ge=1, le=100000)
+    otel_traces_exporter: Literal["otlp", "none"] | None = None
+    otel_exporter_otlp_endpoint: str | None = None
+
+    @field_validator("otel_exporter_otlp_endpoint")
+    @classmethod
+    def _otlp_endpoint(cls, v: str | None) -> str | None:
+        if v is not None and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", v):
+            raise ValueError(f"{v!r}: give the collector's base URL, e.g. http://otel-collector:4318")
+        return v
+
+    @property
+    def otlp_traces_endpoint(self) -> str | None:
+        """Where spans are exported (OTLP/HTTP), or None when tracing is off."""
+        if self.otel_traces_exporter == "none" or (
+            self.otel_traces_exporter is None and self.otel_exporter_otlp_endpoint is None
+        ):
+            return None
+        return (self.otel_exporter_otlp_endpoint or "http://localhost:4318").rstrip("/") + "/v1/traces"
 
     @field_validator("log_level", mode="before")
     @classmethod

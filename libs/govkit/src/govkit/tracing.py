@@ -15,6 +15,8 @@ class TraceContext:
     trace_id: str
     span_id: str
     flags: str = "01"
+    # the span id is an OpenTelemetry span's (govkit.telemetry), not one made up here: events name it as their cause
+    is_span: bool = False
 
     @property
     def traceparent(self) -> str:
@@ -47,5 +49,7 @@ def continue_or_start(traceparent: str | None) -> TraceContext:
 
 
 def current_traceparent() -> str:
+    """The traceparent an event records as its cause: the current span when tracing exports spans, else a new
+    span id in the current trace."""
     ctx = current.get() or new()
-    return ctx.child().traceparent
+    return ctx.traceparent if ctx.is_span else ctx.child().traceparent

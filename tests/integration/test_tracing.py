@@ -1,0 +1,141 @@
+"""One trace from an HTTP create through Kafka to the projection: the cases service and the reporting service run
+in this process (their whole lifespans: pool, relay, consumer) against the session stack, with spans going to the
+SDK's in-memory exporter. A case POSTed with a traceparent must reach the reporting projection in the same trace:
+HTTP server span -> statements and the outbox insert -> the relay's producer span -> reporting's consumer span ->
+the projection's statements."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from cases import app as cases_app
+from cases import config as cases_config
+from govctl import areas as area_file
+from govkit import service, settings, telemetry
+from govkit.auth import mint
+from reporting import app as reporting_app
+from reporting import config as reporting_config
+
+from .kafka_helpers import eventually
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+CALLER_SPAN = "b7ad6b7169203331"
+GRID = "changping.kongjiafan.g03"
+TITLE = "追踪测试：山林边界纠纷"
+CASE = {"category": "dispute.land", "title": TITLE, "description": "两组村民为山林边界争执", "grid_id": GRID}
+
+
+@pytest.fixture
+def exporter():
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    telemetry.install(provider)
+    yield spans
+    telemetry.uninstall()
+    provider.shutdown()
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+def hex_id(span_id: int, width: int = 16) -> str:
+    return f"{span_id:0{width}x}"
+
+
+async def test_one_trace_from_an_http_create_through_kafka_to_the_reporting_projection(stack, exporter):
+    await asyncio.to_thread(area_file.publish, stack.bootstrap, area_file.DEFAULT_FILE)  # it runs its own loop
+    cases_env, reporting_env = stack.service_env("cases"), stack.service_env("reporting")
+    cases_settings = settings.load("cases", cases_env)
+    reporting_settings = settings.load("reporting", reporting_env)
+    cases = service.build_app(cases_app.SPEC, cases_settings, cases_config.configure(cases_settings, cases_env))
+    reporting = service.build_app(
+        reporting_app.SPEC, reporting_settings, reporting_config.configure(reporting_settings, reporting_env)
+    )
+    token = mint(key=stack.state["jwt_secret"], sub="tracing-test", roles=["town_admin"], areas=["changping"])
+    async with (
+        running(cases),
+        running(reporting),
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=cases),
+            base_url="http://cases",
+            headers={"authorization": f"Bearer {token}"},
+        ) as client,
+    ):
+
+        async def areas_known() -> bool:
+            return (await client.get("/v1/areas")).json()["count"] >= 137
+
+        await eventually(areas_known, timeout=20)
+        r = await client.post("/v1/cases", json=CASE, headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-01"})
+        assert r.status_code == 201, r.text
+
+        def projected() -> list:
+            return [
+                s
+                for s in exporter.get_finished_spans()
+                if s.kind == SpanKind.CONSUMER
+                and hex_id(s.context.trace_id, 32) == TRACE_ID
+                and s.attributes.get("messaging.consumer.group.name") == "reporting"
+                and str(s.attributes.get("cloudevents.event_type", "")).startswith("gov.case.reported.")
+            ]
+
+        async def reached_reporting() -> bool:
+            return bool(projected())
+
+        await eventually(reached_reporting, timeout=20)
+
+    ours = [s for s in exporter.get_finished_spans() if hex_id(s.context.trace_id, 32) == TRACE_ID]
+    by_id = {s.context.span_id: s for s in ours}
+
+    [http] = [s for s in ours if s.kind == SpanKind.SERVER]
+    assert http.name == "POST /v1/cases"
+    assert http.attributes["http.route"] == "/v1/cases" and http.attributes["http.response.status_code"] == 201
+    assert hex_id(http.parent.span_id) == CALLER_SPAN
+    assert r.headers["traceparent"] == f"00-{TRACE_ID}-{hex_id(http.context.span_id)}-01"
+
+    statements = [s for s in ours if s.kind == SpanKind.CLIENT and s.parent.span_id == http.context.span_id]
+    names = [s.name for s in statements]
+    # the grid check, then the create: the case, its timeline and its outbox row in one statement (CREATE_CASE)
+    assert "SELECT areas" in names and any(s.attributes["db.operation.name"] == "WITH" for s in statements), names
+    assert all(s.attributes["db.system"] == "postgresql" for s in statements)
+    assert not any(TITLE in " ".join(map(str, s.attributes.values())) for s in ours)  # no parameter values
+
+    [publish] = [s for s in ours if s.kind == SpanKind.PRODUCER and s.name.startswith("publish gov.case.reported.")]
+    assert publish.parent.span_id == http.context.span_id
+    assert publish.attributes["messaging.destination.name"] == "gov.cases.v1"
+
+    [consumed] = projected()
+    assert consumed.name == f"process {consumed.attributes['cloudevents.event_type']}"
+    assert consumed.attributes["messaging.destination.name"] == "gov.cases.v1"
+    assert consumed.attributes["messaging.kafka.offset"] >= 0
+    chain, span = [], consumed
+    while span.parent is not None and span.parent.span_id in by_id:
+        span = by_id[span.parent.span_id]
+        chain.append(span.kind)
+    assert chain == [SpanKind.PRODUCER, SpanKind.SERVER]
+    # the projection's statements are in the consumer span
+    assert any(s.kind == SpanKind.CLIENT and s.parent.span_id == consumed.context.span_id for s in ours)
+    # and the batch's own transaction (inbox claim, commit) links to the record's trace
+    batches = [
+        s
+        for s in exporter.get_finished_spans()
+        if s.name == "process batch" and any(link.context.span_id == publish.context.span_id for link in s.links)
+    ]
+    assert batches and any(
+        s.kind == SpanKind.CLIENT and s.parent is not None and s.parent.span_id == batches[0].context.span_id
+        for s in exporter.get_finished_spans()
+    )
