@@ -168,6 +168,9 @@ def test_a_statement_is_a_client_span_of_the_current_span_without_values(exporte
     for span in (insert, begin, update):
         assert SECRET not in values_of(span) and SECRET not in (span.status.description or "")
     assert len(exporter.get_finished_spans()) == 4
+    # what asyncpg asks itself the first time a statement runs on a connection says so
+    summary = telemetry.statement_summary("WITH RECURSIVE typeinfo_tree(\n oid, ns, name) AS (select ...)")
+    assert summary[0] == "asyncpg type introspection"
 
 
 async def test_the_relay_publishes_each_event_in_a_producer_span_the_consumer_continues(exporter):
