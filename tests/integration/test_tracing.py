@@ -7,11 +7,13 @@ the projection's statements."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
 import pytest
+from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -21,12 +23,15 @@ from opentelemetry.trace import SpanKind
 from cases import app as cases_app
 from cases import config as cases_config
 from govctl import areas as area_file
-from govkit import service, settings, telemetry
+from govkit import db, service, settings, telemetry
 from govkit.auth import mint
+from govkit.consumer import EventConsumer
+from govkit.kafka import Producer
 from reporting import app as reporting_app
 from reporting import config as reporting_config
 
-from .kafka_helpers import eventually
+from .conftest import ThingHappened
+from .kafka_helpers import ce_headers, eventually
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN = "b7ad6b7169203331"
@@ -139,3 +144,59 @@ async def test_one_trace_from_an_http_create_through_kafka_to_the_reporting_proj
         s.kind == SpanKind.CLIENT and s.parent is not None and s.parent.span_id == batches[0].context.span_id
         for s in exporter.get_finished_spans()
     )
+
+
+THING = "gov.test.thing_happened.v1"
+
+
+def thing_record(topic: str, offset: int, traceparent: str | None) -> ConsumerRecord:
+    value = ThingHappened(thing_id="t", seq=offset).model_dump_json().encode()
+    headers = ce_headers(THING, subject="t", traceparent=traceparent)
+    return ConsumerRecord(topic, 0, offset, 0, 0, b"t", value, None, 1, len(value), headers)
+
+
+async def test_a_consumer_traces_each_record_and_the_statements_of_its_batch(stack, test_topic, exporter):
+    # the pool opens after tracing is on: its connections trace their statements
+    pool = await db.create_pool(stack.service_dsn("cases"), "cases", max_size=2)
+    producer = Producer(stack.bootstrap, "test-tracing")
+    table = f"traced_{uuid.uuid4().hex[:8]}"
+    await pool.execute(f"create table {table} (event_id text, seq int)")
+
+    async def handler(con, event, envelope):
+        await con.execute(f"insert into {table} (event_id, seq) values ($1, $2)", envelope.id, event.seq)
+
+    consumer = EventConsumer(
+        service="test",
+        group_id=f"g-{uuid.uuid4().hex[:8]}",
+        topics=[test_topic],
+        pool=pool,
+        producer=producer,
+        handlers={THING: handler},
+    )
+    parents = [f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01" for _ in range(3)]
+    try:
+        # record by record: the consumer span holds the record's whole transaction
+        assert await consumer.process(thing_record(test_topic, 0, parents[0])) == "applied"
+        # a batch: a span per record (its handler's statement in it), and the batch's span for the transaction
+        batch = [thing_record(test_topic, i, parents[i]) for i in (1, 2)]
+        assert await consumer.process_batch(batch) == ["applied", "applied"]
+    finally:
+        await producer.stop()
+        await pool.close()
+    spans = exporter.get_finished_spans()
+    consumed = [s for s in spans if s.name == f"process {THING}"]
+    assert [f"00-{s.context.trace_id:032x}-{s.parent.span_id:016x}-01" for s in consumed] == parents
+    assert [s.attributes["messaging.kafka.offset"] for s in consumed] == [0, 1, 2]
+    assert consumed[0].attributes["gov.outcome"] == "applied"
+
+    def statements_in(span) -> list[str]:
+        return [s.name for s in spans if s.kind == SpanKind.CLIENT and s.parent.span_id == span.context.span_id]
+
+    single = statements_in(consumed[0])
+    assert single[0] == "BEGIN" and single[-1] == "COMMIT" and f"INSERT {table}" in single, single
+    assert [name for name in statements_in(consumed[1]) if name != "asyncpg type introspection"] == [f"INSERT {table}"]
+    [whole] = [s for s in spans if s.name == "process batch"]
+    assert whole.attributes["messaging.batch.message_count"] == 2
+    assert sorted(link.context.span_id for link in whole.links) == sorted(s.parent.span_id for s in consumed[1:])
+    in_batch = statements_in(whole)
+    assert in_batch[0] == "BEGIN" and in_batch[-1] == "COMMIT" and any("inbox" in n for n in in_batch), in_batch

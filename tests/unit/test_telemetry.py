@@ -168,9 +168,28 @@ def test_a_statement_is_a_client_span_of_the_current_span_without_values(exporte
     for span in (insert, begin, update):
         assert SECRET not in values_of(span) and SECRET not in (span.status.description or "")
     assert len(exporter.get_finished_spans()) == 4
-    # what asyncpg asks itself the first time a statement runs on a connection says so
-    summary = telemetry.statement_summary("WITH RECURSIVE typeinfo_tree(\n oid, ns, name) AS (select ...)")
-    assert summary[0] == "asyncpg type introspection"
+
+
+@pytest.mark.parametrize(
+    "query, summary",
+    [
+        (
+            "with batch as (select * from unnest($1::text[])), fresh as (\n insert into inbox (a) select a from batch)"
+            " select 1",
+            "WITH inbox",
+        ),
+        ("select id from cases where id = $1 for update", "SELECT cases"),
+        ("insert into w (k) values ($1) on conflict (k) do update set v = excluded.v", "INSERT w"),
+        ("select count(*) from unnest($1::int[]) u join areas a on a.id = u", "SELECT areas"),
+        (
+            "\n  SELECT\n current_setting('jit') AS cur, set_config('jit', 'off', false) AS new",
+            "asyncpg type introspection",
+        ),
+        ("set local synchronous_commit = off", "SET"),
+    ],
+)
+def test_a_statement_is_named_by_its_operation_and_the_table_it_writes_or_reads(query, summary):
+    assert telemetry.statement_summary(query)[0] == summary
 
 
 async def test_the_relay_publishes_each_event_in_a_producer_span_the_consumer_continues(exporter):

@@ -38,7 +38,14 @@ tracer: trace.Tracer | None = None  # None: tracing is off (the default)
 _RESET_QUERY = "SELECT pg_advisory_unlock_all();"  # asyncpg's own, on every release to the pool: not ours to trace
 # asyncpg's look-ups of the types of a statement it prepares the first time on a connection
 _INTROSPECTION = ("SELECT current_setting('jit')", "WITH RECURSIVE typeinfo_tree", "SELECT set_config('jit'")
-_TARGET = re.compile(r"\b(?:from|into|update|join)\s+([a-z_][\w.]*)", re.IGNORECASE)
+# the table a statement writes (an update at the start of the statement or of a CTE: `do update set` and
+# `for update` are not one), else the first it reads (a table, not a function such as unnest(...))
+_TARGETS = (
+    re.compile(r"\b(?:insert into|delete from)\s+([a-z_][\w.]*)", re.IGNORECASE),
+    re.compile(r"(?:^|\()\s*update\s+([a-z_][\w.]*)", re.IGNORECASE),
+    re.compile(r"\b(?:from|join)\s+([a-z_][\w.]*)\b(?!\s*\()", re.IGNORECASE),
+)
+_NO_TARGET = frozenset({"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET", "RESET", "SHOW"})
 
 
 def install(provider: trace.TracerProvider) -> None:
@@ -159,16 +166,15 @@ class ServerSpan:
 def statement_summary(query: str) -> tuple[str, str, str]:
     """(summary, operation, first words) of a statement: `INSERT outbox`, `INSERT`, `insert into outbox (event_id,
     topic, key,`. The statements are constants with $n parameters, so none of this holds a value."""
-    if query.startswith(_INTROSPECTION):
-        return "asyncpg type introspection", "SELECT", query[:40]
-    head = query[:400]
-    words = head.split(maxsplit=8)[:8]
+    words = query.split()
+    text = " ".join(words)
+    if text.startswith(_INTROSPECTION):
+        return "asyncpg type introspection", "SELECT", text[:40]
     operation = words[0].rstrip(";").upper() if words else ""
-    target = _TARGET.search(head)
-    summary = (
-        f"{operation} {target.group(1)}" if target and operation not in ("BEGIN", "COMMIT", "ROLLBACK") else operation
-    )
-    return summary, operation, " ".join(words)[:120]
+    target = None
+    if operation not in _NO_TARGET:
+        target = next((m.group(1) for m in (t.search(text) for t in _TARGETS) if m), None)
+    return (f"{operation} {target}" if target else operation), operation, " ".join(words[:8])[:120]
 
 
 def statement_logged(record: LoggedQuery) -> None:
