@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlencode
 
-from gov_contracts.errors import DomainError, Forbidden
+from gov_contracts.errors import Forbidden
 
 PREFIX = "/v1/public/shared/reports/weekly"
 FORMAT = "html"  # the only format a link opens
@@ -26,15 +26,18 @@ _EXP = re.compile(r"[0-9]{1,12}")
 
 
 class ShareLinkInvalid(Forbidden):
-    """Not a link this service signed for this report: tampered, cut, or moved to another report (403)."""
+    """Not a link this service signed for this report: tampered, cut, or moved to another report (403, titled
+    as every refusal so that govkit.messages has its Chinese)."""
 
-    title = "Invalid share link"
 
-
-class ShareLinkExpired(DomainError):
-    """A genuine link past its expiry (410)."""
+class ShareLinkExpired(Exception):
+    """A genuine link past its expiry: 410 at the HTTP edge (no domain refusal maps to it)."""
 
     title = "Share link expired"
+
+    def __init__(self, detail: str, expired_at: str):
+        super().__init__(detail)
+        self.detail, self.expired_at = detail, expired_at
 
 
 def derive_key(secret: str) -> bytes:
@@ -75,4 +78,4 @@ def check(key: bytes, area: str, week: str, fmt: str, exp: str | None, sig: str 
         raise ShareLinkInvalid("the link does not open this report")
     if int(exp) <= now.timestamp():
         expired = datetime.fromtimestamp(int(exp), UTC).isoformat()
-        raise ShareLinkExpired(f"the link expired at {expired}; ask for a new one", expired_at=expired)
+        raise ShareLinkExpired(f"the link expired at {expired}; ask for a new one", expired)

@@ -236,5 +236,5 @@ async def shared_weekly_html(
     try:
         r = await reports.shared_weekly(ctx, area, week, fmt, exp, sig, datetime.now(UTC))
     except share.ShareLinkExpired as e:
-        raise Problem(410, e.title, e.detail, **e.extra) from None
+        raise Problem(410, e.title, e.detail, expired_at=e.expired_at) from None
     return HTMLResponse(render.weekly_html(r), headers=SHARED_HEADERS)
