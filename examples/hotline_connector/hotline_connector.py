@@ -32,7 +32,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta, timezone
 from pathlib import Path
@@ -279,6 +279,39 @@ def handle(
     store.handled(ticket, event.status, event_id)
 
 
+def kafka_security_config(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """librdkafka's keys for the platform's KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* variables (its
+    docs/configuration.md): the same broker login and TLS as the services."""
+    protocol = (env.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper()
+    if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise SystemExit(
+            f"hotline_connector: KAFKA_SECURITY_PROTOCOL: {protocol!r}: give PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+        )
+    config = {"security.protocol": protocol.lower()}
+    if protocol.startswith("SASL_"):
+        for name in ("KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"):
+            if not env.get(name):
+                raise SystemExit(f"hotline_connector: {name}: required with KAFKA_SECURITY_PROTOCOL={protocol}")
+        config["sasl.mechanism"] = (env.get("KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512").upper()
+        config["sasl.username"] = env["KAFKA_SASL_USERNAME"]
+        config["sasl.password"] = env["KAFKA_SASL_PASSWORD"]
+    if protocol.endswith("SSL"):
+        files = {
+            "ssl.ca.location": "KAFKA_SSL_CAFILE",
+            "ssl.certificate.location": "KAFKA_SSL_CERTFILE",
+            "ssl.key.location": "KAFKA_SSL_KEYFILE",
+        }
+        for key, name in files.items():
+            path = env.get(name)
+            if path and not Path(path).is_file():
+                raise SystemExit(f"hotline_connector: {name}: {path}: no such file")
+            if path:
+                config[key] = path
+        if (env.get("KAFKA_SSL_CHECK_HOSTNAME") or "true").lower() in ("false", "0", "no", "off"):
+            config["ssl.endpoint.identification.algorithm"] = "none"
+    return config
+
+
 def run(
     bootstrap: str,
     group: str,
@@ -299,6 +332,7 @@ def run(
             "auto.offset.reset": "earliest",
             "isolation.level": "read_committed",
             "max.poll.interval.ms": 3_600_000,  # a POST may be retried for a long while between two polls
+            **kafka_security_config(),
         }
     )
     stopping = False

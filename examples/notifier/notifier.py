@@ -23,7 +23,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,39 @@ def parse(headers, value: bytes | None) -> cases.CaseFacts | None:
         return None
 
 
+def kafka_security_config(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """librdkafka's keys for the platform's KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_* variables (its
+    docs/configuration.md): the same broker login and TLS as the services."""
+    protocol = (env.get("KAFKA_SECURITY_PROTOCOL") or "PLAINTEXT").upper()
+    if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+        raise SystemExit(
+            f"notifier: KAFKA_SECURITY_PROTOCOL: {protocol!r}: give PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"
+        )
+    config = {"security.protocol": protocol.lower()}
+    if protocol.startswith("SASL_"):
+        for name in ("KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"):
+            if not env.get(name):
+                raise SystemExit(f"notifier: {name}: required with KAFKA_SECURITY_PROTOCOL={protocol}")
+        config["sasl.mechanism"] = (env.get("KAFKA_SASL_MECHANISM") or "SCRAM-SHA-512").upper()
+        config["sasl.username"] = env["KAFKA_SASL_USERNAME"]
+        config["sasl.password"] = env["KAFKA_SASL_PASSWORD"]
+    if protocol.endswith("SSL"):
+        files = {
+            "ssl.ca.location": "KAFKA_SSL_CAFILE",
+            "ssl.certificate.location": "KAFKA_SSL_CERTFILE",
+            "ssl.key.location": "KAFKA_SSL_KEYFILE",
+        }
+        for key, name in files.items():
+            path = env.get(name)
+            if path and not Path(path).is_file():
+                raise SystemExit(f"notifier: {name}: {path}: no such file")
+            if path:
+                config[key] = path
+        if (env.get("KAFKA_SSL_CHECK_HOSTNAME") or "true").lower() in ("false", "0", "no", "off"):
+            config["ssl.endpoint.identification.algorithm"] = "none"
+    return config
+
+
 def run(
     bootstrap: str, group: str, *, max_messages: int | None = None, timeout: float | None = None, topic: str = CASES
 ) -> int:
@@ -113,6 +146,7 @@ def run(
             "enable.auto.commit": False,  # commit ourselves, after printing
             "auto.offset.reset": "earliest",  # a new group starts from the beginning of the log
             "isolation.level": "read_committed",
+            **kafka_security_config(),
         }
     )
     stopping = False

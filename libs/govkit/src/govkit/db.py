@@ -8,7 +8,7 @@ from typing import TypeAlias
 import asyncpg
 import asyncpg.pool
 
-from govkit import telemetry
+from govkit import database_tls, telemetry
 
 # What a handler, use case or query receives: a plain connection (``db.connect``, tests, tools) or a
 # connection acquired from a pool (``pool.acquire()``), which asyncpg types as a proxy rather than a
@@ -49,10 +49,11 @@ async def create_pool(dsn: str, schema: str, *, min_size: int = 1, max_size: int
         max_size=max_size,
         init=_init,
         server_settings=server_settings(schema),
+        ssl=database_tls.from_env(),
     )
 
 
 async def connect(dsn: str, schema: str) -> asyncpg.Connection:
-    con = await asyncpg.connect(dsn, server_settings=server_settings(schema))
+    con = await asyncpg.connect(dsn, server_settings=server_settings(schema), ssl=database_tls.from_env())
     await _init(con)
     return con

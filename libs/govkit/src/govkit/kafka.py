@@ -12,6 +12,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import MessageSizeTooLargeError
 
+from govkit.kafka_security import KafkaSecurity
+
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_SIZE = 1048576  # aiokafka's default, stated: dead letters are fitted under it
@@ -41,9 +43,10 @@ def producer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
 class Producer:
     """Lazily started; `reset()` drops a producer that failed so the next use starts a fresh one."""
 
-    def __init__(self, bootstrap: str, client_id: str):
+    def __init__(self, bootstrap: str, client_id: str, security: KafkaSecurity | None = None):
         self.bootstrap = bootstrap
         self.client_id = client_id
+        self.security = KafkaSecurity.from_env() if security is None else security
         self.max_request_size = MAX_REQUEST_SIZE
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -51,7 +54,9 @@ class Producer:
     async def get(self) -> AIOKafkaProducer:
         async with self._lock:
             if self._producer is None:
-                p = AIOKafkaProducer(**producer_config(self.bootstrap, self.client_id))
+                p = AIOKafkaProducer(
+                    **producer_config(self.bootstrap, self.client_id), **self.security.aiokafka_kwargs()
+                )
                 try:
                     await p.start()
                 except BaseException:

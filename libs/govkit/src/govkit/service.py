@@ -33,6 +33,7 @@ from govkit import settings as settings_mod
 from govkit.consumer import BatchHandler, EventConsumer, Handler
 from govkit.consumer_health import ConsumerMonitor, ConsumerReport
 from govkit.kafka import Producer
+from govkit.kafka_security import login_problem
 from govkit.outbox import OutboxRelay
 from govkit.retention import RetentionJob
 
@@ -95,7 +96,9 @@ async def _start_broker(app: FastAPI, broker: KafkaBroker) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as e:
-            log.warning("kafka not reachable (%s: %s); retrying in %.1fs", type(e).__name__, e, backoff)
+            s: settings_mod.ServiceSettings = app.state.settings
+            reason = await login_problem(s.kafka_bootstrap_servers, s.kafka_security)
+            log.warning("kafka not reachable (%s); retrying in %.1fs", reason or f"{type(e).__name__}: {e}", backoff)
             with contextlib.suppress(Exception):
                 await broker.stop()
             await asyncio.sleep(backoff)
@@ -116,7 +119,7 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
         app.state.pool = await db.create_pool(s.database_url, s.db_schema, max_size=s.db_pool_max)
         app.state.known_areas = areas.KnownAreas(app.state.pool)  # checks the area scopes of tokens
         app.state.migrations_ok = False
-        producer = Producer(s.kafka_bootstrap_servers, f"{spec.name}-producer")
+        producer = Producer(s.kafka_bootstrap_servers, f"{spec.name}-producer", s.kafka_security)
         app.state.producer = producer
         # per-message access logs at DEBUG; service messages go through our JSON handler
         broker = KafkaBroker(
@@ -124,6 +127,7 @@ def build_app(spec: ServiceSpec, s: settings_mod.ServiceSettings, config: object
             client_id=spec.name,
             acks="all",
             enable_idempotence=True,
+            security=s.kafka_security.faststream_security(),
             logger=logging.getLogger("faststream.broker"),
             log_level=logging.DEBUG,
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from govkit import database_tls, kafka_security
 
 M = TypeVar("M", bound=BaseModel)
 DEV_JWT_SECRET = "dev-only-secret-change-me-000000000000"
@@ -37,6 +40,43 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("{SERVICE}_DB_SCHEMA", "db_schema", "{service}", "schema the service owns"),
     EnvVar("{SERVICE}_DB_POOL_MAX", "db_pool_max", "10", "largest number of database connections"),
     EnvVar("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers", None, "host:port[,host:port] of the Kafka brokers"),
+    EnvVar(
+        "KAFKA_SECURITY_PROTOCOL",
+        "kafka_security_protocol",
+        "PLAINTEXT",
+        "PLAINTEXT, SSL (TLS), SASL_PLAINTEXT or SASL_SSL (TLS and a SASL login): every Kafka client of the "
+        "services, the relay, ./gov and the examples",
+    ),
+    EnvVar("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism", "SCRAM-SHA-512", "SCRAM-SHA-512, SCRAM-SHA-256 or PLAIN"),
+    EnvVar("KAFKA_SASL_USERNAME", "kafka_sasl_username", None, "SASL user; required with SASL_SSL or SASL_PLAINTEXT"),
+    EnvVar("KAFKA_SASL_PASSWORD", "kafka_sasl_password", None, "SASL password (a secret); required with a SASL user"),
+    EnvVar(
+        "KAFKA_SSL_CAFILE",
+        "kafka_ssl_cafile",
+        None,
+        "PEM file of the CA(s) that signed the brokers' certificates; unset: the system's trusted roots",
+    ),
+    EnvVar("KAFKA_SSL_CERTFILE", "kafka_ssl_certfile", None, "PEM client certificate, for mutual TLS (optional)"),
+    EnvVar("KAFKA_SSL_KEYFILE", "kafka_ssl_keyfile", None, "PEM private key of KAFKA_SSL_CERTFILE (unencrypted)"),
+    EnvVar(
+        "KAFKA_SSL_CHECK_HOSTNAME",
+        "kafka_ssl_check_hostname",
+        "true",
+        "false: accept a broker certificate (still signed by the CA) whose names do not match the address",
+    ),
+    EnvVar(
+        "PGSSLMODE",
+        "pgsslmode",
+        None,
+        "TLS to PostgreSQL, as libpq: disable, allow, prefer, require, verify-ca or verify-full; unset: the "
+        "DSN's sslmode parameter, else prefer",
+    ),
+    EnvVar(
+        "PGSSLROOTCERT",
+        "pgsslrootcert",
+        None,
+        "PEM file of the CA that signed the server's certificate (verify-ca, verify-full); unset: the system's roots",
+    ),
     EnvVar("{SERVICE}_HTTP_HOST", "http_host", "127.0.0.1", "address the HTTP server binds"),
     EnvVar("{SERVICE}_HTTP_PORT", "http_port", "8000", "port the HTTP server binds"),
     EnvVar("LOG_LEVEL", "log_level", "INFO", "DEBUG, INFO, WARNING or ERROR"),
@@ -190,6 +230,16 @@ class ServiceSettings(BaseModel):
     db_schema: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     db_pool_max: int = Field(ge=1, le=200)
     kafka_bootstrap_servers: str = Field(pattern=r"^[^,\s]+:\d+(,[^,\s]+:\d+)*$")
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: str | None = None
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_check_hostname: str = "true"
+    pgsslmode: str | None = None
+    pgsslrootcert: str | None = None
     http_host: str
     http_port: int = Field(ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -308,6 +358,31 @@ class ServiceSettings(BaseModel):
         if len(self.pseudonym_key) < 32:
             raise ValueError("PSEUDONYM_KEY: must be at least 32 characters")
         return self
+
+    @model_validator(mode="after")
+    def _transport_security(self) -> ServiceSettings:
+        self.kafka_security.ssl_context()  # KafkaSecurityError (a ValueError) names the variable to fix
+        self.database_ssl()
+        return self
+
+    @property
+    def kafka_security(self) -> kafka_security.KafkaSecurity:
+        return kafka_security.KafkaSecurity.from_env(
+            {
+                "KAFKA_SECURITY_PROTOCOL": self.kafka_security_protocol,
+                "KAFKA_SASL_MECHANISM": self.kafka_sasl_mechanism,
+                "KAFKA_SASL_USERNAME": self.kafka_sasl_username or "",
+                "KAFKA_SASL_PASSWORD": self.kafka_sasl_password or "",
+                "KAFKA_SSL_CAFILE": self.kafka_ssl_cafile or "",
+                "KAFKA_SSL_CERTFILE": self.kafka_ssl_certfile or "",
+                "KAFKA_SSL_KEYFILE": self.kafka_ssl_keyfile or "",
+                "KAFKA_SSL_CHECK_HOSTNAME": self.kafka_ssl_check_hostname,
+            }
+        )
+
+    def database_ssl(self) -> database_tls.SslMode | ssl.SSLContext | None:
+        """asyncpg's `ssl=` for PGSSLMODE and PGSSLROOTCERT (govkit.db)."""
+        return database_tls.ssl_option(self.pgsslmode, self.pgsslrootcert)
 
 
 def env_name(var: EnvVar, service: str) -> str:

@@ -34,7 +34,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from gov_contracts import REGISTRY, topics
-from govkit import db, inbox
+from govkit import db, inbox, kafka_security
 from govkit.consumer import BatchHandler, Decoded, Handler, PoisonEvent, data_fault, decode
 from reporting import projections
 from reporting.shadow import Shadow
@@ -361,7 +361,12 @@ async def rebuild(
         if not await con.fetchval("select pg_try_advisory_lock($1)", RUNNING_LOCK):
             raise RebuildFailed("another rebuild is running")
         leftovers = await shadow.drop_leftovers(con)
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **kafka_security.aiokafka_kwargs(),
+        )
         await consumer.start()
         parts = await _partitions(consumer)
         await _check_history(consumer, parts)

@@ -30,6 +30,7 @@ from shapely.validation import explain_validity
 
 from gov_contracts import CloudEvent, event_type_for
 from gov_contracts.areas import AREA_ID_PATTERN, AreaKind, AreaUpserted, Geometry
+from govctl import kafka_client
 from govctl.errors import StackError
 
 DEFAULT_FILE = Path(__file__).resolve().parents[4] / "data" / "areas" / "changping.yaml"
@@ -206,13 +207,17 @@ def event_id(area_id: str, version: str) -> str:
 async def _publish(bootstrap: str, events: list[AreaUpserted], version: str) -> None:
     et = event_type_for(AreaUpserted)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="govctl-areas"
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        client_id="govctl-areas",
+        **kafka_client.client_security(),
     )
     try:
         await producer.start()
     except Exception as e:  # unreachable: one line from ./gov, not aiokafka's "Unclosed" warning as well
         await producer.stop()
-        raise StackError(f"kafka at {bootstrap} not reachable: {type(e).__name__}: {e}") from None
+        raise await kafka_client.unreachable(bootstrap, e) from None
     try:
         futures = []
         for ev in events:

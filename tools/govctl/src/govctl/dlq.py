@@ -35,6 +35,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from gov_contracts.topics import DEADLETTER
+from govctl import kafka_client
 from govctl.errors import StackError
 
 STATE_FILE = "dlq-redriven.json"
@@ -156,13 +157,17 @@ def matches(dl: DeadLetter, group: str | None, reason: str | None) -> bool:
 async def read_all(bootstrap: str, topic: str = DEADLETTER, timeout: float = 60.0) -> list[DeadLetter]:
     """Every record of the topic up to its end at the time of the call, in (partition, offset) order."""
     c = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", client_id="govctl-dlq"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        client_id="govctl-dlq",
+        **kafka_client.client_security(),
     )
     try:
         await c.start()
     except Exception as e:
         await c.stop()
-        raise StackError(f"kafka at {bootstrap} not reachable: {type(e).__name__}: {e}") from None
+        raise await kafka_client.unreachable(bootstrap, e) from None
     try:
         await c._client.force_metadata_update()
         parts = sorted(c.partitions_for_topic(topic) or ())
@@ -315,13 +320,17 @@ async def redrive(
     verb = "would re-drive" if dry_run else "re-drove"
     if todo and not dry_run:
         p = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, client_id="govctl-dlq-redrive"
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            client_id="govctl-dlq-redrive",
+            **kafka_client.client_security(),
         )
         try:
             await p.start()
         except Exception as e:
             await p.stop()
-            raise StackError(f"kafka at {bootstrap} not reachable: {type(e).__name__}: {e}") from None
+            raise await kafka_client.unreachable(bootstrap, e) from None
         try:
             for dl in todo:
                 meta = await p.send_and_wait(dl.topic, dl.value, key=dl.key, headers=dl.original_headers())

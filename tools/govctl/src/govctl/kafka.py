@@ -9,7 +9,9 @@ import shutil
 import string
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -17,6 +19,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from gov_contracts import topics
 from govctl import procs
 from govctl.errors import StackError
+from govctl.kafka_client import client_security
 from govctl.ports import is_listening
 
 MAIN_FORMAT = "kafka.tools.StorageTool"
@@ -64,14 +67,63 @@ def write_config(root: Path, home: Path, *, port: int, controller_port: int, par
     return cfg
 
 
-def format_storage(lib: Path, cfg: Path, data: Path) -> None:
+def write_sasl_ssl_config(
+    root: Path,
+    home: Path,
+    *,
+    port: int,
+    controller_port: int,
+    partitions: int,
+    keystore: Path,
+    truststore: Path,
+    broker_user: str,
+    broker_password: str,
+    mechanism: str = "SCRAM-SHA-512",
+) -> Path:
+    """The local broker's configuration with a SASL_SSL listener instead of PLAINTEXT (the controller listener stays
+    on loopback, unauthenticated). `keystore`: a PEM file with the broker's unencrypted PKCS#8 key and its
+    certificate chain; `truststore`: the CA's PEM. The broker logs in to itself as `broker_user`, a SCRAM user that
+    format_storage(scram=...) creates with the cluster."""
+    cfg = write_config(root, home, port=port, controller_port=controller_port, partitions=partitions)
+    jaas = (
+        "org.apache.kafka.common.security.scram.ScramLoginModule required "
+        f'username="{broker_user}" password="{broker_password}";'
+    )
+    secured = {
+        "listeners": f"SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"SASL_SSL://127.0.0.1:{port}",
+        "inter.broker.listener.name": "SASL_SSL",
+        "listener.security.protocol.map": "SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT",
+        "sasl.enabled.mechanisms": mechanism,
+        "sasl.mechanism.inter.broker.protocol": mechanism,
+        f"listener.name.sasl_ssl.{mechanism.lower()}.sasl.jaas.config": jaas,
+        "ssl.keystore.type": "PEM",
+        "ssl.keystore.location": str(keystore),
+        "ssl.truststore.type": "PEM",
+        "ssl.truststore.location": str(truststore),
+    }
+    with cfg.open("a") as out:  # a later line wins in a properties file
+        out.write("\n# SASL_SSL (govctl.kafka.write_sasl_ssl_config)\n")
+        out.writelines(f"{key}={value}\n" for key, value in secured.items())
+    return cfg
+
+
+def format_storage(
+    lib: Path, cfg: Path, data: Path, scram: Mapping[str, str] | None = None, mechanism: str = "SCRAM-SHA-512"
+) -> None:
+    """`scram`: user -> password of the SCRAM users the new cluster starts with."""
     if (data / "meta.properties").exists():
         return
     cluster_id = subprocess.run(
         ["java", "-cp", classpath(lib), MAIN_FORMAT, "random-uuid"], capture_output=True, text=True, check=True
     ).stdout.strip()
     r = subprocess.run(
-        ["java", "-cp", classpath(lib), MAIN_FORMAT, "format", "-t", cluster_id, "-c", str(cfg)],
+        ["java", "-cp", classpath(lib), MAIN_FORMAT, "format", "-t", cluster_id, "-c", str(cfg)]
+        + [
+            arg
+            for user, pw in (scram or {}).items()
+            for arg in ("--add-scram", f"{mechanism}=[name={user},password={pw}]")
+        ],
         capture_output=True,
         text=True,
     )
@@ -96,8 +148,10 @@ def start(root: Path, lib: Path, cfg: Path, log: Path, heap_mb: int = 512) -> in
     return procs.spawn(cmd, log=log)
 
 
-async def _ready(bootstrap: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000)
+async def _ready(bootstrap: str, security: Mapping[str, Any] | None = None) -> None:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=3000, **(client_security() if security is None else security)
+    )
     try:
         await admin.start()
         await admin.describe_cluster()
@@ -105,7 +159,9 @@ async def _ready(bootstrap: str) -> None:
         await admin.close()
 
 
-def wait_ready(bootstrap: str, port: int, pid: int, log: Path, timeout: float = 60.0) -> None:
+def wait_ready(
+    bootstrap: str, port: int, pid: int, log: Path, timeout: float = 60.0, security: Mapping[str, Any] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
@@ -113,7 +169,7 @@ def wait_ready(bootstrap: str, port: int, pid: int, log: Path, timeout: float = 
             raise StackError(f"kafka exited during start-up; see {log}")
         if is_listening(port):
             try:
-                asyncio.run(_ready(bootstrap))
+                asyncio.run(_ready(bootstrap, security))
                 return
             except Exception as e:
                 last = f"{type(e).__name__}: {e}"
@@ -136,8 +192,8 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str], timeou
         await asyncio.sleep(0.2)
 
 
-async def create_topics(bootstrap: str, partitions: int) -> list[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def create_topics(bootstrap: str, partitions: int, security: Mapping[str, Any] | None = None) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **(client_security() if security is None else security))
     await admin.start()
     try:
         existing = set(await admin.list_topics())
