@@ -8,6 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -147,7 +148,23 @@ def stop(home: Path) -> None:
 
 
 def dsn(*, user: str, password: str, host: str, port: int, database: str = DATABASE) -> str:
-    return f"postgresql://{user}:{password}@{host}:{port}/{database}"
+    """The user and password percent-escaped: any character may be in them (@, :, /, #, ?, %)."""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"postgresql://{quote(user, safe='')}:{quote(password, safe='')}@{host}:{port}/{quote(database, safe='')}"
+
+
+def with_database(dsn: str, database: str) -> str:
+    """The same server, login and parameters (sslmode, ...), another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + quote(database, safe="")))
+
+
+def server_of(dsn: str) -> tuple[str, int]:
+    """host and port of a postgresql:// DSN; ValueError when it names no host."""
+    parts = urlsplit(dsn)
+    if not parts.hostname:
+        raise ValueError(f"no host in {parts.scheme}://...")
+    return parts.hostname, parts.port or 5432
 
 
 async def bootstrap(admin_dsn: str, passwords: dict[str, str], database: str = DATABASE) -> None:
@@ -161,7 +178,7 @@ async def bootstrap(admin_dsn: str, passwords: dict[str, str], database: str = D
             await con.execute(f'create database "{database}"')
     finally:
         await con.close()
-    con = await asyncpg.connect(admin_dsn.rsplit("/", 1)[0] + f"/{database}")
+    con = await asyncpg.connect(with_database(admin_dsn, database))
     try:
         await con.execute("create extension if not exists ltree")
         await con.execute("create extension if not exists pg_trgm")

@@ -106,9 +106,8 @@ class Stack:
     def service_dsn(self, svc: str) -> str:
         ext = self.state["postgres"].get("external")
         if ext:
-            host_port = ext.split("@", 1)[1].split("/", 1)[0]
-            host, _, port = host_port.partition(":")
-            return postgres.dsn(user=svc, password=self.state["passwords"][svc], host=host, port=int(port or 5432))
+            host, port = postgres.server_of(ext)
+            return postgres.dsn(user=svc, password=self.state["passwords"][svc], host=host, port=port)
         return postgres.dsn(
             user=svc, password=self.state["passwords"][svc], host="127.0.0.1", port=self.state["postgres"]["port"]
         )
