@@ -60,6 +60,13 @@ TITLES: dict[str, str] = {
     "Nothing to extend": "无需延期",
     "Return window passed": "已超过退单时限",
     "Not an external ticket": "不是热线工单",
+    "Offer expired or closed": "邀请已过期或已失效",
+    "Answer link used": "此链接已使用",
+    "Offer no longer open": "邀请已不再开放",
+    "Unsupported attachment": "不支持的附件",
+    "Invalid answer link": "链接无效",
+    "Above budget": "超出预算",
+    "Tally entries differ": "计票记录不一致",
 }
 
 # the sentence before an English message the catalogue does not know, by status
