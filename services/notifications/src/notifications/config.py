@@ -71,7 +71,8 @@ ENV_VARS = (
         "NOTIFICATIONS_REPORT_URL",
         "report_url",
         "",
-        "base URL leaders open the weekly report at; the link is {base}/v1/reports/weekly.html?area=..&week=..",
+        "base URL leaders open the weekly report at, for a gov.report.weekly_published.v1 without a share_url "
+        "(older events): {base}/v1/reports/weekly.html?area=..&week=..; the event's signed share link comes first",
     ),
     EnvVar(
         "NOTIFICATIONS_SMS_URL",

@@ -39,6 +39,10 @@ UNIT_TRIGGERS: dict[type[cases.CaseFacts], Callable[..., triggers.Trigger | None
 
 
 def report_link(ctx: Context, event: reports.WeeklyReportPublished) -> str:
+    """The report's signed share link from the event (it opens without signing in, until it expires); for an
+    event from before share links, the report's address under NOTIFICATIONS_REPORT_URL (which needs a token)."""
+    if event.share_url:
+        return event.share_url
     base = ctx.config.report_url.rstrip("/")
     return f"{base}/v1/reports/weekly.html?area={event.area_id}&week={event.week}" if base else ""
 
