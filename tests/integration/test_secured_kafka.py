@@ -10,6 +10,9 @@ import asyncio
 import datetime
 import ipaddress
 import logging
+import os
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -41,6 +44,7 @@ from reporting import config as reporting_config
 
 from .kafka_helpers import eventually
 
+NOTIFIER = Path(__file__).resolve().parents[2] / "examples" / "notifier" / "notifier.py"
 BROKER_USER, BROKER_PASSWORD = "admin", "broker-secret-0"
 CLIENT_USER, CLIENT_PASSWORD = "gov-services", "p@ss:w/rd#?%-scram"
 GRID = "changping.kongjiafan.g03"
@@ -188,6 +192,20 @@ async def test_an_event_travels_from_cases_to_reporting_over_sasl_ssl(
             assert cases.state.broker_started and reporting.state.broker_started
     finally:
         await reporting_db.close()
+
+    # the example subscriber (librdkafka) reads the same event over SASL_SSL with the same settings
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # KAFKA_* set above; it finds the contracts
+    notifier = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, str(NOTIFIER), "--bootstrap", secured_kafka.bootstrap, "--group", "notifier-sasl"]
+        + ["--max-messages", "1", "--timeout", "30"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert notifier.returncode == 0, notifier.stderr
+    assert r.json()["number"] in notifier.stdout, (notifier.stdout, notifier.stderr)
 
 
 async def test_a_wrong_password_is_refused_with_a_clear_reason(
