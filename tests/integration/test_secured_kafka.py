@@ -1,7 +1,8 @@
 """A second local Kafka (the jars ./gov uses) that only speaks SASL_SSL: certificates made here (a CA and a server
 certificate for 127.0.0.1 and localhost), SCRAM-SHA-512 users created when its storage is formatted. A case created
 in the cases service travels through its outbox relay over that listener to the reporting service's consumer,
-which applies it; a wrong password and a PLAINTEXT client are refused. The session stack's own broker is not
+which applies it, and the example notifier (librdkafka) reads it; a wrong password, a CA that did not sign the
+broker's certificate and a PLAINTEXT client are refused. The session stack's own broker is not
 touched (the services here use its PostgreSQL only)."""
 
 from __future__ import annotations
