@@ -30,7 +30,9 @@ GRID = "changping.kongjiafan.g03"
 LAT, LON = 31.7183, 111.3508  # inside GRID's demo shape
 REPORTER, PHONE = "欧阳晓明", "13912345678"
 ADDRESS = "孔家畈村三组后山王家院子东侧"
-DESCRIPTION = "三组村民反映四组在争议山林内砍伐树木，联系人欧阳先生。"
+# no name in it: the Open311 list shows a public case's description (phones and ID numbers redacted) to anyone, and
+# the Open311 e2e test looks for its reporter's surname in every public read
+DESCRIPTION = "三组村民反映四组在争议山林内砍伐树木，请求调处山林边界。"
 
 
 def other_village_point() -> tuple[str, float, float]:

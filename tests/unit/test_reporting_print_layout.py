@@ -96,7 +96,7 @@ def test_the_page_is_laid_out_for_a4_print():
     page = render.weekly_html(town({}))
     assert re.search(r"@page\{size:A4;margin:[^}]+\}", page)
     assert "@media print" in page and "break-inside:avoid" in page and "page-break-after:avoid" in page
-    assert "max-height:105mm" in page  # the map keeps to part of a page
+    assert "max-height:90mm" in page  # the map keeps to part of a page
     assert "http://" not in page and "https://" not in page and "<link" not in page  # no external resources
 
 
@@ -140,3 +140,21 @@ def test_quiet_categories_are_counted_and_figures_keep_their_data_attributes():
     for key in ("new", "closed", "open_at_end", "closure_rate", "on_time_rate", "due", "due_on_time"):
         assert f'data-kpi="{key}"' in page, key
     assert '<td data-role="party_member">2.5</td>' in page
+
+
+def test_a_bad_week_prints_the_worst_rows_of_each_list_and_counts_the_rest():
+    r = town({i: ("red" if i % 3 == 0 else "yellow") for i in range(0, 120, 2)})  # 60 grids yellow and above
+    case = r["at_risk"]["cases"][0]
+    r["at_risk"] = {
+        "total": 45,
+        "cases": [{**case, "number": f"CP-2026-{n:06d}"} for n in range(30)],  # the JSON's first 30
+    }
+    page = render.weekly_html(r)
+    table = re.search(r'<table id="grid-heat">.*?</table>', page, re.S)
+    assert table is not None
+    listed = re.findall(r'<tr data-grid="[^"]+" data-risk="(\w+)">', table[0])
+    assert len(listed) == render.PRINTED_ROWS and set(listed) == {"red"}  # the worst first
+    assert f"黄色及以上 60 个，下表列出分值最高的 {render.PRINTED_ROWS} 个" in page
+    shown = re.findall(r'<tr data-case="(CP-[^"]+)"', page)
+    assert shown == [f"CP-2026-{n:06d}" for n in range(render.PRINTED_ROWS)]
+    assert f'data-more="{45 - render.PRINTED_ROWS}"' in page and 'data-kpi="at_risk">45<' in page

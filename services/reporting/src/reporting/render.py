@@ -179,9 +179,9 @@ td,th{border:1px solid #ccc;padding:1px 4px;text-align:left;vertical-align:top;l
 th{font-weight:normal;background:#f5f5f5}
 td.risk{color:#fff;text-align:center} td.why{white-space:nowrap} .reasons{max-width:360px}
 .cols{display:flex;gap:10px;align-items:flex-start} .cols>table{flex:1} #rates th{white-space:nowrap}
-.charts{display:flex;gap:8px;align-items:flex-start} .charts svg{width:50%;height:auto}
+.charts{display:flex;gap:8px;align-items:flex-start} .charts svg{width:50%;height:auto;max-height:40mm}
 .map-row{display:flex;gap:8px;align-items:flex-start}
-.map{flex:0 0 62%} .map svg{width:100%;height:auto;max-height:105mm}
+.map{flex:0 0 62%} .map svg{width:100%;height:auto;max-height:90mm}
 .map-index{columns:2;font-size:10px;padding-left:0;list-style:none;margin:0}
 .map-side{flex:1;font-size:10px} .hot{columns:2;margin:2px 0;padding-left:18px;font-size:11px}
 .note{font-size:10px;color:#888}
@@ -233,19 +233,31 @@ def _rates(k: dict[str, Any]) -> str:
     return f'<div class="cols"><table id="rates">{rates}</table><table id="other-kpis">{others}</table></div>'
 
 
+CATEGORY_ROWS_IN_ONE_TABLE = 6
+
+
 def _categories(by_category: list[dict[str, Any]]) -> str:
     """The categories with a figure in the week; the others are counted in a line."""
     active = [c for c in by_category if any(c[m] for m, _ in CATEGORY_COLUMNS)]
-    rows = "".join(
+    rows = [
         f'<tr data-category="{e(c["category"])}"><td>{e(c["name"])}</td>'
         + "".join(f'<td data-col="{m}">{c[m]}</td>' for m, _ in CATEGORY_COLUMNS)
         + "</tr>"
         for c in active
-    )
+    ]
     head = "<tr><th>类别</th>" + "".join(f"<th>{label}</th>" for _, label in CATEGORY_COLUMNS) + "</tr>"
     quiet = len(by_category) - len(active)
     note = f'<p class="note">其余 {quiet} 类本周无案件，未列出。</p>' if quiet else ""
-    return (f'<table id="categories"><thead>{head}</thead>{rows}</table>' if rows else "<p>本周无案件。</p>") + note
+    if not rows:
+        return "<p>本周无案件。</p>" + note
+    if len(rows) <= CATEGORY_ROWS_IN_ONE_TABLE:
+        return f'<table id="categories"><thead>{head}</thead>{"".join(rows)}</table>' + note
+    # side by side, half the height on the printed page
+    half = (len(rows) + 1) // 2
+    return (
+        f'<div class="cols"><table id="categories"><thead>{head}</thead>{"".join(rows[:half])}</table>'
+        f'<table id="categories-2"><thead>{head}</thead>{"".join(rows[half:])}</table></div>' + note
+    )
 
 
 def _hotspots(hot: dict[str, Any]) -> str:
@@ -303,18 +315,33 @@ def weekly_html(r: dict) -> str:
 </body></html>"""
 
 
+# rows of each list the printed report shows (the JSON and the CSV hold them all): with the map, the KPIs and the
+# charts, a town's report stays on two A4 pages however bad its week
+PRINTED_ROWS = 12
+
+
 def _grid_section(
     grids: list[dict[str, Any]], villages: list[dict[str, Any]] | None, at_risk: dict[str, Any] | None
 ) -> str:
     """三、网格风险研判: how many grids of each level, the map, the cases at risk, and the grids of yellow and above
     one per row with their reasons (green ones only counted)."""
     numbers, map_html = _map_parts(grids, villages)
-    listed = sorted((g for g in grids if g["risk"] in LISTED_RISKS), key=lambda g: (-g["score"], g["id"]))
-    green = len(grids) - len(listed)
+    ranked = sorted((g for g in grids if g["risk"] in LISTED_RISKS), key=lambda g: (-g["score"], g["id"]))
+    listed, unlisted = ranked[:PRINTED_ROWS], len(ranked) - PRINTED_ROWS
+    green = len(grids) - len(ranked)
     line = (
         f'<p id="grid-summary">共 {len(grids)} 个网格：绿色（低风险）<span data-green="{green}">{green}</span> 个，'
         "运行平稳，不逐一列出；"
-        + (f"黄色及以上 {len(listed)} 个，逐一列于下表。</p>" if listed else "无黄色及以上网格。</p>")
+        + (
+            f"黄色及以上 {len(ranked)} 个，"
+            + (
+                "逐一列于下表。</p>"
+                if unlisted <= 0
+                else f"下表列出分值最高的 {len(listed)} 个，其余见 CSV 与各村报告。</p>"
+            )
+            if ranked
+            else "无黄色及以上网格。</p>"
+        )
     )
     rows = "".join(
         f'<tr data-grid="{e(g["id"])}" data-risk="{g["risk"]}"><td>{numbers.get(g["id"], "")}</td>'
@@ -380,9 +407,9 @@ def _at_risk_section(at_risk: dict[str, Any] | None) -> str:
         f"<td>{e(LEVEL_LABEL.get(c['level'], c['level']))}</td><td>{e(STATUS_ZH.get(c['status'], c['status']))}</td>"
         f"<td>{e(SEVERITY_LABEL.get(c['severity'], c['severity']))}</td>"
         f'<td class="why">{"、".join(WHY_ZH[w] for w in c["why"])}</td></tr>'
-        for c in at_risk["cases"]
+        for c in at_risk["cases"][:PRINTED_ROWS]
     )
-    more = at_risk["total"] - len(at_risk["cases"])
+    more = at_risk["total"] - min(len(at_risk["cases"]), PRINTED_ROWS)
     return (
         f'<h3>重点关注案件（周末在办：逾期、督办或重大，共 <span data-kpi="at_risk">{at_risk["total"]}</span> 件）</h3>'
         + (
@@ -417,19 +444,33 @@ def _projects_section(lp: dict[str, Any] | None) -> str:
     overdue_html = (f"<p>逾期未完成的节点：</p><ul>{overdue}</ul>" if overdue else "") + (
         f"<p>另有 {more} 个逾期节点未列出。</p>" if more > 0 else ""
     )
+    cells = [
+        (f"{lp['year']}年在办及本年办结项目", 'data-kpi="lp_proposals"', lp["proposals"]),
+        ("本周表决通过", 'data-kpi="lp_adopted"', lp["decided"]["adopted"]),
+        ("本周表决未通过", 'data-kpi="lp_not_adopted"', lp["decided"]["not_adopted"]),
+        ("实施中", 'data-kpi="lp_implementing"', lp["implementing"]),
+        ("本周村民（代表）会议", 'data-kpi="lp_meetings"', lp["meetings"]),
+        ("逾期未完成节点", 'data-kpi="lp_overdue_milestones"', lp["overdue_milestones"]),
+        (
+            "已通过项目预算（元）",
+            f'data-kpi="lp_budget_adopted" data-value="{e(lp["budget_adopted_yuan"])}"',
+            money(lp["budget_adopted_yuan"]),
+        ),
+        ("已支出（元）", f'data-kpi="lp_spent" data-value="{e(lp["spent_yuan"])}"', money(lp["spent_yuan"])),
+    ]
+    # four figures a row, as the volunteers' table: the section keeps to a few lines of the printed page
+    rows = "".join(
+        "<tr>"
+        + "".join(f"<th>{label}</th><td {attrs}>{value}</td>" for label, attrs, value in cells[i : i + 4])
+        + "</tr>"
+        for i in range(0, len(cells), 4)
+    )
+    stage_table = (
+        f'<table id="livelihood-stages"><tr><th>阶段</th><th>项目数</th></tr>{stages}</table>' if stages else ""
+    )
     return f"""<h2>六、民生实事</h2>
-<div class="cols"><table id="livelihood-projects">
-<tr><th>{lp["year"]}年在办及本年办结项目</th><td data-kpi="lp_proposals">{lp["proposals"]}</td></tr>
-<tr><th>本周表决通过</th><td data-kpi="lp_adopted">{lp["decided"]["adopted"]}</td></tr>
-<tr><th>本周表决未通过</th><td data-kpi="lp_not_adopted">{lp["decided"]["not_adopted"]}</td></tr>
-<tr><th>实施中</th><td data-kpi="lp_implementing">{lp["implementing"]}</td></tr>
-<tr><th>本周村民（代表）会议</th><td data-kpi="lp_meetings">{lp["meetings"]}</td></tr>
-<tr><th>逾期未完成节点</th><td data-kpi="lp_overdue_milestones">{lp["overdue_milestones"]}</td></tr>
-<tr><th>已通过项目预算（元）</th><td data-kpi="lp_budget_adopted" data-value="{e(lp["budget_adopted_yuan"])}">\
-{money(lp["budget_adopted_yuan"])}</td></tr>
-<tr><th>已支出（元）</th>\
-<td data-kpi="lp_spent" data-value="{e(lp["spent_yuan"])}">{money(lp["spent_yuan"])}</td></tr></table>
-<table id="livelihood-stages"><tr><th>阶段</th><th>项目数</th></tr>{stages}</table></div>
+<div class="cols"><table id="livelihood-projects">{rows}</table>
+{stage_table}</div>
 {overdue_html}"""
 
 

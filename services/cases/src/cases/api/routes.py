@@ -115,6 +115,26 @@ def to_read(row: Row, policy: Policy, reporter: dict[str, Any] | None = None) ->
     )
 
 
+def _new_case(body: CaseCreate, source: str, **ticket: str) -> service.NewCase:
+    return service.NewCase(
+        category=body.category,
+        title=body.title,
+        description=body.description,
+        grid_id=body.grid_id,
+        severity=body.severity,
+        source=source,
+        address=body.address,
+        lat=body.lat,
+        lon=body.lon,
+        reporter_name=body.reporter_name,
+        reporter_phone=body.reporter_phone,
+        parties=[x.model_dump() for x in body.parties],
+        attachments=[str(u) for u in body.attachments],
+        tags=body.tags,
+        **ticket,
+    )
+
+
 @router.post(
     "",
     status_code=201,
@@ -140,22 +160,7 @@ async def create_case(
     ),
 ) -> CaseRead:
     resident = authz.staff_level(p) is None
-    new = service.NewCase(
-        category=body.category,
-        title=body.title,
-        description=body.description,
-        grid_id=body.grid_id,
-        severity=body.severity,
-        source="resident_report" if resident else body.source,
-        address=body.address,
-        lat=body.lat,
-        lon=body.lon,
-        reporter_name=body.reporter_name,
-        reporter_phone=body.reporter_phone,
-        parties=[x.model_dump() for x in body.parties],
-        attachments=[str(u) for u in body.attachments],
-        tags=body.tags,
-    )
+    new = _new_case(body, "resident_report" if resident else body.source)
     row, created = await service.create_case(
         cases, new, principal=p, reporter_sub=p.sub if resident else None, idempotency_key=idempotency_key
     )
@@ -178,24 +183,7 @@ async def create_case(
     },
 )
 async def intake_ticket(body: TicketCreate, cases: Cases, response: Response, p: CurrentPrincipal) -> CaseRead:
-    new = service.NewCase(
-        category=body.category,
-        title=body.title,
-        description=body.description,
-        grid_id=body.grid_id,
-        severity=body.severity,
-        source="hotline",
-        address=body.address,
-        lat=body.lat,
-        lon=body.lon,
-        reporter_name=body.reporter_name,
-        reporter_phone=body.reporter_phone,
-        parties=[x.model_dump() for x in body.parties],
-        attachments=[str(u) for u in body.attachments],
-        tags=body.tags,
-        external_source=body.external_source,
-        external_id=body.external_id,
-    )
+    new = _new_case(body, "hotline", external_source=body.external_source, external_id=body.external_id)
     row, created = await service.intake_ticket(cases, new, principal=p)
     if not created:
         response.status_code = 200
