@@ -35,11 +35,12 @@ from fastapi import FastAPI
 from cases import app as cases_app
 from cases import config as cases_config
 from govctl import areas as area_file
-from govctl import kafka, procs
+from govctl import kafka, postgres, procs
 from govctl.ports import free_port
 from govkit import service, settings
 from govkit.auth import mint
 from govkit.kafka_security import KafkaSecurity, login_problem
+from govkit.service import ServiceSpec, run_migrations
 from reporting import app as reporting_app
 from reporting import config as reporting_config
 
@@ -149,24 +150,48 @@ async def running(app: FastAPI) -> AsyncIterator[FastAPI]:
         yield app
 
 
+# the services of the test keep their data in a database of their own: sharing the session's, they would take the
+# second broker's offsets (from 0) for records their watermarks say were applied, and their timers (the weekly
+# report, the deadline sweep) would publish the session's work to the second broker
+DATABASE = "gov_sasl_ssl"
+
+
+async def own_database(stack, services: tuple[tuple[str, ServiceSpec], ...], kafka_env: dict[str, str]) -> dict:
+    """{service: its environment} on a fresh database of the session's server, its schemas migrated."""
+    await postgres.bootstrap(stack.admin_dsn, stack.state["passwords"], database=DATABASE)
+    envs = {}
+    for name, spec in services:
+        env = {
+            **stack.service_env(name),
+            f"{name.upper()}_DATABASE_URL": postgres.with_database(stack.service_dsn(name), DATABASE),
+            **kafka_env,
+        }
+        await run_migrations(spec, settings.load(name, env))
+        envs[name] = env
+    return envs
+
+
 async def test_an_event_travels_from_cases_to_reporting_over_sasl_ssl(
     stack, secured_kafka: SecuredKafka, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for name, value in secured_kafka.env().items():  # ./gov areas publish reads them from its environment
         monkeypatch.setenv(name, value)
     await asyncio.to_thread(area_file.publish, secured_kafka.bootstrap, area_file.DEFAULT_FILE)
+    envs = await own_database(
+        stack, (("cases", cases_app.SPEC), ("reporting", reporting_app.SPEC)), secured_kafka.env()
+    )
     apps = []
     for name, spec, configure in (
         ("cases", cases_app.SPEC, cases_config.configure),
         ("reporting", reporting_app.SPEC, reporting_config.configure),
     ):
-        env = {**stack.service_env(name), **secured_kafka.env()}
+        env = envs[name]
         loaded = settings.load(name, env)
         assert loaded.kafka_security.protocol == "SASL_SSL"
         apps.append(service.build_app(spec, loaded, configure(loaded, env)))
     cases, reporting = apps
     token = mint(key=stack.state["jwt_secret"], sub="sasl-test", roles=["town_admin"], areas=["changping"])
-    reporting_db = await asyncpg.connect(stack.service_dsn("reporting"))
+    reporting_db = await asyncpg.connect(envs["reporting"]["REPORTING_DATABASE_URL"])
     try:
         async with (
             running(cases),
