@@ -5,9 +5,7 @@ collection, nothing personal is in the body, and an unknown area is a 404 proble
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,9 +15,10 @@ import pytest
 from shapely.geometry import shape
 
 from govctl import areas as area_file
-from govctl import procs
 from govctl.ports import free_port
 from govkit.auth import mint
+
+from .service_process import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "services" / "cases" / "config" / "policy.yaml"
@@ -54,30 +53,14 @@ def cases_url(stack, tmp_path_factory):
     assert n == 1, "the shipped policy's `other` category is public"
     policy.write_text(text, encoding="utf-8")
     port = free_port()
-    env = {
-        **os.environ,
-        **stack.service_env("cases"),
-        "CASES_HTTP_PORT": str(port),
-        "CASES_POLICY_FILE": str(policy),
-    }
-    log = stack.logs / "geojson-cases.log"
-    pid = procs.spawn([sys.executable, "-m", "cases", "serve"], log=log, env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    env = {**stack.service_env("cases"), "CASES_HTTP_PORT": str(port), "CASES_POLICY_FILE": str(policy)}
+    with serving(["cases", "serve"], port, env, stack.logs / "geojson-cases.log") as url:
         area_file.publish(stack.bootstrap, area_file.DEFAULT_FILE)
         deadline = time.monotonic() + 90
-        while True:
-            assert procs.alive(pid), log.read_text()[-3000:]
-            try:
-                if httpx.get(url + "/v1/areas", timeout=3).json()["count"] >= 137:
-                    break
-            except (httpx.HTTPError, KeyError, ValueError):
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
+        while httpx.get(url + "/v1/areas", timeout=3).json()["count"] < 137:
+            assert time.monotonic() < deadline, "the area tree did not arrive within 90 s"
             time.sleep(0.3)
         yield url
-    finally:
-        procs.stop(pid, timeout=25)
 
 
 @pytest.fixture(scope="module")

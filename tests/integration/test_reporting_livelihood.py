@@ -12,10 +12,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
-import socket
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,7 +26,6 @@ import pytest
 from gov_contracts import CloudEvent
 from gov_contracts.areas import AreaKind, AreaUpserted
 from gov_contracts.vocabulary import LOCAL_TZ
-from govctl import procs
 from govkit import db
 from govkit.areas import on_area_upserted
 from govkit.auth import mint
@@ -42,6 +37,7 @@ from reporting.config import DEFAULT_RISK, configure
 from reporting.rebuild import CONSUMER, TOPICS, rebuild
 
 from .kafka_helpers import running
+from .service_process import reporting_service
 from .test_reporting_rebuild import History, caught_up, publish
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -392,44 +388,6 @@ def reporting_config(stack):
 
 
 # --- the reporting service as a process -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def reporting_service(stack) -> Iterator[str]:
-    """The reporting service on a free port against the session's stack, without a broker: it consumes and
-    publishes nothing, what it writes to its outbox stays there; its base URL while it runs. Its weekly job runs
-    once, at the start."""
-    port = free_port()
-    env = {
-        **os.environ,
-        **stack.service_env("reporting"),
-        "REPORTING_HTTP_PORT": str(port),
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
-        "REPORTING_PUBLISH_INTERVAL_S": "86400",
-    }
-    log = stack.logs / f"reporting-{port}.log"
-    pid = procs.spawn([sys.executable, "-m", "reporting", "serve"], log=log, env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert procs.alive(pid), log.read_text()[-3000:]
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
-        yield url
-    finally:
-        procs.stop(pid, timeout=25)
 
 
 def client(stack, url: str, roles: list[str], areas: list[str], sub: str = "analyst-lv") -> httpx.Client:

@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -23,14 +21,13 @@ import pytest
 from gov_contracts import CloudEvent
 from gov_contracts.areas import AreaKind, AreaUpserted
 from gov_contracts.vocabulary import LOCAL_TZ
-from govctl import procs
 from govkit import db
 from govkit.areas import on_area_upserted
 from govkit.auth import mint
 from govkit.settings import DEV_PSEUDONYM_KEY
 from reporting import kpis, publisher, share
 
-from .test_reporting_livelihood import free_port
+from .service_process import reporting_service
 
 ROOT = Path(__file__).resolve().parents[2]
 TOWN = "sharetown"
@@ -60,42 +57,11 @@ async def put_areas(stack, present: bool) -> None:
         await con.close()
 
 
-@contextmanager
-def reporting_service(stack, **env: str) -> Iterator[str]:
-    """The reporting service on a free port, without a broker: what it publishes stays in its outbox."""
-    port = free_port()
-    environ = {
-        **os.environ,
-        **stack.service_env("reporting"),
-        "REPORTING_HTTP_PORT": str(port),
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
-        "REPORTING_PUBLISH_INTERVAL_S": "86400",
-        **env,
-    }
-    log = stack.logs / f"reporting-share-{port}.log"
-    pid = procs.spawn([sys.executable, "-m", "reporting", "serve"], log=log, env=environ, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert procs.alive(pid), log.read_text()[-3000:]
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
-        yield url
-    finally:
-        procs.stop(pid, timeout=25)
-
-
 @pytest.fixture(scope="module")
 def service(stack) -> Iterator[str]:
     asyncio.run(put_areas(stack, True))
     try:
-        with reporting_service(stack) as url:
+        with reporting_service(stack, log_name="reporting-share") as url:
             yield url
     finally:
         asyncio.run(put_areas(stack, False))

@@ -4,10 +4,6 @@ key; and a Context on the same database and key, for setting up volunteers, task
 
 from __future__ import annotations
 
-import os
-import socket
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,12 +11,10 @@ from datetime import datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 
-import httpx
-
 from gov_contracts import CloudEvent
 from gov_contracts.vocabulary import LOCAL_TZ
 from govctl import areas as area_file
-from govctl import procs
+from govctl.ports import free_port
 from govkit import db
 from govkit.areas import on_area_upserted
 from govkit.auth import Principal, mint
@@ -31,16 +25,12 @@ from volunteers.context import Context
 from volunteers.domain.registry import NewVolunteer
 from volunteers.domain.tasks import NewTask
 
+from .service_process import serving
+
 ROOT = Path(__file__).resolve().parents[2]
 PSEUDONYM_KEY = "answer-link-tests-pseudonym-key-0123456789"
 ALL_WEEK = [{"weekday": d, "start": "00:00", "end": "23:59"} for d in range(7)]
 CONTACT_READ = "volunteer_contact:read"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -52,30 +42,14 @@ def volunteers_service(stack, **env: str) -> Iterator[str]:
     consumers in tests that count what those consumers have left to read (test_consumer_health)."""
     port = free_port()
     environ = {
-        **os.environ,
         **stack.service_env("volunteers"),
         "VOLUNTEERS_HTTP_PORT": str(port),
         "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
         "PSEUDONYM_KEY": PSEUDONYM_KEY,
         **env,
     }
-    log = stack.logs / f"volunteers-{port}.log"
-    pid = procs.spawn([sys.executable, "-m", "volunteers", "serve"], log=log, env=environ, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert procs.alive(pid), log.read_text()[-3000:]
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()[-3000:]
-            time.sleep(0.2)
+    with serving(["volunteers", "serve"], port, environ, stack.logs / f"volunteers-{port}.log") as url:
         yield url
-    finally:
-        procs.stop(pid, timeout=25)
 
 
 async def make_context(stack) -> Context:
