@@ -185,7 +185,6 @@ limit $2
 for update skip locked
 """
 
-DB_NOW = "select now()"
 # a cached generic plan cannot see the search text or the filters' selectivity (bench/README.md)
 FORCE_CUSTOM_PLAN = "set local plan_cache_mode = force_custom_plan"
 

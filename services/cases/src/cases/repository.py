@@ -60,12 +60,6 @@ async def get(con: Connection, case_id: uuid.UUID) -> asyncpg.Record:
     return _one(await con.fetchrow(queries.GET_CASE, case_id))
 
 
-async def now(con: Connection) -> datetime:
-    """The database's clock: every time a transaction writes is its start time."""
-    at: datetime = await con.fetchval(queries.DB_NOW)
-    return at
-
-
 def _column(value: Any) -> Any:
     return value.value if isinstance(value, Enum) else value
 

@@ -210,7 +210,7 @@ def apply(
 ) -> tuple[Case, events.CaseFacts]:
     """The case after `action` and the event that records it; else InvalidInput, Conflict or IllegalAction.
 
-    `target` is the case to merge into (merge only); `now` is the database's clock.
+    `target` is the case to merge into (merge only); `now` is the service's clock (service.Context.clock).
     """
     require_input(action, inp)
     rules = policy.get(case.category)
